@@ -1,0 +1,17 @@
+# The README's commands. Python 3.11 (the engine's interpreter; Nuke's own Python never runs this).
+PYTHON ?= python3.11
+VENV := .venv
+
+.PHONY: install test lint
+
+install:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(VENV)/bin/python -m pip check
+	$(VENV)/bin/latentswap --version
+
+test:
+	$(VENV)/bin/python -m pytest -q
+
+lint:
+	$(VENV)/bin/ruff check .

@@ -1,0 +1,3 @@
+from latentswap_core.cli import run
+
+run()

@@ -1,0 +1,79 @@
+"""The ``latentswap`` command: a thin layer over the engine's modules.
+
+Every error a user can cause is printed as one line (``latentswap: error: ...``) with exit code 2;
+``--debug`` shows tracebacks. With ``--progress-json`` progress and errors go to stdout as JSON lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from latentswap_core import __version__
+from latentswap_core.cli import catalog, convert, info
+from latentswap_core.errors import LatentSwapError
+from latentswap_core.progress import emit_json
+
+COMMANDS = (info, convert, catalog)
+
+EXAMPLES = """\
+examples:
+  latentswap info /shots/sh010/plate.####.exr
+  latentswap info plate.%04d.exr --frames 1001-1100 --json
+  latentswap convert interview.mov -o /shots/sh010/plate.####.exr --output-colorspace ACEScg
+  latentswap convert plate.1001-1100#.exr -o review/plate.####.png --output-colorspace "sRGB - Texture"
+  latentswap colorspaces
+  latentswap models
+
+Frame sequences: plate.####.exr, plate.%04d.exr, plate.$F4.exr or plate.1001-1100#.exr;
+frame ranges: 1001-1100, 1001-1100x2, 1001,1005,1010-1020.
+Colour: $OCIO is used when set, else OpenColorIO's built-in studio config.
+Models: searched in $LATENTSWAP_MODELS, then the user cache folder (see `latentswap models`).
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="latentswap",
+        description="LatentSwap: per-shot face replacement for VFX plates.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"latentswap {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks of errors")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for module in COMMANDS:
+        module.add_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    json_lines = getattr(args, "progress_json", False)
+    try:
+        return int(args.run(args) or 0)
+    except LatentSwapError as error:
+        return _fail(str(error), 2, json_lines)
+    except BrokenPipeError:  # output piped into `head` and closed early: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        return _fail("interrupted; finished frames are kept, run again to continue", 130, json_lines)
+    except Exception as error:
+        if args.debug:
+            raise
+        return _fail(f"unexpected {type(error).__name__}: {error} (run again with --debug for the traceback "
+                     "and report it)", 70, json_lines)
+
+
+def _fail(message: str, code: int, json_lines: bool) -> int:
+    if json_lines:
+        emit_json("error", message=message, exit_code=code)
+    print(f"latentswap: error: {message}", file=sys.stderr)
+    return code
+
+
+def run() -> None:
+    sys.exit(main())

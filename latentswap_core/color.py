@@ -1,0 +1,90 @@
+"""Colour management through OpenColorIO.
+
+Plates live in their own colourspace (scene-linear ACEScg EXRs, sRGB-encoded 8-bit images, ...);
+the model sees face crops in one display-referred working space, sRGB in [0, 1]. Conversions are
+exact to float precision (OCIO's lossless optimisation), so values the engine does not paint are
+never changed by a round trip, and values outside [0, 1] pass through unclamped.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from functools import lru_cache
+
+import numpy as np
+import PyOpenColorIO as ocio
+
+from latentswap_core.errors import ColorError
+
+BUILTIN_CONFIG = "ocio://studio-config-latest"
+WORKING_SPACE = "sRGB - Texture"
+DEFAULT_FLOAT_SPACE = "ACEScg"
+DEFAULT_INTEGER_SPACE = "sRGB - Texture"
+
+
+def config_name(explicit: str | None = None) -> str:
+    """The config in force: the one given, else ``$OCIO``, else OCIO's built-in studio config."""
+    return explicit or os.environ.get("OCIO") or BUILTIN_CONFIG
+
+
+@lru_cache(maxsize=8)
+def load_config(name: str | None = None) -> ocio.Config:
+    name = config_name(name)
+    try:
+        return ocio.Config.CreateFromFile(name)
+    except ocio.Exception as error:
+        raise ColorError(f"cannot load the OCIO config {name} ({error}); fix $OCIO or pass another config") from None
+
+
+def default_colorspace(dtype: np.dtype) -> str:
+    """ACEScg for float pixels (EXR plates), sRGB for 8/16-bit integer images and movies."""
+    return DEFAULT_FLOAT_SPACE if np.issubdtype(dtype, np.floating) else DEFAULT_INTEGER_SPACE
+
+
+def check_colorspace(name: str, config: str | None = None) -> str:
+    """``name`` as the config spells it; ColorError listing close names if it is unknown."""
+    cfg = load_config(config)
+    canonical = cfg.getCanonicalName(name)
+    if not canonical:
+        close = difflib.get_close_matches(name, list(cfg.getColorSpaceNames()), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(repr(n) for n in close)}?" if close else ""
+        raise ColorError(f"unknown colourspace {name!r} in {config_name(config)}{hint} "
+                         "(`latentswap colorspaces` lists them)")
+    return canonical
+
+
+@lru_cache(maxsize=64)
+def _cpu_processor(source: str, target: str, config: str | None) -> ocio.CPUProcessor:
+    cfg = load_config(config)
+    processor = cfg.getProcessor(check_colorspace(source, config), check_colorspace(target, config))
+    return processor.getOptimizedCPUProcessor(ocio.OPTIMIZATION_LOSSLESS)
+
+
+def convert(pixels: np.ndarray, source: str, target: str, config: str | None = None) -> np.ndarray:
+    """A float32 copy of ``pixels`` (H x W x 3 or more, unpremultiplied) with RGB moved from
+    ``source`` to ``target``; further channels (alpha, layers) are copied unchanged."""
+    if pixels.ndim != 3 or pixels.shape[2] < 3:
+        raise ColorError(f"colour conversion needs height x width x 3+ pixels, not shape {pixels.shape}")
+    result = np.array(pixels, dtype=np.float32, copy=True)
+    processor = _cpu_processor(source, target, config)
+    if processor.isNoOp():
+        return result
+    rgb = np.ascontiguousarray(result[:, :, :3])
+    processor.applyRGB(rgb)
+    result[:, :, :3] = rgb
+    return result
+
+
+def to_working(pixels: np.ndarray, plate_space: str, config: str | None = None) -> np.ndarray:
+    """Plate pixels into the model's working space (display-referred sRGB; not clamped here)."""
+    return convert(pixels, plate_space, WORKING_SPACE, config)
+
+
+def from_working(pixels: np.ndarray, plate_space: str, config: str | None = None) -> np.ndarray:
+    """Working-space pixels back into the plate's colourspace."""
+    return convert(pixels, WORKING_SPACE, plate_space, config)
+
+
+def colorspace_names(config: str | None = None) -> list[str]:
+    return list(load_config(config).getColorSpaceNames())

@@ -1,0 +1,52 @@
+"""Writes that either land whole under their final name or not at all."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+PARTIAL_MARK = ".partial-"
+
+
+def partial_path(final: Path) -> Path:
+    """A hidden name beside ``final`` that keeps its extension (image writers choose the format by it)."""
+    token = f"{os.getpid()}-{secrets.token_hex(3)}"
+    return final.with_name(f".{final.stem}{PARTIAL_MARK}{token}{final.suffix}")
+
+
+@contextmanager
+def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path to write; it is synced and renamed onto ``final`` when the block succeeds.
+
+    A crash or kill mid-write leaves at most a hidden ``.name.partial-*`` file, never a partial ``final``;
+    an earlier file under the final name stays intact until the rename replaces it.
+    """
+    final = Path(final)
+    temporary = partial_path(final)
+    try:
+        yield temporary
+        _fsync(temporary)
+        os.replace(temporary, final)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes_atomically(final: str | os.PathLike[str], data: bytes) -> None:
+    with atomic_path(final) as temporary:
+        temporary.write_bytes(data)
+
+
+def write_text_atomically(final: str | os.PathLike[str], text: str) -> None:
+    write_bytes_atomically(final, text.encode("utf-8"))
+
+
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,208 @@
+"""Reading and writing one image file through OpenImageIO, keeping what a compositor expects kept.
+
+Pixels stay in the file's own type (half stays half, 16-bit stays 16-bit), every channel and layer
+(``face.R``, ``mask.Y``) and the data/display windows survive, and header metadata is a plain dict.
+Writes are atomic: a frame appears whole under its final name or not at all.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import OpenImageIO as oiio
+
+from latentswap_core.errors import ImageError
+from latentswap_core.io.atomic import atomic_path
+
+PIXEL_TYPES = ("uint8", "uint10", "uint16", "half", "float")
+_DTYPE_TO_PIXEL_TYPE = {"uint8": "uint8", "uint16": "uint16", "float16": "half", "float32": "float"}
+_PIXEL_TYPE_TO_DTYPE = {"uint8": np.uint8, "uint10": np.uint16, "uint16": np.uint16, "half": np.float16,
+                        "float": np.float32}
+# Which pixel types each written format stores; the first is used when the image's own type does not fit.
+_FORMAT_PIXEL_TYPES = {
+    "openexr": ("half", "float"),
+    "png": ("uint16", "uint8"),
+    "jpeg": ("uint8",),
+    "tiff": ("uint16", "uint8", "half", "float"),
+    "dpx": ("uint10", "uint8", "uint16"),
+}
+_FORMAT_KEYS = {"compression", "oiio:BitsPerSample", "oiio:ColorSpace", "oiio:subimages", "oiio:RowsPerChunk"}
+
+
+@dataclass
+class Image:
+    """One frame: ``pixels`` is height x width x channels over the data window."""
+
+    pixels: np.ndarray
+    channels: tuple[str, ...]
+    origin: tuple[int, int] = (0, 0)
+    display_window: tuple[int, int, int, int] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    channel_formats: tuple[str, ...] = ()
+    bits_per_sample: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.pixels.ndim == 2:
+            self.pixels = self.pixels[:, :, np.newaxis]
+        if self.pixels.ndim != 3 or self.pixels.shape[2] != len(self.channels):
+            raise ImageError(
+                f"pixels of shape {self.pixels.shape} do not match the channels {', '.join(self.channels)}"
+            )
+        if self.display_window is None:
+            self.display_window = (self.origin[0], self.origin[1], self.width, self.height)
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def pixel_type(self) -> str:
+        if self.bits_per_sample == 10 and self.pixels.dtype == np.uint16:
+            return "uint10"
+        try:
+            return _DTYPE_TO_PIXEL_TYPE[self.pixels.dtype.name]
+        except KeyError:
+            raise ImageError(f"pixels of type {self.pixels.dtype} cannot be stored; use uint8, uint16, "
+                             "float16 or float32") from None
+
+    def channel(self, name: str) -> np.ndarray:
+        try:
+            return self.pixels[:, :, self.channels.index(name)]
+        except ValueError:
+            raise ImageError(f"no channel {name!r}; the image has {', '.join(self.channels)}") from None
+
+    def rgb_float(self) -> np.ndarray:
+        """R, G, B (grey replicated) as float32; integers scaled to [0, 1]."""
+        names = ("R", "G", "B") if all(c in self.channels for c in "RGB") else (self.channels[0],) * 3
+        rgb = np.stack([self.channel(name) for name in names], axis=-1)
+        return to_float32(rgb)
+
+
+def to_float32(pixels: np.ndarray) -> np.ndarray:
+    """Float32 copy of ``pixels``; integer types map their full range to [0, 1]."""
+    if np.issubdtype(pixels.dtype, np.integer):
+        return pixels.astype(np.float32) / np.float32(np.iinfo(pixels.dtype).max)
+    return pixels.astype(np.float32)
+
+
+def read_image(path: str | os.PathLike[str]) -> Image:
+    """The first subimage of ``path`` in its stored type; ImageError naming the file if it is unusable."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"{path}: file not found")
+    reader = oiio.ImageInput.open(str(path))
+    if reader is None:
+        raise ImageError(f"{path}: not a readable image ({_oiio_message(oiio.geterror())}); replace the file")
+    try:
+        spec = reader.spec()
+        if spec.deep:
+            raise ImageError(f"{path}: deep images are not supported; flatten it first")
+        pixels = reader.read_image(format=oiio.UNKNOWN)
+        if pixels is None or reader.has_error:
+            raise ImageError(
+                f"{path}: truncated or corrupt ({_oiio_message(reader.geterror())}); re-render or replace this frame"
+            )
+    finally:
+        reader.close()
+    pixels = np.asarray(pixels)
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, np.newaxis]
+    metadata = {attribute.name: attribute.value for attribute in spec.extra_attribs}
+    bits = spec.get_int_attribute("oiio:BitsPerSample", 0) or None
+    channel_formats = tuple(str(fmt) for fmt in spec.channelformats)
+    return Image(
+        pixels=pixels,
+        channels=tuple(spec.channelnames),
+        origin=(spec.x, spec.y),
+        display_window=(spec.full_x, spec.full_y, spec.full_width, spec.full_height),
+        metadata=metadata,
+        channel_formats=channel_formats,
+        bits_per_sample=bits,
+    )
+
+
+def read_header(path: str | os.PathLike[str]) -> oiio.ImageSpec:
+    """The header only (fast): size, channels, type; ImageError naming the file if it is unusable."""
+    reader = oiio.ImageInput.open(str(path))
+    if reader is None:
+        if not Path(path).is_file():
+            raise ImageError(f"{path}: file not found")
+        raise ImageError(f"{path}: not a readable image ({_oiio_message(oiio.geterror())}); replace the file")
+    spec = oiio.ImageSpec(reader.spec())
+    reader.close()
+    return spec
+
+
+def write_image(
+    path: str | os.PathLike[str],
+    image: Image,
+    pixel_type: str | None = None,
+    compression: str | None = None,
+) -> None:
+    """Write ``image`` atomically; ``pixel_type`` defaults to the image's own where the format stores it."""
+    path = Path(path)
+    writer = oiio.ImageOutput.create(str(path))
+    if writer is None:
+        raise ImageError(f"{path}: cannot write this file type ({_oiio_message(oiio.geterror())}); use .exr, "
+                         ".png, .jpg, .tif or .dpx")
+    format_name = writer.format_name()
+    stored = _FORMAT_PIXEL_TYPES.get(format_name, ("uint8",))
+    if pixel_type is None:
+        pixel_type = image.pixel_type if image.pixel_type in stored else stored[0]
+    elif pixel_type not in stored:
+        raise ImageError(f"{path}: {format_name} cannot store {pixel_type} pixels; choose one of {', '.join(stored)}")
+    spec = _spec_for(image, pixel_type, format_name, compression)
+    with atomic_path(path) as temporary:
+        if not writer.open(str(temporary), spec):
+            raise ImageError(f"{path}: cannot write ({_oiio_message(writer.geterror())})")
+        ok = writer.write_image(np.ascontiguousarray(image.pixels))
+        ok = writer.close() and ok
+        if not ok:
+            raise ImageError(f"{path}: writing failed ({_oiio_message(writer.geterror())}); check disk space "
+                             "and permissions")
+
+
+def _spec_for(image: Image, pixel_type: str, format_name: str, compression: str | None) -> oiio.ImageSpec:
+    base_type = "uint16" if pixel_type == "uint10" else pixel_type
+    spec = oiio.ImageSpec(image.width, image.height, len(image.channels), base_type)
+    spec.channelnames = image.channels
+    spec.x, spec.y = image.origin
+    spec.full_x, spec.full_y, spec.full_width, spec.full_height = image.display_window
+    if "A" in image.channels:
+        spec.alpha_channel = image.channels.index("A")
+    # Per-channel types (half RGBA beside a float depth) survive when the type is kept as it was read.
+    if image.channel_formats and pixel_type == image.pixel_type and format_name == "openexr":
+        spec.channelformats = tuple(oiio.TypeDesc(fmt) for fmt in image.channel_formats)
+    for name, value in image.metadata.items():
+        if name not in _FORMAT_KEYS and not name.startswith(("oiio:", "openexr:", "exr:")):
+            _set_attribute(spec, name, value)
+    if pixel_type == "uint10":
+        spec.attribute("oiio:BitsPerSample", 10)
+    if format_name == "openexr":
+        spec.attribute("compression", compression or image.metadata.get("compression", "zip"))
+    elif compression:
+        spec.attribute("compression", compression)
+    return spec
+
+
+def _set_attribute(spec: oiio.ImageSpec, name: str, value: Any) -> None:
+    if isinstance(value, bool):
+        spec.attribute(name, int(value))
+    elif isinstance(value, (str, int, float)):
+        spec.attribute(name, value)
+    elif isinstance(value, (tuple, list)) and value and all(isinstance(v, (int, float)) for v in value):
+        kind = oiio.TypeDesc("int" if all(isinstance(v, int) for v in value) else "float")
+        kind.arraylen = len(value)
+        spec.attribute(name, kind, tuple(value))
+
+
+def _oiio_message(message: str) -> str:
+    return " ".join(message.split()) or "no detail given"

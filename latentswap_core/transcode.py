@@ -1,0 +1,81 @@
+"""Converting frames between file formats, pixel types and colourspaces, frame by frame.
+
+Used to turn movies or photo folders into EXR plates and plates into previews. Frames land
+atomically, so an interrupted run is resumed by running it again with ``skip_existing``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from latentswap_core import color
+from latentswap_core.errors import OutputError
+from latentswap_core.io import FrameSource, Image, check_not_overwriting, looks_like_sequence, parse_sequence
+from latentswap_core.io.image import to_float32, write_image
+
+
+@dataclass(frozen=True)
+class TranscodeOptions:
+    input_colorspace: str | None = None   # default: by pixel type (ACEScg float, sRGB integer)
+    output_colorspace: str | None = None  # default: the input's; no conversion
+    pixel_type: str | None = None         # default: the input's where the format stores it
+    compression: str | None = None
+    skip_existing: bool = False
+    ocio_config: str | None = None
+
+
+def output_paths(source: FrameSource, output: str) -> dict[int, Path]:
+    """The file each source frame is written to: a sequence pattern, or one file for one frame."""
+    if looks_like_sequence(output):
+        sequence = parse_sequence(output, source.frames)
+        return {frame: sequence.path(frame) for frame in source.frames}
+    if len(source.frames) != 1:
+        raise OutputError(f"{output}: {len(source.frames)} frames need a sequence pattern for the output, "
+                          "such as out.####.exr")
+    return {source.frames[0]: Path(output)}
+
+
+def transcode(source: FrameSource, output: str, options: TranscodeOptions,
+              on_frame: Callable[[int, Path, bool], None] | None = None) -> list[Path]:
+    """Write every frame of ``source`` to ``output``; returns the files written or kept."""
+    targets = output_paths(source, output)
+    check_not_overwriting(source.input_files(), targets.values())
+    for path in {path.parent for path in targets.values()}:
+        if not path.is_dir():
+            raise OutputError(f"{path}: the output folder does not exist; create it first")
+    for space in (options.input_colorspace, options.output_colorspace):
+        if space:
+            color.check_colorspace(space, options.ocio_config)
+    written = []
+    for frame, target in targets.items():
+        skipped = options.skip_existing and target.is_file()
+        if not skipped:
+            write_image(target, _converted(source.read(frame), options), options.pixel_type, options.compression)
+        written.append(target)
+        if on_frame is not None:
+            on_frame(frame, target, skipped)
+    return written
+
+
+def _converted(image: Image, options: TranscodeOptions) -> Image:
+    if not options.output_colorspace:
+        return image
+    source_space = options.input_colorspace or color.default_colorspace(image.pixels.dtype)
+    if color.check_colorspace(source_space, options.ocio_config) == color.check_colorspace(
+            options.output_colorspace, options.ocio_config):
+        return image
+    pixels = to_float32(image.pixels)
+    if pixels.shape[2] < 3:
+        pixels = np.concatenate([np.repeat(pixels[:, :, :1], 3, axis=2), pixels[:, :, 1:]], axis=2)
+        channels = ("R", "G", "B", *image.channels[1:])
+    else:
+        channels = image.channels
+    converted = color.convert(pixels, source_space, options.output_colorspace, options.ocio_config)
+    if image.pixels.dtype == np.float16:
+        converted = converted.astype(np.float16)  # half plates stay half unless a pixel type is asked for
+    return Image(converted, channels, image.origin, image.display_window, dict(image.metadata),
+                 bits_per_sample=image.bits_per_sample)
