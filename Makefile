@@ -10,7 +10,7 @@ install:
 	$(VENV)/bin/python -m pip check
 	$(VENV)/bin/latentswap --version
 
-test:
+test: lint
 	$(VENV)/bin/python -m pytest -q
 
 lint:

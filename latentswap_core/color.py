@@ -28,13 +28,18 @@ def config_name(explicit: str | None = None) -> str:
     return explicit or os.environ.get("OCIO") or BUILTIN_CONFIG
 
 
-@lru_cache(maxsize=8)
 def load_config(name: str | None = None) -> ocio.Config:
-    name = config_name(name)
+    """The config ``name`` (a file or ocio:// URI), resolved as ``config_name`` does; loaded once."""
+    return _load_config(config_name(name))
+
+
+@lru_cache(maxsize=8)
+def _load_config(name: str) -> ocio.Config:
     try:
         return ocio.Config.CreateFromFile(name)
     except ocio.Exception as error:
-        raise ColorError(f"cannot load the OCIO config {name} ({error}); fix $OCIO or pass another config") from None
+        detail = " ".join(str(error).split())
+        raise ColorError(f"cannot load the OCIO config {name} ({detail}); fix $OCIO or pass another config") from None
 
 
 def default_colorspace(dtype: np.dtype) -> str:
@@ -55,7 +60,7 @@ def check_colorspace(name: str, config: str | None = None) -> str:
 
 
 @lru_cache(maxsize=64)
-def _cpu_processor(source: str, target: str, config: str | None) -> ocio.CPUProcessor:
+def _cpu_processor(source: str, target: str, config: str) -> ocio.CPUProcessor:
     cfg = load_config(config)
     processor = cfg.getProcessor(check_colorspace(source, config), check_colorspace(target, config))
     return processor.getOptimizedCPUProcessor(ocio.OPTIMIZATION_LOSSLESS)
@@ -67,7 +72,7 @@ def convert(pixels: np.ndarray, source: str, target: str, config: str | None = N
     if pixels.ndim != 3 or pixels.shape[2] < 3:
         raise ColorError(f"colour conversion needs height x width x 3+ pixels, not shape {pixels.shape}")
     result = np.array(pixels, dtype=np.float32, copy=True)
-    processor = _cpu_processor(source, target, config)
+    processor = _cpu_processor(source, target, config_name(config))
     if processor.isNoOp():
         return result
     rgb = np.ascontiguousarray(result[:, :, :3])

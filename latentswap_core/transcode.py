@@ -15,7 +15,7 @@ import numpy as np
 from latentswap_core import color
 from latentswap_core.errors import OutputError
 from latentswap_core.io import FrameSource, Image, check_not_overwriting, looks_like_sequence, parse_sequence
-from latentswap_core.io.image import to_float32, write_image
+from latentswap_core.io.image import default_pixel_type, to_float32, write_image
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,10 @@ def transcode(source: FrameSource, output: str, options: TranscodeOptions,
     for frame, target in targets.items():
         skipped = options.skip_existing and target.is_file()
         if not skipped:
-            write_image(target, _converted(source.read(frame), options), options.pixel_type, options.compression)
+            image = source.read(frame)
+            # Colour conversion computes in float32; store what the source stored (8-bit movie -> half EXR).
+            pixel_type = options.pixel_type or default_pixel_type(target, image.pixel_type)
+            write_image(target, _converted(image, options), pixel_type, options.compression)
         written.append(target)
         if on_frame is not None:
             on_frame(frame, target, skipped)
@@ -75,7 +78,5 @@ def _converted(image: Image, options: TranscodeOptions) -> Image:
     else:
         channels = image.channels
     converted = color.convert(pixels, source_space, options.output_colorspace, options.ocio_config)
-    if image.pixels.dtype == np.float16:
-        converted = converted.astype(np.float16)  # half plates stay half unless a pixel type is asked for
     return Image(converted, channels, image.origin, image.display_window, dict(image.metadata),
                  bits_per_sample=image.bits_per_sample)

@@ -156,7 +156,7 @@ def write_image(
     format_name = writer.format_name()
     stored = _FORMAT_PIXEL_TYPES.get(format_name, ("uint8",))
     if pixel_type is None:
-        pixel_type = image.pixel_type if image.pixel_type in stored else stored[0]
+        pixel_type = _stored_or_default(image.pixel_type, stored)
     elif pixel_type not in stored:
         raise ImageError(f"{path}: {format_name} cannot store {pixel_type} pixels; choose one of {', '.join(stored)}")
     spec = _spec_for(image, pixel_type, format_name, compression)
@@ -168,6 +168,17 @@ def write_image(
         if not ok:
             raise ImageError(f"{path}: writing failed ({_oiio_message(writer.geterror())}); check disk space "
                              "and permissions")
+
+
+def default_pixel_type(path: str | os.PathLike[str], preferred: str) -> str:
+    """``preferred`` if the format of ``path`` stores it, else that format's usual type (EXR: half)."""
+    writer = oiio.ImageOutput.create(str(path))
+    format_name = writer.format_name() if writer is not None else ""
+    return _stored_or_default(preferred, _FORMAT_PIXEL_TYPES.get(format_name, ("uint8",)))
+
+
+def _stored_or_default(preferred: str, stored: tuple[str, ...]) -> str:
+    return preferred if preferred in stored else stored[0]
 
 
 def _spec_for(image: Image, pixel_type: str, format_name: str, compression: str | None) -> oiio.ImageSpec:

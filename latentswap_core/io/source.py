@@ -140,10 +140,8 @@ def open_source(name: str | os.PathLike[str], frames: str | Sequence[int] | None
 
 
 def _open_folder(folder: Path, frames: Sequence[int] | None) -> FrameSource:
-    images = sorted(
-        (entry for entry in folder.iterdir() if entry.suffix.lower() in IMAGE_EXTENSIONS and not entry.name.startswith(".")),
-        key=_natural_key,
-    )
+    visible = (entry for entry in folder.iterdir() if not entry.name.startswith("."))
+    images = sorted((entry for entry in visible if entry.suffix.lower() in IMAGE_EXTENSIONS), key=_natural_key)
     if not images:
         raise SequenceError(f"{folder}: no images in this folder ({', '.join(IMAGE_EXTENSIONS)})")
     sequences = fileseq.findSequencesOnDisk(str(folder), pad_style=fileseq.PAD_STYLE_HASH1)
