@@ -57,6 +57,34 @@ def test_mixed_channel_types_survive(tmp_path: Path, face_photo) -> None:
     assert np.array_equal(back.pixels[..., :4].astype(np.float16), half)
 
 
+def test_multi_part_exr_keeps_every_part(tmp_path: Path, face_photo) -> None:
+    import OpenImageIO as oiio
+
+    beauty = plate_like(face_photo, np.float16, 4)
+    diffuse = plate_like(face_photo, np.float32, 3) * 0.5
+    specs = []
+    for name, pixels, kind in (("rgba", beauty, "half"), ("diffuse", diffuse, "float")):
+        spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], pixels.shape[2], kind)
+        spec.channelnames = ("R", "G", "B", "A")[: pixels.shape[2]]
+        spec.attribute("name", name)
+        specs.append(spec)
+    writer = oiio.ImageOutput.create(str(tmp_path / "parts.exr"))
+    assert writer.open(str(tmp_path / "parts.exr"), tuple(specs))
+    writer.write_image(beauty)
+    writer.open(str(tmp_path / "parts.exr"), specs[1], "AppendSubimage")
+    writer.write_image(diffuse)
+    writer.close()
+
+    image = read_image(tmp_path / "parts.exr")
+    assert image.channels == ("R", "G", "B", "A", "diffuse.R", "diffuse.G", "diffuse.B")
+    assert same_bits(image.pixels[..., :4].astype(np.float16), beauty)
+    assert same_bits(image.pixels[..., 4:], diffuse)
+    write_image(tmp_path / "single.exr", image)
+    again = read_image(tmp_path / "single.exr")
+    assert again.channel_formats == ("half",) * 4 + ("float",) * 3
+    assert same_bits(again.pixels, image.pixels)
+
+
 @pytest.mark.parametrize(("name", "dtype", "pixel_type"), [
     ("photo.png", np.uint8, None), ("photo16.png", np.uint16, None), ("photo.tif", np.uint16, None),
     ("photo8.tif", np.uint8, None), ("scan.dpx", np.uint16, "uint10"),

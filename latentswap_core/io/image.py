@@ -94,7 +94,11 @@ def to_float32(pixels: np.ndarray) -> np.ndarray:
 
 
 def read_image(path: str | os.PathLike[str]) -> Image:
-    """The first subimage of ``path`` in its stored type; ImageError naming the file if it is unusable."""
+    """``path`` in its stored type; ImageError naming the file if it is unusable.
+
+    Multi-part EXRs come back as one image holding every part's channels (a channel name used by two
+    parts gets its part's name as a prefix); they are written back single-part.
+    """
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"{path}: file not found")
@@ -102,31 +106,57 @@ def read_image(path: str | os.PathLike[str]) -> Image:
     if reader is None:
         raise ImageError(f"{path}: not a readable image ({_oiio_message(oiio.geterror())}); replace the file")
     try:
-        spec = reader.spec()
-        if spec.deep:
-            raise ImageError(f"{path}: deep images are not supported; flatten it first")
-        pixels = reader.read_image(format=oiio.UNKNOWN)
-        if pixels is None or reader.has_error:
-            raise ImageError(
-                f"{path}: truncated or corrupt ({_oiio_message(reader.geterror())}); re-render or replace this frame"
-            )
+        spec = oiio.ImageSpec(reader.spec())
+        parts = [_read_part(reader, path, spec)]
+        for index in range(1, spec.get_int_attribute("oiio:subimages", 1)):
+            reader.seek_subimage(index, 0)
+            parts.append(_read_part(reader, path, spec))
     finally:
         reader.close()
-    pixels = np.asarray(pixels)
-    if pixels.ndim == 2:
-        pixels = pixels[:, :, np.newaxis]
-    metadata = {attribute.name: attribute.value for attribute in spec.extra_attribs}
-    bits = spec.get_int_attribute("oiio:BitsPerSample", 0) or None
-    channel_formats = tuple(str(fmt) for fmt in spec.channelformats)
+    pixels, channels, channel_formats = _merge_parts(parts)
     return Image(
         pixels=pixels,
-        channels=tuple(spec.channelnames),
+        channels=channels,
         origin=(spec.x, spec.y),
         display_window=(spec.full_x, spec.full_y, spec.full_width, spec.full_height),
-        metadata=metadata,
+        metadata={attribute.name: attribute.value for attribute in spec.extra_attribs},
         channel_formats=channel_formats,
-        bits_per_sample=bits,
+        bits_per_sample=spec.get_int_attribute("oiio:BitsPerSample", 0) or None,
     )
+
+
+def _read_part(reader: oiio.ImageInput, path: Path, first: oiio.ImageSpec) -> tuple[oiio.ImageSpec, np.ndarray]:
+    spec = oiio.ImageSpec(reader.spec())
+    if spec.deep:
+        raise ImageError(f"{path}: deep images are not supported; flatten it first")
+    if (spec.x, spec.y, spec.width, spec.height) != (first.x, first.y, first.width, first.height):
+        raise ImageError(f"{path}: its parts have different data windows; write it as one part (interleaved)")
+    pixels = reader.read_image(reader.current_subimage(), 0, 0, spec.nchannels, oiio.UNKNOWN)
+    if pixels is None or reader.has_error:
+        raise ImageError(
+            f"{path}: truncated or corrupt ({_oiio_message(reader.geterror())}); re-render or replace this frame"
+        )
+    pixels = np.asarray(pixels)
+    return spec, pixels[:, :, np.newaxis] if pixels.ndim == 2 else pixels
+
+
+def _merge_parts(parts: list[tuple[oiio.ImageSpec, np.ndarray]]) -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]:
+    first_spec, first_pixels = parts[0]
+    if len(parts) == 1:
+        return first_pixels, tuple(first_spec.channelnames), tuple(str(f) for f in first_spec.channelformats)
+    channels: list[str] = []
+    formats: list[str] = []
+    for index, (spec, _) in enumerate(parts):
+        part_name = spec.get_string_attribute("name") or f"part{index}"
+        part_formats = [str(f) for f in spec.channelformats] or [str(spec.format)] * spec.nchannels
+        for name, fmt in zip(spec.channelnames, part_formats, strict=True):
+            channels.append(f"{part_name}.{name}" if name in channels else name)
+            formats.append(fmt)
+    dtypes = {pixels.dtype for _, pixels in parts}
+    merged_dtype = dtypes.pop() if len(dtypes) == 1 else np.float32
+    pixels = np.concatenate([p.astype(merged_dtype, copy=False) for _, p in parts], axis=2)
+    mixed = len(set(formats)) > 1
+    return pixels, tuple(channels), tuple(formats) if mixed else ()
 
 
 def read_header(path: str | os.PathLike[str]) -> oiio.ImageSpec:
