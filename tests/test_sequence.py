@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from latentswap_core.errors import SequenceError
-from latentswap_core.io import Image, open_source, parse_frames, parse_sequence, write_image
+from latentswap_core.io import Image, looks_like_sequence, open_source, parse_frames, parse_sequence, write_image
 
 
 def make_frames(folder: Path, frames, name="plate", ext="exr", padding=4) -> None:
@@ -35,6 +35,13 @@ def test_hash_count_is_the_padding_in_nuke_notation(tmp_path: Path) -> None:
     assert parse_sequence(tmp_path / "plate.######.exr").frames == (7, 8)
     with pytest.raises(SequenceError, match="no frames found"):
         parse_sequence(tmp_path / "plate.####.exr")
+
+
+def test_a_numbered_file_name_is_one_image_not_a_pattern() -> None:
+    assert not looks_like_sequence("shot/plate.1001.exr")
+    assert looks_like_sequence("shot/plate.1001-1005#.exr") and looks_like_sequence("plate.%d.exr")
+    with pytest.raises(SequenceError, match="plate.1001.exr: not a frame sequence pattern"):
+        parse_sequence("plate.1001.exr")
 
 
 def test_frame_ranges() -> None:

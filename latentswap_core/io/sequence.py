@@ -108,7 +108,13 @@ def parse_sequence(text: str | os.PathLike[str], frames: str | Sequence[int] | N
     return sequence.with_frames(_frames_on_disk(sequence))
 
 
+_PLACEHOLDER = re.compile(r"[#@]|%0?\d*d|\$F\d*")
+
+
 def _parse_pattern(text: str) -> tuple[ImageSequence, tuple[int, ...]] | None:
+    # A file name with a frame number but no placeholder (plate.1001.exr) is one image, not a sequence.
+    if not _PLACEHOLDER.search(os.path.basename(text)):
+        return None
     # A written-in range means fileseq's notation (# = 4 digits); otherwise Nuke's (# = 1 digit).
     try:
         parsed = fileseq.FileSequence(text, pad_style=fileseq.PAD_STYLE_HASH1)
