@@ -27,3 +27,11 @@ class ModelError(LatentSwapError):
 
 class OutputError(LatentSwapError):
     """Output would overwrite the input, or cannot be written where asked."""
+
+
+class AlignmentError(LatentSwapError):
+    """Landmarks, transforms or crop settings cannot make an aligned face: bad shape, NaN, size out of range."""
+
+
+class FacesetError(LatentSwapError):
+    """A faceset folder is missing, malformed or inconsistent."""
