@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 
 from latentswap_core import __version__
-from latentswap_core.cli import catalog, convert, info
+from latentswap_core.cli import catalog, convert, info, track
 from latentswap_core.errors import LatentSwapError
 from latentswap_core.progress import emit_json
 
-COMMANDS = (info, convert, catalog)
+COMMANDS = (info, convert, catalog, track)
 
 EXAMPLES = """\
 examples:
@@ -24,6 +24,7 @@ examples:
   latentswap info plate.%04d.exr --frames 1001-1100 --json
   latentswap convert interview.mov -o /shots/sh010/plate.####.exr --output-colorspace ACEScg
   latentswap convert plate.1001-1100#.exr -o review/plate.####.png --output-colorspace "sRGB - Texture"
+  latentswap track /shots/sh010/plate.####.exr -o sh010.track.json --frames 1001-1100
   latentswap colorspaces
   latentswap models
 

@@ -23,10 +23,14 @@ IMAGE_EXTENSIONS = (".exr", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dpx")
 
 
 class FrameSource:
-    """Frames to read, in order; ``file_of(frame)`` names what an error message should point at."""
+    """Frames to read, in order; ``file_of(frame)`` names what an error message should point at.
+
+    ``continuous`` is False for a set of unrelated images (photos), where motion between frames means nothing.
+    """
 
     frames: tuple[int, ...]
     description: str
+    continuous: bool = True
 
     def read(self, frame: int) -> Image:
         raise NotImplementedError
@@ -79,6 +83,8 @@ class SequenceSource(FrameSource):
 
 class ImageListSource(FrameSource):
     """Single images or a folder of photos: frame N is the N-th file in natural name order."""
+
+    continuous = False
 
     def __init__(self, files: Sequence[Path], description: str, frames: Sequence[int] | None = None):
         self.files = list(files)

@@ -1,0 +1,81 @@
+"""``latentswap track``: faces, landmarks and track ids over a shot, written as a track file (JSON)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from latentswap_core.cli.arguments import add_frames, add_ocio_config, add_progress_json
+from latentswap_core.errors import OutputError
+from latentswap_core.progress import Progress
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "track", help="find faces and their landmarks in every frame and write a track file",
+        description="Detect faces, mark their 478 face-mesh landmarks, give each face a track id that holds over "
+                    "the shot, smooth the landmarks over time and write a track file (docs/track_file.md). Frames "
+                    "without a face are listed at the end; they are not an error.",
+    )
+    parser.add_argument("source", help="plate.####.exr, plate.%%04d.exr, an image, a folder or a movie")
+    parser.add_argument("-o", "--output", required=True, help="the track file to write, e.g. sh010.track.json")
+    add_frames(parser)
+    parser.add_argument("--no-smooth", action="store_true", help="keep each frame's landmarks as detected")
+    parser.add_argument("--smooth-strength", type=_positive, default=1.0, metavar="S",
+                        help="time window of the smoothing against the one fitted to each track (default: 1; "
+                             "2 smooths about twice as long)")
+    parser.add_argument("--face-type", default="whole_face", metavar="TYPE",
+                        help="aligned crop framing for to_aligned: face, whole_face or head (default: whole_face)")
+    parser.add_argument("--colorspace", metavar="NAME",
+                        help="the source's colourspace (default: ACEScg for float, sRGB - Texture for 8/16-bit)")
+    add_ocio_config(parser)
+    add_progress_json(parser)
+    parser.set_defaults(run=run)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number above 0 (--no-smooth turns smoothing off)")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    from latentswap_core import color
+    from latentswap_core.align import alignment_transform, face_type_spec
+    from latentswap_core.io import check_not_overwriting, format_frames, open_source
+    from latentswap_core.track import SmoothOptions, TrackOptions, track_source, write_track_file
+
+    face_type_spec(args.face_type)
+    output = Path(args.output)
+    if not output.parent.is_dir():
+        raise OutputError(f"{output}: the folder {output.parent} does not exist; create it or choose another output")
+    if args.colorspace:
+        color.check_colorspace(args.colorspace, args.ocio_config)
+    options = TrackOptions(smooth=SmoothOptions(enabled=not args.no_smooth, strength=args.smooth_strength),
+                           colorspace=args.colorspace, ocio_config=args.ocio_config, face_type=args.face_type)
+    source = open_source(args.source, args.frames)
+    try:
+        check_not_overwriting(source.input_files(), [output])
+        with Progress("track", len(source.frames), json_lines=args.progress_json) as progress:
+            shot = track_source(source, options,
+                                on_frame=lambda frame, found: progress.advance(frame=frame, faces=found))
+            for entry in shot.frames:
+                for face in entry.faces:
+                    face.to_aligned = alignment_transform(face.landmarks, args.face_type)
+            write_track_file(output, shot)
+            missing = shot.frames_without_face
+            report = [f"wrote {output}: {len(shot.frames)} frames, {len(shot.track_ids)} face tracks"]
+            if missing:
+                report.append(f"no face in {len(missing)} of {len(shot.frames)} frames: {format_frames(missing)}")
+            if args.progress_json:
+                for line in report:
+                    progress.message(line)
+    finally:
+        source.close()
+    if not args.progress_json:
+        print("\n".join(report))
+    return 0

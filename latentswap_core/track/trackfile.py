@@ -1,0 +1,185 @@
+"""A shot's tracked faces (``ShotTrack``) and the track file that stores them (JSON, docs/track_file.md).
+
+Coordinates are plate pixels: origin at the top-left of the display window, x right, y down, pixel
+centres at +0.5. Files are written atomically, and reading checks the whole file, so a malformed one
+fails at once with a one-line ``TrackFileError`` naming the file and the place.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from latentswap_core.errors import LatentSwapError
+from latentswap_core.io import write_text_atomically
+
+VERSION = 1
+LANDMARK_COUNT = 478
+DEFAULT_FACE_TYPE = "whole_face"
+
+
+class TrackFileError(LatentSwapError):
+    """A track file cannot be read: not JSON, another version, or a field missing or malformed."""
+
+
+@dataclass
+class TrackedFace:
+    """One face in one frame. ``to_aligned``: 2x3 from plate pixels to the aligned crop's [0, 1]^2, filled
+    in by the align stage (None until then)."""
+
+    track_id: int
+    score: float
+    landmark_confidence: float
+    bbox: tuple[float, float, float, float]
+    landmarks: np.ndarray
+    to_aligned: np.ndarray | None = None
+
+
+@dataclass
+class FrameFaces:
+    frame: int
+    faces: list[TrackedFace] = field(default_factory=list)
+
+
+@dataclass
+class ShotTrack:
+    """Every frame of a shot, in order, with its faces (``faces == []``: no face in that frame)."""
+
+    source: str
+    width: int
+    height: int
+    frames: list[FrameFaces]
+    face_type: str = DEFAULT_FACE_TYPE
+
+    @property
+    def frames_without_face(self) -> list[int]:
+        return [entry.frame for entry in self.frames if not entry.faces]
+
+    @property
+    def track_ids(self) -> list[int]:
+        return sorted({face.track_id for entry in self.frames for face in entry.faces})
+
+    def face(self, frame: int, track_id: int) -> TrackedFace | None:
+        for entry in self.frames:
+            if entry.frame == frame:
+                return next((face for face in entry.faces if face.track_id == track_id), None)
+        return None
+
+
+def to_json(track: ShotTrack) -> dict[str, Any]:
+    """The track file's object; every face needs ``to_aligned``."""
+    frames = []
+    for entry in track.frames:
+        faces = []
+        for face in entry.faces:
+            if face.to_aligned is None:
+                raise ValueError(f"frame {entry.frame}, track {face.track_id}: no to_aligned; run the align stage "
+                                 "before writing a track file")
+            faces.append({
+                "track_id": int(face.track_id),
+                "score": round(float(face.score), 4),
+                "landmark_confidence": round(float(face.landmark_confidence), 4),
+                "bbox": [round(float(value), 3) for value in face.bbox],
+                "landmarks": np.round(np.asarray(face.landmarks, dtype=np.float64), 3).tolist(),
+                "to_aligned": [[float(f"{value:.9g}") for value in row] for row in np.asarray(face.to_aligned)],
+            })
+        frames.append({"frame": int(entry.frame), "faces": faces})
+    return {"version": VERSION, "source": track.source, "width": int(track.width), "height": int(track.height),
+            "face_type": track.face_type, "frames": frames}
+
+
+def write_track_file(path: str | os.PathLike[str], track: ShotTrack) -> None:
+    """Write ``track`` to ``path`` atomically (one face per line, landmarks on it)."""
+    document = to_json(track)
+    frames = document.pop("frames")
+    head = json.dumps(document)[:-1]
+    lines = []
+    for entry in frames:
+        faces = ",\n".join("      " + json.dumps(face, separators=(",", ":")) for face in entry["faces"])
+        body = f"[\n{faces}\n    ]" if faces else "[]"
+        lines.append(f'    {{"frame": {entry["frame"]}, "faces": {body}}}')
+    write_text_atomically(path, head + ', "frames": [\n' + ",\n".join(lines) + "\n]}\n")
+
+
+def read_track_file(path: str | os.PathLike[str]) -> ShotTrack:
+    """The ShotTrack in ``path``; TrackFileError (one line: file, place, fix) if it is not a valid track file."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TrackFileError(f"{path}: file not found; run `latentswap track` to make it") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise TrackFileError(f"{path}: not a JSON track file ({error}); write it again with `latentswap track`") \
+            from None
+    return from_json(document, str(path))
+
+
+def from_json(document: Any, name: str = "track file") -> ShotTrack:
+    check = _Checker(name)
+    check.that(isinstance(document, dict), "", "is not a JSON object")
+    version = document.get("version")
+    check.that(version == VERSION, "version", f"is {version!r} but this LatentSwap reads version {VERSION}",
+               fix="track the shot again with `latentswap track`")
+    for key, kind in (("source", str), ("width", int), ("height", int), ("face_type", str), ("frames", list)):
+        check.that(isinstance(document.get(key), kind) and not isinstance(document.get(key), bool), key,
+                   f"is missing or not {'a string' if kind is str else 'an integer' if kind is int else 'a list'}")
+    frames = []
+    for index, entry in enumerate(document["frames"]):
+        where = f"frames[{index}]"
+        check.that(isinstance(entry, dict) and _is_int(entry.get("frame")) and isinstance(entry.get("faces"), list),
+                   where, 'needs "frame" (integer) and "faces" (list)')
+        frames.append(FrameFaces(entry["frame"], [_face(check, f"{where} (frame {entry['frame']}).faces[{number}]",
+                                                        face) for number, face in enumerate(entry["faces"])]))
+    numbers = [entry.frame for entry in frames]
+    check.that(numbers == sorted(set(numbers)), "frames", "are not in increasing order without repeats")
+    return ShotTrack(document["source"], document["width"], document["height"], frames, document["face_type"])
+
+
+def _face(check: _Checker, where: str, face: Any) -> TrackedFace:
+    check.that(isinstance(face, dict), where, "is not an object")
+    for key in ("track_id", "score", "landmark_confidence", "bbox", "landmarks", "to_aligned"):
+        check.that(key in face, where, f'has no "{key}"')
+    check.that(_is_int(face["track_id"]) and face["track_id"] >= 0, f"{where}.track_id", "is not a whole number >= 0")
+    for key in ("score", "landmark_confidence"):
+        check.that(_is_number(face[key]) and 0.0 <= face[key] <= 1.0, f"{where}.{key}", "is not a number in [0, 1]")
+    bbox = _array(check, f"{where}.bbox", face["bbox"], (4,))
+    landmarks = _array(check, f"{where}.landmarks", face["landmarks"], (LANDMARK_COUNT, 2))
+    to_aligned = _array(check, f"{where}.to_aligned", face["to_aligned"], (2, 3))
+    return TrackedFace(face["track_id"], float(face["score"]), float(face["landmark_confidence"]),
+                       (float(bbox[0]), float(bbox[1]), float(bbox[2]), float(bbox[3])), landmarks, to_aligned)
+
+
+def _array(check: _Checker, where: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    try:
+        array = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        array = None
+    text = " x ".join(map(str, shape))
+    check.that(array is not None and array.shape == shape, where, f"is not {text} numbers")
+    check.that(bool(np.isfinite(array).all()), where, "holds a value that is not a finite number")
+    return array
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class _Checker:
+    def __init__(self, name: str):
+        self.name = name
+
+    def that(self, condition: bool, where: str, problem: str,
+             fix: str = "fix the file or write it again with `latentswap track`") -> None:
+        if not condition:
+            place = f" {where}" if where else ""
+            raise TrackFileError(f"{self.name}:{place} {problem}; {fix}")
