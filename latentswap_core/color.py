@@ -91,5 +91,17 @@ def from_working(pixels: np.ndarray, plate_space: str, config: str | None = None
     return convert(pixels, WORKING_SPACE, plate_space, config)
 
 
+def working_rgb(pixels: np.ndarray, plate_space: str | None = None, config: str | None = None) -> np.ndarray:
+    """RGB of a plate frame (H x W x 3+, any stored type) in the working space, float32, not clamped.
+
+    ``plate_space`` defaults by pixel type (``default_colorspace``); integers are scaled to [0, 1] first.
+    """
+    space = plate_space or default_colorspace(pixels.dtype)
+    rgb = pixels[:, :, :3].astype(np.float32)
+    if np.issubdtype(pixels.dtype, np.integer):
+        rgb /= np.float32(np.iinfo(pixels.dtype).max)
+    return to_working(rgb, space, config)
+
+
 def colorspace_names(config: str | None = None) -> list[str]:
     return list(load_config(config).getColorSpaceNames())

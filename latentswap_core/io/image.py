@@ -73,6 +73,11 @@ class Image:
             raise ImageError(f"pixels of type {self.pixels.dtype} cannot be stored; use uint8, uint16, "
                              "float16 or float32") from None
 
+    @property
+    def data_offset(self) -> tuple[int, int]:
+        """Where the data window's first pixel lies in display-window (plate) pixels: EXR overscan or crops."""
+        return (self.origin[0] - self.display_window[0], self.origin[1] - self.display_window[1])
+
     def channel(self, name: str) -> np.ndarray:
         try:
             return self.pixels[:, :, self.channels.index(name)]
