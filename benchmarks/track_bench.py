@@ -40,7 +40,7 @@ import shots  # noqa: E402
 from latentswap_core import color  # noqa: E402
 from latentswap_core.io import Image, open_source, write_image  # noqa: E402
 from latentswap_core.track import ShotTracker, TrackOptions  # noqa: E402
-from latentswap_core.track.tracker import display_rgb, plate_offset  # noqa: E402
+from latentswap_core.track.tracker import display_rgb  # noqa: E402
 
 RESOLUTIONS = {"1080p": (1920, 1080), "4k": (3840, 2160)}
 STAGES = ("decode", "detect", "mesh", "associate", "smooth", "align")
@@ -91,7 +91,7 @@ def run(pattern: str) -> tuple[dict[str, float], int, int]:
             image = source.read(frame)
             rgb = display_rgb(image)
             seconds["decode"] += time.perf_counter() - begin
-            tracker.add(frame, rgb, plate_offset(image))
+            tracker.add(frame, rgb, image.data_offset)
         track = tracker.finish(source.description, image.width, image.height)
         faces = 0
         begin = time.perf_counter()

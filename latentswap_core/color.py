@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import difflib
 import os
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
 import PyOpenColorIO as ocio
 
 from latentswap_core.errors import ColorError
+from latentswap_core.io.image import Image
 
 BUILTIN_CONFIG = "ocio://studio-config-latest"
 WORKING_SPACE = "sRGB - Texture"
@@ -68,17 +70,43 @@ def _cpu_processor(source: str, target: str, config: str) -> ocio.CPUProcessor:
 
 def convert(pixels: np.ndarray, source: str, target: str, config: str | None = None) -> np.ndarray:
     """A float32 copy of ``pixels`` (H x W x 3 or more, unpremultiplied) with RGB moved from
-    ``source`` to ``target``; further channels (alpha, layers) are copied unchanged."""
+    ``source`` to ``target``; further channels (alpha, layers) are copied unchanged.
+
+    Large images are converted in horizontal bands on several threads (OCIO releases the GIL).
+    """
     if pixels.ndim != 3 or pixels.shape[2] < 3:
         raise ColorError(f"colour conversion needs height x width x 3+ pixels, not shape {pixels.shape}")
     result = np.array(pixels, dtype=np.float32, copy=True)
     processor = _cpu_processor(source, target, config_name(config))
     if processor.isNoOp():
         return result
-    rgb = np.ascontiguousarray(result[:, :, :3])
-    processor.applyRGB(rgb)
-    result[:, :, :3] = rgb
+
+    def convert_band(rows: slice) -> None:
+        rgb = np.ascontiguousarray(result[rows, :, :3])
+        processor.applyRGB(rgb)
+        result[rows, :, :3] = rgb
+
+    height = result.shape[0]
+    bands = min(2 * _workers(), max(1, result.shape[0] * result.shape[1] // _PIXELS_PER_BAND))
+    edges = np.linspace(0, height, bands + 1).astype(int)
+    slices = [slice(start, stop) for start, stop in zip(edges[:-1], edges[1:], strict=True)]
+    if len(slices) == 1:
+        convert_band(slices[0])
+    else:
+        list(_pool().map(convert_band, slices))
     return result
+
+
+_PIXELS_PER_BAND = 256 * 1024
+
+
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="latentswap-colour")
+
+
+def _workers() -> int:
+    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
 def to_working(pixels: np.ndarray, plate_space: str, config: str | None = None) -> np.ndarray:
@@ -91,16 +119,13 @@ def from_working(pixels: np.ndarray, plate_space: str, config: str | None = None
     return convert(pixels, WORKING_SPACE, plate_space, config)
 
 
-def working_rgb(pixels: np.ndarray, plate_space: str | None = None, config: str | None = None) -> np.ndarray:
-    """RGB of a plate frame (H x W x 3+, any stored type) in the working space, float32, not clamped.
+def working_rgb(image: Image, plate_space: str | None = None, config: str | None = None) -> np.ndarray:
+    """The frame's RGB (grey replicated) in the working space, float32, not clamped.
 
     ``plate_space`` defaults by pixel type (``default_colorspace``); integers are scaled to [0, 1] first.
     """
-    space = plate_space or default_colorspace(pixels.dtype)
-    rgb = pixels[:, :, :3].astype(np.float32)
-    if np.issubdtype(pixels.dtype, np.integer):
-        rgb /= np.float32(np.iinfo(pixels.dtype).max)
-    return to_working(rgb, space, config)
+    space = plate_space or default_colorspace(image.pixels.dtype)
+    return to_working(image.rgb_float(), space, config)
 
 
 def colorspace_names(config: str | None = None) -> list[str]:

@@ -35,3 +35,7 @@ class AlignmentError(LatentSwapError):
 
 class FacesetError(LatentSwapError):
     """A faceset folder is missing, malformed or inconsistent."""
+
+
+class TrackFileError(LatentSwapError):
+    """A track file cannot be read: not JSON, another version, or a field missing or malformed."""

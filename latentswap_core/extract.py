@@ -77,7 +77,7 @@ def extract_faceset(
             chosen = [face for face in faces if options.track_ids is None or face.track_id in options.track_ids]
             if index % options.every == 0 and chosen:
                 image = source.read(frame)
-                rgb = color.working_rgb(image.pixels, options.colorspace, options.ocio_config)
+                rgb = color.working_rgb(image, options.colorspace, options.ocio_config)
                 for face in chosen:
                     _add_face(writer, rgb, image.data_offset, frame, str(source.file_of(frame)), face, options,
                               last_thumbnail)

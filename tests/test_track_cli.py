@@ -124,3 +124,35 @@ def test_help_shows_track() -> None:
     assert "track" in helped.stdout and "latentswap track " in helped.stdout
     usage = latentswap("track", "--help")
     assert usage.returncode == 0 and "--no-smooth" in usage.stdout and "--progress-json" in usage.stdout
+
+
+def test_extract_from_the_track_file_keeps_one_face_per_pose(tmp_path: Path, png_plates: Path, tracked) -> None:
+    track_file, _ = tracked
+    result = latentswap("extract", str(png_plates / "plate.####.png"), "-o", str(tmp_path / "actor"),
+                        "--track", str(track_file), "--track-id", "0", "--size", "128")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    index = json.loads((tmp_path / "actor" / "faceset.json").read_text())
+    kept = [face["frame"] for face in index["faces"]]
+    assert index["size"] == 128 and {face["track_id"] for face in index["faces"]} == {0}
+    assert 10 <= len(kept) <= 15 and 1006 not in kept  # the moving face, every frame but the empty one
+    assert result.stdout.startswith(f"wrote {tmp_path / 'actor' / 'faceset.json'}: {len(kept)} faces at 128 px")
+    crop = cv2.imread(str(tmp_path / "actor" / index["faces"][0]["file"]), cv2.IMREAD_UNCHANGED)
+    assert crop.shape == (128, 128, 3) and crop.dtype == np.uint16
+
+
+def test_extract_from_a_folder_of_photos_tracks_by_itself(tmp_path: Path, shared_dir: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("obama.jpg", "obama2.jpg", "biden2.jpg"):
+        (photos / name).write_bytes((shared_dir / "data" / "faces" / name).read_bytes())
+    result = latentswap("extract", str(photos), "-o", str(tmp_path / "faces"), "--size", "192", "--progress-json")
+    assert result.returncode == 0, result.stderr
+    assert not NATIVE_LOG.search(result.stderr)
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [event["task"] for event in events if event["event"] == "start"] == ["track", "extract"]
+    index = json.loads((tmp_path / "faces" / "faceset.json").read_text())
+    assert sorted(Path(face["source_file"]).name for face in index["faces"]) == ["biden2.jpg", "obama.jpg",
+                                                                                  "obama2.jpg"]
+    assert events[-1] == {"event": "message", "text": f"wrote {tmp_path / 'faces' / 'faceset.json'}: 3 faces at "
+                                                      "192 px (whole_face); skipped: none"}

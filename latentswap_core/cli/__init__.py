@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 
 from latentswap_core import __version__
-from latentswap_core.cli import catalog, convert, info, track
+from latentswap_core.cli import catalog, convert, extract, info, track
 from latentswap_core.errors import LatentSwapError
 from latentswap_core.progress import emit_json
 
-COMMANDS = (info, convert, catalog, track)
+COMMANDS = (info, convert, track, extract, catalog)
 
 EXAMPLES = """\
 examples:
@@ -25,6 +25,8 @@ examples:
   latentswap convert interview.mov -o /shots/sh010/plate.####.exr --output-colorspace ACEScg
   latentswap convert plate.1001-1100#.exr -o review/plate.####.png --output-colorspace "sRGB - Texture"
   latentswap track /shots/sh010/plate.####.exr -o sh010.track.json --frames 1001-1100
+  latentswap extract interview.mov -o facesets/actor --size 256 --every 2
+  latentswap extract /shots/sh010/plate.####.exr -o facesets/double --track sh010.track.json --track-id 0
   latentswap colorspaces
   latentswap models
 

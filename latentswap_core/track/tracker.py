@@ -8,17 +8,14 @@ without a face are kept, with no faces, and listed by ``ShotTrack.frames_without
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 
 import numpy as np
 
 from latentswap_core import color
-from latentswap_core.io import FrameSource, Image, to_float32
+from latentswap_core.io import FrameSource, Image
 from latentswap_core.track.associate import AssociateOptions, TrackAssigner
 from latentswap_core.track.detect import DetectOptions, FaceDetector, display_uint8, landmark_box
 from latentswap_core.track.smooth import SmoothOptions, smooth_landmarks
@@ -40,39 +37,13 @@ class TrackOptions:
 
 def display_rgb(image: Image, colorspace: str | None = None, ocio_config: str | None = None) -> np.ndarray:
     """The frame's RGB as display-referred sRGB uint8 (H x W x 3): integer images in sRGB pass straight
-    through; anything else goes through OCIO into the working space (in bands, on several threads) and is
-    clipped to [0, 1]."""
+    through; anything else goes through OCIO into the working space and is clipped to [0, 1]."""
     space = colorspace or color.default_colorspace(image.pixels.dtype)
-    integer = np.issubdtype(image.pixels.dtype, np.integer)
-    rgb = image.pixels[:, :, :3] if image.channels[:3] == ("R", "G", "B") else None
-    if integer and color.check_colorspace(space, ocio_config) == color.check_colorspace(color.WORKING_SPACE,
-                                                                                        ocio_config):
-        return display_uint8(rgb if rgb is not None else image.rgb_float())
-    if rgb is None:
-        rgb = image.rgb_float()
-    elif integer:
-        rgb = to_float32(rgb)
-
-    def convert(band: np.ndarray) -> np.ndarray:
-        return display_uint8(color.to_working(band, space, ocio_config))
-
-    bands = np.array_split(rgb, max(1, 2 * _workers()), axis=0)
-    return np.concatenate(list(_pool().map(convert, bands)), axis=0)
-
-
-@lru_cache(maxsize=1)
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="latentswap-colour")
-
-
-def _workers() -> int:
-    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
-
-
-def plate_offset(image: Image) -> tuple[int, int]:
-    """Where the data window's first pixel lies in the display window (EXR overscan or crops)."""
-    display_x, display_y = image.display_window[:2]
-    return (image.origin[0] - display_x, image.origin[1] - display_y)
+    if np.issubdtype(image.pixels.dtype, np.integer) and color.check_colorspace(
+            space, ocio_config) == color.check_colorspace(color.WORKING_SPACE, ocio_config):
+        rgb = image.pixels[:, :, :3] if image.channels[:3] == ("R", "G", "B") else image.rgb_float()
+        return display_uint8(rgb)
+    return display_uint8(color.working_rgb(image, space, ocio_config))
 
 
 class ShotTracker:
@@ -176,7 +147,7 @@ def track_source(source: FrameSource, options: TrackOptions | None = None,
             image = source.read(frame)
             width, height = image.display_window[2:]
             entry = tracker.add(frame, display_rgb(image, options.colorspace, options.ocio_config),
-                                plate_offset(image))
+                                image.data_offset)
             if on_frame is not None:
                 on_frame(frame, len(entry.faces))
         return tracker.finish(source.description, width, height)

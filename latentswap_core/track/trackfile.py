@@ -16,16 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from latentswap_core.errors import LatentSwapError
+from latentswap_core.errors import TrackFileError
 from latentswap_core.io import write_text_atomically
 
 VERSION = 1
 LANDMARK_COUNT = 478
 DEFAULT_FACE_TYPE = "whole_face"
-
-
-class TrackFileError(LatentSwapError):
-    """A track file cannot be read: not JSON, another version, or a field missing or malformed."""
 
 
 @dataclass

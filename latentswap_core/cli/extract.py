@@ -1,0 +1,70 @@
+"""``latentswap extract``: a faceset (aligned crops, masks, metadata) from a shot, a movie or photos."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from pathlib import Path
+
+from latentswap_core.cli.arguments import add_frames, add_ocio_config, add_progress_json
+from latentswap_core.progress import Progress
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "extract", help="build a faceset of aligned face crops and masks for training",
+        description="Track the faces of a sequence, movie or folder of photos (or read a track file) and write "
+                    "a faceset folder: aligned crops (16-bit sRGB PNG), masks and faceset.json. Blurred, "
+                    "low-confidence and near-duplicate faces are skipped and listed with the reason.",
+    )
+    parser.add_argument("source", help="plate.####.exr, a movie, an image or a folder of photos")
+    parser.add_argument("-o", "--output", required=True, help="the faceset folder to create")
+    add_frames(parser)
+    parser.add_argument("--size", type=int, default=256, help="crop size in pixels, 128-1024 in steps of 64")
+    parser.add_argument("--face-type", default="whole_face", help="face, whole_face or head (default: whole_face)")
+    parser.add_argument("--track-id", type=int, action="append", dest="track_ids", metavar="N",
+                        help="keep only this face track (repeat for several; default: every face)")
+    parser.add_argument("--every", type=int, default=1, metavar="K", help="look at every K-th frame only")
+    parser.add_argument("--track", metavar="TRACK_JSON", help="use this track file instead of tracking again")
+    parser.add_argument("--colorspace", metavar="NAME",
+                        help="the source's colourspace (default: ACEScg for float, sRGB - Texture for 8/16-bit)")
+    add_ocio_config(parser)
+    add_progress_json(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from latentswap_core.extract import ExtractOptions, extract_faceset
+    from latentswap_core.io import open_source
+    from latentswap_core.track import TrackOptions, read_track_file, track_source
+
+    options = ExtractOptions(size=args.size, face_type=args.face_type, every=args.every,
+                             track_ids=tuple(args.track_ids) if args.track_ids else None,
+                             colorspace=args.colorspace, ocio_config=args.ocio_config)
+    options.check()
+    source = open_source(args.source, args.frames)
+    try:
+        if args.track:
+            shot = read_track_file(args.track)
+        else:
+            with Progress("track", len(source.frames), json_lines=args.progress_json) as progress:
+                shot = track_source(source, TrackOptions(colorspace=args.colorspace, ocio_config=args.ocio_config),
+                                    on_frame=lambda frame, found: progress.advance(frame=frame, faces=found))
+        wanted = set(source.frames)
+        tracked = [(entry.frame, entry.faces) for entry in shot.frames if entry.frame in wanted]
+        with Progress("extract", len(tracked), json_lines=args.progress_json) as progress:
+            faceset = extract_faceset(source, tracked, args.output, options,
+                                      on_frame=lambda frame, kept: progress.advance(frame=frame, kept=kept))
+    finally:
+        source.close()
+    reasons = Counter(entry["reason"] for entry in faceset.skipped)
+    skipped = ", ".join(f"{count} {reason}" for reason, count in sorted(reasons.items())) or "none"
+    summary = (f"wrote {Path(args.output) / 'faceset.json'}: {len(faceset.faces)} faces at {options.size} px "
+               f"({options.face_type}); skipped: {skipped}")
+    if args.progress_json:
+        from latentswap_core.progress import emit_json
+
+        emit_json("message", text=summary)
+    else:
+        print(summary)
+    return 0
