@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from latentswap_core.geometry import apply_affine as apply
+from latentswap_core.geometry import invert_affine as invert
 from latentswap_core.track import (
     FaceFrame,
     FaceObservation,
@@ -23,7 +25,7 @@ from latentswap_core.track import (
     smooth_shot,
     write_track_file,
 )
-from latentswap_core.track.crop import apply, cut, invert
+from latentswap_core.track.crop import cut
 from latentswap_core.track.detect import _tiles, display_uint8
 from latentswap_core.track.smooth import smooth_series
 

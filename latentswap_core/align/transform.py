@@ -13,6 +13,7 @@ import numbers
 
 import numpy as np
 
+from latentswap_core import geometry
 from latentswap_core.align.template import (
     LANDMARK_COUNT,
     MESH_LANDMARK_COUNT,
@@ -21,6 +22,7 @@ from latentswap_core.align.template import (
     face_type_spec,
 )
 from latentswap_core.errors import AlignmentError
+from latentswap_core.geometry import to_homogeneous
 
 MIN_CROP_SIZE = 128
 MAX_CROP_SIZE = 1024
@@ -81,16 +83,9 @@ def check_matrix(matrix: np.ndarray, what: str = "transform") -> np.ndarray:
     return array
 
 
-def to_homogeneous(matrix: np.ndarray) -> np.ndarray:
-    """(3, 3) form of a (2, 3) affine, for composing with ``@``."""
-    return np.vstack([matrix, [0.0, 0.0, 1.0]])
-
-
 def invert_affine(matrix: np.ndarray) -> np.ndarray:
     """The (2, 3) inverse of a (2, 3) affine."""
-    matrix = check_matrix(matrix)
-    linear_inverse = np.linalg.inv(matrix[:, :2])
-    return np.hstack([linear_inverse, -linear_inverse @ matrix[:, 2:]])
+    return geometry.invert_affine(check_matrix(matrix))
 
 
 def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -99,27 +94,18 @@ def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     if array is None or array.ndim != 2 or array.shape[1] != 2:
         shape = getattr(points, "shape", type(points).__name__)
         raise AlignmentError(f"points of shape {shape}: expected an (N, 2) array of x, y")
-    matrix = check_matrix(matrix)
-    return array @ matrix[:, :2].T + matrix[:, 2]
+    return geometry.apply_affine(check_matrix(matrix), array)
 
 
 def umeyama(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Least-squares similarity (rotation, uniform scale, translation; no reflection) taking ``source`` to ``target``.
 
-    Umeyama, "Least-squares estimation of transformation parameters between two point patterns", PAMI 1991.
+    See ``geometry.fit_similarity``; AlignmentError when the landmarks collapse to a point.
     """
-    source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
-    source_centred, target_centred = source - source_mean, target - target_mean
-    source_variance = (source_centred**2).sum() / len(source)
-    if source_variance < 1e-12:
-        raise AlignmentError("landmarks collapse to a single point; track the frame again or drop it")
-    covariance = target_centred.T @ source_centred / len(source)
-    u, singular_values, vt = np.linalg.svd(covariance)
-    signs = np.array([1.0, np.sign(np.linalg.det(u) * np.linalg.det(vt)) or 1.0])
-    rotation = u @ np.diag(signs) @ vt
-    scale = (singular_values * signs).sum() / source_variance
-    translation = target_mean - scale * rotation @ source_mean
-    return np.hstack([scale * rotation, translation[:, np.newaxis]])
+    try:
+        return geometry.fit_similarity(source, target)
+    except ValueError:
+        raise AlignmentError("landmarks collapse to a single point; track the frame again or drop it") from None
 
 
 def alignment_transform(landmarks: np.ndarray, face_type: str = "whole_face") -> np.ndarray:

@@ -17,10 +17,10 @@ from latentswap_core.align.transform import (
     check_size,
     crop_matrix,
     invert_affine,
-    to_homogeneous,
     transform_points,
 )
 from latentswap_core.errors import AlignmentError
+from latentswap_core.geometry import opencv_matrix, to_homogeneous, translation
 from latentswap_core.io.image import to_float32
 
 INTERPOLATIONS = {
@@ -54,7 +54,7 @@ def warp_to_aligned(
     x0, y0 = min(x0, pixels.shape[1] - 1), min(y0, pixels.shape[0] - 1)
     x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
     region = _blur(pixels[y0:y1, x0:x1], sigma, cv2.BORDER_REPLICATE)
-    region_to_crop = plate_to_crop @ to_homogeneous(_translation(x0, y0))
+    region_to_crop = plate_to_crop @ to_homogeneous(translation(x0, y0))
     crop = _warp(region, invert_affine(region_to_crop), (size, size), flags, cv2.BORDER_REPLICATE)
     return crop[:, :, 0] if flat else crop
 
@@ -80,7 +80,7 @@ def warp_to_plate(
     plate = np.zeros((height, width, pixels.shape[2]), np.float32)
     if x1 > x0 and y1 > y0:
         pixels = _blur(pixels, _antialias_sigma(crop_px_per_plate_px), cv2.BORDER_REFLECT_101)
-        region_to_crop = plate_to_crop @ to_homogeneous(_translation(x0, y0))
+        region_to_crop = plate_to_crop @ to_homogeneous(translation(x0, y0))
         plate[y0:y1, x0:x1] = _warp(pixels, region_to_crop, (x1 - x0, y1 - y0), flags, cv2.BORDER_CONSTANT)
     return plate[:, :, 0] if flat else plate
 
@@ -90,11 +90,6 @@ def plate_coverage(to_aligned: np.ndarray, size: int, plate_shape: tuple[int, ..
     size = check_size(size)
     ones = np.ones((size, size), np.float32)
     return np.clip(warp_to_plate(ones, to_aligned, plate_shape, interpolation="linear"), 0.0, 1.0)
-
-
-def opencv_matrix(matrix: np.ndarray) -> np.ndarray:
-    """``matrix`` (+0.5 pixel centres) for OpenCV (integer pixel centres): T(-0.5) @ M @ T(+0.5)."""
-    return (_translation(-0.5, -0.5) @ to_homogeneous(matrix) @ to_homogeneous(_translation(0.5, 0.5)))[:2]
 
 
 def _warp(pixels: np.ndarray, matrix: np.ndarray, size_wh: tuple[int, int], flags: int, border: int) -> np.ndarray:
@@ -121,10 +116,6 @@ def _antialias_sigma(shrink_factor: float) -> float:
 
 def _scale(matrix: np.ndarray) -> float:
     return math.sqrt(abs(np.linalg.det(matrix[:, :2])))
-
-
-def _translation(x: float, y: float) -> np.ndarray:
-    return np.array([[1.0, 0.0, x], [0.0, 1.0, y]])
 
 
 def _square_corners(size: int) -> np.ndarray:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from latentswap_core.geometry import apply_affine, invert_affine, opencv_matrix
+
 # Mediapipe face mesh indices: corners of the subject's right eye (image left) and left eye.
 RIGHT_EYE_CORNERS = (33, 133)
 LEFT_EYE_CORNERS = (362, 263)
@@ -54,16 +56,6 @@ class FaceFrame:
         return np.hstack([linear, offset[:, None]])
 
 
-def apply(transform: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Points (N, 2) through a 2x3 affine."""
-    return points @ transform[:, :2].T + transform[:, 2]
-
-
-def invert(transform: np.ndarray) -> np.ndarray:
-    linear_inverse = np.linalg.inv(transform[:, :2])
-    return np.hstack([linear_inverse, (-linear_inverse @ transform[:, 2])[:, None]])
-
-
 def cut(plate: np.ndarray, transform: np.ndarray, size: int) -> np.ndarray:
     """The ``size`` x ``size`` crop of ``plate`` (H x W x C uint8) under ``transform`` (plate px -> crop px).
 
@@ -71,7 +63,7 @@ def cut(plate: np.ndarray, transform: np.ndarray, size: int) -> np.ndarray:
     it, and pixels beyond the plate edge repeat the edge.
     """
     scale = math.sqrt(abs(np.linalg.det(transform[:, :2])))
-    corners = apply(invert(transform), np.array([[0.0, 0.0], [size, 0.0], [0.0, size], [size, size]]))
+    corners = apply_affine(invert_affine(transform), np.array([[0.0, 0.0], [size, 0.0], [0.0, size], [size, size]]))
     margin = 4 + int(math.ceil(2.0 / scale))
     x0, y0 = np.floor(corners.min(axis=0)).astype(int) - margin
     x1, y1 = np.ceil(corners.max(axis=0)).astype(int) + margin
@@ -92,6 +84,5 @@ def cut(plate: np.ndarray, transform: np.ndarray, size: int) -> np.ndarray:
     if scale < 0.8:
         sigma = 0.5 * math.sqrt(1.0 / scale**2 - 1.0)
         region = cv2.GaussianBlur(region, (0, 0), sigma)
-    indexed = local.copy()
-    indexed[:, 2] += local[:, :2] @ np.array([0.5, 0.5]) - 0.5
-    return cv2.warpAffine(region, indexed, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(region, opencv_matrix(local), (size, size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)

@@ -38,7 +38,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from latentswap_core.track.crop import FaceFrame, apply, cut, invert
+from latentswap_core.geometry import apply_affine, invert_affine
+from latentswap_core.track.crop import FaceFrame, cut
 from latentswap_core.track.graphs import MESH_INPUT_SIZE, Detection, FaceDetectionGraph, FaceMeshGraph
 
 AGREEMENT_SCALE = 0.04  # landmark disagreement (fraction of the face radius) where agreement is 1/2
@@ -224,7 +225,7 @@ class FaceDetector:
         to_crop = frame.crop_transform(MESH_INPUT_SIZE, self.options.face_fill * MESH_INPUT_SIZE)
         landmarks, presence = self._mesh.run(cut(plate, to_crop, MESH_INPUT_SIZE))
         self.timings["mesh"] += time.perf_counter() - started
-        return apply(invert(to_crop), landmarks), presence
+        return apply_affine(invert_affine(to_crop), landmarks), presence
 
     def score_face(self, plate: np.ndarray, landmarks: np.ndarray) -> float:
         """The detector's score for the face at ``landmarks``, on a loose crop around it; 0 if not found."""
@@ -232,7 +233,7 @@ class FaceDetector:
         size, fill = SCORE_CROP
         frame = FaceFrame.from_landmarks(landmarks)
         to_crop = frame.crop_transform(size, fill * size)
-        box = landmark_box(apply(to_crop, landmarks))
+        box = landmark_box(apply_affine(to_crop, landmarks))
         found = [detection.score for detection in self._detector.run(cut(plate, to_crop, size))
                  if box_iou(detection.box, box) > 0.3]
         self.timings["detect"] += time.perf_counter() - started

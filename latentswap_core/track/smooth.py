@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from latentswap_core.geometry import apply_affine, fit_similarity, invert_affine
+
 PROCESS_RATIOS = np.logspace(-9.0, 3.0, 49)  # candidate process/measurement noise ratios
 MIN_FRAMES = 4  # shorter runs are passed through unsmoothed
 
@@ -42,19 +44,19 @@ def smooth_landmarks(landmarks: np.ndarray, confidence: np.ndarray | None = None
         return landmarks.copy()
     weights = np.ones(count) if confidence is None else np.clip(np.asarray(confidence, dtype=np.float64), 0.05, 1.0)
     reference = _mean_shape(landmarks)
-    similarities = np.stack([_fit_similarity(reference, frame) for frame in landmarks])
+    similarities = np.stack([fit_similarity(reference, frame) for frame in landmarks])
     centre = reference.mean(axis=0)
     radius = float(np.sqrt(((reference - centre) ** 2).sum(axis=1).mean()))
     anchors = np.array([centre - (radius, 0.0), centre + (radius, 0.0)])
-    rigid = np.stack([_apply(matrix, anchors) for matrix in similarities]).reshape(count, -1)
-    shape = np.stack([_apply(_invert(matrix), frame) - reference for matrix, frame in zip(similarities, landmarks,
-                                                                                        strict=True)])
+    rigid = np.stack([apply_affine(matrix, anchors) for matrix in similarities]).reshape(count, -1)
+    shape = np.stack([apply_affine(invert_affine(matrix), frame) - reference
+                      for matrix, frame in zip(similarities, landmarks, strict=True)])
     smooth_rigid = smooth_series(rigid, weights, options.strength).reshape(count, 2, 2)
     smooth_shape = smooth_series(shape.reshape(count, -1), weights, options.strength).reshape(shape.shape)
     result = np.empty_like(landmarks)
     for t in range(count):
-        matrix = _fit_similarity(anchors, smooth_rigid[t])  # two points fix a similarity
-        result[t] = _apply(matrix, reference + smooth_shape[t])
+        matrix = fit_similarity(anchors, smooth_rigid[t])  # two points fix a similarity
+        result[t] = apply_affine(matrix, reference + smooth_shape[t])
     return result
 
 
@@ -129,29 +131,9 @@ def _rts(values: np.ndarray, measurement: np.ndarray, ratio: float) -> np.ndarra
     return result
 
 
-def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    return points @ matrix[:, :2].T + matrix[:, 2]
-
-
-def _invert(matrix: np.ndarray) -> np.ndarray:
-    inverse = np.linalg.inv(matrix[:, :2])
-    return np.hstack([inverse, (-inverse @ matrix[:, 2])[:, None]])
-
-
-def _fit_similarity(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Least-squares 2x3 similarity (rotation, uniform scale, translation) taking ``source`` onto ``target``."""
-    source_centre, target_centre = source.mean(axis=0), target.mean(axis=0)
-    s, d = source - source_centre, target - target_centre
-    norm = float((s**2).sum())
-    a = float((s * d).sum()) / norm
-    b = float((s[:, 0] * d[:, 1] - s[:, 1] * d[:, 0]).sum()) / norm
-    linear = np.array([[a, -b], [b, a]])
-    return np.hstack([linear, (target_centre - linear @ source_centre)[:, None]])
-
-
 def _mean_shape(landmarks: np.ndarray) -> np.ndarray:
     """The run's mean shape in the first frame's position: every frame aligned onto the first, averaged."""
     first = landmarks[0]
-    aligned = [_apply(_fit_similarity(frame, first), frame) for frame in landmarks]
+    aligned = [apply_affine(fit_similarity(frame, first), frame) for frame in landmarks]
     mean = np.mean(aligned, axis=0)
-    return _apply(_fit_similarity(mean, first), mean)
+    return apply_affine(fit_similarity(mean, first), mean)
