@@ -34,6 +34,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import OpenEXR  # noqa: E402
 import OpenImageIO as oiio  # noqa: E402
+from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 from latentswap_core.io import Image, open_source, read_image, write_image  # noqa: E402
 
@@ -55,14 +56,6 @@ def opencv_has_exr() -> bool:
         except cv2.error:
             return False
         return bool(written) and cv2.imread(probe, cv2.IMREAD_UNCHANGED) is not None
-
-
-def cpu_model() -> str:
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def make_frames(width: int, height: int, count: int) -> list[np.ndarray]:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -44,14 +45,6 @@ from latentswap_core.track.tracker import display_rgb  # noqa: E402
 
 RESOLUTIONS = {"1080p": (1920, 1080), "4k": (3840, 2160)}
 STAGES = ("decode", "detect", "mesh", "associate", "smooth", "align")
-
-
-def cpu_model() -> str:
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def make_shot(size: tuple[int, int], count: int) -> shots.Shot:
