@@ -1,0 +1,31 @@
+"""``load_codec(name)``: the one place a codec name becomes a codec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from latentswap_core.codecs.base import Codec
+from latentswap_core.errors import ModelError
+
+CODEC_NAMES = ("taef2", "sd-vae", "pixel")
+
+
+def load_codec(name: str, path: str | Path | None = None, pixel_factor: int | None = None) -> Codec:
+    """A frozen codec on the CPU in float32.
+
+    ``taef2``: weights from ``path`` (a folder) or the model search path. ``sd-vae``: ``path`` to a diffusers
+    VAE folder (required). ``pixel``: weight-free, ``pixel_factor`` (default 8) is its downscale.
+    """
+    if name == "taef2":
+        from latentswap_core.codecs.taef2 import load_taef2
+
+        return load_taef2(Path(path).expanduser() if path is not None else None)
+    if name == "sd-vae":
+        from latentswap_core.codecs.sd_vae import load_sd_vae
+
+        return load_sd_vae(path)
+    if name == "pixel":
+        from latentswap_core.codecs.pixel import DEFAULT_FACTOR, PixelCodec
+
+        return PixelCodec(pixel_factor or DEFAULT_FACTOR)
+    raise ModelError(f"unknown codec {name!r}; choose one of: {', '.join(CODEC_NAMES)}")
