@@ -19,3 +19,8 @@ def add_ocio_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ocio-config", metavar="CONFIG",
                         help="OpenColorIO config file or ocio:// name (default: $OCIO, else the built-in "
                              "studio config)")
+
+
+def add_colorspace(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--colorspace", metavar="NAME",
+                        help="the source's colourspace (default: ACEScg for float, sRGB - Texture for 8/16-bit)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from latentswap_core.cli.arguments import add_frames, add_ocio_config, add_progress_json
+from latentswap_core.cli.arguments import add_colorspace, add_frames, add_ocio_config, add_progress_json
 from latentswap_core.io import PIXEL_TYPES, open_source
 from latentswap_core.progress import Progress
 from latentswap_core.transcode import TranscodeOptions, transcode
@@ -19,8 +19,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("source", help="plate.####.exr, plate.%%04d.exr, an image, a folder or a movie")
     parser.add_argument("-o", "--output", required=True, help="output pattern (out.####.exr) or one file")
     add_frames(parser)
-    parser.add_argument("--colorspace", metavar="NAME",
-                        help="the source's colourspace (default: ACEScg for float, sRGB - Texture for 8/16-bit)")
+    add_colorspace(parser)
     parser.add_argument("--output-colorspace", metavar="NAME", help="convert to this colourspace (default: none)")
     parser.add_argument("--pixel-type", choices=PIXEL_TYPES,
                         help="stored pixel type (default: the source's, where the output format stores it)")

@@ -6,7 +6,7 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from latentswap_core.cli.arguments import add_frames, add_ocio_config, add_progress_json
+from latentswap_core.cli.arguments import add_colorspace, add_frames, add_ocio_config, add_progress_json
 from latentswap_core.progress import Progress
 
 
@@ -26,8 +26,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         help="keep only this face track (repeat for several; default: every face)")
     parser.add_argument("--every", type=int, default=1, metavar="K", help="look at every K-th frame only")
     parser.add_argument("--track", metavar="TRACK_JSON", help="use this track file instead of tracking again")
-    parser.add_argument("--colorspace", metavar="NAME",
-                        help="the source's colourspace (default: ACEScg for float, sRGB - Texture for 8/16-bit)")
+    add_colorspace(parser)
     add_ocio_config(parser)
     add_progress_json(parser)
     parser.set_defaults(run=run)

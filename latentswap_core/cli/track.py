@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from latentswap_core.cli.arguments import add_frames, add_ocio_config, add_progress_json
+from latentswap_core.cli.arguments import add_colorspace, add_frames, add_ocio_config, add_progress_json
 from latentswap_core.errors import OutputError
 from latentswap_core.progress import Progress
 
@@ -26,8 +26,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                              "2 smooths about twice as long)")
     parser.add_argument("--face-type", default="whole_face", metavar="TYPE",
                         help="aligned crop framing for to_aligned: face, whole_face or head (default: whole_face)")
-    parser.add_argument("--colorspace", metavar="NAME",
-                        help="the source's colourspace (default: ACEScg for float, sRGB - Texture for 8/16-bit)")
+    add_colorspace(parser)
     add_ocio_config(parser)
     add_progress_json(parser)
     parser.set_defaults(run=run)
