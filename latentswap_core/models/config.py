@@ -1,0 +1,122 @@
+"""The swap model's configuration: one explicit dataclass, presets for its widths, JSON round trip."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from latentswap_core.errors import ModelError
+
+CONFIG_VERSION = 1
+MIN_FACE_SIZE = 128
+MAX_FACE_SIZE = 1024
+FACE_SIZE_STEP = 64
+LAYOUTS = ("df", "liae")
+
+# Channel widths per preset: encoder base width (x1, x2, x4 per stage), inter width, decoder base width.
+# Much narrower than DeepFaceLab's pixel-space layers: at latent resolution wide layers dominate the cost.
+PRESETS: dict[str, dict[str, int]] = {
+    "small": {"encoder_dims": 32, "inter_dims": 128, "decoder_dims": 32},
+    "medium": {"encoder_dims": 48, "inter_dims": 192, "decoder_dims": 48},
+    "large": {"encoder_dims": 64, "inter_dims": 256, "decoder_dims": 64},
+}
+
+
+def check_face_size(face_size: int) -> None:
+    """Raise a one-line ModelError unless ``face_size`` is 128..1024 px in steps of 64."""
+    if not MIN_FACE_SIZE <= face_size <= MAX_FACE_SIZE or face_size % FACE_SIZE_STEP:
+        raise ModelError(
+            f"face size {face_size} px is not supported by the swap model: use {MIN_FACE_SIZE} to {MAX_FACE_SIZE} px "
+            f"in steps of {FACE_SIZE_STEP}"
+        )
+
+
+def stages_for(latent_size: int) -> int:
+    """Down/up stages from the latent side: 2 at 16 (128 px), else 3, so the bottleneck is latent/4 or latent/8."""
+    return 2 if latent_size <= 16 else 3
+
+
+@dataclass
+class SwapModelConfig:
+    """Everything needed to rebuild a swap model. Width fields left at 0 are filled from ``preset``.
+
+    Latents are ``B x latent_channels x latent_size x latent_size`` for faces of ``face_size`` px
+    (TAEF2: 32 channels at face_size / 8; the pixel codec: 192 channels at face_size / 8).
+    """
+
+    latent_channels: int
+    face_size: int
+    latent_size: int
+    layout: str = "df"  # "df": shared encoder + inter, one decoder per identity; "liae": see swap_model.py
+    preset: str = "small"
+    encoder_dims: int = 0
+    inter_dims: int = 0
+    decoder_dims: int = 0
+    mask_dims: int = 0  # the mask branch, DeepFaceLab's d_mask_dims = d_dims / 3
+    stages: int = 0  # stride-2 down stages in the encoder, matching upscales in each decoder
+    vq: bool = True
+    codebook_size: int = 512
+    code_dim: int = 64
+    commitment_weight: float = 0.25
+    ema_decay: float = 0.99
+    dead_code_updates: int = 50  # a code unused for this many EMA updates is re-initialised from encoder outputs
+    identities: tuple[str, ...] = ("src", "dst")
+    version: int = CONFIG_VERSION
+
+    def __post_init__(self) -> None:
+        self.identities = tuple(self.identities)
+        check_face_size(self.face_size)
+        if self.layout not in LAYOUTS:
+            raise ModelError(f"swap model layout {self.layout!r} is unknown: use one of {', '.join(LAYOUTS)}")
+        if self.preset not in PRESETS:
+            raise ModelError(f"swap model preset {self.preset!r} is unknown: use one of {', '.join(PRESETS)}")
+        if self.latent_channels < 1 or self.latent_size < 1 or self.face_size % self.latent_size:
+            raise ModelError(
+                f"latent {self.latent_channels} x {self.latent_size} does not fit a {self.face_size} px face: "
+                "take the shape from codec.latent_shape(face_size)"
+            )
+        for name, value in PRESETS[self.preset].items():
+            if not getattr(self, name):
+                setattr(self, name, value)
+        if not self.mask_dims:
+            self.mask_dims = max(8, self.decoder_dims // 3)
+        if not self.stages:
+            self.stages = stages_for(self.latent_size)
+        if self.latent_size % (2**self.stages):
+            raise ModelError(f"latent size {self.latent_size} is not divisible by 2^{self.stages}: use fewer stages")
+        if len(set(self.identities)) != 2:
+            raise ModelError(f"swap model identities {self.identities} must be two distinct names, e.g. ('src', 'dst')")
+        if self.codebook_size < 2 or self.code_dim < 1 or not 0.0 < self.ema_decay < 1.0:
+            raise ModelError("codebook_size must be 2 or more, code_dim 1 or more and ema_decay in (0, 1)")
+
+    @classmethod
+    def for_codec(cls, codec: Any, face_size: int, **options: Any) -> SwapModelConfig:
+        """The config for faces of ``face_size`` px in ``codec``'s latent space (anything with ``latent_shape``)."""
+        check_face_size(face_size)
+        channels, side, _ = codec.latent_shape(face_size)
+        return cls(latent_channels=channels, face_size=face_size, latent_size=side, **options)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["identities"] = list(self.identities)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> SwapModelConfig:
+        """Rebuild from ``to_dict``; ``source`` names the file in the one-line ModelError on a bad config."""
+        if not isinstance(data, dict):
+            raise ModelError(f"{source} is not a JSON object: save the model again")
+        version = data.get("version")
+        if version != CONFIG_VERSION:
+            raise ModelError(
+                f"{source} is swap model config version {version!r}, this LatentSwap reads version {CONFIG_VERSION}: "
+                "retrain the model or use the LatentSwap that wrote it"
+            )
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ModelError(f"{source} has unknown fields {unknown}: it was not written by this LatentSwap")
+        try:
+            return cls(**data)
+        except TypeError as error:
+            raise ModelError(f"{source} is incomplete ({error}): save the model again") from error

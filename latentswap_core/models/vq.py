@@ -1,0 +1,114 @@
+"""Vector-quantisation bottleneck (VQ-VAE): nearest code, straight-through gradient, EMA codebook, dead-code restart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class VQStats:
+    """Codebook use in the last batch: fraction of codes used, perplexity (1 .. codebook size), codes restarted."""
+
+    usage: float
+    perplexity: float
+    restarted: int = 0
+
+
+def perplexity(indices: torch.Tensor, codebook_size: int) -> float:
+    """exp(entropy) of the code histogram: ``codebook_size`` for uniform use, 1 for a single code."""
+    counts = torch.bincount(indices.flatten(), minlength=codebook_size).float()
+    probabilities = counts / counts.sum().clamp_min(1)
+    entropy = -(probabilities * torch.log(probabilities.clamp_min(1e-12))).sum()
+    return float(torch.exp(entropy))
+
+
+class VectorQuantizer(nn.Module):
+    """Quantise ``B x D x H x W`` to the nearest of ``codebook_size`` codes of dimension ``D``.
+
+    Training mode: the codebook follows exponential moving averages of the vectors assigned to each code
+    (Laplace-smoothed counts), and codes unused for ``dead_code_updates`` updates are re-initialised from
+    encoder outputs of the current batch (the first training batch also initialises the codebook from them).
+    Eval mode changes nothing and is deterministic. The codebook,
+    its EMA statistics and the codes' ages are buffers, so they are saved with the weights.
+    """
+
+    def __init__(
+        self,
+        codebook_size: int,
+        code_dim: int,
+        commitment_weight: float = 0.25,
+        decay: float = 0.99,
+        dead_code_updates: int = 50,
+        epsilon: float = 1e-5,
+    ) -> None:
+        super().__init__()
+        self.codebook_size = codebook_size
+        self.code_dim = code_dim
+        self.commitment_weight = commitment_weight
+        self.decay = decay
+        self.dead_code_updates = dead_code_updates
+        self.epsilon = epsilon
+        codebook = torch.randn(codebook_size, code_dim)
+        self.register_buffer("codebook", codebook)
+        self.register_buffer("ema_count", torch.ones(codebook_size))
+        self.register_buffer("ema_sum", codebook.clone())
+        self.register_buffer("unused_updates", torch.zeros(codebook_size, dtype=torch.long))
+        self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
+        self.last_stats = VQStats(usage=0.0, perplexity=0.0)
+
+    def nearest(self, flat: torch.Tensor) -> torch.Tensor:
+        """Index of the nearest code for each row of ``N x D``."""
+        distances = (
+            flat.pow(2).sum(1, keepdim=True) - 2 * flat @ self.codebook.t() + self.codebook.pow(2).sum(1)[None, :]
+        )
+        return distances.argmin(1)
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, VQStats]:
+        """-> (quantised z with a straight-through gradient, commitment loss (weighted), stats of this batch)."""
+        batch, dim, height, width = z.shape
+        flat = z.permute(0, 2, 3, 1).reshape(-1, dim)
+        with torch.no_grad():
+            if self.training and not bool(self.initialised):
+                self._initialise(flat.detach().float())
+            indices = self.nearest(flat.detach().float())
+            restarted = self._update(flat.detach().float(), indices) if self.training else 0
+        quantised_flat = self.codebook[indices].to(z.dtype)
+        quantised = quantised_flat.reshape(batch, height, width, dim).permute(0, 3, 1, 2)
+        commitment = self.commitment_weight * F.mse_loss(z, quantised.detach())
+        straight_through = z + (quantised - z).detach()
+        used = torch.unique(indices).numel()
+        stats = VQStats(used / self.codebook_size, perplexity(indices, self.codebook_size), restarted)
+        self.last_stats = stats
+        return straight_through, commitment, stats
+
+    def _initialise(self, flat: torch.Tensor) -> None:
+        """First training batch: codes drawn from the encoder outputs, so none starts far from the data."""
+        picks = torch.randint(0, flat.shape[0], (self.codebook_size,), device=flat.device)
+        fresh = flat[picks] + 1e-3 * torch.randn_like(flat[picks])
+        self.codebook.copy_(fresh)
+        self.ema_sum.copy_(fresh)
+        self.ema_count.fill_(1.0)
+        self.initialised.fill_(True)
+
+    def _update(self, flat: torch.Tensor, indices: torch.Tensor) -> int:
+        one_hot = F.one_hot(indices, self.codebook_size).to(flat.dtype)
+        counts = one_hot.sum(0)
+        self.ema_count.mul_(self.decay).add_(counts, alpha=1 - self.decay)
+        self.ema_sum.mul_(self.decay).add_(one_hot.t() @ flat, alpha=1 - self.decay)
+        total = self.ema_count.sum()
+        smoothed = (self.ema_count + self.epsilon) / (total + self.codebook_size * self.epsilon) * total
+        self.codebook.copy_(self.ema_sum / smoothed[:, None])
+        self.unused_updates.add_(1).masked_fill_(counts > 0, 0)
+        dead = (self.unused_updates >= self.dead_code_updates).nonzero().flatten()
+        if dead.numel():
+            picks = torch.randint(0, flat.shape[0], (dead.numel(),), device=flat.device)
+            fresh = flat[picks] + 1e-3 * torch.randn_like(flat[picks])
+            self.codebook[dead] = fresh
+            self.ema_sum[dead] = fresh
+            self.ema_count[dead] = 1.0
+            self.unused_updates[dead] = 0
+        return int(dead.numel())

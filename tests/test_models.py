@@ -1,0 +1,242 @@
+"""The latent-space swap model: shapes, the VQ bottleneck, learning, and the save/load round trip."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from latentswap_core.errors import ModelError
+from latentswap_core.models import (
+    SwapModel,
+    SwapModelConfig,
+    VectorQuantizer,
+    load_model,
+    perplexity,
+    save_model,
+)
+
+
+def tiny_config(**options) -> SwapModelConfig:
+    base = dict(
+        latent_channels=8,
+        face_size=128,
+        latent_size=16,
+        encoder_dims=8,
+        inter_dims=16,
+        decoder_dims=8,
+        codebook_size=16,
+        code_dim=8,
+    )
+    base.update(options)
+    return SwapModelConfig(**base)
+
+
+@pytest.mark.parametrize("channels", [32, 192])  # TAEF2 and the pixel codec at 256 px
+@pytest.mark.parametrize("layout", ["df", "liae"])
+@pytest.mark.parametrize("vq", [True, False])
+def test_output_shapes_and_mask_range(channels, layout, vq):
+    torch.manual_seed(0)
+    config = SwapModelConfig(latent_channels=channels, face_size=256, latent_size=32, layout=layout, vq=vq)
+    model = SwapModel(config)
+    latent = torch.randn(2, channels, 32, 32)
+    for identity in ("src", "dst"):
+        out = model.reconstruct(latent, identity)
+        assert out.latent.shape == latent.shape
+        assert out.mask.shape == (2, 1, 32, 32)
+        assert 0.0 <= float(out.mask.detach().min()) and float(out.mask.detach().max()) <= 1.0
+        assert out.commitment_loss.ndim == 0
+        assert (out.vq_stats is not None) == vq
+        if not vq:
+            assert float(out.commitment_loss) == 0.0
+    model.eval()  # swap(dst, "src") is DFL's merge: the same function as reconstructing as "src"
+    assert torch.equal(model.swap(latent, "src").latent, model.reconstruct(latent, "src").latent)
+
+
+def test_identities_give_different_outputs_and_unknown_identity_is_refused():
+    torch.manual_seed(0)
+    for layout in ("df", "liae"):
+        model = SwapModel(tiny_config(layout=layout)).eval()
+        latent = torch.randn(2, 8, 16, 16)
+        assert not torch.allclose(model.reconstruct(latent, "src").latent, model.reconstruct(latent, "dst").latent)
+        with pytest.raises(ModelError, match="'bob'"):
+            model.swap(latent, "bob")
+    with pytest.raises(ModelError, match="does not fit"):
+        model.reconstruct(torch.randn(2, 4, 16, 16), "src")
+
+
+def test_straight_through_gradient_reaches_the_encoder():
+    torch.manual_seed(0)
+    model = SwapModel(tiny_config()).train()
+    latent = torch.randn(4, 8, 16, 16)
+    out = model.reconstruct(latent, "src")
+    torch.nn.functional.mse_loss(out.latent, latent).backward()  # reconstruction loss only, no commitment term
+    grads = [p.grad for p in model.encoder.parameters()]
+    assert all(g is not None for g in grads)
+    assert sum(float(g.abs().sum()) for g in grads) > 0
+
+
+def test_ema_moves_the_codebook_in_training_only():
+    torch.manual_seed(0)
+    vq = VectorQuantizer(codebook_size=8, code_dim=4)
+    z = torch.randn(4, 4, 4, 4)
+    vq.train()
+    vq(z)  # first batch initialises the codebook
+    before = vq.codebook.clone()
+    vq(z + 0.5)
+    assert not torch.allclose(vq.codebook, before)
+    vq.eval()
+    frozen = {name: buffer.clone() for name, buffer in vq.named_buffers()}
+    first, _, _ = vq(z + 1.0)
+    second, _, _ = vq(z + 1.0)
+    assert torch.equal(first, second)
+    for name, buffer in vq.named_buffers():
+        assert torch.equal(buffer, frozen[name]), name
+
+
+def test_dead_codes_are_restarted_from_encoder_outputs():
+    torch.manual_seed(0)
+    vq = VectorQuantizer(codebook_size=16, code_dim=4, dead_code_updates=5).train()
+    vq.initialised.fill_(True)
+    with torch.no_grad():
+        vq.codebook.copy_(torch.randn(16, 4) * 10)
+        vq.codebook[0] = 0.0
+        vq.ema_sum.copy_(vq.codebook)
+    near_zero = lambda: 0.01 * torch.randn(2, 4, 4, 4)  # noqa: E731 - every input is nearest code 0
+    vq(near_zero())
+    assert vq.last_stats.usage == 1 / 16
+    restarted = 0
+    for _ in range(5):
+        vq(near_zero())
+        restarted += vq.last_stats.restarted
+    assert restarted == 15  # every unused code was re-initialised...
+    assert float(vq.codebook[1:].abs().max()) < 0.2  # ...from the (near-zero) encoder outputs
+    vq(0.05 * torch.randn(8, 4, 4, 4))
+    assert vq.last_stats.usage > 0.5  # and now they are used again
+
+
+def test_perplexity_uniform_and_single_code():
+    assert perplexity(torch.arange(16).repeat(4), 16) == pytest.approx(16.0, rel=1e-5)
+    assert perplexity(torch.full((64,), 3), 16) == pytest.approx(1.0)
+    vq = VectorQuantizer(codebook_size=4, code_dim=2).eval()
+    with torch.no_grad():
+        vq.codebook.copy_(torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]]))
+    uniform = vq.codebook.repeat(2, 1).t().reshape(1, 2, 2, 4)  # 8 vectors, two per code
+    _, _, stats = vq(uniform)
+    assert stats.perplexity == pytest.approx(4.0, rel=1e-5) and stats.usage == 1.0
+    _, _, stats = vq(torch.zeros(1, 2, 2, 4))
+    assert stats.perplexity == pytest.approx(1.0) and stats.usage == 0.25
+
+
+@pytest.mark.parametrize("layout", ["df", "liae"])
+def test_tiny_model_overfits_one_batch(layout):
+    torch.manual_seed(0)
+    model = SwapModel(tiny_config(layout=layout, vq=False, encoder_dims=16, inter_dims=32, decoder_dims=16)).train()
+    latent = torch.randn(4, 8, 16, 16)
+    mask = (torch.rand(4, 1, 16, 16) > 0.5).float()
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(100):
+        out = model.reconstruct(latent, "src")
+        loss = torch.nn.functional.mse_loss(out.latent, latent) + torch.nn.functional.mse_loss(out.mask, mask)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] / 5
+
+
+def test_vq_model_learns_with_commitment_loss():
+    torch.manual_seed(0)
+    model = SwapModel(tiny_config(encoder_dims=16, inter_dims=32, decoder_dims=16)).train()
+    latent = torch.randn(4, 8, 16, 16)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(100):
+        out = model.reconstruct(latent, "dst")
+        loss = torch.nn.functional.mse_loss(out.latent, latent) + out.commitment_loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] / 2
+
+
+@pytest.mark.parametrize("layout", ["df", "liae"])
+def test_save_load_round_trip(tmp_path, layout):
+    torch.manual_seed(0)
+    model = SwapModel(tiny_config(layout=layout)).train()
+    for _ in range(3):
+        model.reconstruct(torch.randn(2, 8, 16, 16), "src")  # move the EMA buffers away from their start
+    model.eval()
+    save_model(model, tmp_path / "model")
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["config.json", "model.safetensors"]
+    loaded = load_model(tmp_path / "model")
+    assert loaded.config == model.config
+    for name, buffer in model.named_buffers():
+        assert torch.equal(buffer, dict(loaded.named_buffers())[name]), name
+    latent = torch.randn(2, 8, 16, 16)
+    for identity in ("src", "dst"):
+        a, b = model.swap(latent, identity), loaded.swap(latent, identity)
+        assert torch.equal(a.latent, b.latent) and torch.equal(a.mask, b.mask)
+
+
+def test_load_refuses_bad_folders(tmp_path):
+    model = SwapModel(tiny_config())
+    folder = save_model(model, tmp_path / "model")
+    config_path, weights_path = folder / "config.json", folder / "model.safetensors"
+
+    other = tiny_config(decoder_dims=12).to_dict()
+    good = config_path.read_text()
+    config_path.write_text(json.dumps(other))
+    with pytest.raises(ModelError, match="model.safetensors does not match"):
+        load_model(folder)
+
+    config_path.write_text(json.dumps({**json.loads(good), "version": 99}))
+    with pytest.raises(ModelError, match="config.json is swap model config version 99"):
+        load_model(folder)
+    config_path.write_text(good)
+
+    data = weights_path.read_bytes()
+    weights_path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelError, match="model.safetensors is not a readable safetensors") as caught:
+        load_model(folder)
+    assert "\n" not in str(caught.value)
+
+    weights_path.unlink()
+    with pytest.raises(ModelError, match="model.safetensors is missing"):
+        load_model(folder)
+
+
+@pytest.mark.parametrize("face_size", [64, 96, 200, 1088, 2048])
+def test_face_size_out_of_range_is_refused(face_size):
+    with pytest.raises(ModelError, match=f"face size {face_size} px") as caught:
+        SwapModelConfig(latent_channels=32, face_size=face_size, latent_size=face_size // 8)
+    assert "\n" not in str(caught.value)
+
+
+def test_presets_scale_and_config_round_trips():
+    sizes = []
+    for preset in ("small", "medium", "large"):
+        config = SwapModelConfig(latent_channels=32, face_size=256, latent_size=32, preset=preset)
+        assert SwapModelConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+        sizes.append(sum(p.numel() for p in SwapModel(config).parameters()))
+    assert sizes == sorted(sizes)
+    assert SwapModelConfig(latent_channels=32, face_size=128, latent_size=16).stages == 2
+    assert SwapModelConfig(latent_channels=32, face_size=1024, latent_size=128).stages == 3
+
+
+def test_a_config_with_values_of_the_wrong_type_is_refused(tmp_path) -> None:
+    import json
+
+    from latentswap_core.errors import ModelError
+    from latentswap_core.models import SwapModel, SwapModelConfig, load_model, save_model
+
+    config = SwapModelConfig(latent_channels=32, face_size=256, latent_size=32, preset="small")
+    save_model(SwapModel(config), tmp_path)
+    data = json.loads((tmp_path / "config.json").read_text())
+    data["encoder_dims"] = "wide"
+    (tmp_path / "config.json").write_text(json.dumps(data))
+    with pytest.raises(ModelError, match=r"config.json holds values no model can be built from"):
+        load_model(tmp_path)
