@@ -142,7 +142,7 @@ def track_source(source: FrameSource, options: TrackOptions | None = None,
     ``continuous`` is False (a folder of photos) has its frames tracked independently."""
     options = options or TrackOptions()
     width = height = 0
-    with ShotTracker(options, continuous=getattr(source, "continuous", True)) as tracker:
+    with ShotTracker(options, continuous=source.continuous) as tracker:
         for frame in source.frames:
             image = source.read(frame)
             width, height = image.display_window[2:]
