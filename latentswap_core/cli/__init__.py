@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 
 from latentswap_core import __version__
-from latentswap_core.cli import catalog, convert, extract, info, track
+from latentswap_core.cli import catalog, convert, extract, info, track, train
 from latentswap_core.errors import LatentSwapError
 from latentswap_core.progress import emit_json
 
-COMMANDS = (info, convert, track, extract, catalog)
+COMMANDS = (info, convert, track, extract, catalog, train)
 
 EXAMPLES = """\
 examples:
@@ -27,6 +27,7 @@ examples:
   latentswap track /shots/sh010/plate.####.exr -o sh010.track.json --frames 1001-1100
   latentswap extract interview.mov -o facesets/actor --size 256 --every 2
   latentswap extract /shots/sh010/plate.####.exr -o facesets/double --track sh010.track.json --track-id 0
+  latentswap train --src facesets/actor --dst facesets/double -o models/actor_double --steps 20000 --consent REF-123
   latentswap colorspaces
   latentswap models
 

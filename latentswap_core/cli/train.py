@@ -1,0 +1,85 @@
+"""``latentswap train``: a swap model from two facesets, in a codec's latent space, resumable."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from latentswap_core.cli.arguments import add_progress_json
+from latentswap_core.progress import Progress, emit_json
+
+CONSENT_WARNING = "latentswap: warning: no --consent given: record who agreed to this face being used"
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "train", help="train a swap model on a src and a dst faceset",
+        description="Train a swap model (src look onto dst performance) in a codec's latent space. Latents are "
+                    "computed once and cached in MODEL_DIR/cache; checkpoints, previews, losses.csv and "
+                    "losses.png are written to MODEL_DIR. Ctrl-C saves and stops; --resume continues exactly.",
+    )
+    parser.add_argument("--src", required=True, metavar="FACESET", help="faceset of the face to put in")
+    parser.add_argument("--dst", required=True, metavar="FACESET", help="faceset of the face to replace")
+    parser.add_argument("-o", "--output", required=True, metavar="MODEL_DIR", help="the model folder to write")
+    parser.add_argument("--codec", default="taef2", choices=("taef2", "pixel", "sd-vae"), help="latent space")
+    parser.add_argument("--codec-path", metavar="P", help="codec weights folder (sd-vae: required)")
+    parser.add_argument("--resolution", type=int, default=256, help="face size in pixels (default: 256)")
+    parser.add_argument("--preset", default="small", help="model width: small, medium or large (default: small)")
+    parser.add_argument("--layout", default="df", choices=("df", "liae"), help="model layout (default: df)")
+    parser.add_argument("--no-vq", dest="vq", action="store_false", help="no vector quantiser in the bottleneck")
+    length = parser.add_mutually_exclusive_group(required=True)
+    length.add_argument("--steps", type=int, metavar="N", help="train until step N (counting resumed steps)")
+    length.add_argument("--minutes", type=float, metavar="M", help="train for M minutes")
+    parser.add_argument("--batch", type=int, default=4, metavar="B", help="faces per identity per step (default: 4)")
+    parser.add_argument("--lr", type=float, default=5e-5, help="AdamW learning rate (default: 5e-5)")
+    parser.add_argument("--accumulate", type=int, default=1, metavar="N", help="batches per optimizer step")
+    parser.add_argument("--pixel-loss-every", type=int, default=4, metavar="K",
+                        help="pixel DSSIM + L1 through the codec decoder every K-th step, 0 never (default: 4)")
+    parser.add_argument("--pixel-loss-samples", type=int, default=2, metavar="N",
+                        help="faces per identity decoded for the pixel loss (default: 2)")
+    parser.add_argument("--resume", action="store_true", help="continue the run saved in MODEL_DIR")
+    parser.add_argument("--save-every", type=int, default=500, metavar="N", help="checkpoint every N steps")
+    parser.add_argument("--preview-every", type=int, default=100, metavar="K", help="preview grid every K steps")
+    parser.add_argument("--consent", metavar="TEXT", help="who agreed to these faces being used (a reference)")
+    parser.add_argument("--src-name", metavar="NAME", help="name of the src identity (default: its folder name)")
+    parser.add_argument("--dst-name", metavar="NAME", help="name of the dst identity (default: its folder name)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto)")
+    add_progress_json(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from latentswap_core.train import Trainer, TrainOptions
+
+    options = TrainOptions(
+        src=args.src, dst=args.dst, output=args.output, codec=args.codec, codec_path=args.codec_path,
+        resolution=args.resolution, preset=args.preset, layout=args.layout, vq=args.vq, steps=args.steps,
+        minutes=args.minutes, batch=args.batch, lr=args.lr, accumulate=args.accumulate, resume=args.resume,
+        save_every=args.save_every, preview_every=args.preview_every, pixel_loss_every=args.pixel_loss_every,
+        pixel_loss_samples=args.pixel_loss_samples, consent=args.consent, src_name=args.src_name,
+        dst_name=args.dst_name, seed=args.seed, device=args.device,
+    )
+    if not args.consent:
+        print(CONSENT_WARNING, file=sys.stderr)
+    trainer = Trainer(options)
+    first = trainer.step  # the bar counts this run's steps; events also carry the absolute step
+    total = max(0, args.steps - first) if args.steps is not None else 1
+    with Progress("train", total, json_lines=args.progress_json, unit="step") as progress:
+
+        def on_step(report) -> None:
+            if report.total is not None:  # with --minutes: re-estimated from the speed so far
+                progress.total = report.total - first
+            fields = {"step": report.step, "loss": round(report.losses["loss"], 5)}
+            if report.preview:
+                fields["preview"] = str(report.preview)
+            progress.advance(**fields)
+
+        result = trainer.run(on_step)
+    message = (f"interrupted at step {result.step}; --resume continues" if result.interrupted
+               else f"trained to step {result.step}: model in {result.model_dir / 'model'}")
+    if args.progress_json:
+        emit_json("message", text=message)
+    else:
+        print(message, file=sys.stderr if result.interrupted else sys.stdout)
+    return 130 if result.interrupted else 0

@@ -1,0 +1,94 @@
+"""Faceset latents computed once per codec and resolution, cached as safetensors in ``MODEL_DIR/cache``.
+
+A cache file holds, for every face of one faceset: the latent (``N x C x S x S``), the mask at latent
+resolution (area-downsampled, ``N x 1 x S x S``), and the crop and mask at the training resolution as 8-bit
+(``N x 3 x R x R``, ``N x 1 x R x R``) for the pixel losses and previews. Its key is a hash of the faceset's
+folder and index, the codec's weights and the resolution: change any of them and the latents are recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from latentswap_core.errors import FacesetError
+from latentswap_core.faceset import INDEX_FILE, load_faceset
+from latentswap_core.io import atomic_path
+
+CACHE_VERSION = 1
+ENCODE_BATCH = 8
+
+
+@dataclass
+class FaceLatents:
+    latents: torch.Tensor  # N x C x S x S float32
+    latent_masks: torch.Tensor  # N x 1 x S x S float32 in [0, 1]
+    faces: torch.Tensor  # N x 3 x R x R uint8 sRGB
+    masks: torch.Tensor  # N x 1 x R x R uint8
+
+    def __len__(self) -> int:
+        return int(self.latents.shape[0])
+
+
+def cache_key(faceset_folder: Path, codec, resolution: int) -> str:
+    info = codec.describe()
+    index = (faceset_folder / INDEX_FILE).read_bytes() if (faceset_folder / INDEX_FILE).is_file() else b""
+    material = {
+        "version": CACHE_VERSION,
+        "faceset": str(faceset_folder.resolve()),
+        "index_sha256": hashlib.sha256(index).hexdigest(),
+        "codec": [info["name"], info["latent_channels"], info["downscale"], info["weights_sha256"]],
+        "resolution": resolution,
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+
+def load_latents(faceset_folder: str | Path, codec, resolution: int, cache_folder: Path, role: str) -> FaceLatents:
+    """The faceset's latents from ``cache_folder/{role}-{key}.safetensors``, computing and writing them if absent."""
+    faceset_folder = Path(faceset_folder)
+    faceset = load_faceset(faceset_folder)
+    if not faceset.faces:
+        raise FacesetError(f"{faceset_folder / INDEX_FILE} lists no faces: extract some faces before training")
+    key = cache_key(faceset_folder, codec, resolution)
+    path = cache_folder / f"{role}-{key[:16]}.safetensors"
+    if path.is_file():
+        try:
+            return FaceLatents(**load_file(str(path)))
+        except (SafetensorError, OSError, TypeError, ValueError):
+            path.unlink(missing_ok=True)  # a damaged cache is only a cache: compute it again
+    for stale in cache_folder.glob(f"{role}-*.safetensors"):
+        stale.unlink(missing_ok=True)
+    faces, masks = [], []
+    for index in range(len(faceset.faces)):
+        face, mask = faceset.face(index), faceset.mask(index)
+        if face.shape[0] != resolution:
+            face = cv2.resize(face, (resolution, resolution), interpolation=cv2.INTER_AREA)
+            mask = cv2.resize(mask, (resolution, resolution), interpolation=cv2.INTER_AREA)
+        faces.append(np.clip(face, 0, 1))
+        masks.append(np.clip(mask, 0, 1))
+    rgb = torch.from_numpy(np.stack(faces)).permute(0, 3, 1, 2).contiguous()
+    mask_full = torch.from_numpy(np.stack(masks))[:, None].contiguous()
+    latents = []
+    with torch.no_grad():
+        for start in range(0, rgb.shape[0], ENCODE_BATCH):
+            latents.append(codec.encode(rgb[start:start + ENCODE_BATCH]).float().cpu())
+    latent = torch.cat(latents)
+    result = FaceLatents(
+        latents=latent.contiguous(),
+        latent_masks=F.interpolate(mask_full, size=latent.shape[-2:], mode="area").contiguous(),
+        faces=(rgb * 255).round().to(torch.uint8),
+        masks=(mask_full * 255).round().to(torch.uint8),
+    )
+    cache_folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as temporary:
+        save_file(vars(result), str(temporary), metadata={"key": key, "faceset": str(faceset_folder.resolve())})
+    return result

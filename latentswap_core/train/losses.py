@@ -1,0 +1,59 @@
+"""Training losses: masked latent MSE, mask loss, and pixel DSSIM + L1 through the frozen codec decoder."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def masked_latent_mse(predicted: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+                      unmasked_weight: float = 0.1) -> torch.Tensor:
+    """MSE weighted by the face mask (``B x 1 x S x S``) plus ``unmasked_weight`` everywhere (for the background)."""
+    weight = mask + unmasked_weight
+    return ((predicted - target) ** 2 * weight).sum() / (weight.sum() * predicted.shape[1])
+
+
+def mask_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return F.mse_loss(predicted.float(), target.float())
+
+
+def gaussian_window(size: int, sigma: float, channels: int, device: torch.device) -> torch.Tensor:
+    coords = torch.arange(size, dtype=torch.float32, device=device) - (size - 1) / 2
+    line = torch.exp(-(coords**2) / (2 * sigma**2))
+    line = line / line.sum()
+    return (line[:, None] * line[None, :]).expand(channels, 1, size, size).contiguous()
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor, window_size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """Mean SSIM of ``B x C x H x W`` images in [0, 1] with a Gaussian window (valid convolution)."""
+    channels = a.shape[1]
+    window = gaussian_window(window_size, sigma, channels, a.device).to(a.dtype)
+
+    def blur(x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, window, groups=channels)
+
+    c1, c2 = 0.01**2, 0.03**2
+    mu_a, mu_b = blur(a), blur(b)
+    var_a = blur(a * a) - mu_a**2
+    var_b = blur(b * b) - mu_b**2
+    covariance = blur(a * b) - mu_a * mu_b
+    numerator = (2 * mu_a * mu_b + c1) * (2 * covariance + c2)
+    denominator = (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
+    return (numerator / denominator).mean()
+
+
+def dssim(a: torch.Tensor, b: torch.Tensor, window_size: int = 11) -> torch.Tensor:
+    """Structural dissimilarity (1 - SSIM) / 2: 0 for identical images."""
+    return (1.0 - ssim(a, b, window_size, sigma=window_size / 7.0)) / 2.0
+
+
+def dssim_window(face_size: int) -> int:
+    """DeepFaceLab's filter size face_size / 11.6, odd and at least 3."""
+    size = max(3, int(face_size / 11.6))
+    return size if size % 2 else size + 1
+
+
+def masked_pixel_loss(decoded: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """DSSIM + L1 of the decoded face against the crop, both multiplied by the face mask (``B x 1 x H x W``)."""
+    decoded, target = decoded.float() * mask, target.float() * mask
+    return dssim(decoded, target, dssim_window(decoded.shape[-1])) + F.l1_loss(decoded, target)

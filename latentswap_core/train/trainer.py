@@ -1,0 +1,298 @@
+"""The training loop: two facesets' cached latents -> a swap model, with checkpoints that resume exactly.
+
+Each step draws a batch per identity (with random horizontal flips of latents and masks), reconstructs it
+with that identity's decoder and minimises: masked latent MSE + mask MSE + VQ commitment, and every
+``pixel_loss_every`` steps DSSIM + L1 of a few decoded faces against their crops, through the frozen codec.
+Batch sampling uses its own generator; it and torch's global RNG (VQ restarts) are saved with the optimizer,
+so ``--resume`` continues with the same losses an uninterrupted run would have had.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from latentswap_core.codecs import load_codec
+from latentswap_core.errors import ModelError
+from latentswap_core.models import SwapModel, SwapModelConfig
+from latentswap_core.train.checkpoint import (
+    TRAINER_FILE,
+    has_checkpoint,
+    load_checkpoint,
+    optimizer_tensors,
+    restore_optimizer,
+    save_checkpoint,
+)
+from latentswap_core.train.latent_cache import FaceLatents, load_latents
+from latentswap_core.train.losses import mask_loss, masked_latent_mse, masked_pixel_loss
+from latentswap_core.train.report import plot_losses, preview_grid, read_loss_history, write_loss_history, write_preview
+
+PREVIEW_SAMPLES = 3
+LOSS_TAIL = 50
+
+
+@dataclass
+class TrainOptions:
+    src: Path
+    dst: Path
+    output: Path
+    codec: str = "taef2"
+    codec_path: str | None = None
+    resolution: int = 256
+    preset: str = "small"
+    layout: str = "df"
+    vq: bool = True
+    steps: int | None = None  # train until this step (counting steps of earlier runs when resuming)
+    minutes: float | None = None  # or for this long
+    batch: int = 4  # faces per identity per step
+    lr: float = 5e-5
+    accumulate: int = 1  # batches whose gradients add up to one optimizer step
+    resume: bool = False
+    save_every: int = 500
+    preview_every: int = 100
+    pixel_loss_every: int = 4  # 0: never
+    pixel_loss_samples: int = 2
+    pixel_weight: float = 1.0
+    flip: bool = True
+    seed: int = 0
+    consent: str | None = None
+    src_name: str | None = None
+    dst_name: str | None = None
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        self.src, self.dst, self.output = Path(self.src), Path(self.dst), Path(self.output)
+        self.src_name = self.src_name or self.src.resolve().name
+        self.dst_name = self.dst_name or self.dst.resolve().name
+
+    def check(self) -> None:
+        if (self.steps is None) == (self.minutes is None):
+            raise ModelError("give either --steps N or --minutes M to say how long to train")
+        for name in ("batch", "accumulate"):
+            if getattr(self, name) < 1:
+                raise ModelError(f"--{name} {getattr(self, name)} is not allowed: use 1 or more")
+        if (self.steps is not None and self.steps < 1) or (self.minutes is not None and self.minutes <= 0):
+            raise ModelError("--steps and --minutes must be more than 0")
+        if self.lr <= 0:
+            raise ModelError(f"--lr {self.lr} is not allowed: use a small positive rate such as 5e-5")
+
+    def as_json(self) -> dict[str, Any]:
+        return {key: str(value) if isinstance(value, Path) else value for key, value in asdict(self).items()}
+
+
+@dataclass
+class StepReport:
+    step: int
+    total: int | None  # the target step (estimated from the speed so far with --minutes)
+    losses: dict[str, float]
+    seconds: float
+    preview: Path | None = None
+
+
+@dataclass
+class TrainResult:
+    step: int
+    interrupted: bool
+    model_dir: Path
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Trainer:
+    """Set up (codec, cached latents, model, optimizer, maybe a resumed checkpoint), then ``run()``."""
+
+    def __init__(self, options: TrainOptions) -> None:
+        options.check()
+        self.options = o = options
+        self.device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if o.device == "auto" else o.device)
+        self.codec = load_codec(o.codec, o.codec_path).to(self.device)
+        torch.manual_seed(o.seed)
+        config = SwapModelConfig.for_codec(self.codec, o.resolution, layout=o.layout, preset=o.preset, vq=o.vq)
+        self.fingerprint = {
+            "codec": f"{o.codec} {sorted(self.codec.describe()['weights_sha256'].values())}",
+            "resolution": o.resolution, "preset": o.preset, "layout": o.layout, "vq": o.vq,
+            "src faceset": str(o.src.resolve()), "dst faceset": str(o.dst.resolve()),
+        }
+        checkpoint = self._open_model_dir()
+        self.model = (checkpoint.model if checkpoint else SwapModel(config)).to(self.device).train()
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=o.lr)
+        self.sampler = torch.Generator().manual_seed(o.seed)
+        self.step, self.elapsed = 0, 0.0
+        self.history: list[dict[str, Any]] = []
+        if checkpoint:
+            restore_optimizer(self.optimizer, checkpoint.tensors, checkpoint.trainer["optimizer"], o.lr)
+            torch.set_rng_state(checkpoint.tensors["rng.torch"])
+            self.sampler.set_state(checkpoint.tensors["rng.sampler"])
+            if "rng.cuda" in checkpoint.tensors and self.device.type == "cuda":
+                torch.cuda.set_rng_state(checkpoint.tensors["rng.cuda"])
+            self.step, self.elapsed = int(checkpoint.trainer["step"]), float(checkpoint.trainer["elapsed_s"])
+            self.history = read_loss_history(o.output / "losses.csv", self.step)
+        cache = o.output / "cache"
+        self.src = load_latents(o.src, self.codec, o.resolution, cache, "src")
+        self.dst = load_latents(o.dst, self.codec, o.resolution, cache, "dst")
+        self._saved_step = self.step
+        self._preview_step = -1
+
+    def _open_model_dir(self):
+        o = self.options
+        if not o.resume:
+            if has_checkpoint(o.output):
+                raise ModelError(f"{o.output} already holds a trained model: add --resume to continue it, or choose "
+                                 "a new -o folder")
+            o.output.mkdir(parents=True, exist_ok=True)
+            return None
+        checkpoint = load_checkpoint(o.output, self.device)
+        saved = checkpoint.trainer.get("fingerprint", {})
+        for key, value in self.fingerprint.items():
+            if saved.get(key) != value:
+                raise ModelError(f"{o.output / TRAINER_FILE} was trained with {key} {saved.get(key)!r}, not {value!r}: "
+                                 "--resume with the same settings, or train into a new -o folder")
+        return checkpoint
+
+    # --- one step ------------------------------------------------------------------------------------------
+    def _batch(self, data: FaceLatents) -> tuple[torch.Tensor, ...]:
+        picks = torch.randint(len(data), (self.options.batch,), generator=self.sampler)
+        tensors = [data.latents[picks], data.latent_masks[picks], data.faces[picks], data.masks[picks]]
+        if self.options.flip:
+            flipped = torch.rand(self.options.batch, generator=self.sampler) < 0.5
+            tensors = [torch.where(flipped[:, None, None, None], t.flip(-1), t) for t in tensors]
+        return tuple(t.to(self.device) for t in tensors)
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
+
+    def _train_step(self) -> dict[str, float]:
+        o = self.options
+        pixel_step = o.pixel_loss_every > 0 and self.step % o.pixel_loss_every == 0
+        totals = {"loss": 0.0, "latent": 0.0, "mask": 0.0, "commitment": 0.0, "pixel": 0.0}
+        self.optimizer.zero_grad(set_to_none=True)
+        for _ in range(o.accumulate):
+            loss = torch.zeros((), device=self.device)
+            for identity, data in (("src", self.src), ("dst", self.dst)):
+                latents, latent_masks, faces, masks = self._batch(data)
+                with self._autocast():
+                    out = self.model.reconstruct(latents, identity)
+                parts = {"latent": masked_latent_mse(out.latent.float(), latents, latent_masks),
+                         "mask": mask_loss(out.mask, latent_masks), "commitment": out.commitment_loss.float()}
+                if pixel_step:
+                    n = min(o.pixel_loss_samples, o.batch)
+                    with self._autocast():
+                        decoded = self.codec.decode(out.latent[:n], clamp=False)
+                    parts["pixel"] = o.pixel_weight * masked_pixel_loss(decoded, faces[:n].float() / 255,
+                                                                        masks[:n].float() / 255)
+                for name, value in parts.items():
+                    totals[name] += float(value.detach()) / o.accumulate
+                loss = loss + sum(parts.values())
+            (loss / o.accumulate).backward()
+            totals["loss"] += float(loss.detach()) / o.accumulate
+        self.optimizer.step()
+        self.step += 1
+        if not pixel_step:
+            totals["pixel"] = float("nan")
+        return totals
+
+    # --- the loop ------------------------------------------------------------------------------------------
+    def run(self, on_step: Callable[[StepReport], None] | None = None) -> TrainResult:
+        """Train until ``steps`` or ``minutes``; Ctrl-C finishes the current step, saves and returns."""
+        o = self.options
+        deadline = time.monotonic() + o.minutes * 60 if o.minutes else None
+        started, run_steps = time.monotonic(), 0
+        with deferred_interrupt() as interrupted:
+            while not interrupted():
+                if (o.steps is not None and self.step >= o.steps) or (deadline and time.monotonic() >= deadline):
+                    break
+                began = time.perf_counter()
+                losses = self._train_step()
+                seconds = time.perf_counter() - began
+                self.elapsed += seconds
+                run_steps += 1
+                self.history.append({"step": self.step, **{k: round(v, 8) if v == v else "" for k, v in
+                                                            losses.items()}, "seconds": round(seconds, 4)})
+                preview = self.preview() if o.preview_every and self.step % o.preview_every == 0 else None
+                if o.save_every and self.step % o.save_every == 0:
+                    self.save()
+                if on_step:
+                    total = o.steps
+                    if deadline:
+                        per_step = (time.monotonic() - started) / run_steps
+                        total = self.step + int(max(0.0, deadline - time.monotonic()) / per_step)
+                    on_step(StepReport(self.step, total, losses, seconds, preview))
+            stopped_early = interrupted()
+        if o.preview_every and self._preview_step != self.step:
+            self.preview()
+        if self._saved_step != self.step or not (o.output / TRAINER_FILE).is_file():
+            self.save()
+        return TrainResult(self.step, stopped_early, o.output, self.history)
+
+    def preview(self) -> Path:
+        """Decode a few faces of each identity: src, src recon, dst, dst recon, swap (dst with src's look)."""
+        self.model.eval()
+        try:
+            with torch.no_grad(), self._autocast():
+                src, dst = self.src.latents[:PREVIEW_SAMPLES], self.dst.latents[:PREVIEW_SAMPLES]
+                count = min(len(src), len(dst))
+                src, dst = src[:count].to(self.device), dst[:count].to(self.device)
+                columns = [
+                    self.src.faces[:count].float() / 255,
+                    self.codec.decode(self.model.reconstruct(src, "src").latent),
+                    self.dst.faces[:count].float() / 255,
+                    self.codec.decode(self.model.reconstruct(dst, "dst").latent),
+                    self.codec.decode(self.model.swap(dst, "src").latent),
+                ]
+        finally:
+            self.model.train()
+        self._preview_step = self.step
+        return write_preview(self.options.output, self.step, preview_grid(columns))
+
+    def save(self) -> None:
+        o = self.options
+        tensors, optimizer_json = optimizer_tensors(self.optimizer)
+        tensors["rng.torch"] = torch.get_rng_state()
+        tensors["rng.sampler"] = self.sampler.get_state()
+        if self.device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state()
+        trainer = {
+            "step": self.step,
+            "elapsed_s": round(self.elapsed, 3),
+            "options": o.as_json(),
+            "fingerprint": self.fingerprint,
+            "codec": self.codec.describe(),
+            "model_config": self.model.config.to_dict(),
+            "identities": {"src": {"name": o.src_name, "faceset": str(o.src.resolve())},
+                           "dst": {"name": o.dst_name, "faceset": str(o.dst.resolve())}},
+            "consent": o.consent,
+            "optimizer": optimizer_json,
+            "loss_tail": self.history[-LOSS_TAIL:],
+        }
+        save_checkpoint(o.output, self.model, tensors, trainer)
+        write_loss_history(o.output / "losses.csv", self.history)
+        if self.history:
+            plot_losses(o.output / "losses.png", self.history)
+        self._saved_step = self.step
+
+
+@contextmanager
+def deferred_interrupt() -> Iterator[Callable[[], bool]]:
+    """The first Ctrl-C only sets a flag (the loop saves and stops after the step); a second one stops at once."""
+    flag: list[bool] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if flag:
+            raise KeyboardInterrupt
+        flag.append(True)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(flag)
+    finally:
+        signal.signal(signal.SIGINT, previous)

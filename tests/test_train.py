@@ -1,0 +1,163 @@
+"""Training on two tiny real facesets: the loss falls, resume is exact, bad checkpoints are refused, CLI end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from latentswap_core.errors import ModelError
+from latentswap_core.io import read_image
+from latentswap_core.train import Trainer, TrainOptions
+
+SIZE = 128
+
+
+def latentswap(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "latentswap_core", *args], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def facesets(tmp_path_factory, shared_dir: Path) -> tuple[Path, Path]:
+    """src: obama.jpg + obama2.jpg, dst: biden2.jpg + biden.jpg, extracted at 128 px by `latentswap extract`."""
+    root = tmp_path_factory.mktemp("facesets")
+    result = []
+    for role, names in (("src", ("obama", "obama2")), ("dst", ("biden2", "biden"))):
+        photos = root / f"{role}_photos"
+        photos.mkdir()
+        for name in names:
+            shutil.copy(shared_dir / "data" / "faces" / f"{name}.jpg", photos)
+        done = latentswap("extract", str(photos), "-o", str(root / role), "--size", str(SIZE))
+        assert done.returncode == 0, done.stderr
+        result.append(root / role)
+    return result[0], result[1]
+
+
+def options(facesets, output: Path, **overrides) -> TrainOptions:
+    settings = dict(resolution=SIZE, steps=6, lr=5e-4, preview_every=0, pixel_loss_every=2, seed=3)
+    settings.update(overrides)
+    return TrainOptions(facesets[0], facesets[1], output, **settings)
+
+
+def test_loss_decreases(facesets, shared_models, tmp_path: Path) -> None:
+    history = Trainer(options(facesets, tmp_path / "model", steps=30, lr=1e-3, pixel_loss_every=4)).run().history
+    latent = [row["latent"] + row["mask"] for row in history]
+    assert len(latent) == 30
+    assert sum(latent[-5:]) / 5 < 0.9 * sum(latent[:5]) / 5
+    assert (tmp_path / "model" / "losses.csv").read_text().count("\n") == 31
+    assert (tmp_path / "model" / "losses.png").stat().st_size > 1000
+
+
+def test_resume_continues_exactly(facesets, shared_models, tmp_path: Path) -> None:
+    straight = Trainer(options(facesets, tmp_path / "straight")).run().history
+    first = Trainer(options(facesets, tmp_path / "split", steps=3)).run()
+    assert first.step == 3 and not first.interrupted
+    cache = sorted((tmp_path / "split" / "cache").glob("*.safetensors"))
+    stamps = [path.stat().st_mtime_ns for path in cache]
+    resumed = Trainer(options(facesets, tmp_path / "split", resume=True)).run().history
+    assert [row["step"] for row in resumed] == list(range(1, 7))
+    for a, b in zip(straight[3:], resumed[3:], strict=True):
+        assert abs(a["loss"] - b["loss"]) <= 1e-6, (a, b)
+    assert [path.stat().st_mtime_ns for path in cache] == stamps  # latents came from the cache
+    trainer = json.loads((tmp_path / "split" / "trainer.json").read_text())
+    assert trainer["step"] == 6 and trainer["identities"]["src"]["name"] == "src"
+    assert trainer["codec"]["name"] == "taef2" and trainer["schema"] == 1
+
+
+@pytest.fixture(scope="module")
+def trained(facesets, shared_dir: Path, tmp_path_factory) -> Path:
+    """A 2-step model dir, shared by the refusal tests (the one that damages it works on a copy)."""
+    output = tmp_path_factory.mktemp("trained") / "model"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LATENTSWAP_MODELS", str(shared_dir / "models"))
+        Trainer(options(facesets, output, steps=2)).run()
+    return output
+
+
+@pytest.mark.parametrize(("change", "expected"), [({"resolution": 192}, "resolution 128, not 192"),
+                                                   ({"layout": "liae"}, "layout 'df', not 'liae'")])
+def test_resume_with_other_settings_is_refused(facesets, shared_models, trained, change, expected) -> None:
+    with pytest.raises(ModelError, match=expected):
+        Trainer(options(facesets, trained, resume=True, **change))
+
+
+def test_overwriting_a_trained_model_is_refused(facesets, shared_models, trained) -> None:
+    with pytest.raises(ModelError, match="already holds a trained model: add --resume"):
+        Trainer(options(facesets, trained))
+
+
+def test_corrupt_trainer_state_is_refused(facesets, shared_models, trained, tmp_path: Path) -> None:
+    copy = shutil.copytree(trained, tmp_path / "model")
+    state = copy / "trainer_state.safetensors"
+    state.write_bytes(state.read_bytes()[:100])
+    with pytest.raises(ModelError, match="trainer_state.safetensors is corrupt"):
+        Trainer(options(facesets, copy, resume=True))
+    (copy / "trainer.json").write_text("{not json")
+    with pytest.raises(ModelError, match="trainer.json is not readable JSON"):
+        Trainer(options(facesets, copy, resume=True))
+
+
+def test_cli_trains_writes_previews_and_warns_without_consent(facesets, shared_models, tmp_path: Path) -> None:
+    output = tmp_path / "model"
+    done = latentswap("train", "--src", str(facesets[0]), "--dst", str(facesets[1]), "-o", str(output),
+                      "--resolution", str(SIZE), "--steps", "4", "--preview-every", "2", "--save-every", "2",
+                      "--progress-json", env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    assert "no --consent given: record who agreed to this face being used" in done.stderr
+    assert "Traceback" not in done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    steps = [event for event in events if event["event"] == "progress"]
+    assert [event["step"] for event in steps] == [1, 2, 3, 4] and all("loss" in event for event in steps)
+    assert steps[1]["preview"].endswith("step_000002.png") and events[-1]["event"] == "message"
+    for name in ("model/config.json", "model/model.safetensors", "model/provenance.json", "trainer.json",
+                 "trainer_state.safetensors", "losses.csv", "losses.png", "preview.png", "previews/step_000004.png"):
+        assert (output / name).is_file(), name
+    # Rows: the two faces of each faceset; columns: src, src recon, dst, dst recon, swap.
+    assert read_image(output / "preview.png").pixels.shape == (2 * SIZE, 5 * SIZE, 3)
+    assert json.loads((output / "trainer.json").read_text())["consent"] is None
+
+
+def test_ctrl_c_saves_and_says_how_to_continue(facesets, shared_models, tmp_path: Path) -> None:
+    output = tmp_path / "model"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "latentswap_core", "train", "--src", str(facesets[0]), "--dst", str(facesets[1]),
+         "-o", str(output), "--resolution", str(SIZE), "--steps", "100000", "--progress-json", "--consent", "REF-1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stdout:
+            if json.loads(line)["event"] == "progress":
+                process.send_signal(signal.SIGINT)
+                break
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert "--resume continues" in stdout and "Traceback" not in stderr and "warning" not in stderr
+    trainer = json.loads((output / "trainer.json").read_text())
+    assert trainer["step"] >= 1 and trainer["consent"] == "REF-1"
+    assert f"interrupted at step {trainer['step']};" in stdout
+
+
+def test_dssim_is_zero_for_identical_images_and_grows_with_noise() -> None:
+    import torch
+
+    from latentswap_core.train.losses import dssim, dssim_window
+
+    image = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    noisy = (image + 0.2 * torch.randn(image.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    assert float(dssim(image, image)) == pytest.approx(0.0, abs=1e-6)
+    assert 0.05 < float(dssim(image, noisy)) < float(dssim(image, 1 - image)) <= 1.0
+    assert dssim_window(128) == 11 and dssim_window(256) == 23
+
+
+def test_minutes_estimates_the_total(facesets, shared_models, tmp_path: Path) -> None:
+    reports = []
+    result = Trainer(options(facesets, tmp_path / "model", steps=None, minutes=0.02)).run(reports.append)
+    assert result.step == len(reports) >= 1 and all(report.total >= report.step for report in reports)
