@@ -31,7 +31,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     length.add_argument("--steps", type=int, metavar="N", help="train until step N (counting resumed steps)")
     length.add_argument("--minutes", type=float, metavar="M", help="train for M minutes")
     parser.add_argument("--batch", type=int, default=4, metavar="B", help="faces per identity per step (default: 4)")
-    parser.add_argument("--lr", type=float, default=5e-5, help="AdamW learning rate (default: 5e-5)")
+    parser.add_argument("--lr", type=float, default=5e-4, help="AdamW learning rate (default: 5e-4)")
     parser.add_argument("--accumulate", type=int, default=1, metavar="N", help="batches per optimizer step")
     parser.add_argument("--pixel-loss-every", type=int, default=4, metavar="K",
                         help="pixel DSSIM + L1 through the codec decoder every K-th step, 0 never (default: 4)")
