@@ -124,7 +124,8 @@ def test_cli_trains_writes_previews_and_warns_without_consent(facesets, shared_m
     assert json.loads((output / "trainer.json").read_text())["consent"] is None
 
 
-def test_ctrl_c_saves_and_says_how_to_continue(facesets, shared_models, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_terminate_saves_and_says_how_to_continue(facesets, shared_models, tmp_path: Path, stop) -> None:
     output = tmp_path / "model"
     process = subprocess.Popen(
         [sys.executable, "-m", "latentswap_core", "train", "--src", str(facesets[0]), "--dst", str(facesets[1]),
@@ -133,7 +134,7 @@ def test_ctrl_c_saves_and_says_how_to_continue(facesets, shared_models, tmp_path
     try:
         for line in process.stdout:
             if json.loads(line)["event"] == "progress":
-                process.send_signal(signal.SIGINT)
+                process.send_signal(stop)
                 break
         stdout, stderr = process.communicate(timeout=60)
     finally:

@@ -282,7 +282,8 @@ class Trainer:
 
 @contextmanager
 def deferred_interrupt() -> Iterator[Callable[[], bool]]:
-    """The first Ctrl-C only sets a flag (the loop saves and stops after the step); a second one stops at once."""
+    """The first Ctrl-C (or SIGTERM, which farms and the Nuke panel's Stop send) only sets a flag: the loop saves
+    and stops after the step. A second one stops at once."""
     flag: list[bool] = []
     if threading.current_thread() is not threading.main_thread():
         yield lambda: False
@@ -293,8 +294,9 @@ def deferred_interrupt() -> Iterator[Callable[[], bool]]:
             raise KeyboardInterrupt
         flag.append(True)
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield lambda: bool(flag)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler_before in previous.items():
+            signal.signal(number, handler_before)
