@@ -122,3 +122,32 @@ def test_models_lists_the_search_path(shared_models: Path) -> None:
     assert result.returncode == 0
     assert str(shared_models) in result.stdout
     assert "taef2" in result.stdout and str(shared_models / "taef2") in result.stdout
+
+
+def test_terminated_convert_keeps_finished_frames_and_leaves_no_partial_file(tmp_path: Path, face_photo) -> None:
+    import signal
+
+    movie = tmp_path / "long.mp4"
+    writer = cv2.VideoWriter(str(movie), cv2.VideoWriter_fourcc(*"mp4v"), 24, (1280, 720))
+    frame = np.ascontiguousarray(cv2.resize(face_photo, (1280, 720))[:, :, ::-1])
+    for shift in range(48):
+        writer.write(np.roll(frame, shift * 8, axis=1))
+    writer.release()
+    process = subprocess.Popen([LATENTSWAP, "convert", str(movie), "-o", str(tmp_path / "plate.####.exr"),
+                                "--output-colorspace", "ACEScg", "--pixel-type", "float", "--progress-json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stdout:
+            if json.loads(line).get("done") == 2:
+                process.send_signal(signal.SIGTERM)
+                break
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert "interrupted; finished frames are kept" in stderr and "Traceback" not in stderr
+    written = sorted(tmp_path.glob("plate.*.exr"))
+    assert 2 <= len(written) < 48
+    assert not list(tmp_path.glob(".*partial*"))
+    for path in written:
+        assert read_image(path).pixels.shape == (720, 1280, 3)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -55,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Farms and the Nuke plugin stop jobs with SIGTERM: unwind like Ctrl-C, so partial files are removed.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     json_lines = getattr(args, "progress_json", False)
     try:
         return int(args.run(args) or 0)
@@ -70,6 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         return _fail(f"unexpected {type(error).__name__}: {error} (run again with --debug for the traceback "
                      "and report it)", 70, json_lines)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _fail(message: str, code: int, json_lines: bool) -> int:
