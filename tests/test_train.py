@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -122,6 +123,13 @@ def test_cli_trains_writes_previews_and_warns_without_consent(facesets, shared_m
     # Rows: the two faces of each faceset; columns: src, src recon, dst, dst recon, swap.
     assert read_image(output / "preview.png").pixels.shape == (2 * SIZE, 5 * SIZE, 3)
     assert json.loads((output / "trainer.json").read_text())["consent"] is None
+    # Codebook health is logged: perplexity between 1 and the codebook size, usage a fraction of the codes.
+    codebook_size = json.loads((output / "model" / "config.json").read_text())["codebook_size"]
+    assert all(1.0 <= event["perplexity"] <= codebook_size for event in steps)
+    with open(output / "losses.csv") as table:
+        rows = list(csv.DictReader(table))
+    assert [int(row["step"]) for row in rows] == [1, 2, 3, 4]
+    assert all(0.0 < float(row["codebook_usage"]) <= 1.0 and float(row["perplexity"]) >= 1.0 for row in rows)
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])

@@ -71,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
             if report.total is not None:  # with --minutes: re-estimated from the speed so far
                 progress.total = report.total - first
             fields = {"step": report.step, "loss": round(report.losses["loss"], 5)}
+            if report.losses["perplexity"] == report.losses["perplexity"]:  # not NaN: VQ is on
+                fields["perplexity"] = round(report.losses["perplexity"], 2)
             if report.preview:
                 fields["preview"] = str(report.preview)
             progress.advance(**fields)

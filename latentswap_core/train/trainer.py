@@ -173,7 +173,9 @@ class Trainer:
     def _train_step(self) -> dict[str, float]:
         o = self.options
         pixel_step = o.pixel_loss_every > 0 and self.step % o.pixel_loss_every == 0
-        totals = {"loss": 0.0, "latent": 0.0, "mask": 0.0, "commitment": 0.0, "pixel": 0.0}
+        totals = {"loss": 0.0, "latent": 0.0, "mask": 0.0, "commitment": 0.0, "pixel": 0.0,
+                  "codebook_usage": 0.0, "perplexity": 0.0}
+        batches = 2 * o.accumulate
         self.optimizer.zero_grad(set_to_none=True)
         for _ in range(o.accumulate):
             loss = torch.zeros((), device=self.device)
@@ -191,6 +193,9 @@ class Trainer:
                                                                         masks[:n].float() / 255)
                 for name, value in parts.items():
                     totals[name] += float(value.detach()) / o.accumulate
+                if out.vq_stats is not None:  # codebook health: averaged over both identities' batches
+                    totals["codebook_usage"] += out.vq_stats.usage / batches
+                    totals["perplexity"] += out.vq_stats.perplexity / batches
                 loss = loss + sum(parts.values())
             (loss / o.accumulate).backward()
             totals["loss"] += float(loss.detach()) / o.accumulate
@@ -198,6 +203,8 @@ class Trainer:
         self.step += 1
         if not pixel_step:
             totals["pixel"] = float("nan")
+        if not self.model.config.vq:
+            totals["codebook_usage"] = totals["perplexity"] = float("nan")
         return totals
 
     # --- the loop ------------------------------------------------------------------------------------------
