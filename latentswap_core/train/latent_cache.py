@@ -20,7 +20,6 @@ import torch.nn.functional as F
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from latentswap_core.errors import FacesetError
 from latentswap_core.faceset import INDEX_FILE, load_faceset
 from latentswap_core.io import atomic_path
 
@@ -41,7 +40,7 @@ class FaceLatents:
 
 def cache_key(faceset_folder: Path, codec, resolution: int) -> str:
     info = codec.describe()
-    index = (faceset_folder / INDEX_FILE).read_bytes() if (faceset_folder / INDEX_FILE).is_file() else b""
+    index = (faceset_folder / INDEX_FILE).read_bytes()
     material = {
         "version": CACHE_VERSION,
         "faceset": str(faceset_folder.resolve()),
@@ -55,9 +54,7 @@ def cache_key(faceset_folder: Path, codec, resolution: int) -> str:
 def load_latents(faceset_folder: str | Path, codec, resolution: int, cache_folder: Path, role: str) -> FaceLatents:
     """The faceset's latents from ``cache_folder/{role}-{key}.safetensors``, computing and writing them if absent."""
     faceset_folder = Path(faceset_folder)
-    faceset = load_faceset(faceset_folder)
-    if not faceset.faces:
-        raise FacesetError(f"{faceset_folder / INDEX_FILE} lists no faces: extract some faces before training")
+    faceset = load_faceset(faceset_folder)  # refuses a missing, malformed or empty faceset
     key = cache_key(faceset_folder, codec, resolution)
     path = cache_folder / f"{role}-{key[:16]}.safetensors"
     if path.is_file():
