@@ -29,7 +29,7 @@ def write_preview(model_dir: Path, step: int, grid: np.ndarray) -> Path:
     path = folder / f"step_{step:06d}.png"
     image = Image(np.ascontiguousarray(grid), ("R", "G", "B"))
     write_image(path, image)
-    write_image(model_dir / "preview.png", image)
+    write_bytes_atomically(model_dir / "preview.png", path.read_bytes())  # the same PNG, not encoded twice
     return path
 
 
