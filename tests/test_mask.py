@@ -10,12 +10,20 @@ from latentswap_core.align import (
     FACE_TYPES,
     aligned_face_mask,
     alignment_transform,
+    eyes_mouth_mask,
     face_mask,
     mask_outline,
     transform_points,
     warp_to_plate,
 )
-from latentswap_core.align.template import CHIN_INDEX, FOREHEAD_TOP_INDEX, LEFT_EYE_CORNERS, NOSE_TIP_INDEX
+from latentswap_core.align.template import (
+    CHIN_INDEX,
+    EYE_CONTOURS,
+    FOREHEAD_TOP_INDEX,
+    LEFT_EYE_CORNERS,
+    NOSE_TIP_INDEX,
+    OUTER_LIP_INDICES,
+)
 from latentswap_core.errors import AlignmentError
 
 FOREHEAD = [151, 108, 337]  # mid-forehead, well above the brows
@@ -142,3 +150,17 @@ def test_bad_mask_requests_are_refused_with_one_line(landmarks, call):
     with pytest.raises(AlignmentError) as error:
         call(landmarks)
     assert "\n" not in str(error.value)
+
+
+def test_eyes_mouth_mask_covers_the_eyes_and_mouth_only(landmarks, face_photo):
+    mask = eyes_mouth_mask(landmarks, face_photo.shape, feather_px=2.0)
+    pupils = landmarks[[468, 473]]  # the iris centres of the refined mesh
+    mouth_corners = landmarks[[61, 291]]
+    lids = landmarks[[159, 145, 386, 374]]  # upper and lower lid middles
+    assert (at(mask, pupils) == 1).all() and (at(mask, lids) == 1).all() and (at(mask, mouth_corners) > 0.5).all()
+    assert (at(mask, landmarks[[NOSE_TIP_INDEX, CHIN_INDEX, FOREHEAD_TOP_INDEX, *FOREHEAD]]) == 0).all()
+    face = face_mask(landmarks, face_photo.shape, "face")
+    share = mask.sum() / face.sum()
+    assert 0.05 < share < 0.3, share  # eyes and mouth, not the face
+    regions = [landmarks[list(indices)] for indices in (*EYE_CONTOURS, OUTER_LIP_INDICES)]
+    assert all(at(mask, region.mean(axis=0)) == 1 for region in regions)

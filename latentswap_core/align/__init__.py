@@ -3,7 +3,14 @@
 Coordinates, the template and the face types are described in docs/alignment.md.
 """
 
-from latentswap_core.align.mask import MASK_SHAPES, MaskShape, aligned_face_mask, face_mask, mask_outline
+from latentswap_core.align.mask import (
+    MASK_SHAPES,
+    MaskShape,
+    aligned_face_mask,
+    eyes_mouth_mask,
+    face_mask,
+    mask_outline,
+)
 from latentswap_core.align.template import (
     FACE_OVAL_INDICES,
     FACE_TYPES,
@@ -36,6 +43,7 @@ __all__ = [
     "FaceType",
     "MaskShape",
     "aligned_face_mask",
+    "eyes_mouth_mask",
     "alignment_transform",
     "crop_matrix",
     "face_mask",

@@ -17,9 +17,11 @@ import numpy as np
 from latentswap_core.align.template import (
     BROW_TOP_INDICES,
     CHIN_INDEX,
+    EYE_CONTOURS,
     FACE_OVAL_INDICES,
     FOREHEAD_TOP_INDEX,
     LEFT_EYE_CORNERS,
+    OUTER_LIP_INDICES,
     RIGHT_EYE_CORNERS,
     face_type_spec,
 )
@@ -105,6 +107,30 @@ def face_mask(
     height, width = check_image_shape(shape, "mask shape")
     feather_px = _check_feather(feather_px, "feather_px")
     return _fill_convex(mask_outline(landmarks, face_type), (height, width), max(feather_px, 1.0))
+
+
+# How far each region is grown around its centre, so that the lids, lashes and lip line are inside.
+EYE_GROWTH = 1.6
+MOUTH_GROWTH = 1.25
+
+
+def eyes_mouth_mask(landmarks: np.ndarray, shape: tuple[int, ...], feather_px: float = 0.0) -> np.ndarray:
+    """H x W float32 in [0, 1]: both eyes and the mouth, for DeepFaceLab's eyes/mouth priority loss.
+
+    Each region is the convex hull of its mesh contour grown about its centre (EYE_GROWTH, MOUTH_GROWTH).
+    """
+    landmarks = check_landmarks(landmarks)
+    height, width = check_image_shape(shape, "mask shape")
+    ramp = max(_check_feather(feather_px, "feather_px"), 1.0)
+    mask = np.zeros((height, width), np.float32)
+    regions = [(contour, EYE_GROWTH) for contour in EYE_CONTOURS] + [(OUTER_LIP_INDICES, MOUTH_GROWTH)]
+    for indices, growth in regions:
+        points = landmarks[list(indices)]
+        centre = points.mean(axis=0)
+        grown = (centre + (points - centre) * growth).astype(np.float32)
+        hull = grown[cv2.convexHull(grown, returnPoints=False)[:, 0]]
+        np.maximum(mask, _fill_convex(hull.astype(np.float64), (height, width), ramp), out=mask)
+    return mask
 
 
 def aligned_face_mask(

@@ -42,6 +42,12 @@ BROW_TOP_INDICES = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300)
 LEFT_EYE_CORNERS = (33, 133)  # the eye on the image's left (the subject's right eye)
 RIGHT_EYE_CORNERS = (362, 263)
 CHIN_INDEX = 152
+# Contours of the eyes and the outer lips in the 468-point mesh (mediapipe's FACEMESH_LEFT_EYE, _RIGHT_EYE, _LIPS).
+EYE_CONTOURS = (
+    (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246),
+    (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466),
+)
+OUTER_LIP_INDICES = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
 FOREHEAD_TOP_INDEX = 10
 NOSE_TIP_INDEX = 1
 
