@@ -57,12 +57,13 @@ def test_loss_decreases(facesets, shared_models, tmp_path: Path) -> None:
 
 
 def test_resume_continues_exactly(facesets, shared_models, tmp_path: Path) -> None:
-    straight = Trainer(options(facesets, tmp_path / "straight")).run().history
-    first = Trainer(options(facesets, tmp_path / "split", steps=3)).run()
+    augmenting = dict(augment_pool=3, augment_refresh=2)  # the resumed run starts in the pool's second generation
+    straight = Trainer(options(facesets, tmp_path / "straight", **augmenting)).run().history
+    first = Trainer(options(facesets, tmp_path / "split", steps=3, **augmenting)).run()
     assert first.step == 3 and not first.interrupted
     cache = sorted((tmp_path / "split" / "cache").glob("*.safetensors"))
     stamps = [path.stat().st_mtime_ns for path in cache]
-    resumed = Trainer(options(facesets, tmp_path / "split", resume=True)).run().history
+    resumed = Trainer(options(facesets, tmp_path / "split", resume=True, **augmenting)).run().history
     assert [row["step"] for row in resumed] == list(range(1, 7))
     for a, b in zip(straight[3:], resumed[3:], strict=True):
         assert abs(a["loss"] - b["loss"]) <= 1e-6, (a, b)
@@ -157,16 +158,42 @@ def test_ctrl_c_or_terminate_saves_and_says_how_to_continue(facesets, shared_mod
 def test_dssim_is_zero_for_identical_images_and_grows_with_noise() -> None:
     import torch
 
-    from latentswap_core.train.losses import dssim, dssim_window
+    from latentswap_core.train.losses import dssim, dssim_windows
 
     image = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     noisy = (image + 0.2 * torch.randn(image.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
     assert float(dssim(image, image)) == pytest.approx(0.0, abs=1e-6)
     assert 0.05 < float(dssim(image, noisy)) < float(dssim(image, 1 - image)) <= 1.0
-    assert dssim_window(128) == 11 and dssim_window(256) == 23
+    assert dssim_windows(128) == (11,) and dssim_windows(256) == (23, 11) and dssim_windows(512) == (45, 23)
 
 
 def test_minutes_estimates_the_total(facesets, shared_models, tmp_path: Path) -> None:
     reports = []
     result = Trainer(options(facesets, tmp_path / "model", steps=None, minutes=0.02)).run(reports.append)
     assert result.step == len(reports) >= 1 and all(report.total >= report.step for report in reports)
+
+
+def test_a_decoded_window_matches_the_same_pixels_of_the_whole_decode(shared_models, face_photo) -> None:
+    import cv2
+    import numpy as np
+    import torch
+
+    from latentswap_core.codecs import load_codec
+    from latentswap_core.train.trainer import decode_window
+
+    codec = load_codec("taef2")
+    side = min(face_photo.shape[:2])
+    face = cv2.resize(face_photo[:side, :side], (512, 512), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    rgb = torch.from_numpy(face).permute(2, 0, 1)[None]
+    rows, columns = slice(17, 49), slice(3, 35)
+    with torch.no_grad():
+        latent = codec.encode(rgb)
+        whole = codec.decode(latent, clamp=False)
+        window = decode_window(codec, latent, rows, columns)
+        bare = codec.decode(latent[..., rows, columns], clamp=False)
+        everything = decode_window(codec, latent, slice(0, 64), slice(0, 64))
+    assert window.shape == bare.shape == (1, 3, 256, 256)
+    same_pixels = whole[..., 136:392, 24:280]
+    round_trip = float((whole - rgb).abs().mean())
+    assert float((window - same_pixels).abs().mean()) < min(0.5 * round_trip, 0.6 * (bare - same_pixels).abs().mean())
+    assert torch.equal(everything, whole)

@@ -37,6 +37,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         help="pixel DSSIM + L1 through the codec decoder every K-th step, 0 never (default: 4)")
     parser.add_argument("--pixel-loss-samples", type=int, default=2, metavar="N",
                         help="faces per identity decoded for the pixel loss (default: 2)")
+    parser.add_argument("--pixel-loss-crop", type=int, default=256, metavar="PX",
+                        help="decode a random PX window of larger faces for the pixel loss (default: 256)")
+    parser.add_argument("--eyes-mouth-priority", type=float, default=0.0, metavar="W",
+                        help="extra loss weight on the eyes and mouth, from the mesh landmarks (1: twice; default: 0)")
     parser.add_argument("--resume", action="store_true", help="continue the run saved in MODEL_DIR")
     parser.add_argument("--save-every", type=int, default=500, metavar="N", help="checkpoint every N steps")
     parser.add_argument("--preview-every", type=int, default=100, metavar="K", help="preview grid every K steps")
@@ -57,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         resolution=args.resolution, preset=args.preset, layout=args.layout, vq=args.vq, steps=args.steps,
         minutes=args.minutes, batch=args.batch, lr=args.lr, accumulate=args.accumulate, resume=args.resume,
         save_every=args.save_every, preview_every=args.preview_every, pixel_loss_every=args.pixel_loss_every,
-        pixel_loss_samples=args.pixel_loss_samples, consent=args.consent, src_name=args.src_name,
+        pixel_loss_samples=args.pixel_loss_samples, pixel_loss_crop=args.pixel_loss_crop,
+        eyes_mouth_priority=args.eyes_mouth_priority, consent=args.consent, src_name=args.src_name,
         dst_name=args.dst_name, seed=args.seed, device=args.device,
     )
     if not args.consent:

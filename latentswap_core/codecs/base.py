@@ -60,6 +60,11 @@ class Codec(ABC):
     name: str
     latent_channels: int
     downscale: int
+    # Decoding a window of a latent (the trainer's pixel loss): latent pixels of context decoded around it, and
+    # the grid its decoded region is aligned to. None: the decoder sees the whole latent (attention), so
+    # windows are cut from a whole decode.
+    window_margin: int | None = None
+    window_grid: int = 1
 
     def __init__(self, module: nn.Module, weights_sha256: dict[str, str] | None = None, source: str = "") -> None:
         self.module = freeze(module)

@@ -109,6 +109,11 @@ class TAEF2Codec(Codec):
     name = MODEL_NAME
     latent_channels = LATENT_CHANNELS
     downscale = 8
+    # The decoder pools three times, so its context is wide. A 256 px window of a real 512 px face decoded on
+    # its own differs from the same pixels of the whole decode by a mean 0.014-0.034 with no margin, by
+    # 0.006-0.021 with 8 latent px of margin and the region aligned to the pooling grid (8 latent px).
+    window_margin = 8
+    window_grid = 8
 
     module: TAEF2Module
 

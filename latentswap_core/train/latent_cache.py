@@ -1,9 +1,10 @@
 """Faceset latents computed once per codec and resolution, cached as safetensors in ``MODEL_DIR/cache``.
 
-A cache file holds, for every face of one faceset: the latent (``N x C x S x S``), the mask at latent
-resolution (area-downsampled, ``N x 1 x S x S``), and the crop and mask at the training resolution as 8-bit
-(``N x 3 x R x R``, ``N x 1 x R x R``) for the pixel losses and previews. Its key is a hash of the faceset's
-folder and index, the codec's weights and the resolution: change any of them and the latents are recomputed.
+A cache file holds, for every face of one faceset: the latent (``N x C x S x S``), the face mask and the
+eyes/mouth mask at latent resolution (area-downsampled, ``N x 1 x S x S``), and the crop and both masks at the
+training resolution as 8-bit (``N x 3 x R x R``, ``N x 1 x R x R``) for the pixel losses and previews.
+Its key is a hash of the faceset's folder and index, the codec's weights and the resolution: change any of
+them and the latents are recomputed.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import torch.nn.functional as F
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from latentswap_core.align import eyes_mouth_mask
 from latentswap_core.faceset import INDEX_FILE, load_faceset
 from latentswap_core.io import atomic_path
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 ENCODE_BATCH = 8
 
 
@@ -31,8 +33,10 @@ ENCODE_BATCH = 8
 class FaceLatents:
     latents: torch.Tensor  # N x C x S x S float32
     latent_masks: torch.Tensor  # N x 1 x S x S float32 in [0, 1]
+    latent_priority: torch.Tensor  # N x 1 x S x S float32 in [0, 1]: eyes and mouth
     faces: torch.Tensor  # N x 3 x R x R uint8 sRGB
     masks: torch.Tensor  # N x 1 x R x R uint8
+    priority: torch.Tensor  # N x 1 x R x R uint8
 
     def __len__(self) -> int:
         return int(self.latents.shape[0])
@@ -64,16 +68,19 @@ def load_latents(faceset_folder: str | Path, codec, resolution: int, cache_folde
             path.unlink(missing_ok=True)  # a damaged cache is only a cache: compute it again
     for stale in cache_folder.glob(f"{role}-*.safetensors"):
         stale.unlink(missing_ok=True)
-    faces, masks = [], []
-    for index in range(len(faceset.faces)):
+    faces, masks, priorities = [], [], []
+    for index, entry in enumerate(faceset.faces):
         face, mask = faceset.face(index), faceset.mask(index)
         if face.shape[0] != resolution:
             face = cv2.resize(face, (resolution, resolution), interpolation=cv2.INTER_AREA)
             mask = cv2.resize(mask, (resolution, resolution), interpolation=cv2.INTER_AREA)
         faces.append(np.clip(face, 0, 1))
         masks.append(np.clip(mask, 0, 1))
+        crop_landmarks = np.asarray(entry.landmarks, np.float64) * resolution
+        priorities.append(eyes_mouth_mask(crop_landmarks, (resolution, resolution), feather_px=resolution / 64))
     rgb = torch.from_numpy(np.stack(faces)).permute(0, 3, 1, 2).contiguous()
     mask_full = torch.from_numpy(np.stack(masks))[:, None].contiguous()
+    priority_full = torch.from_numpy(np.stack(priorities))[:, None].contiguous()
     latents = []
     with torch.no_grad():
         for start in range(0, rgb.shape[0], ENCODE_BATCH):
@@ -82,8 +89,10 @@ def load_latents(faceset_folder: str | Path, codec, resolution: int, cache_folde
     result = FaceLatents(
         latents=latent.contiguous(),
         latent_masks=F.interpolate(mask_full, size=latent.shape[-2:], mode="area").contiguous(),
+        latent_priority=F.interpolate(priority_full, size=latent.shape[-2:], mode="area").contiguous(),
         faces=(rgb * 255).round().to(torch.uint8),
         masks=(mask_full * 255).round().to(torch.uint8),
+        priority=(priority_full * 255).round().to(torch.uint8),
     )
     cache_folder.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as temporary:

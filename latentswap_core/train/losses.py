@@ -7,9 +7,13 @@ import torch.nn.functional as F
 
 
 def masked_latent_mse(predicted: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+                      priority: torch.Tensor | None = None, priority_weight: float = 0.0,
                       unmasked_weight: float = 0.1) -> torch.Tensor:
-    """MSE weighted by the face mask (``B x 1 x S x S``) plus ``unmasked_weight`` everywhere (for the background)."""
+    """MSE weighted by the face mask (``B x 1 x S x S``) plus ``unmasked_weight`` everywhere (for the background)
+    plus ``priority_weight`` times the eyes/mouth mask ``priority``."""
     weight = mask + unmasked_weight
+    if priority is not None and priority_weight:
+        weight = weight + priority_weight * priority
     return ((predicted - target) ** 2 * weight).sum() / (weight.sum() * predicted.shape[1])
 
 
@@ -47,13 +51,22 @@ def dssim(a: torch.Tensor, b: torch.Tensor, window_size: int = 11) -> torch.Tens
     return (1.0 - ssim(a, b, window_size, sigma=window_size / 7.0)) / 2.0
 
 
-def dssim_window(face_size: int) -> int:
-    """DeepFaceLab's filter size face_size / 11.6, odd and at least 3."""
-    size = max(3, int(face_size / 11.6))
-    return size if size % 2 else size + 1
+def dssim_windows(face_size: int) -> tuple[int, ...]:
+    """DeepFaceLab's filter sizes, odd and at least 3: face_size / 11.6, and from 256 px also face_size / 23.2."""
+    divisors = (11.6, 23.2) if face_size >= 256 else (11.6,)
+    return tuple(size if size % 2 else size + 1 for size in (max(3, int(face_size / d)) for d in divisors))
 
 
-def masked_pixel_loss(decoded: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """DSSIM + L1 of the decoded face against the crop, both multiplied by the face mask (``B x 1 x H x W``)."""
+def masked_pixel_loss(decoded: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, face_size: int,
+                      priority: torch.Tensor | None = None, priority_weight: float = 0.0) -> torch.Tensor:
+    """DSSIM (DeepFaceLab's windows for ``face_size``, averaged) + L1 of the decoded face against the crop, both
+    multiplied by the face mask (``B x 1 x H x W``), plus ``priority_weight`` x L1 inside the eyes/mouth mask.
+
+    ``decoded`` may be a window of the face: the DSSIM windows follow the whole face's size, not the window's.
+    """
     decoded, target = decoded.float() * mask, target.float() * mask
-    return dssim(decoded, target, dssim_window(decoded.shape[-1])) + F.l1_loss(decoded, target)
+    windows = [w for w in dssim_windows(face_size) if w <= min(decoded.shape[-2:])] or [3]
+    loss = sum(dssim(decoded, target, w) for w in windows) / len(windows) + F.l1_loss(decoded, target)
+    if priority is not None and priority_weight:
+        loss = loss + priority_weight * (priority * (decoded - target).abs()).mean()
+    return loss

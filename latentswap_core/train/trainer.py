@@ -1,10 +1,14 @@
 """The training loop: two facesets' cached latents -> a swap model, with checkpoints that resume exactly.
 
-Each step draws a batch per identity (with random horizontal flips of latents and masks), reconstructs it
-with that identity's decoder and minimises: masked latent MSE + mask MSE + VQ commitment, and every
-``pixel_loss_every`` steps DSSIM + L1 of a few decoded faces against their crops, through the frozen codec.
-Batch sampling uses its own generator; it and torch's global RNG (VQ restarts) are saved with the optimizer,
-so ``--resume`` continues with the same losses an uninterrupted run would have had.
+Each step draws a batch per identity and reconstructs it with that identity's decoder. A batch mixes faces of
+the faceset with a share of pre-encoded augmented variants (moved and recoloured, ``AugmentedPool``: encoded in
+the background, a new generation every ``augment_refresh`` steps), flips them at random, and gives the model
+randomly warped latents as input while the targets stay unwarped (DeepFaceLab's random warp, in latent space).
+The loss is masked latent MSE + mask MSE + VQ commitment, and every ``pixel_loss_every`` steps DSSIM + L1 of a
+window of a few decoded faces against their crops, through the frozen codec; an optional eyes/mouth priority
+weighs both. Batch sampling uses its own generator; it and torch's global RNG (VQ restarts) are saved with the
+optimizer and pool generations depend only on the seed and step, so ``--resume`` continues with the same
+losses an uninterrupted run would have had.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,7 @@ import torch
 from latentswap_core.codecs import load_codec
 from latentswap_core.errors import ModelError
 from latentswap_core.models import SwapModel, SwapModelConfig
+from latentswap_core.train.augment import AugmentedPool, AugmentSettings, random_latent_warp
 from latentswap_core.train.checkpoint import (
     TRAINER_FILE,
     has_checkpoint,
@@ -37,6 +42,23 @@ from latentswap_core.train.report import plot_losses, preview_grid, read_loss_hi
 
 PREVIEW_SAMPLES = 3
 LOSS_TAIL = 50
+
+
+@dataclass
+class Batch:
+    """A batch of one identity's faces as the cache holds them (see FaceLatents), on the training device."""
+
+    latents: torch.Tensor
+    latent_masks: torch.Tensor
+    latent_priority: torch.Tensor
+    faces: torch.Tensor
+    masks: torch.Tensor
+    priority: torch.Tensor
+    inputs: torch.Tensor | None = None  # what the model sees: ``latents``, randomly warped when augmenting
+    FIELDS = ("latents", "latent_masks", "latent_priority", "faces", "masks", "priority")
+
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        return tuple(getattr(self, name) for name in self.FIELDS)
 
 
 @dataclass
@@ -62,8 +84,14 @@ class TrainOptions:
     preview_every: int = 100
     pixel_loss_every: int = 4  # 0: never
     pixel_loss_samples: int = 2
+    pixel_loss_crop: int = 256  # px of the face decoded for the pixel loss (a random window of larger faces)
     pixel_weight: float = 1.0
+    eyes_mouth_priority: float = 0.0  # extra loss weight inside the eyes/mouth mask (1: twice the face's)
     flip: bool = True
+    augment: bool = True  # random warp of the model's input latents + a pool of re-encoded moved/recoloured faces
+    augment_pool: int = 16  # augmented faces per identity in each pool generation
+    augment_refresh: int = 100  # steps between pool generations (each is encoded in the background)
+    augment_share: float = 0.5  # fraction of each batch drawn from the pool
     seed: int = 0
     consent: str | None = None
     src_name: str | None = None
@@ -78,11 +106,15 @@ class TrainOptions:
     def check(self) -> None:
         if (self.steps is None) == (self.minutes is None):
             raise ModelError("give either --steps N or --minutes M to say how long to train")
-        for name in ("batch", "accumulate"):
+        for name in ("batch", "accumulate", "pixel_loss_crop", "augment_pool", "augment_refresh"):
             if getattr(self, name) < 1:
                 raise ModelError(f"--{name} {getattr(self, name)} is not allowed: use 1 or more")
         if (self.steps is not None and self.steps < 1) or (self.minutes is not None and self.minutes <= 0):
             raise ModelError("--steps and --minutes must be more than 0")
+        if not 0 <= self.augment_share <= 1:
+            raise ModelError(f"--augment-share {self.augment_share} is not allowed: use a fraction from 0 to 1")
+        if not self.eyes_mouth_priority >= 0:
+            raise ModelError(f"--eyes-mouth-priority {self.eyes_mouth_priority} is not allowed: use 0 or more")
         if self.lr <= 0:
             raise ModelError(f"--lr {self.lr} is not allowed: use a small positive rate such as 5e-4")
 
@@ -141,6 +173,8 @@ class Trainer:
         self.dst = load_latents(o.dst, self.codec, o.resolution, cache, "dst")
         self._saved_step = self.step
         self._preview_step = -1
+        self.augment_settings = AugmentSettings()
+        self._pools: dict[str, AugmentedPool] = {}
 
     def _open_model_dir(self):
         o = self.options
@@ -159,16 +193,66 @@ class Trainer:
         return checkpoint
 
     # --- one step ------------------------------------------------------------------------------------------
-    def _batch(self, data: FaceLatents) -> tuple[torch.Tensor, ...]:
-        picks = torch.randint(len(data), (self.options.batch,), generator=self.sampler)
-        tensors = [data.latents[picks], data.latent_masks[picks], data.faces[picks], data.masks[picks]]
-        if self.options.flip:
-            flipped = torch.rand(self.options.batch, generator=self.sampler) < 0.5
-            tensors = [torch.where(flipped[:, None, None, None], t.flip(-1), t) for t in tensors]
-        return tuple(t.to(self.device) for t in tensors)
+    def _batch(self, data: FaceLatents, role: str) -> Batch:
+        """``batch`` faces of one identity: from the faceset, a share from its augmented pool, flipped at random;
+        with augmentation on, the model's inputs are randomly warped latents (the targets stay unwarped)."""
+        o = self.options
+        picks = torch.randint(len(data), (o.batch,), generator=self.sampler)
+        batch = Batch(*(getattr(data, name)[picks] for name in Batch.FIELDS))
+        if o.augment and o.augment_share > 0:
+            pool = self._pool(role, data).for_step(self.step)
+            pool_picks = torch.randint(len(pool), (o.batch,), generator=self.sampler)
+            from_pool = (torch.rand(o.batch, generator=self.sampler) < o.augment_share)[:, None, None, None]
+            batch = Batch(*(torch.where(from_pool, getattr(pool, name)[pool_picks], t)
+                            for name, t in zip(Batch.FIELDS, batch.tensors(), strict=True)))
+        if o.flip:
+            flipped = (torch.rand(o.batch, generator=self.sampler) < 0.5)[:, None, None, None]
+            batch = Batch(*(torch.where(flipped, t.flip(-1), t) for t in batch.tensors()))
+        batch = Batch(*(t.to(self.device) for t in batch.tensors()))
+        warp = self.augment_settings.warp if o.augment else 0.0
+        batch.inputs = random_latent_warp(batch.latents, self.sampler, warp)
+        return batch
+
+    def _pool(self, role: str, data: FaceLatents) -> AugmentedPool:
+        if role not in self._pools:
+            o = self.options
+            self._pools[role] = AugmentedPool(data, self.codec, o.augment_pool, o.augment_refresh, o.seed,
+                                              self.augment_settings, role)
+        return self._pools[role]
+
+    def close(self) -> None:
+        """Stop the augmentation pools' background threads (``run`` does this when it ends)."""
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
 
     def _autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
+
+    def _pixel_window(self) -> tuple[slice, slice, int]:
+        """A random square of the latent (rows, columns) whose decoded pixels the pixel loss compares, and the
+        latent-to-pixel scale. Decoding a 256 px window of a 512 px face costs a quarter of decoding all of it."""
+        side = self.model.config.latent_size
+        scale = self.options.resolution // side
+        window = min(side, max(1, self.options.pixel_loss_crop // scale))
+        top, left = torch.randint(side - window + 1, (2,), generator=self.sampler).tolist()
+        return slice(top, top + window), slice(left, left + window), scale
+
+    def _pixel_loss(self, predicted: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """DSSIM + L1 (+ eyes/mouth L1) of a window of a few predicted faces, decoded by the frozen codec."""
+        o = self.options
+        n = min(o.pixel_loss_samples, o.batch)
+        rows, columns, scale = self._pixel_window()
+        with self._autocast():
+            decoded = decode_window(self.codec, predicted[:n], rows, columns)
+        pixel_rows = slice(rows.start * scale, rows.stop * scale)
+        pixel_columns = slice(columns.start * scale, columns.stop * scale)
+
+        def pixels(t: torch.Tensor) -> torch.Tensor:
+            return t[:n, :, pixel_rows, pixel_columns].float() / 255
+
+        return masked_pixel_loss(decoded, pixels(batch.faces), pixels(batch.masks), o.resolution,
+                                 pixels(batch.priority), o.eyes_mouth_priority)
 
     def _train_step(self) -> dict[str, float]:
         o = self.options
@@ -180,17 +264,17 @@ class Trainer:
         for _ in range(o.accumulate):
             loss = torch.zeros((), device=self.device)
             for identity, data in (("src", self.src), ("dst", self.dst)):
-                latents, latent_masks, faces, masks = self._batch(data)
+                batch = self._batch(data, identity)
                 with self._autocast():
-                    out = self.model.reconstruct(latents, identity)
-                parts = {"latent": masked_latent_mse(out.latent.float(), latents, latent_masks),
-                         "mask": mask_loss(out.mask, latent_masks), "commitment": out.commitment_loss.float()}
+                    out = self.model.reconstruct(batch.inputs, identity)
+                parts = {
+                    "latent": masked_latent_mse(out.latent.float(), batch.latents, batch.latent_masks,
+                                                batch.latent_priority, o.eyes_mouth_priority),
+                    "mask": mask_loss(out.mask, batch.latent_masks),
+                    "commitment": out.commitment_loss.float(),
+                }
                 if pixel_step:
-                    n = min(o.pixel_loss_samples, o.batch)
-                    with self._autocast():
-                        decoded = self.codec.decode(out.latent[:n], clamp=False)
-                    parts["pixel"] = o.pixel_weight * masked_pixel_loss(decoded, faces[:n].float() / 255,
-                                                                        masks[:n].float() / 255)
+                    parts["pixel"] = o.pixel_weight * self._pixel_loss(out.latent, batch)
                 for name, value in parts.items():
                     totals[name] += float(value.detach()) / o.accumulate
                 if out.vq_stats is not None:  # codebook health: averaged over both identities' batches
@@ -213,7 +297,7 @@ class Trainer:
         o = self.options
         deadline = time.monotonic() + o.minutes * 60 if o.minutes else None
         started, run_steps = time.monotonic(), 0
-        with deferred_interrupt() as interrupted:
+        with deferred_interrupt() as interrupted, closing(self):
             while not interrupted():
                 if (o.steps is not None and self.step >= o.steps) or (deadline and time.monotonic() >= deadline):
                     break
@@ -285,6 +369,24 @@ class Trainer:
         if self.history:
             plot_losses(o.output / "losses.png", self.history)
         self._saved_step = self.step
+
+
+def decode_window(codec, latent: torch.Tensor, rows: slice, columns: slice) -> torch.Tensor:
+    """The pixels of ``latent[..., rows, columns]``, unclamped, decoded with ``codec.window_margin`` latent pixels
+    of context around the window (on the codec's ``window_grid``) that are then dropped: without them the
+    decoder's zero padding at the window's edge would show up as error the model cannot fix."""
+    height, width = latent.shape[-2:]
+    margin = max(height, width) if codec.window_margin is None else codec.window_margin
+    grid = codec.window_grid
+
+    def region(window: slice, side: int) -> tuple[int, int]:
+        return max(0, (window.start - margin) // grid * grid), min(side, -(-(window.stop + margin) // grid) * grid)
+
+    (top, bottom), (left, right) = region(rows, height), region(columns, width)
+    decoded = codec.decode(latent[..., top:bottom, left:right], clamp=False)
+    scale = codec.downscale
+    return decoded[..., (rows.start - top) * scale:(rows.stop - top) * scale,
+                   (columns.start - left) * scale:(columns.stop - left) * scale]
 
 
 @contextmanager
