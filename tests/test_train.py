@@ -12,33 +12,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import TINY_FACESET_SIZE, latentswap
 
 from latentswap_core.errors import ModelError
 from latentswap_core.io import read_image
 from latentswap_core.train import Trainer, TrainOptions
 
-SIZE = 128
-
-
-def latentswap(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "latentswap_core", *args], capture_output=True, text=True,
-                          env=env, timeout=120)
+SIZE = TINY_FACESET_SIZE
 
 
 @pytest.fixture(scope="module")
-def facesets(tmp_path_factory, shared_dir: Path) -> tuple[Path, Path]:
-    """src: obama.jpg + obama2.jpg, dst: biden2.jpg + biden.jpg, extracted at 128 px by `latentswap extract`."""
-    root = tmp_path_factory.mktemp("facesets")
-    result = []
-    for role, names in (("src", ("obama", "obama2")), ("dst", ("biden2", "biden"))):
-        photos = root / f"{role}_photos"
-        photos.mkdir()
-        for name in names:
-            shutil.copy(shared_dir / "data" / "faces" / f"{name}.jpg", photos)
-        done = latentswap("extract", str(photos), "-o", str(root / role), "--size", str(SIZE))
-        assert done.returncode == 0, done.stderr
-        result.append(root / role)
-    return result[0], result[1]
+def facesets(tiny_facesets) -> tuple[Path, Path]:
+    return tiny_facesets
 
 
 def options(facesets, output: Path, **overrides) -> TrainOptions:

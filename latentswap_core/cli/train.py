@@ -41,6 +41,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         help="decode a random PX window of larger faces for the pixel loss (default: 256)")
     parser.add_argument("--eyes-mouth-priority", type=float, default=0.0, metavar="W",
                         help="extra loss weight on the eyes and mouth, from the mesh landmarks (1: twice; default: 0)")
+    parser.add_argument("--no-augment", dest="augment", action="store_false",
+                        help="no random warp and no augmented pool (moved and recoloured faces, encoded in the "
+                             "background)")
+    parser.add_argument("--augment-pool", type=int, default=16, metavar="N",
+                        help="augmented faces per identity in each pool generation (default: 16)")
+    parser.add_argument("--augment-refresh", type=int, default=100, metavar="K",
+                        help="steps between pool generations (default: 100)")
     parser.add_argument("--resume", action="store_true", help="continue the run saved in MODEL_DIR")
     parser.add_argument("--save-every", type=int, default=500, metavar="N", help="checkpoint every N steps")
     parser.add_argument("--preview-every", type=int, default=100, metavar="K", help="preview grid every K steps")
@@ -54,6 +61,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from latentswap_core.train.distributed import leave_world
+
+    try:
+        return train(args)
+    finally:
+        leave_world()  # under torchrun: the process group of a data-parallel run
+
+
+def train(args: argparse.Namespace) -> int:
     from latentswap_core.train import Trainer, TrainOptions
 
     options = TrainOptions(
@@ -62,12 +78,15 @@ def run(args: argparse.Namespace) -> int:
         minutes=args.minutes, batch=args.batch, lr=args.lr, accumulate=args.accumulate, resume=args.resume,
         save_every=args.save_every, preview_every=args.preview_every, pixel_loss_every=args.pixel_loss_every,
         pixel_loss_samples=args.pixel_loss_samples, pixel_loss_crop=args.pixel_loss_crop,
-        eyes_mouth_priority=args.eyes_mouth_priority, consent=args.consent, src_name=args.src_name,
+        eyes_mouth_priority=args.eyes_mouth_priority, augment=args.augment, augment_pool=args.augment_pool,
+        augment_refresh=args.augment_refresh, consent=args.consent, src_name=args.src_name,
         dst_name=args.dst_name, seed=args.seed, device=args.device,
     )
+    trainer = Trainer(options)
+    if not trainer.world.is_main:  # a data-parallel process besides the first: it trains, the first reports
+        return 130 if trainer.run().interrupted else 0
     if not args.consent:
         print(CONSENT_WARNING, file=sys.stderr)
-    trainer = Trainer(options)
     first = trainer.step  # the bar counts this run's steps; events also carry the absolute step
     total = max(0, args.steps - first) if args.steps is not None else 1
     with Progress("train", total, json_lines=args.progress_json, unit="step") as progress:

@@ -36,12 +36,24 @@ from latentswap_core.train.checkpoint import (
     restore_optimizer,
     save_checkpoint,
 )
+from latentswap_core.train.distributed import (
+    any_process,
+    average_buffers,
+    average_gradients,
+    average_values,
+    barrier,
+    broadcast_module,
+    join_world,
+    replicas_differ,
+)
 from latentswap_core.train.latent_cache import FaceLatents, load_latents
 from latentswap_core.train.losses import mask_loss, masked_latent_mse, masked_pixel_loss
 from latentswap_core.train.report import plot_losses, preview_grid, read_loss_history, write_loss_history, write_preview
 
 PREVIEW_SAMPLES = 3
 LOSS_TAIL = 50
+SAMPLER_SEED_STRIDE = 1_000_003  # process r of a data-parallel run samples with seed + r * stride
+REPLICA_TOLERANCE = 1e-4
 
 
 @dataclass
@@ -145,7 +157,7 @@ class Trainer:
     def __init__(self, options: TrainOptions) -> None:
         options.check()
         self.options = o = options
-        self.device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if o.device == "auto" else o.device)
+        self.world, self.device = join_world(o.device)
         self.codec = load_codec(o.codec, o.codec_path).to(self.device)
         torch.manual_seed(o.seed)
         config = SwapModelConfig.for_codec(self.codec, o.resolution, layout=o.layout, preset=o.preset, vq=o.vq)
@@ -156,22 +168,33 @@ class Trainer:
         }
         checkpoint = self._open_model_dir()
         self.model = (checkpoint.model if checkpoint else SwapModel(config)).to(self.device).train()
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=o.lr)
-        self.sampler = torch.Generator().manual_seed(o.seed)
+        self._parameters = list(self.model.parameters())
+        self.optimizer = torch.optim.AdamW(self._parameters, lr=o.lr)
+        self.sampler = torch.Generator().manual_seed(o.seed + SAMPLER_SEED_STRIDE * self.world.rank)
         self.step, self.elapsed = 0, 0.0
         self.history: list[dict[str, Any]] = []
         if checkpoint:
             restore_optimizer(self.optimizer, checkpoint.tensors, checkpoint.trainer["optimizer"], o.lr)
             torch.set_rng_state(checkpoint.tensors["rng.torch"])
-            self.sampler.set_state(checkpoint.tensors["rng.sampler"])
+            if self.world.is_main:  # the others reseed: their batches differ from the first run's, not their weights
+                self.sampler.set_state(checkpoint.tensors["rng.sampler"])
+            else:
+                resumed_step = int(checkpoint.trainer["step"])
+                self.sampler.manual_seed(o.seed + SAMPLER_SEED_STRIDE * self.world.rank + resumed_step)
             if "rng.cuda" in checkpoint.tensors and self.device.type == "cuda":
                 torch.cuda.set_rng_state(checkpoint.tensors["rng.cuda"])
             self.step, self.elapsed = int(checkpoint.trainer["step"]), float(checkpoint.trainer["elapsed_s"])
             self.history = read_loss_history(o.output / "losses.csv", self.step)
+        broadcast_module(self.model, self.world)
         cache = o.output / "cache"
+        if not self.world.is_main:
+            barrier(self.world)  # the main process encodes the facesets; the others read its cache
         self.src = load_latents(o.src, self.codec, o.resolution, cache, "src")
         self.dst = load_latents(o.dst, self.codec, o.resolution, cache, "dst")
+        if self.world.is_main:
+            barrier(self.world)
         self._saved_step = self.step
+        self._saved_once = checkpoint is not None
         self._preview_step = -1
         self.augment_settings = AugmentSettings()
         self._pools: dict[str, AugmentedPool] = {}
@@ -216,8 +239,9 @@ class Trainer:
     def _pool(self, role: str, data: FaceLatents) -> AugmentedPool:
         if role not in self._pools:
             o = self.options
+            name = role if self.world.is_main else f"{role}@{self.world.rank}"  # each process its own variants
             self._pools[role] = AugmentedPool(data, self.codec, o.augment_pool, o.augment_refresh, o.seed,
-                                              self.augment_settings, role)
+                                              self.augment_settings, name)
         return self._pools[role]
 
     def close(self) -> None:
@@ -283,13 +307,15 @@ class Trainer:
                 loss = loss + sum(parts.values())
             (loss / o.accumulate).backward()
             totals["loss"] += float(loss.detach()) / o.accumulate
+        average_gradients(self._parameters, self.world)
         self.optimizer.step()
+        average_buffers(self.model, self.world)
         self.step += 1
         if not pixel_step:
             totals["pixel"] = float("nan")
         if not self.model.config.vq:
             totals["codebook_usage"] = totals["perplexity"] = float("nan")
-        return totals
+        return average_values(totals, self.world)
 
     # --- the loop ------------------------------------------------------------------------------------------
     def run(self, on_step: Callable[[StepReport], None] | None = None) -> TrainResult:
@@ -298,8 +324,9 @@ class Trainer:
         deadline = time.monotonic() + o.minutes * 60 if o.minutes else None
         started, run_steps = time.monotonic(), 0
         with deferred_interrupt() as interrupted, closing(self):
-            while not interrupted():
-                if (o.steps is not None and self.step >= o.steps) or (deadline and time.monotonic() >= deadline):
+            while True:
+                done = (o.steps is not None and self.step >= o.steps) or (deadline and time.monotonic() >= deadline)
+                if any_process(interrupted() or bool(done), self.world):  # every process stops after the same step
                     break
                 began = time.perf_counter()
                 losses = self._train_step()
@@ -308,19 +335,21 @@ class Trainer:
                 run_steps += 1
                 self.history.append({"step": self.step, **{k: round(v, 8) if v == v else "" for k, v in
                                                             losses.items()}, "seconds": round(seconds, 4)})
-                preview = self.preview() if o.preview_every and self.step % o.preview_every == 0 else None
+                preview = None
+                if o.preview_every and self.step % o.preview_every == 0 and self.world.is_main:
+                    preview = self.preview()
                 if o.save_every and self.step % o.save_every == 0:
                     self.save()
-                if on_step:
+                if on_step and self.world.is_main:
                     total = o.steps
                     if deadline:
                         per_step = (time.monotonic() - started) / run_steps
                         total = self.step + int(max(0.0, deadline - time.monotonic()) / per_step)
                     on_step(StepReport(self.step, total, losses, seconds, preview))
-            stopped_early = interrupted()
-        if o.preview_every and self._preview_step != self.step:
+            stopped_early = any_process(interrupted(), self.world)
+        if o.preview_every and self._preview_step != self.step and self.world.is_main:
             self.preview()
-        if self._saved_step != self.step or not (o.output / TRAINER_FILE).is_file():
+        if self._saved_step != self.step or not self._saved_once:
             self.save()
         return TrainResult(self.step, stopped_early, o.output, self.history)
 
@@ -345,7 +374,15 @@ class Trainer:
         return write_preview(self.options.output, self.step, preview_grid(columns))
 
     def save(self) -> None:
+        """Write the checkpoint (the main process; the others only check that their replicas are in step)."""
         o = self.options
+        difference = replicas_differ(self.model, self.world)
+        if difference > REPLICA_TOLERANCE:
+            raise ModelError(f"training processes diverged (weights differ by {difference:.3g}): the run is not "
+                             "saved; --resume from the last checkpoint")
+        self._saved_step, self._saved_once = self.step, True
+        if not self.world.is_main:
+            return
         tensors, optimizer_json = optimizer_tensors(self.optimizer)
         tensors["rng.torch"] = torch.get_rng_state()
         tensors["rng.sampler"] = self.sampler.get_state()
@@ -361,6 +398,7 @@ class Trainer:
             "identities": {"src": {"name": o.src_name, "faceset": str(o.src.resolve())},
                            "dst": {"name": o.dst_name, "faceset": str(o.dst.resolve())}},
             "consent": o.consent,
+            "processes": self.world.size,
             "optimizer": optimizer_json,
             "loss_tail": self.history[-LOSS_TAIL:],
         }
@@ -368,7 +406,6 @@ class Trainer:
         write_loss_history(o.output / "losses.csv", self.history)
         if self.history:
             plot_losses(o.output / "losses.png", self.history)
-        self._saved_step = self.step
 
 
 def decode_window(codec, latent: torch.Tensor, rows: slice, columns: slice) -> torch.Tensor:
