@@ -1,0 +1,123 @@
+"""dlib's face descriptor, offline: HOG face detector, 5-point shape, 128-d ResNet embedding.
+
+The weights come from the ``face_recognition_models`` package, read by path: importing that package
+needs ``pkg_resources``, which recent environments lack. Two faces of one person lie closer than
+``SAME_PERSON_DISTANCE`` (0.6, dlib's threshold) in euclidean distance.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from latentswap_core.errors import ModelError
+
+SAME_PERSON_DISTANCE = 0.6
+RECOGNITION_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
+SHAPE_MODEL = "shape_predictor_5_face_landmarks.dat"
+INSTALL_HINT = "install them with `pip install dlib-bin face_recognition_models` or pass the folder holding them"
+
+# dlib's HOG detector finds faces from ~80 px; below this many pixels on its shorter side an image is
+# searched again at twice its size when nothing was found.
+UPSAMPLE_BELOW_PX = 1200
+# Where the face lies in an aligned crop of `latentswap extract` (whole_face), as fractions of the crop
+# side (left, top, right, bottom): the mean of dlib's detections on real crops at 128 and 256 px. Used
+# when the detector misses a decoded or swapped crop.
+ALIGNED_FACE_BOX = (0.15, 0.17, 0.84, 0.86)
+
+
+def default_models_folder() -> Path | None:
+    """The ``models`` folder of the installed ``face_recognition_models`` package, found without importing it."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None:
+        return None
+    locations = list(spec.submodule_search_locations or [])
+    if not locations and spec.origin:
+        locations = [str(Path(spec.origin).parent)]
+    return Path(locations[0]) / "models" if locations else None
+
+
+def as_uint8_rgb(rgb: np.ndarray) -> np.ndarray:
+    """An RGB image as contiguous uint8 ``H x W x 3``; float images are taken to be in [0, 1]."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected an RGB image H x W x 3, got shape {rgb.shape}")
+    if rgb.dtype != np.uint8:
+        rgb = (np.clip(rgb.astype(np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return np.ascontiguousarray(rgb)
+
+
+class DlibIdentity:
+    """Describes faces as 128-d vectors; the detector and the two networks load on first use, once."""
+
+    def __init__(self, models_folder: str | os.PathLike[str] | None = None, num_jitters: int = 0) -> None:
+        """``models_folder``: holds the two ``.dat`` files (default: the ``face_recognition_models`` package).
+        ``num_jitters``: extra randomly jittered copies averaged into each descriptor (slower, steadier)."""
+        self.models_folder = Path(models_folder) if models_folder is not None else default_models_folder()
+        self.num_jitters = num_jitters
+        self._detector = self._shape_predictor = self._recognizer = None
+
+    def _load(self) -> None:
+        if self._recognizer is not None:
+            return
+        import dlib
+
+        folder = self.models_folder
+        if folder is None:
+            raise ModelError(f"dlib face models not found: no face_recognition_models package; {INSTALL_HINT}")
+        for name in (SHAPE_MODEL, RECOGNITION_MODEL):
+            if not (folder / name).is_file():
+                raise ModelError(f"dlib face model {folder / name} is missing; {INSTALL_HINT}")
+        self._detector = dlib.get_frontal_face_detector()
+        self._shape_predictor = dlib.shape_predictor(str(folder / SHAPE_MODEL))
+        self._recognizer = dlib.face_recognition_model_v1(str(folder / RECOGNITION_MODEL))
+
+    def _largest_face(self, image: np.ndarray):
+        """dlib rectangle of the largest face, upsampling small images once; None when there is none."""
+        for upsample in (0, 1):
+            if upsample and min(image.shape[:2]) >= UPSAMPLE_BELOW_PX:
+                break
+            faces = self._detector(image, upsample)
+            if len(faces):
+                return max(faces, key=lambda box: box.area())
+        return None
+
+    def _descriptor(self, image: np.ndarray, box) -> np.ndarray:
+        shape = self._shape_predictor(image, box)
+        return np.asarray(self._recognizer.compute_face_descriptor(image, shape, self.num_jitters), np.float32)
+
+    def describe(self, rgb: np.ndarray) -> np.ndarray | None:
+        """The descriptor (128 float32) of the largest face in an RGB photo, or None when no face is found."""
+        self._load()
+        image = as_uint8_rgb(rgb)
+        box = self._largest_face(image)
+        return None if box is None else self._descriptor(image, box)
+
+    def describe_aligned(self, face_crop: np.ndarray) -> np.ndarray:
+        """The descriptor of an aligned crop; where the detector misses (a blurred swap), the face's usual box."""
+        import dlib
+
+        self._load()
+        image = as_uint8_rgb(face_crop)
+        box = self._largest_face(image)
+        if box is None:
+            height, width = image.shape[:2]
+            left, top, right, bottom = ALIGNED_FACE_BOX
+            box = dlib.rectangle(round(left * width), round(top * height), round(right * width),
+                                 round(bottom * height))
+        return self._descriptor(image, box)
+
+
+def identity_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Euclidean distance of two descriptors: below ``SAME_PERSON_DISTANCE`` means the same person."""
+    return float(np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64)))
+
+
+def mean_descriptor(descriptors: Sequence[np.ndarray]) -> np.ndarray:
+    """The mean of several descriptors of one person, a steadier reference than any single face."""
+    if not len(descriptors):
+        raise ValueError("mean_descriptor needs at least one descriptor")
+    return np.mean(np.stack([np.asarray(d, np.float32) for d in descriptors]), axis=0)
