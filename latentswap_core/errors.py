@@ -18,7 +18,7 @@ class ImageError(LatentSwapError):
 
 
 class ColorError(LatentSwapError):
-    """An OpenColorIO config or colourspace name is unusable."""
+    """An OpenColorIO config or colourspace name is unusable, or colours cannot be matched (bad pixels, mode)."""
 
 
 class ModelError(LatentSwapError):
