@@ -18,7 +18,14 @@ from typing import Protocol
 import numpy as np
 
 from latentswap_core import color
-from latentswap_core.align import FACE_TYPES, aligned_face_mask, alignment_transform, transform_points, warp_to_aligned
+from latentswap_core.align import (
+    FACE_TYPES,
+    aligned_face_mask,
+    alignment_transform,
+    from_data_window,
+    transform_points,
+    warp_to_aligned,
+)
 from latentswap_core.errors import FacesetError
 from latentswap_core.faceset import Faceset, FacesetWriter, sharpness, thumbnail
 from latentswap_core.io import FrameSource
@@ -101,8 +108,7 @@ def _add_face(writer: FacesetWriter, rgb: np.ndarray, data_offset: tuple[int, in
         return
     to_aligned = alignment_transform(face.landmarks, options.face_type)
     # Landmarks are plate (display-window) pixels; the pixels held start at the data window's corner.
-    data_to_aligned = to_aligned.copy()
-    data_to_aligned[:, 2] += to_aligned[:, :2] @ np.asarray(data_offset, dtype=np.float64)
+    data_to_aligned = from_data_window(to_aligned, data_offset)
     crop = np.clip(warp_to_aligned(rgb, data_to_aligned, options.size), 0.0, 1.0)
     mask = aligned_face_mask(face.landmarks, to_aligned, options.size, options.face_type, options.mask_feather)
     small = thumbnail(crop)

@@ -120,6 +120,14 @@ def alignment_transform(landmarks: np.ndarray, face_type: str = "whole_face") ->
     return (normalise @ to_homogeneous(to_template))[:2]
 
 
+def from_data_window(to_aligned: np.ndarray, data_offset: tuple[int, int]) -> np.ndarray:
+    """``to_aligned`` (from display-window pixels, where landmarks live) for pixels held from the data window's
+    corner, ``data_offset`` = (data x - display x, data y - display y) as ``Image.data_offset`` gives it."""
+    matrix = check_matrix(to_aligned, "to_aligned").copy()
+    matrix[:, 2] += matrix[:, :2] @ np.asarray(data_offset, dtype=np.float64)
+    return matrix
+
+
 def crop_matrix(to_aligned: np.ndarray, size: int) -> np.ndarray:
     """(2, 3) matrix from plate pixels to the pixels of a ``size`` x ``size`` aligned crop."""
     size = check_size(size)
