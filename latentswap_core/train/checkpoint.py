@@ -73,7 +73,7 @@ def save_checkpoint(model_dir: Path, model: SwapModel, tensors: dict[str, torch.
                     trainer: dict[str, Any]) -> None:
     """Model, then trainer state, then trainer.json, each written atomically."""
     save_model(model, model_dir / MODEL_FOLDER)
-    provenance = {key: trainer[key] for key in ("identities", "consent", "codec", "step")}
+    provenance = {key: trainer[key] for key in ("identities", "consent", "codec", "face_type", "step")}
     write_text_atomically(model_dir / MODEL_FOLDER / PROVENANCE_FILE, json.dumps(provenance, indent=2) + "\n")
     with atomic_path(model_dir / STATE_FILE) as temporary:
         save_file(tensors, str(temporary), metadata={"step": str(trainer["step"]), "schema": str(SCHEMA_VERSION)})

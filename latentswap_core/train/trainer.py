@@ -26,6 +26,7 @@ import torch
 
 from latentswap_core.codecs import load_codec
 from latentswap_core.errors import ModelError
+from latentswap_core.faceset import load_faceset
 from latentswap_core.models import SwapModel, SwapModelConfig
 from latentswap_core.train.augment import AugmentedPool, AugmentSettings, random_latent_warp
 from latentswap_core.train.checkpoint import (
@@ -186,6 +187,7 @@ class Trainer:
             self.step, self.elapsed = int(checkpoint.trainer["step"]), float(checkpoint.trainer["elapsed_s"])
             self.history = read_loss_history(o.output / "losses.csv", self.step)
         broadcast_module(self.model, self.world)
+        self.face_type = matching_face_type(o.src, o.dst)
         cache = o.output / "cache"
         if not self.world.is_main:
             barrier(self.world)  # the main process encodes the facesets; the others read its cache
@@ -398,6 +400,7 @@ class Trainer:
             "identities": {"src": {"name": o.src_name, "faceset": str(o.src.resolve())},
                            "dst": {"name": o.dst_name, "faceset": str(o.dst.resolve())}},
             "consent": o.consent,
+            "face_type": self.face_type,
             "processes": self.world.size,
             "optimizer": optimizer_json,
             "loss_tail": self.history[-LOSS_TAIL:],
@@ -406,6 +409,15 @@ class Trainer:
         write_loss_history(o.output / "losses.csv", self.history)
         if self.history:
             plot_losses(o.output / "losses.png", self.history)
+
+
+def matching_face_type(src: Path, dst: Path) -> str:
+    """The face type both facesets were extracted with (the swap crops faces the same way), or a ModelError."""
+    types = {role: load_faceset(folder).face_type for role, folder in (("src", src), ("dst", dst))}
+    if types["src"] != types["dst"]:
+        raise ModelError(f"the src faceset holds {types['src']} crops and the dst faceset {types['dst']} crops: "
+                         "extract both with the same --face-type")
+    return types["src"]
 
 
 def decode_window(codec, latent: torch.Tensor, rows: slice, columns: slice) -> torch.Tensor:
