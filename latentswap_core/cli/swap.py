@@ -1,0 +1,110 @@
+"""``latentswap swap``: a plate sequence in, compositing-ready EXRs with the swapped faces out."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from latentswap_core.cli.arguments import add_colorspace, add_frames, add_ocio_config, add_progress_json
+from latentswap_core.errors import OutputError
+from latentswap_core.progress import Progress, emit_json
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "swap", help="swap the faces of a plate with a trained model and write EXRs for the comp",
+        description="Per frame: the tracked faces are aligned, swapped by the model, colour-matched to the plate, "
+                    "feathered and blended back, sub-pixel exact. Each output EXR holds the comp (R, G, B, A), the "
+                    "swapped faces premultiplied (face.R/G/B/A) and the blend alpha (mask.Y), in the plate's "
+                    "colourspace and resolution; pixels the blend does not reach are the plate's own.",
+    )
+    parser.add_argument("source", help="the plate: plate.####.exr, plate.%%04d.exr, an image, a folder or a movie")
+    parser.add_argument("--model", required=True, metavar="MODEL_DIR", help="a model folder from `latentswap train`")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT_SEQ",
+                        help="output EXRs, e.g. swap/sh010.####.exr")
+    add_frames(parser)
+    parser.add_argument("--track", metavar="TRACK_JSON",
+                        help="faces from `latentswap track` (or the Nuke gizmo); default: track the plate now")
+    parser.add_argument("--faces", default="all", metavar="IDS", help="track ids to swap, e.g. 0 or 0,2 (default: all)")
+    add_colorspace(parser)
+    parser.add_argument("--color-transfer", default="rct", metavar="MODE",
+                        help="match the swapped face's colour to the plate's face: none, rct, lct, mkl or idt "
+                             "(default: rct)")
+    parser.add_argument("--mask", default="landmarks", choices=("landmarks", "model", "both"),
+                        help="blend mask: the plate face's landmark hull, the model's predicted mask, or their "
+                             "product (default: landmarks)")
+    parser.add_argument("--mask-erode", type=float, default=0.0, metavar="PX",
+                        help="shrink the face mask by PX plate pixels (negative grows it; default: 0)")
+    parser.add_argument("--mask-blur", type=float, default=0.0, metavar="PX",
+                        help="feather the mask edge over PX plate pixels (default: 0)")
+    parser.add_argument("--blend", default="alpha", metavar="MODE", help="alpha or poisson (default: alpha)")
+    parser.add_argument("--mix", type=float, default=1.0, help="strength of the swap, 0..1 (default: 1)")
+    parser.add_argument("--backend", default="torch", choices=("torch", "onnx"),
+                        help="run the model with torch or onnxruntime (exported once to MODEL_DIR/swap.onnx)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto)")
+    parser.add_argument("--codec-path", metavar="P", help="the codec's weights, if not where training found them")
+    parser.add_argument("--batch", type=int, default=4, metavar="N", help="faces per model call (default: 4)")
+    parser.add_argument("--workers", type=int, default=2, metavar="N", help="threads blending and writing (default: 2)")
+    parser.add_argument("--skip-existing", action="store_true", help="keep output frames that already exist")
+    add_ocio_config(parser)
+    add_progress_json(parser)
+    parser.set_defaults(run=run)
+
+
+def parse_face_ids(text: str) -> tuple[int, ...] | None:
+    if text.strip().lower() == "all":
+        return None
+    try:
+        ids = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        ids = ()
+    if not ids or any(i < 0 for i in ids):
+        raise OutputError(f"--faces {text!r} is not 'all' or a list of track ids such as 0 or 0,2")
+    return ids
+
+
+def run(args: argparse.Namespace) -> int:
+    from latentswap_core import color
+    from latentswap_core.io import format_frames, open_source
+    from latentswap_core.swap.backends import open_swapper
+    from latentswap_core.swap.render import RenderOptions, render_shot
+    from latentswap_core.track import TrackOptions, read_track_file, track_source
+
+    options = RenderOptions(
+        faces=parse_face_ids(args.faces), colorspace=args.colorspace, ocio_config=args.ocio_config,
+        color_transfer=args.color_transfer, mask=args.mask, mask_erode=args.mask_erode, mask_blur=args.mask_blur,
+        blend=args.blend, mix=args.mix, batch=args.batch, workers=args.workers, skip_existing=args.skip_existing,
+    )
+    options.check()
+    if args.colorspace:
+        color.check_colorspace(args.colorspace, args.ocio_config)
+    track = read_track_file(args.track) if args.track else None
+    source = open_source(args.source, args.frames)
+    try:
+        swapper = open_swapper(args.model, args.backend, args.device, args.codec_path)
+        json_lines = args.progress_json
+        if track is None:
+            track_options = TrackOptions(colorspace=args.colorspace, ocio_config=args.ocio_config,
+                                         face_type=swapper.card.face_type)
+            with Progress("track", len(source.frames), json_lines=json_lines) as progress:
+                track = track_source(source, track_options,
+                                     on_frame=lambda frame, found: progress.advance(frame=frame, faces=found))
+        with Progress("swap", len(source.frames), json_lines=json_lines) as progress:
+            report = render_shot(source, args.output, swapper, track, options,
+                                 on_frame=lambda frame, faces, kept: progress.advance(frame=frame, faces=faces,
+                                                                                      kept=kept))
+    finally:
+        source.close()
+    lines = [f"wrote {len(report.written)} frames to {args.output} ({report.faces_swapped} faces swapped, "
+             f"{report.wall_seconds:.1f} s)"]
+    if report.kept:
+        lines.append(f"kept {len(report.kept)} existing frames: {format_frames(report.kept)}")
+    if report.without_face:
+        lines.append(f"no face to swap in {len(report.without_face)} frames, copied unchanged: "
+                     f"{format_frames(report.without_face)}")
+    for line in lines:
+        if args.progress_json:
+            emit_json("message", text=line)
+        else:
+            print(line, file=sys.stdout)
+    return 0

@@ -1,0 +1,44 @@
+"""``open_swapper``: the model of a model folder, run by torch or by onnxruntime, behind one interface:
+``swap(faces) -> (faces, masks)``, ``face_size`` and ``card`` (the model's provenance)."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from latentswap_core.errors import ModelError
+from latentswap_core.models.store import WEIGHTS_FILE
+from latentswap_core.swap.onnx_runner import OnnxSwapper
+from latentswap_core.swap.swapper import Swapper, model_folder, read_card
+
+BACKENDS = ("torch", "onnx")
+ONNX_FILE = "swap.onnx"  # exported once beside the weights, again when the weights are newer
+
+
+def resolve_device(request: str) -> str:
+    if request == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if request.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError("--device cuda was asked for but torch sees no CUDA GPU: use --device cpu or auto")
+    if request not in ("cpu", "cuda") and not request.startswith("cuda:"):
+        raise ModelError(f"--device {request!r} is unknown: use cpu, cuda or auto")
+    return request
+
+
+def open_swapper(model_dir: str | os.PathLike[str], backend: str = "torch", device: str = "auto",
+                 codec_path: str | os.PathLike[str] | None = None) -> Swapper | OnnxSwapper:
+    if backend not in BACKENDS:
+        raise ModelError(f"--backend {backend!r} is unknown: use one of {', '.join(BACKENDS)}")
+    if backend == "torch":
+        return Swapper(model_dir, resolve_device(device), codec_path)
+    folder = model_folder(model_dir)
+    onnx_path = folder / ONNX_FILE
+    if not onnx_path.is_file() or onnx_path.stat().st_mtime < (folder / WEIGHTS_FILE).stat().st_mtime:
+        from latentswap_core.swap.export import export_model
+
+        export_model(folder, onnx_path, "onnx", codec_path=codec_path)
+    providers = ["CPUExecutionProvider"] if device == "cpu" else None  # None: TensorRT, CUDA, then CPU
+    swapper = OnnxSwapper(onnx_path, providers)
+    swapper.card = read_card(folder)
+    return swapper

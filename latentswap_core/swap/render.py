@@ -1,0 +1,295 @@
+"""Plates in, compositing-ready EXRs out: per frame, align each tracked face, swap, colour-match, blend, write.
+
+Reading runs ahead on a thread, the model swaps the faces of several frames in one batch, and colour
+transfer, blending and writing run on a pool of workers, so the three overlap. Each output frame holds
+
+- ``R, G, B, A``: the comp; RGB is the plate's with the faces blended in, A the plate's alpha (1 without one);
+- the plate's other channels, untouched;
+- ``face.R, face.G, face.B, face.A``: the swapped faces in plate space, premultiplied by their blend alpha;
+- ``mask.Y``: the blend alpha,
+
+in the plate's colourspace and resolution, with its data and display windows, and header metadata naming the
+model, codec, identities, consent reference and source frame. Pixels the blend does not reach are the plate's
+own values, bit for bit (float plates keep their half or float type; integer plates are written as half).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from latentswap_core import __version__, color
+from latentswap_core.align import aligned_face_mask, alignment_transform, from_data_window, warp_to_aligned
+from latentswap_core.blend.color_transfer import MODES as COLOR_TRANSFER_MODES
+from latentswap_core.blend.color_transfer import transfer_color
+from latentswap_core.blend.compose import BLENDS, paste_face, refine_mask
+from latentswap_core.errors import OutputError, TrackFileError
+from latentswap_core.io import FrameSource, Image, check_not_overwriting, write_image
+from latentswap_core.io.image import to_float32
+from latentswap_core.swap.swapper import Swapper
+from latentswap_core.track.trackfile import ShotTrack, TrackedFace
+from latentswap_core.transcode import output_paths
+
+READ_AHEAD = 4  # frames read before the model needs them
+MASK_SOURCES = ("landmarks", "model", "both")
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    faces: tuple[int, ...] | None = None  # track ids to swap; None: every face
+    colorspace: str | None = None  # the plate's; default by pixel type (ACEScg float, sRGB integer)
+    ocio_config: str | None = None
+    color_transfer: str = "rct"
+    mask: str = "landmarks"  # the blend mask: from the plate face's landmarks, the model's prediction, or both
+    mask_erode: float = 0.0  # plate pixels; negative grows the mask
+    mask_blur: float = 0.0  # plate pixels of feather
+    blend: str = "alpha"
+    mix: float = 1.0
+    batch: int = 4  # faces per model call
+    workers: int = 2  # threads blending and writing frames
+    skip_existing: bool = False
+
+    def check(self) -> None:
+        if self.color_transfer not in COLOR_TRANSFER_MODES:
+            raise OutputError(f"--color-transfer {self.color_transfer!r} is unknown: use one of "
+                              f"{', '.join(COLOR_TRANSFER_MODES)}")
+        if self.mask not in MASK_SOURCES:
+            raise OutputError(f"--mask {self.mask!r} is unknown: use one of {', '.join(MASK_SOURCES)}")
+        if self.blend not in BLENDS:
+            raise OutputError(f"--blend {self.blend!r} is unknown: use one of {', '.join(BLENDS)}")
+        if not 0.0 <= self.mix <= 1.0:
+            raise OutputError(f"--mix {self.mix} is outside 0..1")
+        for name in ("batch", "workers"):
+            if getattr(self, name) < 1:
+                raise OutputError(f"--{name} {getattr(self, name)} is not allowed: use 1 or more")
+
+
+@dataclass
+class RenderReport:
+    written: list[int] = field(default_factory=list)
+    kept: list[int] = field(default_factory=list)  # existing frames left alone (skip_existing)
+    without_face: list[int] = field(default_factory=list)  # copied through unchanged
+    faces_swapped: int = 0
+    stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    wall_seconds: float = 0.0
+
+
+@dataclass
+class _AlignedFace:
+    track_id: int
+    data_to_aligned: np.ndarray  # from the pixels held (data window) to normalised aligned coordinates
+    crop: np.ndarray  # S x S x 3, working space
+    landmark_mask: np.ndarray  # S x S, the face of the track's landmarks in the crop
+
+
+@dataclass
+class _Frame:
+    number: int
+    image: Image
+    plate_space: str
+    faces: list[_AlignedFace]
+    swapped: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (face, mask) per face
+
+
+def check_track(track: ShotTrack, frames: list[int], wanted: tuple[int, ...] | None, name: str) -> None:
+    """Refuse before any work a track that misses frames of the range or the face ids asked for."""
+    covered = {entry.frame for entry in track.frames}
+    missing = [frame for frame in frames if frame not in covered]
+    if missing:
+        from latentswap_core.io import format_frames
+
+        raise TrackFileError(f"{name} has no entry for frames {format_frames(missing)}: track those frames again "
+                             "or narrow --frames")
+    known = set(track.track_ids)
+    unknown = sorted(set(wanted or ()) - known)
+    if unknown:
+        raise TrackFileError(f"face id {', '.join(map(str, unknown))} is not in {name} (its ids: "
+                             f"{', '.join(map(str, sorted(known))) or 'none'}): pick ids from `latentswap info`")
+
+
+def render_shot(source: FrameSource, output: str, swapper: Swapper, track: ShotTrack, options: RenderOptions,
+                on_frame: Callable[[int, int, bool], None] | None = None) -> RenderReport:
+    """Swap every frame of ``source`` into ``output`` (a sequence pattern); ``on_frame(frame, faces, kept)``."""
+    options.check()
+    targets = output_paths(source, output)
+    check_not_overwriting(source.input_files(), targets.values())
+    for folder in {path.parent for path in targets.values()}:
+        if not folder.is_dir():
+            raise OutputError(f"{folder}: the output folder does not exist; create it first")
+    if options.colorspace:
+        color.check_colorspace(options.colorspace, options.ocio_config)
+    frames = list(source.frames)
+    check_track(track, frames, options.faces, "the track")
+    report = RenderReport()
+    started = time.perf_counter()
+    todo = [frame for frame in frames if not (options.skip_existing and targets[frame].is_file())]
+    for frame in frames:
+        if frame not in todo:
+            report.kept.append(frame)
+            if on_frame:
+                on_frame(frame, 0, True)
+    renderer = _Renderer(swapper, track, options, report)
+    with ThreadPoolExecutor(1, thread_name_prefix="read") as reader, \
+            ThreadPoolExecutor(options.workers, thread_name_prefix="blend-write") as writers:
+        pending: list[tuple[_Frame, Future[None]]] = []
+
+        def drain(limit: int) -> None:
+            while len(pending) > limit:
+                frame, future = pending.pop(0)
+                future.result()
+                report.written.append(frame.number)
+                if not frame.faces:
+                    report.without_face.append(frame.number)
+                report.faces_swapped += len(frame.faces)
+                if on_frame:
+                    on_frame(frame.number, len(frame.faces), False)
+
+        try:
+            for batch in renderer.batches(_read_ahead(reader, source, todo, report)):
+                renderer.swap(batch)
+                for frame in batch:
+                    pending.append((frame, writers.submit(renderer.finish, frame, targets[frame.number])))
+                drain(2 * options.workers)
+            drain(0)
+        except BaseException:
+            for _, future in pending:
+                future.cancel()  # frames not started are not written; started ones land whole (atomic writes)
+            raise
+    report.wall_seconds = time.perf_counter() - started
+    return report
+
+
+def _read_ahead(reader: ThreadPoolExecutor, source: FrameSource, frames: list[int],
+                report: RenderReport) -> Iterator[tuple[int, Image]]:
+    def read(frame: int) -> tuple[int, Image, float]:
+        began = time.perf_counter()
+        image = source.read(frame)
+        return frame, image, time.perf_counter() - began
+
+    queue: list[Future[tuple[int, Image, float]]] = []
+    upcoming = iter(frames)
+    for frame in upcoming:
+        queue.append(reader.submit(read, frame))
+        if len(queue) >= READ_AHEAD:
+            break
+    while queue:
+        frame, image, seconds = queue.pop(0).result()
+        report.stage_seconds["read"] += seconds
+        following = next(upcoming, None)
+        if following is not None:
+            queue.append(reader.submit(read, following))
+        yield frame, image
+
+
+class _Renderer:
+    def __init__(self, swapper: Swapper, track: ShotTrack, options: RenderOptions, report: RenderReport) -> None:
+        self.swapper, self.track, self.options, self.report = swapper, track, options, report
+        self.face_size = swapper.face_size
+        self.face_type = swapper.card.face_type
+        # A hand-edited or tracked transform is used as is when it frames faces the way the model was trained.
+        self.use_track_transforms = track.face_type == self.face_type
+        self.metadata = {**swapper.card.metadata(), "latentswap/version": __version__}
+
+    def batches(self, frames: Iterator[tuple[int, Image]]) -> Iterator[list[_Frame]]:
+        """Frames grouped so that each group holds at least ``batch`` faces (or is the last)."""
+        group: list[_Frame] = []
+        count = 0
+        for number, image in frames:
+            began = time.perf_counter()
+            group.append(self._align(number, image))
+            self.report.stage_seconds["align"] += time.perf_counter() - began
+            count += len(group[-1].faces)
+            if count >= self.options.batch:
+                yield group
+                group, count = [], 0
+        if group:
+            yield group
+
+    def _align(self, number: int, image: Image) -> _Frame:
+        plate_space = self.options.colorspace or color.default_colorspace(image.pixels.dtype)
+        chosen = self._faces(number)
+        crops = []
+        if chosen:
+            working = color.working_rgb(image, plate_space, self.options.ocio_config)
+            for face in chosen:
+                to_aligned = face.to_aligned if self.use_track_transforms and face.to_aligned is not None \
+                    else alignment_transform(face.landmarks, self.face_type)
+                data_to_aligned = from_data_window(to_aligned, image.data_offset)
+                crop = np.clip(warp_to_aligned(working, data_to_aligned, self.face_size), 0.0, 1.0)
+                mask = aligned_face_mask(face.landmarks, to_aligned, self.face_size, self.face_type)
+                crops.append(_AlignedFace(face.track_id, data_to_aligned, crop, mask))
+        return _Frame(number, image, plate_space, crops)
+
+    def _faces(self, number: int) -> list[TrackedFace]:
+        entry = next((e for e in self.track.frames if e.frame == number), None)
+        faces = entry.faces if entry is not None else []
+        wanted = self.options.faces
+        return [face for face in faces if wanted is None or face.track_id in wanted]
+
+    def swap(self, frames: list[_Frame]) -> None:
+        crops = [face.crop for frame in frames for face in frame.faces]
+        if not crops:
+            return
+        began = time.perf_counter()
+        swapped, masks = [], []
+        for start in range(0, len(crops), self.options.batch):
+            faces, face_masks = self.swapper.swap(np.stack(crops[start:start + self.options.batch]))
+            swapped.extend(faces)
+            masks.extend(face_masks)
+        self.report.stage_seconds["swap"] += time.perf_counter() - began
+        results = iter(zip(swapped, masks, strict=True))
+        for frame in frames:
+            frame.swapped = [next(results) for _ in frame.faces]
+
+    def finish(self, frame: _Frame, target: Path) -> None:
+        """Colour-match and blend the frame's faces into the plate, then write the EXR (on a worker thread)."""
+        began = time.perf_counter()
+        image = frame.image
+        pixels = to_float32(image.pixels)
+        rgb_indices, grey = _rgb_channels(image.channels)
+        comp = pixels[:, :, rgb_indices].copy()  # a grey plate's one channel stands for R, G and B
+        height, width = comp.shape[:2]
+        face_layer = np.zeros((height, width, 4), np.float32)
+        alpha_layer = np.zeros((height, width), np.float32)
+        o = self.options
+        for aligned, (face, predicted_mask) in zip(frame.faces, frame.swapped, strict=True):
+            mask = {"landmarks": aligned.landmark_mask, "model": predicted_mask,
+                    "both": aligned.landmark_mask * predicted_mask}[o.mask]
+            matched = transfer_color(face, aligned.crop, mask, o.color_transfer)
+            in_plate_space = color.from_working(matched, frame.plate_space, o.ocio_config)
+            refined = refine_mask(mask, o.mask_erode, o.mask_blur, aligned.data_to_aligned)
+            pasted = paste_face(comp, in_plate_space, refined, aligned.data_to_aligned, blend=o.blend, mix=o.mix)
+            comp = pasted.comp
+            # Several faces: each goes over what is already there.
+            face_layer = pasted.face_rgba + face_layer * (1.0 - pasted.alpha[:, :, None])
+            alpha_layer = pasted.alpha + alpha_layer * (1.0 - pasted.alpha)
+        self.report.stage_seconds["blend"] += time.perf_counter() - began
+        began = time.perf_counter()
+        channels = image.channels
+        alpha = pixels[:, :, channels.index("A")] if "A" in channels else np.ones((height, width), np.float32)
+        others = [i for i, name in enumerate(channels) if name not in ("R", "G", "B", "A") and not (grey and i == 0)]
+        stacked = np.concatenate([comp, alpha[:, :, None], pixels[:, :, others], face_layer, alpha_layer[:, :, None]],
+                                 axis=2)
+        names = ("R", "G", "B", "A", *(channels[i] for i in others), "face.R", "face.G", "face.B", "face.A", "mask.Y")
+        metadata = {**image.metadata, **self.metadata, "latentswap/source_frame": str(frame.number),
+                    "latentswap/faces": str(len(frame.faces)), "Software": f"LatentSwap {__version__}"}
+        output = Image(np.ascontiguousarray(stacked, np.float32), names, image.origin, image.display_window, metadata)
+        write_image(target, output, self._pixel_type(image))
+        self.report.stage_seconds["write"] += time.perf_counter() - began
+
+    @staticmethod
+    def _pixel_type(image: Image) -> str:
+        return "float" if image.pixel_type == "float" else "half"
+
+
+def _rgb_channels(channels: tuple[str, ...]) -> tuple[list[int], bool]:
+    """The indices of R, G, B, and whether the plate is grey (its first channel then stands for all three)."""
+    if all(name in channels for name in ("R", "G", "B")):
+        return [channels.index(name) for name in ("R", "G", "B")], False
+    return [0, 0, 0], True

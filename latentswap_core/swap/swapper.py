@@ -1,0 +1,149 @@
+"""A trained model ready to swap faces: the swap network (codec encoder -> swap model -> codec decoder) and what
+the model says about itself (identities, consent, codec and weight hashes) for the output's metadata.
+
+The network direction is DeepFaceLab's merge: the plate's face (dst) goes in, the src identity comes out,
+``swap(dst_latent, identities[0])``. ``SwapNetwork`` is one ``nn.Module`` with a tensor in and a tensor out,
+so the torch path, the ONNX export and the TorchScript export all run the very same graph.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from latentswap_core.codecs import load_codec
+from latentswap_core.codecs.base import Codec
+from latentswap_core.errors import ModelError
+from latentswap_core.models import SwapModel, load_model
+from latentswap_core.models.store import WEIGHTS_FILE
+
+MODEL_FOLDER = "model"
+PROVENANCE_FILE = "provenance.json"
+
+
+class SwapNetwork(nn.Module):
+    """Aligned RGB faces ``B x 3 x S x S`` in [0, 1] -> ``B x 4 x S x S``: the swapped face (RGB, clamped to
+    [0, 1]) and its mask (A), both at the face's resolution."""
+
+    def __init__(self, codec: Codec, model: SwapModel, to_identity: str) -> None:
+        super().__init__()
+        self.codec_module = codec.module
+        self.model = model
+        self.to_identity = to_identity
+        self._encode, self._decode = codec._encode, codec._decode  # the codec's pure tensor functions
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        out = self.model.swap(self._encode(rgb), self.to_identity)
+        face = self._decode(out.latent).clamp(0.0, 1.0)
+        mask = F.interpolate(out.mask, size=face.shape[-2:], mode="bilinear", align_corners=False)
+        return torch.cat([face, mask.clamp(0.0, 1.0)], dim=1)
+
+
+@dataclass
+class ModelCard:
+    """Who and what a model is, as recorded when it was trained; written into every swapped frame."""
+
+    folder: Path
+    model_id: str  # the first 16 hex digits of the weights' sha256
+    weights_sha256: str
+    codec: dict[str, Any]
+    identities: dict[str, Any]
+    consent: str | None
+    step: int
+    face_size: int
+    face_type: str  # how the training crops were framed; the swap must crop plates the same way
+
+    def metadata(self) -> dict[str, str]:
+        """Flat string metadata for an EXR header (``latentswap/...`` keys)."""
+        src = self.identities.get("src", {}).get("name", "")
+        dst = self.identities.get("dst", {}).get("name", "")
+        hashes = sorted(self.codec["weights_sha256"].items())
+        codec_hashes = ",".join(f"{name}:{digest[:16]}" for name, digest in hashes)
+        return {
+            "latentswap/model": str(self.folder),
+            "latentswap/model_id": self.model_id,
+            "latentswap/model_sha256": self.weights_sha256,
+            "latentswap/model_step": str(self.step),
+            "latentswap/face_type": self.face_type,
+            "latentswap/codec": self.codec["name"],
+            "latentswap/codec_sha256": codec_hashes,
+            "latentswap/identity_src": src,
+            "latentswap/identity_dst": dst,
+            "latentswap/consent": self.consent or "",
+        }
+
+
+def model_folder(path: str | os.PathLike[str]) -> Path:
+    """The folder holding config.json: ``path`` itself or its ``model/`` (a training folder)."""
+    path = Path(path).expanduser()
+    if (path / MODEL_FOLDER / "config.json").is_file():
+        return path / MODEL_FOLDER
+    if (path / "config.json").is_file():
+        return path
+    raise ModelError(f"{path} is not a trained model: give the folder `latentswap train -o` wrote (it holds model/)")
+
+
+def read_card(folder: Path) -> ModelCard:
+    provenance_path = folder / PROVENANCE_FILE
+    try:
+        provenance = json.loads(provenance_path.read_text(encoding="utf-8"))
+        codec = provenance["codec"]
+        codec["name"], codec["weights_sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ModelError(f"{provenance_path} is missing or damaged ({type(error).__name__}): train the model again "
+                         "or restore the file") from None
+    digest = hashlib.sha256((folder / WEIGHTS_FILE).read_bytes()).hexdigest()
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    return ModelCard(folder=folder, model_id=digest[:16], weights_sha256=digest, codec=codec,
+                     identities=provenance.get("identities", {}), consent=provenance.get("consent"),
+                     step=int(provenance.get("step", 0)), face_size=int(config.get("face_size", 0)),
+                     face_type=str(provenance.get("face_type", "whole_face")))
+
+
+def load_model_codec(card: ModelCard, codec_path: str | os.PathLike[str] | None = None) -> Codec:
+    """The codec the model was trained in, with the very weights it was trained with (checked by hash)."""
+    info = card.codec
+    name = info["name"]
+    if name == "pixel":
+        codec = load_codec("pixel", pixel_factor=int(info["downscale"]))
+    else:
+        codec = load_codec(name, codec_path if codec_path is not None else (info.get("source") if name == "sd-vae"
+                                                                            else None))
+    found = codec.describe()["weights_sha256"]
+    if found != info["weights_sha256"]:
+        raise ModelError(f"the {name} codec weights found in {codec.source or 'the model search path'} differ from "
+                         f"those {card.folder} was trained with: give the original with --codec-path")
+    return codec
+
+
+class Swapper:
+    """Load once, then ``swap`` batches of aligned faces (numpy, float32 sRGB in [0, 1])."""
+
+    def __init__(self, model_dir: str | os.PathLike[str], device: str = "cpu",
+                 codec_path: str | os.PathLike[str] | None = None) -> None:
+        folder = model_folder(model_dir)
+        self.card = read_card(folder)
+        self.device = torch.device(device)
+        self.codec = load_model_codec(self.card, codec_path).to(self.device)
+        self.model = load_model(folder, self.device)
+        self.face_size = self.model.config.face_size
+        self.network = SwapNetwork(self.codec, self.model, self.model.config.identities[0]).eval()
+
+    @torch.no_grad()
+    def swap(self, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``N x S x S x 3`` aligned faces -> (swapped faces ``N x S x S x 3``, masks ``N x S x S``), float32."""
+        if faces.ndim != 4 or faces.shape[1:] != (self.face_size, self.face_size, 3):
+            raise ModelError(f"faces of shape {faces.shape} do not fit this model: it swaps "
+                             f"N x {self.face_size} x {self.face_size} x 3 aligned crops")
+        rgb = torch.from_numpy(np.ascontiguousarray(faces, dtype=np.float32)).permute(0, 3, 1, 2).to(self.device)
+        out = self.network(rgb).float().cpu().permute(0, 2, 3, 1).numpy()
+        return np.ascontiguousarray(out[..., :3]), np.ascontiguousarray(out[..., 3])

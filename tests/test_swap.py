@@ -1,0 +1,162 @@
+"""`latentswap swap` end to end on a tiny model and a short EXR plate made from a real photo."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shots
+from helpers import TINY_FACESET_SIZE, latentswap
+
+from latentswap_core import color
+from latentswap_core.io import Image, read_image, write_image
+
+PLATE_SIZE = (640, 360)
+FRAMES = 4
+FACELESS_FRAME = 1002
+
+
+@pytest.fixture(scope="module")
+def model_dir(tiny_facesets, shared_dir: Path, tmp_path_factory) -> Path:
+    from latentswap_core.train import Trainer, TrainOptions
+
+    output = tmp_path_factory.mktemp("swap_model") / "model"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LATENTSWAP_MODELS", str(shared_dir / "models"))
+        Trainer(TrainOptions(tiny_facesets[0], tiny_facesets[1], output, resolution=TINY_FACESET_SIZE, steps=3,
+                             preview_every=0, augment=False, consent="REF-7")).run()
+    return output
+
+
+@pytest.fixture(scope="module")
+def plate(shared_dir: Path, tmp_path_factory) -> Path:
+    """Four 640x360 half-float ACEScg frames of biden2.jpg moving a little; frame 1002 has no face."""
+    photo = shots.load_photo("biden2", shared_dir)
+    poses = [[None if 1001 + t == FACELESS_FRAME else shots.Pose(angle=3.0 * t, scale=0.55, x=320.0 + 6 * t, y=180.0)]
+             for t in range(FRAMES)]
+    shot = shots.render_shot([photo], poses, noise_sigma=2.0, size=PLATE_SIZE)
+    folder = tmp_path_factory.mktemp("plate")
+    for t, frame in enumerate(shot.frames):
+        linear = color.convert(frame.astype(np.float32) / 255, "sRGB - Texture", "ACEScg")
+        alpha = np.ones(linear.shape[:2] + (1,), np.float32)
+        write_image(folder / f"plate.{1001 + t:04d}.exr",
+                    Image(np.concatenate([linear, alpha], axis=2).astype(np.float16), ("R", "G", "B", "A")), "half")
+    return folder / "plate.####.exr"
+
+
+def env() -> dict[str, str]:
+    return dict(os.environ)
+
+
+@pytest.fixture(scope="module")
+def swapped(model_dir: Path, plate: Path, shared_dir: Path, tmp_path_factory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("swapped")
+    environment = {**os.environ, "LATENTSWAP_MODELS": str(shared_dir / "models")}
+    done = latentswap("swap", str(plate), "--model", str(model_dir), "-o", str(out / "swap.####.exr"),
+                      "--mask-blur", "6", env=environment, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return out, done.stdout
+
+
+def test_output_holds_comp_face_and_mask_layers_with_metadata(swapped, model_dir: Path) -> None:
+    out, stdout = swapped
+    image = read_image(out / "swap.1001.exr")
+    assert image.channels == ("R", "G", "B", "A", "face.R", "face.G", "face.B", "face.A", "mask.Y")
+    assert image.pixels.dtype == np.float16 and image.pixels.shape[:2] == (360, 640)
+    card = json.loads((model_dir / "model" / "provenance.json").read_text())
+    meta = image.metadata
+    assert meta["latentswap/consent"] == "REF-7" and meta["latentswap/codec"] == "taef2"
+    assert meta["latentswap/identity_src"] == card["identities"]["src"]["name"]
+    assert len(meta["latentswap/model_id"]) == 16 and meta["latentswap/source_frame"] == "1001"
+    assert "wrote 4 frames" in stdout
+
+
+def test_pixels_outside_the_face_are_bit_identical(swapped, plate: Path) -> None:
+    out, _ = swapped
+    for frame in (1001, 1003, 1004):
+        original = read_image(Path(str(plate).replace("####", str(frame)))).pixels
+        result = read_image(out / f"swap.{frame}.exr")
+        mask = result.channel("mask.Y")
+        outside = mask == 0
+        assert 0.02 < (~outside).mean() < 0.5  # a face was blended, and only there
+        assert np.array_equal(result.pixels[:, :, :4][outside], original[outside])
+        changed = np.abs(result.pixels[:, :, :3].astype(np.float32) - original[:, :, :3]).max(axis=2) > 0
+        assert changed[mask > 0.5].mean() > 0.5  # the face really was replaced
+        face_alpha = result.channel("face.A")
+        assert np.allclose(face_alpha, mask, atol=1e-3)
+
+
+def test_a_frame_without_a_face_is_copied_unchanged_and_reported(swapped, plate: Path) -> None:
+    out, stdout = swapped
+    original = read_image(Path(str(plate).replace("####", str(FACELESS_FRAME)))).pixels
+    result = read_image(out / f"swap.{FACELESS_FRAME}.exr")
+    assert np.array_equal(result.pixels[:, :, :4], original)
+    assert not result.channel("mask.Y").any()
+    assert f"no face to swap in 1 frames, copied unchanged: {FACELESS_FRAME}" in stdout
+
+
+def test_bad_input_fails_before_any_frame_is_written(model_dir: Path, plate: Path, shared_dir: Path,
+                                                     tmp_path: Path) -> None:
+    environment = {**os.environ, "LATENTSWAP_MODELS": str(shared_dir / "models")}
+    out = tmp_path / "out"
+    out.mkdir()
+    target = str(out / "swap.####.exr")
+
+    gap = tmp_path / "gap"
+    shutil.copytree(plate.parent, gap)
+    (gap / "plate.1003.exr").unlink()
+    done = latentswap("swap", str(gap / "plate.####.exr"), "--model", str(model_dir), "-o", target, env=environment)
+    assert done.returncode == 2 and "1003" in done.stderr and "missing" in done.stderr
+
+    done = latentswap("swap", str(plate), "--model", str(tmp_path), "-o", target, env=environment)
+    assert done.returncode == 2 and "is not a trained model" in done.stderr
+
+    tampered = tmp_path / "tampered"
+    shutil.copytree(model_dir, tampered)
+    provenance = tampered / "model" / "provenance.json"
+    card = json.loads(provenance.read_text())
+    card["codec"]["weights_sha256"] = {name: "0" * 64 for name in card["codec"]["weights_sha256"]}
+    provenance.write_text(json.dumps(card))
+    done = latentswap("swap", str(plate), "--model", str(tampered), "-o", target, env=environment)
+    assert done.returncode == 2 and "differ from those" in done.stderr and "--codec-path" in done.stderr
+
+    track = tmp_path / "shot.track.json"
+    assert latentswap("track", str(plate), "-o", str(track), env=environment).returncode == 0
+    done = latentswap("swap", str(plate), "--model", str(model_dir), "-o", target, "--track", str(track),
+                      "--faces", "7", env=environment)
+    assert done.returncode == 2 and "face id 7 is not in the track" in done.stderr
+
+    done = latentswap("swap", str(plate), "--model", str(model_dir), "-o", target, "--blend", "screen",
+                      env=environment)
+    assert done.returncode == 2 and "--blend 'screen' is unknown" in done.stderr
+    assert not any(out.iterdir()) and "Traceback" not in done.stderr
+
+
+def test_skip_existing_keeps_finished_frames(model_dir: Path, plate: Path, shared_dir: Path, tmp_path: Path) -> None:
+    environment = {**os.environ, "LATENTSWAP_MODELS": str(shared_dir / "models")}
+    target = tmp_path / "swap.####.exr"
+    done = latentswap("swap", str(plate), "--model", str(model_dir), "-o", str(target), "--frames", "1001-1002",
+                      env=environment, timeout=300)
+    assert done.returncode == 0, done.stderr
+    first = (tmp_path / "swap.1001.exr").stat().st_mtime_ns
+    done = latentswap("swap", str(plate), "--model", str(model_dir), "-o", str(target), "--skip-existing",
+                      "--color-transfer", "mkl", env=environment, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "swap.1001.exr").stat().st_mtime_ns == first
+    assert "kept 2 existing frames: 1001-1002" in done.stdout
+    assert sorted(path.name for path in tmp_path.iterdir()) == [f"swap.{f}.exr" for f in range(1001, 1005)]
+
+
+def test_onnx_backend_matches_torch(swapped, model_dir: Path, plate: Path, shared_dir: Path, tmp_path: Path) -> None:
+    environment = {**os.environ, "LATENTSWAP_MODELS": str(shared_dir / "models")}
+    done = latentswap("swap", str(plate), "--model", str(model_dir), "-o", str(tmp_path / "swap.####.exr"),
+                      "--mask-blur", "6", "--backend", "onnx", "--frames", "1001", env=environment, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (model_dir / "model" / "swap.onnx").is_file()  # exported once, beside the weights
+    torch_result = read_image(swapped[0] / "swap.1001.exr").pixels.astype(np.float32)
+    onnx_result = read_image(tmp_path / "swap.1001.exr").pixels.astype(np.float32)
+    assert np.abs(torch_result - onnx_result).max() < 2e-3  # half-float output of two runtimes
