@@ -96,20 +96,24 @@ def test_taef2_describe_records_the_weights_hashes(taef2: Codec, shared_models: 
 
 
 def test_pixel_codec_round_trip_is_exact(face_photo: np.ndarray) -> None:
-    codec = load_codec("pixel")
+    codec = load_codec("pixel")  # default factor 2: a lossless space-to-depth, 12 channels at R/2
     rgb = face_tensor(face_photo, 256)
     latent = codec.encode(rgb)
-    assert latent.shape == (1, 192, 32, 32) and codec.latent_shape(256) == (192, 32, 32)
+    assert latent.shape == (1, 12, 128, 128) and codec.latent_shape(256) == (12, 128, 128)
     assert torch.equal(codec.decode(latent), rgb)
-    assert torch.equal(latent[0, :, 0, 0].reshape(3, 8, 8), rgb[0, :, :8, :8])  # one 8x8 block per latent pixel
+    assert torch.equal(latent[0, :, 0, 0].reshape(3, 2, 2), rgb[0, :, :2, :2])  # one 2x2 block per latent pixel
     assert codec.describe() == {
         "name": "pixel",
-        "latent_channels": 192,
-        "downscale": 8,
+        "latent_channels": 12,
+        "downscale": 2,
         "weights_sha256": {},
         "source": "",
     }
     assert load_codec("pixel", pixel_factor=4).latent_shape(256) == (48, 64, 64)
+    assert codec.window_margin == 0  # a latent window decodes alone to exactly its pixels
+    assert torch.equal(codec.decode(latent[..., 5:37, 9:41]), rgb[..., 10:74, 18:82])
+    coarse = load_codec("pixel", pixel_factor=8)
+    assert coarse.latent_shape(256) == (192, 32, 32) and torch.equal(coarse.decode(coarse.encode(rgb)), rgb)
 
 
 # --- sd-vae -----------------------------------------------------------------------------------------------

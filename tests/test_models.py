@@ -240,3 +240,57 @@ def test_a_config_with_values_of_the_wrong_type_is_refused(tmp_path) -> None:
     (tmp_path / "config.json").write_text(json.dumps(data))
     with pytest.raises(ModelError, match=r"config.json holds values no model can be built from"):
         load_model(tmp_path)
+
+
+# --- the pixel codec's input (face/2): front stages down to the same bottleneck -------------------------------
+
+
+@pytest.mark.parametrize("face_size", [128, 256])
+@pytest.mark.parametrize("layout", ["df", "liae"])
+def test_pixel_codec_model_reaches_the_taef2_bottleneck(face_size, layout):
+    from latentswap_core.codecs import load_codec
+    from latentswap_core.models.swap_model import parameter_count
+
+    torch.manual_seed(0)
+    pixel = SwapModelConfig.for_codec(load_codec("pixel"), face_size, layout=layout)
+    latent = SwapModelConfig(latent_channels=32, face_size=face_size, latent_size=face_size // 8, layout=layout)
+    assert (pixel.latent_channels, pixel.latent_size, pixel.front_stages) == (12, face_size // 2, 2)
+    assert latent.front_stages == 0 and pixel.stages == latent.stages
+    pixel_model, latent_model = SwapModel(pixel), SwapModel(latent)
+    rgb_latent = torch.randn(2, 12, face_size // 2, face_size // 2)
+    code = pixel_model.encoder(rgb_latent)
+    assert code.shape == latent_model.encoder(torch.randn(2, 32, face_size // 8, face_size // 8)).shape
+    assert code.shape[-1] == face_size // 8 // 2**latent.stages
+    for identity in ("src", "dst"):
+        out = pixel_model.reconstruct(rgb_latent, identity)
+        assert out.latent.shape == rgb_latent.shape
+        assert out.mask.shape == (2, 1, face_size // 2, face_size // 2)
+    assert parameter_count(pixel_model) > parameter_count(latent_model)
+
+
+def test_front_stages_follow_the_input_side_and_odd_sides_are_refused():
+    for factor, front in ((8, 0), (4, 1), (2, 2), (1, 3)):
+        config = SwapModelConfig(latent_channels=3 * factor**2, face_size=256, latent_size=256 // factor)
+        assert config.front_stages == front and config.stages == 3
+        out = SwapModel(config).eval().reconstruct(torch.randn(1, 3 * factor**2, 256 // factor, 256 // factor), "src")
+        assert out.latent.shape[-1] == 256 // factor
+    with pytest.raises(ModelError, match="latent side 64 does not fit a 192 px face") as caught:
+        SwapModelConfig(latent_channels=27, face_size=192, latent_size=64)  # downscale 3: not face/8 x 2^k
+    assert "\n" not in str(caught.value)
+
+
+def test_old_config_dicts_still_load_and_store_no_new_field(tmp_path):
+    old = {  # a config.json as written before front stages existed (TAEF2 and the old factor-8 pixel codec)
+        "latent_channels": 192, "face_size": 256, "latent_size": 32, "layout": "df", "preset": "small",
+        "encoder_dims": 32, "inter_dims": 128, "decoder_dims": 32, "mask_dims": 10, "stages": 3, "vq": True,
+        "codebook_size": 512, "code_dim": 64, "commitment_weight": 0.25, "ema_decay": 0.99,
+        "dead_code_updates": 50, "identities": ["src", "dst"], "version": 1,
+    }
+    config = SwapModelConfig.from_dict(old)
+    assert config.front_stages == 0 and config.to_dict() == old
+    model = SwapModel(config)
+    assert not any("front" in name for name in model.state_dict())  # same weights layout as before
+    save_model(model, tmp_path / "model")
+    assert load_model(tmp_path / "model").config == config
+    pixel = SwapModelConfig(latent_channels=12, face_size=128, latent_size=64)
+    assert "front_stages" not in pixel.to_dict() and SwapModelConfig.from_dict(pixel.to_dict()) == pixel

@@ -14,7 +14,7 @@ def load_codec(name: str, path: str | Path | None = None, pixel_factor: int | No
     """A frozen codec on the CPU in float32.
 
     ``taef2``: weights from ``path`` (a folder) or the model search path. ``sd-vae``: ``path`` to a diffusers
-    VAE folder (required). ``pixel``: weight-free, ``pixel_factor`` (default 8) is its downscale.
+    VAE folder (required). ``pixel``: weight-free, ``pixel_factor`` (default 2) is its downscale.
     """
     if name == "taef2":
         from latentswap_core.codecs.taef2 import load_taef2

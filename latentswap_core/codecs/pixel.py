@@ -1,6 +1,9 @@
 """Pixel space as a codec: pixel-unshuffle RGB into 3*f*f channels at 1/f resolution (exact, weight-free).
 
-Training on these "latents" is plain pixel-space training, the DeepFaceLab-equivalent baseline.
+Training on these "latents" is plain pixel-space training, the DeepFaceLab-equivalent baseline. The default
+f = 2 (12 channels at R/2) is a lossless space-to-depth in the role of DeepFaceLab's first stride-2 conv: the
+swap model then adds two stride-2 front stages (and two upscales per decoder) to reach the same bottleneck as
+for TAEF2's R/8 latents, so it is a full-resolution pixel-space network of the same family.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from torch import nn
 from latentswap_core.codecs.base import Codec
 from latentswap_core.errors import ModelError
 
-DEFAULT_FACTOR = 8
+DEFAULT_FACTOR = 2
 
 
 class _Anchor(nn.Module):
@@ -25,6 +28,7 @@ class _Anchor(nn.Module):
 
 class PixelCodec(Codec):
     name = "pixel"
+    window_margin = 0  # pixel shuffle is exact and local: a window of the latent decodes to exactly its pixels
 
     def __init__(self, factor: int = DEFAULT_FACTOR) -> None:
         if factor < 1:

@@ -1,4 +1,10 @@
-"""Building blocks of the swap model: encoder, inter (bottleneck side) and decoder with its mask branch."""
+"""Building blocks of the swap model: encoder, inter (bottleneck side) and decoder with its mask branch.
+
+An input finer than face/8 (the pixel codec) adds ``front`` stages: stride-2 convs at the front of the encoder and
+upscale + residual stages at the end of each decoder, all at constant width (``dims``), so that the code has the
+same side and the same core layers as for a TAEF2 latent of the same face ("same family"; DeepFaceLab keeps its
+decoder wider, d_dims * 2, at full resolution).
+"""
 
 from __future__ import annotations
 
@@ -33,18 +39,20 @@ class Upscale(nn.Module):
 
 
 class Encoder(nn.Module):
-    """Latent ``C x S x S`` -> code ``code_dim x S/2^stages``: a stem, stride-2 3x3 convs at e x {1, 2, 4}."""
+    """Latent ``C x S x S`` -> code ``code_dim x S/2^(front + stages)``: a stem, ``front`` stride-2 3x3 convs at
+    constant width e, then stride-2 3x3 convs at e x {2, 4, 8}."""
 
-    def __init__(self, latent_channels: int, dims: int, stages: int, code_dim: int) -> None:
+    def __init__(self, latent_channels: int, dims: int, stages: int, code_dim: int, front: int = 0) -> None:
         super().__init__()
         widths = [dims * 2**i for i in range(stages + 1)]
         self.stem = nn.Conv2d(latent_channels, widths[0], 3, padding=1)
+        self.front_downs = nn.ModuleList(nn.Conv2d(dims, dims, 3, stride=2, padding=1) for _ in range(front))
         self.downs = nn.ModuleList(nn.Conv2d(widths[i], widths[i + 1], 3, stride=2, padding=1) for i in range(stages))
         self.to_code = nn.Conv2d(widths[-1], code_dim, 1)
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
         x = _act(self.stem(latent))
-        for down in self.downs:
+        for down in [*self.front_downs, *self.downs]:
             x = _act(down(x))
         return self.to_code(x)
 
@@ -64,11 +72,14 @@ class Inter(nn.Module):
 class Decoder(nn.Module):
     """Bottleneck features -> (latent ``C x S x S``, mask logits ``1 x S x S``).
 
-    The main branch: per stage an upscale + a residual block at d x {4, 2, 1}, then a 1x1 conv to the
-    latent (no activation: latents are unbounded). The mask branch is the same shape at ``mask_dims``.
+    The main branch: per stage an upscale + a residual block at d x {4, 2, 1}, then ``front`` more at d, then a
+    1x1 conv to the latent (no activation: latents are unbounded). The mask branch is the same shape at
+    ``mask_dims`` (upscales only).
     """
 
-    def __init__(self, in_channels: int, latent_channels: int, dims: int, mask_dims: int, stages: int) -> None:
+    def __init__(
+        self, in_channels: int, latent_channels: int, dims: int, mask_dims: int, stages: int, front: int = 0
+    ) -> None:
         super().__init__()
         widths = [dims * 2 ** (stages - 1 - i) for i in range(stages)]
         mask_widths = [mask_dims * 2 ** (stages - 1 - i) for i in range(stages)]
@@ -79,19 +90,23 @@ class Decoder(nn.Module):
             self.ups.append(Upscale(previous, width))
             self.residuals.append(Residual(width))
             previous = width
+        self.front_ups = nn.ModuleList(Upscale(previous, previous) for _ in range(front))
+        self.front_residuals = nn.ModuleList(Residual(previous) for _ in range(front))
         self.to_latent = nn.Conv2d(previous, latent_channels, 1)
         self.mask_ups = nn.ModuleList()
         previous = in_channels
         for width in mask_widths:
             self.mask_ups.append(Upscale(previous, width))
             previous = width
+        self.front_mask_ups = nn.ModuleList(Upscale(previous, previous) for _ in range(front))
         self.to_mask = nn.Conv2d(previous, 1, 1)
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = features
-        for up, residual in zip(self.ups, self.residuals, strict=True):
+        ups, residuals = [*self.ups, *self.front_ups], [*self.residuals, *self.front_residuals]
+        for up, residual in zip(ups, residuals, strict=True):
             x = residual(up(x))
         m = features
-        for up in self.mask_ups:
+        for up in [*self.mask_ups, *self.front_mask_ups]:
             m = up(m)
         return self.to_latent(x), self.to_mask(m)

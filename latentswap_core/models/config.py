@@ -36,12 +36,34 @@ def stages_for(latent_size: int) -> int:
     return 2 if latent_size <= 16 else 3
 
 
+def front_stages_for(face_size: int, latent_size: int) -> int:
+    """k where ``latent_size = face_size / 8 * 2^k``: stages that bring a finer input down to the face/8 side.
+
+    0 for codecs with a downscale of 8 or more (TAEF2, SD VAE); 2 for the pixel codec's default factor 2.
+    """
+    core = face_size // 8
+    if latent_size <= core:
+        return 0
+    ratio = latent_size // core
+    if latent_size % core or ratio & (ratio - 1):
+        raise ModelError(
+            f"latent side {latent_size} does not fit a {face_size} px face: the swap model takes face/8 x 2^k "
+            f"({core}, {core * 2}, {core * 4}, ...), i.e. a codec whose downscale is 8, 4, 2 or 1"
+        )
+    return ratio.bit_length() - 1
+
+
 @dataclass
 class SwapModelConfig:
     """Everything needed to rebuild a swap model. Width fields left at 0 are filled from ``preset``.
 
     Latents are ``B x latent_channels x latent_size x latent_size`` for faces of ``face_size`` px
-    (TAEF2: 32 channels at face_size / 8; the pixel codec: 192 channels at face_size / 8).
+    (TAEF2: 32 channels at face_size / 8; the pixel codec: 12 channels at face_size / 2 with its default factor).
+    Whatever the input side, the model reaches the same bottleneck for the same face size: an input finer than
+    face/8 first goes through ``front_stages`` stride-2 stages (derived, not stored), and each decoder ends with
+    as many upscale + residual stages. Those front stages keep a constant width (encoder_dims in, decoder_dims
+    and mask_dims out) -- our "same family" rule; DeepFaceLab keeps its decoder wider at full resolution
+    (d_dims * 2 channels).
     """
 
     latent_channels: int
@@ -80,14 +102,21 @@ class SwapModelConfig:
                 setattr(self, name, value)
         if not self.mask_dims:
             self.mask_dims = max(8, self.decoder_dims // 3)
+        core_size = self.latent_size // 2**self.front_stages  # the face/8 side the core stages start from
         if not self.stages:
-            self.stages = stages_for(self.latent_size)
-        if self.latent_size % (2**self.stages):
-            raise ModelError(f"latent size {self.latent_size} is not divisible by 2^{self.stages}: use fewer stages")
+            self.stages = stages_for(core_size)
+        if core_size % (2**self.stages):
+            raise ModelError(f"latent size {core_size} is not divisible by 2^{self.stages}: use fewer stages")
         if len(set(self.identities)) != 2:
             raise ModelError(f"swap model identities {self.identities} must be two distinct names, e.g. ('src', 'dst')")
         if self.codebook_size < 2 or self.code_dim < 1 or not 0.0 < self.ema_decay < 1.0:
             raise ModelError("codebook_size must be 2 or more, code_dim 1 or more and ema_decay in (0, 1)")
+
+    @property
+    def front_stages(self) -> int:
+        """Extra stride-2 stages in front of the encoder (and upscales at the end of each decoder) that bring an
+        input at face/8 x 2^k down to the face/8 side: 0 for TAEF2, 2 for the pixel codec at factor 2."""
+        return front_stages_for(self.face_size, self.latent_size)
 
     @classmethod
     def for_codec(cls, codec: Any, face_size: int, **options: Any) -> SwapModelConfig:

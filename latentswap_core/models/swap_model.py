@@ -1,7 +1,8 @@
 """The latent-space swap autoencoder: DeepFaceLab's DF and LIAE layouts with an optional VQ bottleneck.
 
-Both layouts encode a latent ``B x C x S x S`` (from a frozen codec) to a code at ``S / 2^stages``,
-quantise it (``vq=True``), and decode a latent of the same shape plus a face mask.
+Both layouts encode a latent ``B x C x S x S`` (from a frozen codec) to a code at ``S / 2^(front_stages + stages)``,
+quantise it (``vq=True``), and decode a latent of the same shape plus a face mask. ``front_stages`` is 0 for
+TAEF2 (S = face/8) and 2 for the pixel codec (S = face/2), so both reach the same code side for a face size.
 
 - ``df``: shared encoder and inter, one decoder per identity.
   ``reconstruct(z, "src") = decoder_src(inter(vq(encoder(z))))``.
@@ -16,7 +17,8 @@ Which way round a swap goes: ``swap(latent, to_identity)`` renders the face in `
 "src")``; the name says the input comes from the other identity.
 
 The mask is a sigmoid in [0, 1] at the latent's resolution (``B x 1 x S x S``, face_size / 8 for
-TAEF2): the trainer compares it with the faceset masks downsampled by area to ``S x S``.
+TAEF2, face_size / 2 for the pixel codec): the trainer compares it with the faceset masks downsampled by area
+to ``S x S``.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ class SwapModel(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        self.encoder = Encoder(c.latent_channels, c.encoder_dims, c.stages, c.code_dim)
+        front = c.front_stages  # 0 for TAEF2; 2 for the pixel codec at factor 2 (input at face/2)
+        self.encoder = Encoder(c.latent_channels, c.encoder_dims, c.stages, c.code_dim, front)
         self.quantizer = (
             VectorQuantizer(c.codebook_size, c.code_dim, c.commitment_weight, c.ema_decay, c.dead_code_updates)
             if c.vq
@@ -58,14 +61,14 @@ class SwapModel(nn.Module):
             self.inter = Inter(c.code_dim, c.inter_dims)
             self.decoders = nn.ModuleDict(
                 {
-                    name: Decoder(c.inter_dims, c.latent_channels, c.decoder_dims, c.mask_dims, c.stages)
+                    name: Decoder(c.inter_dims, c.latent_channels, c.decoder_dims, c.mask_dims, c.stages, front)
                     for name in c.identities
                 }
             )
         else:
             self.inter_ab = Inter(c.code_dim, c.inter_dims)
             self.inter_b = Inter(c.code_dim, c.inter_dims)
-            self.decoder = Decoder(2 * c.inter_dims, c.latent_channels, c.decoder_dims, c.mask_dims, c.stages)
+            self.decoder = Decoder(2 * c.inter_dims, c.latent_channels, c.decoder_dims, c.mask_dims, c.stages, front)
 
     def bottleneck(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, VQStats | None]:
         """Encoder + VQ: -> (code, commitment loss, stats). Without VQ the code passes unchanged."""

@@ -168,6 +168,12 @@ class Trainer:
             "src faceset": str(o.src.resolve()), "dst faceset": str(o.dst.resolve()),
         }
         checkpoint = self._open_model_dir()
+        if checkpoint:
+            saved = checkpoint.model.config
+            if (saved.latent_channels, saved.latent_size) != (config.latent_channels, config.latent_size):
+                raise ModelError(f"{o.output} was trained on {saved.latent_channels} x {saved.latent_size}^2 latents, "
+                                 f"the {o.codec} codec now gives {config.latent_channels} x {config.latent_size}^2: "
+                                 "train into a new -o folder")
         self.model = (checkpoint.model if checkpoint else SwapModel(config)).to(self.device).train()
         self._parameters = list(self.model.parameters())
         self.optimizer = torch.optim.AdamW(self._parameters, lr=o.lr)
