@@ -1,30 +1,46 @@
-"""Training step time of the swap model in TAEF2 latent space against pixel space, at 256 and 512 px, in one run.
+"""Swap-model training in TAEF2 latent space against pixel space: step time at 256 and 512 px, memory, latent-cache
+cost, and time to the same held-out reconstruction quality at 256 px, in one run.
 
-The same model family (``SwapModelConfig.for_codec``, preset ``small``, layout ``df``, VQ on) is built for the
-TAEF2 codec (32 channels at 1/8 resolution) and for the weight-free ``pixel`` codec (pixel-unshuffle into 192
-channels at 1/8: plain pixel-space training, the DeepFaceLab-equivalent baseline). Each step is the Trainer's
-own ``_train_step`` (a ``Trainer`` set up without facesets: batch 4 src + 4 dst faces, random flips, AdamW at
-lr 5e-4): masked latent MSE + mask loss + VQ commitment on every step, and on every ``pixel_loss_every``-th
-step (1 in 4) also DSSIM + L1 of ``pixel_loss_samples`` (2) faces per identity decoded through the frozen
-codec. Both kinds of step are timed (median of N after warm-up;
-N and the warm-ups are printed) and the schedule-averaged mean is
-(3 latent-only + 1 pixel-loss) / 4. The ratio pixel/latent compares the mean steps.
+Both runs are the same model family (``SwapModelConfig.for_codec``, preset ``small``, layout ``df``, VQ on) and the
+same Trainer (batch 4 src + 4 dst faces, AdamW at the TrainOptions default lr, the default loss schedule). The
+latent model takes TAEF2 latents (32 channels at R/8). The pixel baseline takes the weight-free ``pixel`` codec
+(pixel-unshuffle by 2: 12 channels at R/2), so its encoder adds two stride-2 front stages and each decoder two
+upscale + residual stages at constant width down to the same bottleneck: a full-resolution pixel-space network
+like DeepFaceLab's (whose decoder is wider still at full resolution).
 
-Faces are a real photo, ``$LATENTSWAP_SHARED/data/faces/obama.jpg`` (default ``<repo>/../shared``), cropped
-square and resized to the face size; the 4 faces of a faceset are it, its mirror and both shifted by a few
-pixels; masks are a filled ellipse. Their latents are encoded once, as the latent cache would; the seconds to
-encode one face (the first call, once) are printed as the cache cost. Each configuration runs in a fresh
-subprocess of this script (``--one codec,px``) so that the peak resident memory (``ru_maxrss``) of one does not
-include another's.
+Data: real faces, built as a user would. Short synthetic moving shots (tests/shots.py: a real photo turning,
+scaling and travelling across a 1920x1080 plate with lighting drift and sensor noise) are rendered from
+obama.jpg (src) and biden2.jpg (dst) and extracted with ``latentswap extract``. Every 4th src frame is held out
+of training and extracted into its own faceset: the held-out faces.
 
-Run:  .venv/bin/python benchmarks/train_speed.py [--steps N] [--quick]
-      (--quick: 256 px only, 1 warm-up step per kind, 2 timed)
+1. Step time: for each codec and face size, in a fresh subprocess (so the peak resident memory, ``ru_maxrss``,
+   is that configuration's alone), a Trainer is built on the facesets and its own ``_train_step`` is timed for
+   both kinds of step: latent-only (masked latent MSE + mask + VQ commitment) and pixel-loss (every
+   ``pixel_loss_every``-th step: also DSSIM + L1 of ``pixel_loss_samples`` faces per identity decoded through the
+   frozen codec). Medians of N after warm-ups (both printed); the schedule-averaged mean is
+   ((every - 1) x latent-only + pixel-loss) / every; the ratio pixel/latent compares the means. The latent-cache
+   cost is the Trainer's set-up time less its codec + model + optimizer set-up, per face: reading the faceset
+   PNGs and encoding them once (for the pixel codec a reshape).
+2. Time to quality at 256 px: ``Trainer.run`` for each codec, ``--minutes`` of training for the latent model and
+   twice that for the pixel model; every ``--eval-every`` seconds of training the held-out src faces are
+   reconstructed as src (model.eval(), no grad) and decoded by the codec; PSNR is measured inside the face mask
+   (mask-weighted MSE over RGB in [0, 1]). The training clock is the sum of the Trainer's step times
+   (evaluation excluded). Printed: the curves, the codec's own round-trip PSNR on the same faces (the latent
+   model's ceiling), the training seconds to first reach ``--target-db`` (default: the latent model's PSNR at
+   the end of its budget, rounded down to 0.5 dB) and their ratio (">" where the pixel model did not reach it).
+
+The Trainer's augmentation pool (re-encoded moved/recoloured faces, built by a background thread) is off for both
+codecs unless ``--augment``: its thread would share the CPU cores with the timed steps.
+
+Run:  .venv/bin/python benchmarks/train_speed.py [--quick] [--minutes M] [--target-db DB] [--data FOLDER]
+      (--quick: 256 px only, few frames, 1 warm-up + 2 timed steps, 20 s + 40 s of training: a smoke run)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -33,46 +49,86 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import fields
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("LATENTSWAP_SHARED", REPO.parent / "shared"))
 os.environ.setdefault("LATENTSWAP_MODELS", str(SHARED / "models"))  # before latentswap_core looks for TAEF2
+sys.path.insert(0, str(REPO / "tests"))  # tests/shots.py renders the synthetic shots
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 from latentswap_core.codecs import load_codec  # noqa: E402
-from latentswap_core.io import read_image  # noqa: E402
+from latentswap_core.io import Image, write_image  # noqa: E402
 from latentswap_core.models import SwapModel, SwapModelConfig  # noqa: E402
 from latentswap_core.models.swap_model import parameter_count  # noqa: E402
-from latentswap_core.train.latent_cache import FaceLatents  # noqa: E402
-from latentswap_core.train.trainer import Trainer, TrainOptions  # noqa: E402
+from latentswap_core.train.latent_cache import load_latents  # noqa: E402
+from latentswap_core.train.trainer import StepReport, Trainer, TrainOptions  # noqa: E402
 
 CODECS = ("taef2", "pixel")
 BATCH = 4
 PRESET, LAYOUT, VQ = "small", "df", True
-# (warm-up latent-only, warm-up pixel-loss, timed) steps per face size. On 2 CPU cores a TAEF2 pixel-loss step at
-# 512 px (backward through the decoder at full resolution) takes ~10 s, so 512 px times fewer of them.
-DEFAULT_STEPS = {256: (2, 2, 5), 512: (2, 1, 3)}
+HOLD_OUT_EVERY = 4
+EXTRACT_SIZE = 512  # the training facesets; the Trainer resizes them for 256 px
+# (warm-up latent-only, warm-up pixel-loss, timed per kind) per face size
+DEFAULT_STEPS = {256: (2, 1, 5), 512: (1, 1, 3)}
 QUICK_STEPS = (1, 1, 2)
+# The Trainer's augmentation pool is encoded by a background thread that competes with the timed steps for the
+# CPU cores: off (for both codecs) unless --augment.
+AUGMENT_OFF = "--augment" not in sys.argv
+PASS_ON = [] if AUGMENT_OFF else ["--augment"]
+FRAMES = {"full": (32, 24), "quick": (12, 8)}  # src frames (before the hold-out), dst frames
 
 
-def faces(size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """4 RGB faces ``4 x 3 x S x S`` in [0, 1] from one photo (as is, mirrored, shifted) and 4 ellipse masks."""
-    photo = read_image(SHARED / "data" / "faces" / "obama.jpg").rgb_float()
-    side = min(photo.shape[:2])
-    top, left = (photo.shape[0] - side) // 2, (photo.shape[1] - side) // 2
-    face = np.clip(cv2.resize(photo[top:top + side, left:left + side], (size, size), interpolation=cv2.INTER_AREA),
-                   0, 1)
-    shift = max(1, size // 64)
-    variants = [face, face[:, ::-1], np.roll(face, shift, axis=1), np.roll(face[:, ::-1], -shift, axis=0)]
-    mask = np.zeros((size, size), np.float32)
-    cv2.ellipse(mask, (size // 2, size // 2), (int(size * 0.36), int(size * 0.46)), 0, 0, 360, 1.0, -1)
-    rgb = torch.from_numpy(np.ascontiguousarray(np.stack(variants))).permute(0, 3, 1, 2).contiguous().float()
-    return rgb, torch.from_numpy(mask)[None, None].expand(len(variants), 1, size, size).contiguous()
+# --- data ------------------------------------------------------------------------------------------------------
+def extract(frames: list[np.ndarray], folder: Path, faceset: Path, size: int) -> int:
+    from latentswap_core.faceset import load_faceset
+
+    folder.mkdir(parents=True)
+    for number, frame in enumerate(frames, start=1001):
+        write_image(folder / f"shot.{number}.png", Image(frame, ("R", "G", "B")))
+    done = subprocess.run([sys.executable, "-m", "latentswap_core", "extract", str(folder), "-o", str(faceset),
+                           "--size", str(size)], capture_output=True, text=True, cwd=REPO)
+    if done.returncode:
+        raise SystemExit(f"FAIL: latentswap extract {folder}: {done.stderr.strip()}")
+    return len(load_faceset(faceset).faces)
+
+
+def build_facesets(root: Path, quick: bool) -> dict[str, Path]:
+    """src, dst (training) and heldout facesets under ``root`` from synthetic shots of real photos."""
+    from shots import drifting_gains, load_photo, moving_poses, render_shot
+
+    src_count, dst_count = FRAMES["quick" if quick else "full"]
+    sets = {name: root / name for name in ("src", "dst", "heldout")}
+    if all((folder / "faceset.json").is_file() for folder in sets.values()):
+        return sets
+    shots = {}
+    for role, photo, count, seed in (("src", "obama", src_count, 0), ("dst", "biden2", dst_count, 1)):
+        poses = [[pose] for pose in moving_poses(count, seed)]
+        shots[role] = render_shot([load_photo(photo, SHARED)], poses, drifting_gains(count), 3.0, seed).frames
+    src = shots["src"]
+    held = [frame for index, frame in enumerate(src) if index % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1]
+    train = [frame for index, frame in enumerate(src) if index % HOLD_OUT_EVERY != HOLD_OUT_EVERY - 1]
+    counts = {
+        "src": extract(train, root / "frames_src", sets["src"], EXTRACT_SIZE),
+        "dst": extract(shots["dst"], root / "frames_dst", sets["dst"], EXTRACT_SIZE),
+        "heldout": extract(held, root / "frames_heldout", sets["heldout"], 256),
+    }
+    print(f"facesets: src {counts['src']} faces (obama, {len(train)} frames), dst {counts['dst']} (biden2, "
+          f"{len(shots['dst'])} frames), held-out src {counts['heldout']} (every {HOLD_OUT_EVERY}th obama frame), "
+          f"extracted at {EXTRACT_SIZE} px (held-out at 256)", flush=True)
+    return sets
+
+
+def trainer_for(sets: dict[str, Path], output: Path, codec: str, size: int, **options) -> Trainer:
+    if AUGMENT_OFF and "augment" in {f.name for f in fields(TrainOptions)}:
+        options["augment"] = False
+    return Trainer(TrainOptions(src=sets["src"], dst=sets["dst"], output=output, codec=codec, resolution=size,
+                                preset=PRESET, layout=LAYOUT, vq=VQ, batch=BATCH, steps=10**9, preview_every=0,
+                                save_every=0, **options))
 
 
 def sync(device: torch.device) -> None:
@@ -80,122 +136,212 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def run_one(codec_name: str, size: int, warmup: tuple[int, int], steps: int) -> dict:
+# --- 1. step time ----------------------------------------------------------------------------------------------
+def run_step_time(sets: dict[str, Path], codec_name: str, size: int, warmup: tuple[int, int], steps: int) -> dict:
     """Time the Trainer's own step for one codec and face size; the figures as a dict."""
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     with tempfile.TemporaryDirectory(prefix="train_speed_") as folder:
-        options = TrainOptions(src=folder, dst=folder, output=folder, codec=codec_name, resolution=size,
-                               preset=PRESET, layout=LAYOUT, vq=VQ, steps=1, batch=BATCH)
-    codec = load_codec(codec_name).to(device)
-    rgb, mask = faces(size)
-
-    with torch.no_grad():  # the latent cache's cost: one face, encoded once (the first call)
-        sync(device)
         began = time.perf_counter()
-        codec.encode(rgb[:1]).float()
-        sync(device)
-        encode_one = time.perf_counter() - began
-        latents = codec.encode(rgb).float().cpu()
-    data = FaceLatents(
-        latents=latents.contiguous(),
-        latent_masks=torch.nn.functional.interpolate(mask, size=latents.shape[-2:], mode="area").contiguous(),
-        faces=(rgb * 255).round().to(torch.uint8),
-        masks=(mask * 255).round().to(torch.uint8),
-    )
+        trainer = trainer_for(sets, Path(folder) / "model", codec_name, size)
+        init_s = time.perf_counter() - began
+        began = time.perf_counter()  # the set-up that is not the latent cache, done again to subtract it
+        codec = load_codec(codec_name).to(trainer.device)
+        config = SwapModelConfig.for_codec(codec, size, layout=LAYOUT, preset=PRESET, vq=VQ)
+        torch.optim.AdamW(SwapModel(config).to(trainer.device).parameters(), lr=trainer.options.lr)
+        setup_s = time.perf_counter() - began
+        faces = len(trainer.src) + len(trainer.dst)
 
-    # A Trainer without facesets or a model folder: the attributes its __init__ would set, then its own step.
-    torch.manual_seed(options.seed)
-    trainer = Trainer.__new__(Trainer)
-    trainer.options, trainer.device, trainer.codec = options, device, codec
-    config = SwapModelConfig.for_codec(codec, size, layout=LAYOUT, preset=PRESET, vq=VQ)
-    trainer.model = SwapModel(config).to(device).train()
-    trainer.optimizer = torch.optim.AdamW(trainer.model.parameters(), lr=options.lr)
-    trainer.sampler = torch.Generator().manual_seed(options.seed)
-    trainer.src, trainer.dst = data, data
-    trainer.step = 0
+        def step(pixel_loss: bool) -> float:
+            trainer.step = 0 if pixel_loss else 1  # _train_step adds the pixel loss when step % every == 0
+            sync(trainer.device)
+            began = time.perf_counter()
+            losses = trainer._train_step()
+            sync(trainer.device)
+            seconds = time.perf_counter() - began
+            if not all(math.isfinite(value) for name, value in losses.items() if name != "pixel" or pixel_loss):
+                raise SystemExit(f"FAIL: {codec_name} {size} px step gave non-finite losses {losses}")
+            return seconds
 
-    def step(pixel_loss: bool) -> float:
-        # _train_step adds the pixel loss when step % pixel_loss_every == 0.
-        trainer.step = 0 if pixel_loss else 1
-        sync(device)
-        began = time.perf_counter()
-        losses = trainer._train_step()
-        sync(device)
-        seconds = time.perf_counter() - began
-        if not all(np.isfinite(value) for name, value in losses.items() if name != "pixel" or pixel_loss):
-            raise SystemExit(f"FAIL: {codec_name} {size} px step gave non-finite losses {losses}")
-        return seconds
-
-    timings = {}
-    for (kind, pixel_loss), warm in zip((("latent_only", False), ("pixel_loss", True)), warmup, strict=True):
-        for _ in range(warm):
-            step(pixel_loss)
-        timings[kind] = statistics.median(step(pixel_loss) for _ in range(steps))
-    every = options.pixel_loss_every
-    mean = ((every - 1) * timings["latent_only"] + timings["pixel_loss"]) / every
-    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9  # KiB on Linux
+        timings = {}
+        for (kind, pixel_loss), warm in zip((("latent_only", False), ("pixel_loss", True)), warmup, strict=True):
+            for _ in range(warm):
+                step(pixel_loss)
+            timings[kind] = statistics.median(step(pixel_loss) for _ in range(steps))
+    every = trainer.options.pixel_loss_every
     return {
-        "codec": codec_name, "size": size, "latent_shape": list(latents.shape[1:]),
-        "params_m": parameter_count(trainer.model) / 1e6, "steps": steps, "warmup": warmup,
-        **timings, "mean": mean, "pixel_loss_every": every, "pixel_loss_samples": options.pixel_loss_samples,
-        "peak_rss_gb": peak_gb, "encode_one_s": encode_one, "threads": torch.get_num_threads(),
-        "device": str(device),
-        "cuda_peak_gb": torch.cuda.max_memory_allocated() / 1e9 if device.type == "cuda" else None,
+        "codec": codec_name, "size": size, "latent_shape": list(trainer.src.latents.shape[1:]),
+        "params_m": parameter_count(trainer.model) / 1e6, "steps": steps, "warmup": list(warmup), **timings,
+        "mean": ((every - 1) * timings["latent_only"] + timings["pixel_loss"]) / every,
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9,  # KiB on Linux
+        "cache_s_per_face": max(0.0, init_s - setup_s) / faces, "faces": faces,
+        "cuda_peak_gb": torch.cuda.max_memory_allocated() / 1e9 if trainer.device.type == "cuda" else None,
+        "load": os.getloadavg()[0],
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=None, help="timed steps per kind (default 5 at 256, 3 at 512)")
-    parser.add_argument("--quick", action="store_true", help="256 px only, 1 warm-up step, 2 timed")
-    parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # "codec,px": one configuration, JSON out
-    parser.add_argument("--warmup", default="1,1", help=argparse.SUPPRESS)  # latent-only,pixel-loss warm-ups
-    args = parser.parse_args()
+# --- 2. time to quality ----------------------------------------------------------------------------------------
+def masked_psnr(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
+    """PSNR (dB) of RGB in [0, 1] inside ``mask`` (mask-weighted MSE over the three channels)."""
+    mse = float(((a - b) ** 2 * mask).sum() / (3 * mask.sum()))
+    return float("inf") if mse == 0 else -10 * math.log10(mse)
 
-    if args.one:
-        codec_name, size = args.one.split(",")
-        warmup = tuple(int(n) for n in args.warmup.split(","))
-        print(json.dumps(run_one(codec_name, int(size), warmup, args.steps or DEFAULT_STEPS[int(size)][2])))
-        return
 
-    sizes = (256,) if args.quick else (256, 512)
-    print(f"CPU: {cpu_model()} | torch threads: {torch.get_num_threads()} | torch {torch.__version__} | "
-          f"Python {platform.python_version()} | CUDA: {torch.cuda.is_available()}")
-    print(f"batch {BATCH}+{BATCH} (src + dst per step), preset {PRESET}, layout {LAYOUT}, VQ {'on' if VQ else 'off'}, "
-          f"AdamW lr {TrainOptions.lr}, pixel loss on {TrainOptions.pixel_loss_samples} faces per identity "
-          f"every {TrainOptions.pixel_loss_every} steps")
-    print("each configuration in a fresh process; warm-up steps (latent-only,pixel-loss) then the median of N timed "
-          "steps of each kind; the pixel-loss steps follow the latent-only ones in the same process")
-    print()
-    header = (f"{'codec':<6} {'face px':>7} {'latent shape':>13} {'params M':>8} {'warm':>4} {'N':>2} "
-              f"{'latent-only s':>13} {'pixel-loss s':>12} {'mean s (1/4)':>12} {'peak RSS GB':>11} "
-              f"{'encode 1 face s':>15}")
+def run_quality(sets: dict[str, Path], codec_name: str, size: int, budget_s: float, eval_every_s: float) -> dict:
+    """Train for ``budget_s`` training seconds; the held-out PSNR curve (step, training seconds, dB)."""
+    with tempfile.TemporaryDirectory(prefix="train_quality_") as folder:
+        trainer = trainer_for(sets, Path(folder) / "model", codec_name, size)
+        held = load_latents(sets["heldout"], trainer.codec, size, Path(folder) / "heldout", "heldout")
+        faces, masks = held.faces.float() / 255, held.masks.float() / 255
+        latents = held.latents.to(trainer.device)
+        with torch.no_grad():
+            ceiling = masked_psnr(trainer.codec.decode(latents).float().cpu(), faces, masks)
+
+        def evaluate() -> float:
+            trainer.model.eval()
+            try:
+                with torch.no_grad():
+                    decoded = trainer.codec.decode(trainer.model.reconstruct(latents, "src").latent.float())
+            finally:
+                trainer.model.train()
+            return masked_psnr(decoded.float().cpu(), faces, masks)
+
+        curve = [(0, 0.0, evaluate())]
+        clock = {"train_s": 0.0, "next_eval": eval_every_s}
+
+        def on_step(report: StepReport) -> None:
+            clock["train_s"] += report.seconds
+            done = clock["train_s"] >= budget_s
+            if clock["train_s"] >= clock["next_eval"] or done:
+                clock["next_eval"] += eval_every_s
+                curve.append((report.step, clock["train_s"], evaluate()))
+            if done:
+                trainer.options.steps = report.step  # the Trainer stops after this step
+
+        trainer.run(on_step=on_step)
+    return {"codec": codec_name, "size": size, "curve": curve, "ceiling_db": ceiling, "train_s": clock["train_s"],
+            "heldout_faces": len(held), "steps": curve[-1][0], "load": os.getloadavg()[0]}
+
+
+def reached(curve: list[list[float]], target_db: float) -> float | None:
+    """Training seconds at the first evaluation at or above ``target_db`` (None if never)."""
+    return next((seconds for _, seconds, db in curve if db >= target_db), None)
+
+
+# --- the run ---------------------------------------------------------------------------------------------------
+def child(args: list[str]) -> dict:
+    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, cwd=REPO)
+    if done.returncode:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"FAIL: {' '.join(args)} exited with {done.returncode}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def step_table(sets: dict[str, Path], sizes: tuple[int, ...], quick: bool, steps_override: int | None) -> None:
+    header = (f"{'codec':<6} {'face px':>7} {'input shape':>12} {'params M':>8} {'warm':>4} {'N':>2} "
+              f"{'latent-only s':>13} {'pixel-loss s':>12} {'mean s':>7} {'peak RSS GB':>11} {'cache s/face':>12} "
+              f"{'load':>4}")
     print(header)
     print("-" * len(header))
     results: dict[tuple[str, int], dict] = {}
     for size in sizes:
-        *warmup, steps = QUICK_STEPS if args.quick else DEFAULT_STEPS[size]
-        steps = args.steps or steps
+        *warmup, steps = QUICK_STEPS if quick else DEFAULT_STEPS[size]
+        steps = steps_override or steps
         for codec_name in CODECS:
-            command = [sys.executable, __file__, "--one", f"{codec_name},{size}", "--steps", str(steps),
-                       "--warmup", ",".join(map(str, warmup))]
-            done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
-            if done.returncode:
-                sys.stderr.write(done.stdout + done.stderr)
-                raise SystemExit(f"FAIL: {codec_name} at {size} px exited with {done.returncode}")
-            r = results[codec_name, size] = json.loads(done.stdout.strip().splitlines()[-1])
+            r = results[codec_name, size] = child(["--step-time", f"{codec_name},{size}", "--data",
+                                                   str(sets["src"].parent), "--steps", str(steps), "--warmup",
+                                                   ",".join(map(str, warmup)), *PASS_ON])
             shape = "x".join(str(n) for n in r["latent_shape"])
-            print(f"{codec_name:<6} {size:>7} {shape:>13} {r['params_m']:>8.2f} {','.join(map(str, warmup)):>4} "
-                  f"{r['steps']:>2} {r['latent_only']:>13.3f} {r['pixel_loss']:>12.3f} {r['mean']:>12.3f} "
-                  f"{r['peak_rss_gb']:>11.2f} {r['encode_one_s']:>15.4f}", flush=True)
+            print(f"{codec_name:<6} {size:>7} {shape:>12} {r['params_m']:>8.2f} {','.join(map(str, warmup)):>4} "
+                  f"{r['steps']:>2} {r['latent_only']:>13.3f} {r['pixel_loss']:>12.3f} {r['mean']:>7.3f} "
+                  f"{r['peak_rss_gb']:>11.2f} {r['cache_s_per_face']:>12.4f} {r['load']:>4.1f}", flush=True)
     print()
     for size in sizes:
         taef2, pixel = results["taef2", size], results["pixel", size]
-        print(f"ratio pixel/latent at {size}: {pixel['mean'] / taef2['mean']:.1f}x (mean step); "
-              f"latent-only {pixel['latent_only'] / taef2['latent_only']:.1f}x, "
-              f"pixel-loss {pixel['pixel_loss'] / taef2['pixel_loss']:.1f}x")
-    print("encode 1 face s: the latent cache's cost, the first encode of one face, paid once per face per codec "
-          "and size (pixel: a reshape)")
+        print(f"step time at {size} px, pixel/latent: {pixel['mean'] / taef2['mean']:.2f}x (schedule mean: "
+              f"{taef2['mean']:.3f} s latent, {pixel['mean']:.3f} s pixel); latent-only steps "
+              f"{pixel['latent_only'] / taef2['latent_only']:.2f}x, pixel-loss steps "
+              f"{pixel['pixel_loss'] / taef2['pixel_loss']:.2f}x")
+    print("load: the 1-minute load average at the end of the configuration (other processes share the cores)")
+    print("cache s/face: the Trainer's set-up less codec + model + optimizer set-up, per face of src + dst: reading "
+          "the faceset and encoding it once (paid once per face, codec and size)")
+
+
+def quality_table(sets: dict[str, Path], budgets: dict[str, float], eval_every: float, target_db: float | None) -> None:
+    results = {}
+    for codec_name in CODECS:
+        results[codec_name] = r = child(["--quality", codec_name, "--data", str(sets["src"].parent), "--budget",
+                                         str(budgets[codec_name] * 60), "--eval-every", str(eval_every), *PASS_ON])
+        points = ", ".join(f"{seconds:.0f}s/{step}:{db:.2f}" for step, seconds, db in r["curve"])
+        print(f"{codec_name:<6} {r['steps']} steps in {r['train_s']:.0f} s of training (load avg {r['load']:.1f}), "
+              f"codec round trip {r['ceiling_db']:.2f} dB (the ceiling) | curve (train s/step: dB): {points}",
+              flush=True)
+    taef2, pixel = results["taef2"], results["pixel"]
+    if target_db is None:  # what the latent model reached in its budget, rounded down to 0.5 dB
+        target_db = math.floor(taef2["curve"][-1][2] * 2) / 2
+        print(f"target: {target_db} dB, the latent model's held-out PSNR at the end of its budget rounded down")
+    latent_s, pixel_s = reached(taef2["curve"], target_db), reached(pixel["curve"], target_db)
+    for name, seconds, r in (("taef2", latent_s, taef2), ("pixel", pixel_s, pixel)):
+        print(f"{name:<6} reaches {target_db} dB after "
+              + (f"{seconds:.0f} s of training" if seconds is not None else f"> {r['train_s']:.0f} s (not reached)"))
+    if latent_s is None:
+        print(f"time to {target_db} dB: the latent model did not reach it: no ratio (lower --target-db)")
+    elif pixel_s is None:
+        print(f"time to {target_db} dB, pixel/latent: > {pixel['train_s'] / latent_s:.1f}x "
+              "(the pixel model did not reach it within its budget)")
+    else:
+        print(f"time to {target_db} dB, pixel/latent: {pixel_s / latent_s:.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="256 px only, tiny counts: a smoke run")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per kind (default 5 at 256, 3 at 512)")
+    parser.add_argument("--minutes", type=float, default=None, help="training budget of the latent model for time "
+                        "to quality (default 3; --quick 0.33); the pixel model gets twice as long")
+    parser.add_argument("--eval-every", type=float, default=None, help="training seconds between held-out "
+                        "evaluations (default 20; --quick 5)")
+    parser.add_argument("--target-db", type=float, default=None, help="held-out PSNR to reach (default: what the "
+                        "latent model reached in its budget, rounded down to 0.5 dB)")
+    parser.add_argument("--data", default=None, help="keep the rendered shots and facesets in this folder (reused)")
+    parser.add_argument("--augment", action="store_true", help="keep the Trainer's augmentation pool on")
+    parser.add_argument("--skip-steps", action="store_true", help="only the time-to-quality part")
+    parser.add_argument("--step-time", default=None, help=argparse.SUPPRESS)  # "codec,px": one configuration
+    parser.add_argument("--quality", default=None, help=argparse.SUPPRESS)  # codec: one time-to-quality run
+    parser.add_argument("--warmup", default="1,1", help=argparse.SUPPRESS)
+    parser.add_argument("--budget", type=float, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    minutes = args.minutes if args.minutes is not None else (0.33 if args.quick else 3.0)
+    eval_every = args.eval_every if args.eval_every is not None else (5.0 if args.quick else 15.0)
+
+    if args.step_time or args.quality:
+        sets = {name: Path(args.data) / name for name in ("src", "dst", "heldout")}
+        if args.step_time:
+            codec_name, size = args.step_time.split(",")
+            warmup = tuple(int(n) for n in args.warmup.split(","))
+            result = run_step_time(sets, codec_name, int(size), warmup, args.steps)
+        else:
+            result = run_quality(sets, args.quality, 256, args.budget, eval_every)
+        print(json.dumps(result))
+        return
+
+    print(f"CPU: {cpu_model()} | torch threads: {torch.get_num_threads()} | torch {torch.__version__} | "
+          f"Python {platform.python_version()} | CUDA: {torch.cuda.is_available()}")
+    print(f"batch {BATCH}+{BATCH} (src + dst per step), preset {PRESET}, layout {LAYOUT}, VQ {'on' if VQ else 'off'}, "
+          f"AdamW lr {TrainOptions.lr} (both codecs), pixel loss on {TrainOptions.pixel_loss_samples} faces per "
+          f"identity every {TrainOptions.pixel_loss_every} steps, augmentation pool {'off' if AUGMENT_OFF else 'on'}")
+    with tempfile.TemporaryDirectory(prefix="train_speed_data_") as temporary:
+        root = Path(args.data) if args.data else Path(temporary)
+        began = time.perf_counter()
+        sets = build_facesets(root, args.quick)
+        print(f"data ready in {time.perf_counter() - began:.0f} s", flush=True)
+        if not args.skip_steps:
+            print("\n1. step time: each configuration in a fresh process; warm-up steps (latent-only,pixel-loss), "
+                  "then the median of N timed steps of each kind")
+            step_table(sets, (256,) if args.quick else (256, 512), args.quick, args.steps)
+        budgets = {"taef2": minutes, "pixel": 2 * minutes}
+        print(f"\n2. time to quality at 256 px: held-out src reconstruction PSNR inside the face mask, evaluated every "
+              f"{eval_every:.0f} s of training (evaluation not counted); {budgets['taef2']} min of training for the "
+              f"latent model, {budgets['pixel']} min for the pixel model")
+        quality_table(sets, budgets, eval_every, args.target_db)
 
 
 if __name__ == "__main__":
