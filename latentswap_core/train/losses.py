@@ -21,26 +21,29 @@ def mask_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(predicted.float(), target.float())
 
 
-def gaussian_window(size: int, sigma: float, channels: int, device: torch.device) -> torch.Tensor:
+def gaussian_line(size: int, sigma: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     coords = torch.arange(size, dtype=torch.float32, device=device) - (size - 1) / 2
     line = torch.exp(-(coords**2) / (2 * sigma**2))
-    line = line / line.sum()
-    return (line[:, None] * line[None, :]).expand(channels, 1, size, size).contiguous()
+    return (line / line.sum()).to(dtype)
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor, window_size: int = 11, sigma: float = 1.5) -> torch.Tensor:
-    """Mean SSIM of ``B x C x H x W`` images in [0, 1] with a Gaussian window (valid convolution)."""
+    """Mean SSIM of ``B x C x H x W`` images in [0, 1] with a Gaussian window (valid convolution).
+
+    The five local moments are blurred in one separable pass (a row then a column kernel): at DeepFaceLab's
+    23 px window this is ~10x cheaper than a 2-D kernel, forward and backward.
+    """
     channels = a.shape[1]
-    window = gaussian_window(window_size, sigma, channels, a.device).to(a.dtype)
-
-    def blur(x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, window, groups=channels)
-
+    line = gaussian_line(window_size, sigma, a.device, a.dtype)
+    moments = torch.cat([a, b, a * a, b * b, a * b], dim=1)
+    groups = moments.shape[1]
+    blurred = F.conv2d(moments, line.view(1, 1, 1, -1).expand(groups, 1, 1, window_size), groups=groups)
+    blurred = F.conv2d(blurred, line.view(1, 1, -1, 1).expand(groups, 1, window_size, 1), groups=groups)
+    mu_a, mu_b, aa, bb, ab = blurred.split(channels, dim=1)
     c1, c2 = 0.01**2, 0.03**2
-    mu_a, mu_b = blur(a), blur(b)
-    var_a = blur(a * a) - mu_a**2
-    var_b = blur(b * b) - mu_b**2
-    covariance = blur(a * b) - mu_a * mu_b
+    var_a = aa - mu_a**2
+    var_b = bb - mu_b**2
+    covariance = ab - mu_a * mu_b
     numerator = (2 * mu_a * mu_b + c1) * (2 * covariance + c2)
     denominator = (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
     return (numerator / denominator).mean()

@@ -100,6 +100,7 @@ class TrainOptions:
     pixel_loss_crop: int = 256  # px of the face decoded for the pixel loss (a random window of larger faces)
     pixel_weight: float = 1.0
     eyes_mouth_priority: float = 0.0  # extra loss weight inside the eyes/mouth mask (1: twice the face's)
+    cpu_bf16_decode: bool = True  # run the frozen decoder in bf16 on CPUs that compute it natively
     flip: bool = True
     augment: bool = True  # random warp of the model's input latents + a pool of re-encoded moved/recoloured faces
     augment_pool: int = 16  # augmented faces per identity in each pool generation
@@ -261,6 +262,13 @@ class Trainer:
     def _autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
 
+    def _decoder_autocast(self):
+        """bf16 for the frozen decoder of the pixel loss: on CUDA, and on CPUs with native bf16 (AVX512-BF16, AMX),
+        where TAEF2's decode forward + backward of two 256 px faces takes 0.28 s instead of 0.77 s."""
+        if self.device.type == "cpu" and self.options.cpu_bf16_decode and cpu_has_bf16():
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return self._autocast()
+
     def _pixel_window(self) -> tuple[slice, slice, int]:
         """A random square of the latent (rows, columns) whose decoded pixels the pixel loss compares, and the
         latent-to-pixel scale. Decoding a 256 px window of a 512 px face costs a quarter of decoding all of it."""
@@ -275,7 +283,7 @@ class Trainer:
         o = self.options
         n = min(o.pixel_loss_samples, o.batch)
         rows, columns, scale = self._pixel_window()
-        with self._autocast():
+        with self._decoder_autocast():
             decoded = decode_window(self.codec, predicted[:n], rows, columns)
         pixel_rows = slice(rows.start * scale, rows.stop * scale)
         pixel_columns = slice(columns.start * scale, columns.stop * scale)
@@ -415,6 +423,13 @@ class Trainer:
         write_loss_history(o.output / "losses.csv", self.history)
         if self.history:
             plot_losses(o.output / "losses.png", self.history)
+
+
+def cpu_has_bf16() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def matching_face_type(src: Path, dst: Path) -> str:
