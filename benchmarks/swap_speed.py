@@ -1,0 +1,253 @@
+"""``latentswap swap`` throughput: frames/s end to end at 1920x1080 and 3840x2160, models at 256 and 512 px, the
+torch and onnx backends, the time per stage, and the model's own time per face, in one run.
+
+Plates: synthetic shots of one real face (``latentswap_core.demo.shot``: biden2.jpg turning, scaling and travelling
+over a background, sensor noise), written as half-float ACEScg RGB EXRs the way ``latentswap demo`` writes its
+plate. The face is the same share of the frame at both sizes (300 px tall at 1080p, 600 px at 4K). Each plate is
+tracked once (``track_source``, whole_face, with the aligned transforms a ``latentswap track`` file holds) before
+any timing.
+
+Models: throwaway models trained by the real Trainer for 2 steps on facesets made with ``latentswap extract`` from
+../shared/data/faces (src obama*.jpg, dst biden*.jpg; extracted once at 512 px, resized by the Trainer for 256).
+Speed does not depend on what a model has learnt. The onnx backend exports ``model/swap.onnx`` on its first open;
+that export is timed and printed apart and excluded from everything else, as is the loading of every model.
+
+1. End to end: ``render_shot`` (the engine of ``latentswap swap``) with the default RenderOptions (batch 4 faces
+   per model call, 2 blend/write workers, rct colour transfer, landmark mask) writing to a temporary folder. The
+   wall time is ``RenderReport.wall_seconds`` (reading, aligning, swapping, blending and writing every frame);
+   frames/s = frames / wall. Backends alternate within each repeat, so load from other processes hits both
+   alike; medians of ``--repeats`` (every swapper has already run in part 2, so no render is a cold start;
+   the plate's files are in the page cache from tracking). The stages
+   (``stage_seconds``: read, align, swap, blend, write) are seconds per frame, summed over threads: reading runs
+   ahead on its own thread and blending + writing on the workers while the model swaps the next batch, so the
+   stages overlap and their sum can exceed the wall time. onnx/torch is the ratio of frames/s (above 1: onnx
+   faster).
+2. Model only (measured before part 1): ``swapper.swap`` on a batch of ``batch`` aligned crops (uniform noise of
+   the model's face size: the networks' cost does not depend on content), per face; median (and fastest) of
+   ``--model-repeats`` calls after 1 warm-up, the swappers alternating. "share" is that median over the
+   end-to-end wall time per frame (one face per frame): how much of a frame is the model.
+
+Run:  .venv/bin/python benchmarks/swap_speed.py [--quick] [--frames N] [--repeats R] [--device cpu|cuda]
+      (--quick: 1920x1080, 256 px, 4 frames, 1 repeat: a smoke run)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("LATENTSWAP_SHARED", REPO.parent / "shared"))
+os.environ.setdefault("LATENTSWAP_MODELS", str(SHARED / "models"))  # before latentswap_core looks for TAEF2
+
+import numpy as np  # noqa: E402
+import onnxruntime  # noqa: E402
+import torch  # noqa: E402
+from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
+from latentswap_core import color  # noqa: E402
+from latentswap_core.align import alignment_transform  # noqa: E402
+from latentswap_core.demo import shot as shots  # noqa: E402
+from latentswap_core.io import Image, open_source, write_image  # noqa: E402
+from latentswap_core.swap.backends import open_swapper, resolve_device  # noqa: E402
+from latentswap_core.swap.render import RenderOptions, render_shot  # noqa: E402
+from latentswap_core.track import TrackOptions, track_source  # noqa: E402
+from latentswap_core.train import Trainer, TrainOptions  # noqa: E402
+
+PLATES = {"1920x1080": ((1920, 1080), 1.0), "3840x2160": ((3840, 2160), 2.0)}  # size, face scale (1: 300 px)
+FACE_SIZES = (256, 512)
+BACKENDS = ("torch", "onnx")
+STAGES = ("read", "align", "swap", "blend", "write")
+EXTRACT_SIZE = 512
+PLATE_SPACE = "ACEScg"
+OPTIONS = RenderOptions()  # what `latentswap swap` does by default
+PHOTOS = {"src": ("obama", "obama2", "obama3"), "dst": ("biden", "biden2")}
+
+
+def write_plate(folder: Path, size: tuple[int, int], scale: float, frames: int) -> str:
+    """One face moving across a ``size`` plate, as half-float ACEScg EXRs (like ``latentswap demo``'s plate)."""
+    folder.mkdir(parents=True)
+    width, height = size
+    photo = shots.load_photo("biden2", SHARED)
+    poses = []
+    for t in range(frames):
+        u = t / max(frames - 1, 1)
+        poses.append([shots.Pose(angle=15.0 * np.sin(2 * np.pi * u), scale=scale * (1.0 + 0.1 * np.sin(np.pi * u)),
+                                 x=width * (0.35 + 0.3 * u), y=height * (0.5 + 0.05 * np.sin(2 * np.pi * u)))])
+    shot = shots.render_shot([photo], poses, size=size, noise_sigma=2.0)
+    for index, frame in enumerate(shot.frames):
+        linear = color.convert(frame.astype(np.float32) / 255, "sRGB - Texture", PLATE_SPACE)
+        write_image(folder / f"plate.{1001 + index:04d}.exr", Image(linear.astype(np.float16), ("R", "G", "B")),
+                    "half")
+    return str(folder / "plate.####.exr")
+
+
+def track_plate(pattern: str):
+    """The shot's track with each face's aligned transform, as ``latentswap track`` writes it."""
+    track = track_source(open_source(pattern), TrackOptions(face_type="whole_face"))
+    found = sum(len(entry.faces) for entry in track.frames)
+    if found != len(track.frames):
+        raise SystemExit(f"FAIL: tracking {pattern} found {found} faces in {len(track.frames)} frames, not one each")
+    for entry in track.frames:
+        for face in entry.faces:
+            face.to_aligned = alignment_transform(face.landmarks, track.face_type)
+    return track
+
+
+def make_facesets(root: Path) -> dict[str, Path]:
+    sets = {}
+    for name, photos in PHOTOS.items():
+        folder = root / f"photos_{name}"
+        folder.mkdir()
+        for photo in photos:
+            shutil.copy(SHARED / "data" / "faces" / f"{photo}.jpg", folder)
+        sets[name] = root / f"faceset_{name}"
+        done = subprocess.run([sys.executable, "-m", "latentswap_core", "extract", str(folder), "-o", str(sets[name]),
+                               "--size", str(EXTRACT_SIZE)], capture_output=True, text=True, cwd=REPO)
+        if done.returncode != 0:
+            raise SystemExit(f"FAIL: latentswap extract {folder}: {done.stderr.strip()}")
+    return sets
+
+
+def train_model(sets: dict[str, Path], folder: Path, face_size: int, device: str) -> Path:
+    """A 2-step model: its speed is that of a trained one."""
+    Trainer(TrainOptions(sets["src"], sets["dst"], folder, resolution=face_size, steps=2, preview_every=0,
+                         augment=False, device=device, consent="benchmark: throwaway model")).run()
+    return folder
+
+
+def open_timed(model: Path, backend: str, device: str):
+    began = time.perf_counter()
+    swapper = open_swapper(model, backend, device)
+    return swapper, time.perf_counter() - began
+
+
+def model_seconds_per_face(swappers: dict, repeats: int) -> dict[tuple[int, str], list[float]]:
+    """Seconds per face of ``swapper.swap`` on a batch of crops, ``repeats`` times each; the swappers alternate."""
+    batches = {key: np.random.default_rng(0).uniform(0, 1, (OPTIONS.batch, key[0], key[0], 3)).astype(np.float32)
+               for key in swappers}
+    for key, swapper in swappers.items():
+        swapper.swap(batches[key])  # warm-up (also warms the swapper for the renders)
+    times: dict[tuple[int, str], list[float]] = {key: [] for key in swappers}
+    for _ in range(repeats):
+        for key, swapper in swappers.items():
+            began = time.perf_counter()
+            swapper.swap(batches[key])
+            times[key].append((time.perf_counter() - began) / OPTIONS.batch)
+    return times
+
+
+def render_once(pattern: str, swapper, track, scratch: Path) -> tuple[float, dict[str, float]]:
+    """One ``render_shot`` into a fresh temporary folder: (wall seconds, stage seconds)."""
+    out = Path(tempfile.mkdtemp(prefix="swap_", dir=scratch))
+    try:
+        report = render_shot(open_source(pattern), str(out / "swap.####.exr"), swapper, track, OPTIONS)
+        return report.wall_seconds, dict(report.stage_seconds)
+    finally:
+        shutil.rmtree(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1920x1080, 256 px, 4 frames, 1 repeat: a smoke run")
+    parser.add_argument("--frames", type=int, default=None, help="frames per plate (default 8; --quick 4)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed renders per configuration (default 3; "
+                        "--quick 1)")
+    parser.add_argument("--model-repeats", type=int, default=5, help="timed model calls per configuration")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (onnx then uses its CUDA/TensorRT providers)")
+    args = parser.parse_args()
+    frames = args.frames or (4 if args.quick else 8)
+    repeats = args.repeats or (1 if args.quick else 3)
+    plates = {"1920x1080": PLATES["1920x1080"]} if args.quick else PLATES
+    face_sizes = (256,) if args.quick else FACE_SIZES
+    device = resolve_device(args.device)
+
+    print(f"CPU: {cpu_model()} ({os.cpu_count()} cores) | load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+          f" | torch threads: {torch.get_num_threads()} | torch {torch.__version__} | onnxruntime "
+          f"{onnxruntime.__version__} | Python {platform.python_version()} | device: {device}"
+          + (f" ({torch.cuda.get_device_name()})" if device.startswith("cuda") else ""))
+    print(f"{frames} frames per plate, one face, half-float {PLATE_SPACE} EXR in and out; RenderOptions defaults: "
+          f"batch {OPTIONS.batch} faces per model call, {OPTIONS.workers} blend/write workers, colour transfer "
+          f"{OPTIONS.color_transfer}, mask {OPTIONS.mask}; median of {repeats} renders", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="swap_speed_") as temporary:
+        root = Path(temporary)
+        began = time.perf_counter()
+        sets = make_facesets(root)
+        models = {size: train_model(sets, root / f"model_{size}", size, device) for size in face_sizes}
+        print(f"facesets + {len(models)} throwaway models: {time.perf_counter() - began:.0f} s", flush=True)
+        swappers, loads = {}, {}
+        for size, model in models.items():
+            for backend in BACKENDS:
+                swappers[size, backend], first = open_timed(model, backend, device)
+                if backend == "onnx":  # the first open exported swap.onnx; a second one only loads
+                    swappers[size, backend], loads[size, backend] = open_timed(model, backend, device)
+                    print(f"  {size} px onnx: export {first - loads[size, backend]:.1f} s (excluded), load "
+                          f"{loads[size, backend]:.2f} s, providers {', '.join(swappers[size, backend].providers)}")
+                else:
+                    loads[size, backend] = first
+                    print(f"  {size} px torch: load {first:.2f} s")
+        model_times = model_seconds_per_face(swappers, args.model_repeats)
+        model_only = {key: statistics.median(times) for key, times in model_times.items()}
+
+        results = {}
+        for plate_name, (size, scale) in plates.items():
+            began = time.perf_counter()
+            pattern = write_plate(root / f"plate_{plate_name}", size, scale, frames)
+            track = track_plate(pattern)
+            print(f"plate {plate_name}: rendered + tracked in {time.perf_counter() - began:.0f} s (excluded)",
+                  flush=True)
+            for face_size in face_sizes:
+                runs: dict[str, list[tuple[float, dict[str, float]]]] = {backend: [] for backend in BACKENDS}
+                for _ in range(repeats):
+                    for backend in BACKENDS:
+                        runs[backend].append(render_once(pattern, swappers[face_size, backend], track, root))
+                for backend in BACKENDS:
+                    wall = statistics.median(w for w, _ in runs[backend])
+                    stages = {s: statistics.median(st.get(s, 0.0) for _, st in runs[backend]) for s in STAGES}
+                    results[plate_name, face_size, backend] = (wall, stages, [w for w, _ in runs[backend]])
+            shutil.rmtree(root / f"plate_{plate_name}")
+
+    print()
+    print("End to end (render_shot wall time; stages in s/frame, summed over threads, overlapping)")
+    header = (f"{'plate':<10} {'model':>5} {'backend':<7} {'frames/s':>8} {'s/frame':>8} "
+              + " ".join(f"{s:>6}" for s in STAGES) + f" {'sum':>6} {'onnx/torch':>10}  walls (s)")
+    print(header)
+    print("-" * len(header))
+    for (plate_name, face_size, backend), (wall, stages, walls) in results.items():
+        per_frame = {s: stages[s] / frames for s in STAGES}
+        ratio = ""
+        if backend == "onnx":
+            ratio = f"{results[plate_name, face_size, 'torch'][0] / wall:.2f}"
+        print(f"{plate_name:<10} {face_size:>5} {backend:<7} {frames / wall:>8.2f} {wall / frames:>8.3f} "
+              + " ".join(f"{per_frame[s]:>6.3f}" for s in STAGES) + f" {sum(per_frame.values()):>6.3f} "
+              f"{ratio:>10}  {' '.join(f'{w:.2f}' for w in walls)}")
+
+    print()
+    print(f"Model only (swapper.swap on {OPTIONS.batch} aligned crops, per face: median and fastest of "
+          f"{args.model_repeats}) "
+          "and its share of the end-to-end time per frame (1 face per frame)")
+    header = f"{'model':>5} {'backend':<7} {'ms/face':>8} {'fastest':>8} {'load s':>7}  " + "  ".join(
+        f"{'share ' + name:>16}" for name in plates)
+    print(header)
+    print("-" * len(header))
+    for (face_size, backend), seconds in model_only.items():
+        shares = "  ".join(f"{seconds / (results[name, face_size, backend][0] / frames):>16.0%}" for name in plates)
+        print(f"{face_size:>5} {backend:<7} {seconds * 1000:>8.1f} {min(model_times[face_size, backend]) * 1000:>8.1f} "
+              f"{loads[face_size, backend]:>7.2f}  {shares}")
+    for size in face_sizes:
+        print(f"onnx/torch model-only speed at {size} px: "
+              f"{model_only[size, 'torch'] / model_only[size, 'onnx']:.2f}")
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
