@@ -310,3 +310,20 @@ def test_other_mistakes_are_refused_with_one_line(landmarks, face_photo):
             mistake()
         assert isinstance(error.value, LatentSwapError)
         assert str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("scale", [0.3, 1.0, 2.5])
+def test_a_crop_from_its_source_region_equals_the_crop_from_the_whole_plate(scale: float) -> None:
+    from latentswap_core import color
+    from latentswap_core.align import aligned_source_region, from_data_window, warp_to_aligned
+
+    rng = np.random.default_rng(4)
+    plate = rng.uniform(0.0, 2.0, (300, 420, 3)).astype(np.float32)
+    angle = np.radians(20.0)
+    k = scale / 256.0  # normalised aligned units per plate pixel
+    to_aligned = np.array([[k * np.cos(angle), k * np.sin(angle), -0.1], [-k * np.sin(angle), k * np.cos(angle), 0.05]])
+    whole = warp_to_aligned(color.to_working(plate, "ACEScg"), to_aligned, 128)
+    x0, y0, x1, y1 = aligned_source_region(to_aligned, 128, plate.shape)
+    assert (x1 - x0) * (y1 - y0) < plate.shape[0] * plate.shape[1] or scale < 1.0
+    region = color.to_working(plate[y0:y1, x0:x1], "ACEScg")
+    assert np.array_equal(warp_to_aligned(region, from_data_window(to_aligned, (x0, y0)), 128), whole)

@@ -30,7 +30,14 @@ from latentswap_core.align.transform import (
     transform_points,
     umeyama,
 )
-from latentswap_core.align.warp import INTERPOLATIONS, opencv_matrix, plate_coverage, warp_to_aligned, warp_to_plate
+from latentswap_core.align.warp import (
+    INTERPOLATIONS,
+    aligned_source_region,
+    opencv_matrix,
+    plate_coverage,
+    warp_to_aligned,
+    warp_to_plate,
+)
 
 __all__ = [
     "FACE_OVAL_INDICES",
@@ -44,6 +51,7 @@ __all__ = [
     "FaceType",
     "MaskShape",
     "aligned_face_mask",
+    "aligned_source_region",
     "eyes_mouth_mask",
     "alignment_transform",
     "crop_matrix",

@@ -44,19 +44,29 @@ def warp_to_aligned(
     pixels, flat = _as_float_image(plate, "plate")
     flags = _interpolation_flag(interpolation) | cv2.WARP_INVERSE_MAP
     plate_to_crop = crop_matrix(to_aligned, size)
-    crop_px_per_plate_px = _scale(plate_to_crop)
-    sigma = _antialias_sigma(1.0 / crop_px_per_plate_px)
-    margin = math.ceil(3.0 * sigma) + _SUPPORT_PX + 1
-    corners = transform_points(_square_corners(size), invert_affine(plate_to_crop))
-    x0, y0, x1, y1 = _region(corners, margin, pixels.shape[:2])
-    # Coordinates inside the region are plate pixels less (x0, y0); clamping keeps at least the nearest
-    # edge pixel, so a crop entirely off the plate repeats its edge like one partly off it.
-    x0, y0 = min(x0, pixels.shape[1] - 1), min(y0, pixels.shape[0] - 1)
-    x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
+    sigma = _antialias_sigma(1.0 / _scale(plate_to_crop))
+    x0, y0, x1, y1 = aligned_source_region(to_aligned, size, pixels.shape)
     region = _blur(pixels[y0:y1, x0:x1], sigma, cv2.BORDER_REPLICATE)
     region_to_crop = plate_to_crop @ to_homogeneous(translation(x0, y0))
     crop = _warp(region, invert_affine(region_to_crop), (size, size), flags, cv2.BORDER_REPLICATE)
     return crop[:, :, 0] if flat else crop
+
+
+def aligned_source_region(to_aligned: np.ndarray, size: int, plate_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the plate pixels ``warp_to_aligned`` reads for this crop (never empty).
+
+    A caller that prepares pixels (a colour conversion) only there, and warps that region with
+    ``from_data_window(to_aligned, (x0, y0))``, gets exactly the crop of the whole plate.
+    """
+    height, width = check_image_shape(plate_shape, "plate shape")
+    plate_to_crop = crop_matrix(to_aligned, size)
+    margin = math.ceil(3.0 * _antialias_sigma(1.0 / _scale(plate_to_crop))) + _SUPPORT_PX + 1
+    corners = transform_points(_square_corners(size), invert_affine(plate_to_crop))
+    x0, y0, x1, y1 = _region(corners, margin, (height, width))
+    # Clamping keeps at least the nearest edge pixel, so a crop entirely off the plate repeats its edge like
+    # one partly off it.
+    x0, y0 = min(x0, width - 1), min(y0, height - 1)
+    return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
 
 
 def warp_to_plate(

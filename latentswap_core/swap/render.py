@@ -25,7 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from latentswap_core import __version__, color
-from latentswap_core.align import aligned_face_mask, alignment_transform, from_data_window, warp_to_aligned
+from latentswap_core.align import (
+    aligned_face_mask,
+    aligned_source_region,
+    alignment_transform,
+    from_data_window,
+    warp_to_aligned,
+)
 from latentswap_core.blend.color_transfer import MODES as COLOR_TRANSFER_MODES
 from latentswap_core.blend.color_transfer import transfer_color
 from latentswap_core.blend.compose import BLENDS, paste_face, refine_mask
@@ -215,15 +221,18 @@ class _Renderer:
         plate_space = self.options.colorspace or color.default_colorspace(image.pixels.dtype)
         chosen = self._faces(number)
         crops = []
-        if chosen:
-            working = color.working_rgb(image, plate_space, self.options.ocio_config)
-            for face in chosen:
-                to_aligned = face.to_aligned if self.use_track_transforms and face.to_aligned is not None \
-                    else alignment_transform(face.landmarks, self.face_type)
-                data_to_aligned = from_data_window(to_aligned, image.data_offset)
-                crop = np.clip(warp_to_aligned(working, data_to_aligned, self.face_size), 0.0, 1.0)
-                mask = aligned_face_mask(face.landmarks, to_aligned, self.face_size, self.face_type)
-                crops.append(_AlignedFace(face.track_id, data_to_aligned, crop, mask))
+        rgb = image.rgb_float() if chosen else None
+        for face in chosen:
+            to_aligned = face.to_aligned if self.use_track_transforms and face.to_aligned is not None \
+                else alignment_transform(face.landmarks, self.face_type)
+            data_to_aligned = from_data_window(to_aligned, image.data_offset)
+            # Only the plate under the crop goes to the working space: a 4K frame in full took 0.4 s per face.
+            x0, y0, x1, y1 = aligned_source_region(data_to_aligned, self.face_size, rgb.shape)
+            working = color.to_working(rgb[y0:y1, x0:x1], plate_space, self.options.ocio_config)
+            region_to_aligned = from_data_window(data_to_aligned, (x0, y0))
+            crop = np.clip(warp_to_aligned(working, region_to_aligned, self.face_size), 0.0, 1.0)
+            mask = aligned_face_mask(face.landmarks, to_aligned, self.face_size, self.face_type)
+            crops.append(_AlignedFace(face.track_id, data_to_aligned, crop, mask))
         return _Frame(number, image, plate_space, crops)
 
     def _faces(self, number: int) -> list[TrackedFace]:
