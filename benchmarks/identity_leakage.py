@@ -18,9 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,6 +30,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
+from latentswap_core.extract import ExtractOptions, faceset_from_photos  # noqa: E402
 from latentswap_core.faceset import load_faceset  # noqa: E402
 from latentswap_core.identity import DlibIdentity, identity_distance, mean_descriptor  # noqa: E402
 from latentswap_core.train import Trainer, TrainOptions  # noqa: E402
@@ -43,15 +41,9 @@ PEOPLE = {"src": ("obama", "obama2", "obama3"), "dst": ("biden", "biden2")}
 def extract_facesets(root: Path, size: int) -> dict[str, Path]:
     folders = {}
     for role, names in PEOPLE.items():
-        photos = root / f"{role}_photos"
-        photos.mkdir()
-        for name in names:
-            shutil.copy(SHARED / "data" / "faces" / f"{name}.jpg", photos)
         folders[role] = root / role
-        done = subprocess.run([sys.executable, "-m", "latentswap_core", "extract", str(photos), "-o",
-                               str(folders[role]), "--size", str(size)], capture_output=True, text=True)
-        if done.returncode:
-            raise SystemExit(f"FAIL: extracting {role}: {done.stderr.strip()}")
+        faceset_from_photos([SHARED / "data" / "faces" / f"{name}.jpg" for name in names], folders[role],
+                            ExtractOptions(size=size))
     return folders
 
 

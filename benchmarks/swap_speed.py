@@ -38,8 +38,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -56,6 +54,7 @@ from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when ru
 from latentswap_core import color  # noqa: E402
 from latentswap_core.align import alignment_transform  # noqa: E402
 from latentswap_core.demo import shot as shots  # noqa: E402
+from latentswap_core.extract import ExtractOptions, faceset_from_photos  # noqa: E402
 from latentswap_core.io import Image, open_source, write_image  # noqa: E402
 from latentswap_core.swap.backends import open_swapper, resolve_device  # noqa: E402
 from latentswap_core.swap.render import RenderOptions, render_shot  # noqa: E402
@@ -105,15 +104,9 @@ def track_plate(pattern: str):
 def make_facesets(root: Path) -> dict[str, Path]:
     sets = {}
     for name, photos in PHOTOS.items():
-        folder = root / f"photos_{name}"
-        folder.mkdir()
-        for photo in photos:
-            shutil.copy(SHARED / "data" / "faces" / f"{photo}.jpg", folder)
         sets[name] = root / f"faceset_{name}"
-        done = subprocess.run([sys.executable, "-m", "latentswap_core", "extract", str(folder), "-o", str(sets[name]),
-                               "--size", str(EXTRACT_SIZE)], capture_output=True, text=True, cwd=REPO)
-        if done.returncode != 0:
-            raise SystemExit(f"FAIL: latentswap extract {folder}: {done.stderr.strip()}")
+        faceset_from_photos([SHARED / "data" / "faces" / f"{photo}.jpg" for photo in photos], sets[name],
+                            ExtractOptions(size=EXTRACT_SIZE))
     return sets
 
 

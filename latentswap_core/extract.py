@@ -35,6 +35,7 @@ class TrackedFace(Protocol):
     track_id: int
     score: float
     landmark_confidence: float
+    bbox: tuple[float, float, float, float]
     landmarks: np.ndarray
 
 
@@ -98,6 +99,22 @@ def extract_faceset(
         raise FacesetError(f"{output}: no face was kept ({', '.join(reasons)}); check the footage, --track-id "
                            "and the frame range")
     return faceset
+
+
+def faceset_from_photos(photos: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str],
+                        options: ExtractOptions) -> Faceset:
+    """A faceset of one person from portraits: the largest face of each photo (each tracked on its own)."""
+    from latentswap_core.io.source import ImageListSource
+    from latentswap_core.track import TrackOptions, track_source
+
+    source = ImageListSource([Path(photo) for photo in photos], f"{len(photos)} photos")
+    track = track_source(source, TrackOptions(colorspace=options.colorspace, ocio_config=options.ocio_config))
+
+    def largest(faces: Sequence[TrackedFace]) -> list[TrackedFace]:
+        areas = [(face.bbox[2] - face.bbox[0]) * (face.bbox[3] - face.bbox[1]) for face in faces]
+        return [faces[int(np.argmax(areas))]] if faces else []
+
+    return extract_faceset(source, [(entry.frame, largest(entry.faces)) for entry in track.frames], output, options)
 
 
 def _add_face(writer: FacesetWriter, rgb: np.ndarray, data_offset: tuple[int, int], frame: int, source_file: str,

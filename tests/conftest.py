@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import TINY_FACESET_SIZE, latentswap
+from helpers import TINY_FACESET_SIZE
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("LATENTSWAP_SHARED", REPO.parent / "shared")).resolve()
@@ -39,15 +38,24 @@ def face_photo(shared_dir: Path) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def tiny_facesets(tmp_path_factory, shared_dir: Path) -> tuple[Path, Path]:
-    """src: obama.jpg + obama2.jpg, dst: biden2.jpg + biden.jpg, extracted at 128 px by `latentswap extract`."""
+    """src: obama.jpg + obama2.jpg, dst: biden2.jpg + biden.jpg, extracted at 128 px."""
+    from latentswap_core.extract import ExtractOptions, faceset_from_photos
+
     root = tmp_path_factory.mktemp("facesets")
-    result = []
     for role, names in (("src", ("obama", "obama2")), ("dst", ("biden2", "biden"))):
-        photos = root / f"{role}_photos"
-        photos.mkdir()
-        for name in names:
-            shutil.copy(shared_dir / "data" / "faces" / f"{name}.jpg", photos)
-        done = latentswap("extract", str(photos), "-o", str(root / role), "--size", str(TINY_FACESET_SIZE))
-        assert done.returncode == 0, done.stderr
-        result.append(root / role)
-    return result[0], result[1]
+        faceset_from_photos([shared_dir / "data" / "faces" / f"{name}.jpg" for name in names], root / role,
+                            ExtractOptions(size=TINY_FACESET_SIZE))
+    return root / "src", root / "dst"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_facesets, shared_dir: Path, tmp_path_factory) -> Path:
+    """A model folder trained for 3 steps on the tiny facesets (consent "REF-7"): enough for the plumbing."""
+    from latentswap_core.train import Trainer, TrainOptions
+
+    output = tmp_path_factory.mktemp("tiny_model") / "model"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LATENTSWAP_MODELS", str(shared_dir / "models"))
+        Trainer(TrainOptions(tiny_facesets[0], tiny_facesets[1], output, resolution=TINY_FACESET_SIZE, steps=3,
+                             preview_every=0, augment=False, consent="REF-7")).run()
+    return output

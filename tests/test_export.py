@@ -17,19 +17,13 @@ from latentswap_core.faceset import load_faceset
 from latentswap_core.swap import Swapper
 from latentswap_core.swap import export as export_module
 from latentswap_core.swap.onnx_runner import OnnxSwapper, choose_providers
-from latentswap_core.train import Trainer, TrainOptions
 
 SIZE = TINY_FACESET_SIZE
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_facesets, shared_dir: Path, tmp_path_factory) -> Path:
-    output = tmp_path_factory.mktemp("export") / "model"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LATENTSWAP_MODELS", str(shared_dir / "models"))
-        Trainer(TrainOptions(tiny_facesets[0], tiny_facesets[1], output, resolution=SIZE, steps=2,
-                             preview_every=0, augment=False)).run()
-    return output
+def trained(tiny_model: Path) -> Path:
+    return tiny_model
 
 
 @pytest.fixture(scope="module")

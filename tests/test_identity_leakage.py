@@ -8,9 +8,6 @@ Figures for both bottlenecks come from ``benchmarks/identity_leakage.py``.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from latentswap_core.extract import ExtractOptions, faceset_from_photos
 from latentswap_core.faceset import load_faceset
 from latentswap_core.identity import DlibIdentity, identity_distance, mean_descriptor
 from latentswap_core.train import Trainer, TrainOptions
@@ -32,17 +30,10 @@ PEOPLE = {"src": ("obama", "obama2", "obama3"), "dst": ("biden", "biden2")}
 @pytest.fixture(scope="module")
 def facesets(tmp_path_factory, shared_dir: Path) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("leakage_facesets")
-    folders = {}
     for role, names in PEOPLE.items():
-        photos = root / f"{role}_photos"
-        photos.mkdir()
-        for name in names:
-            shutil.copy(shared_dir / "data" / "faces" / f"{name}.jpg", photos)
-        folders[role] = root / role
-        done = subprocess.run([sys.executable, "-m", "latentswap_core", "extract", str(photos), "-o",
-                               str(folders[role]), "--size", str(SIZE)], capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-    return folders
+        faceset_from_photos([shared_dir / "data" / "faces" / f"{name}.jpg" for name in names], root / role,
+                            ExtractOptions(size=SIZE))
+    return {role: root / role for role in PEOPLE}
 
 
 def decoded_faces(trainer: Trainer, latents: torch.Tensor, to_identity: str) -> np.ndarray:

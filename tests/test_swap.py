@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shots
-from helpers import TINY_FACESET_SIZE, latentswap
+from helpers import latentswap
 
 from latentswap_core import color
 from latentswap_core.io import Image, read_image, write_image
@@ -21,15 +21,8 @@ FACELESS_FRAME = 1002
 
 
 @pytest.fixture(scope="module")
-def model_dir(tiny_facesets, shared_dir: Path, tmp_path_factory) -> Path:
-    from latentswap_core.train import Trainer, TrainOptions
-
-    output = tmp_path_factory.mktemp("swap_model") / "model"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LATENTSWAP_MODELS", str(shared_dir / "models"))
-        Trainer(TrainOptions(tiny_facesets[0], tiny_facesets[1], output, resolution=TINY_FACESET_SIZE, steps=3,
-                             preview_every=0, augment=False, consent="REF-7")).run()
-    return output
+def model_dir(tiny_model: Path) -> Path:
+    return tiny_model
 
 
 @pytest.fixture(scope="module")

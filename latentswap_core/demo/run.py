@@ -9,7 +9,6 @@ compositing-ready EXRs, and a contact sheet, a preview movie and the loss plot a
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,7 +71,7 @@ def check_shared(shared: Path) -> None:
 def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoResult:
     """Run every stage, ``say``-ing what happens; returns where everything is."""
     from latentswap_core.align import alignment_transform
-    from latentswap_core.extract import ExtractOptions, extract_faceset
+    from latentswap_core.extract import ExtractOptions, extract_faceset, faceset_from_photos
     from latentswap_core.io import open_source
     from latentswap_core.swap import Swapper
     from latentswap_core.swap.render import RenderOptions, render_shot
@@ -110,14 +109,8 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoRe
     extract = ExtractOptions(size=options.resolution)
     extract_faceset(source, [(entry.frame, entry.faces) for entry in track.frames], out / "facesets" / "dst",
                     extract)
-    photos = out / "photos"
-    photos.mkdir()
-    for name in SRC_PHOTOS:
-        shutil.copy(options.shared / "data" / "faces" / f"{name}.jpg", photos)
-    photo_source = open_source(photos)
-    photo_track = track_source(photo_source, TrackOptions())
-    extract_faceset(photo_source, [(entry.frame, entry.faces[:1]) for entry in photo_track.frames],
-                    out / "facesets" / "src", extract)
+    faceset_from_photos([options.shared / "data" / "faces" / f"{name}.jpg" for name in SRC_PHOTOS],
+                        out / "facesets" / "src", extract)
     lap("facesets")
 
     say(f"4/6 train: {options.minutes:g} minutes at {options.resolution} px in TAEF2 latent space")
