@@ -13,11 +13,11 @@ import sys
 from collections.abc import Sequence
 
 from latentswap_core import __version__
-from latentswap_core.cli import catalog, convert, demo, export, extract, info, swap, track, train
+from latentswap_core.cli import catalog, convert, demo, evaluate, export, extract, info, swap, track, train
 from latentswap_core.errors import LatentSwapError
 from latentswap_core.progress import emit_json
 
-COMMANDS = (info, convert, track, extract, catalog, train, swap, export, demo)
+COMMANDS = (info, convert, track, extract, catalog, train, swap, export, demo, evaluate)
 
 EXAMPLES = """\
 examples:

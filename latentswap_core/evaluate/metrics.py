@@ -1,0 +1,214 @@
+"""Per-frame measures of a swap against its plate: identity, fidelity and flicker. Plain arrays in, numbers out.
+
+Images are display-referred sRGB float in [0, 1] (``color.working_rgb``), H x W x 3; masks are H x W in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from latentswap_core.identity import identity_distance
+
+PSNR_CAP_DB = 100.0  # PSNR of identical images is infinite; reported as this so that JSON holds a number
+
+
+def identity_scores(descriptor: np.ndarray, target: np.ndarray, source: np.ndarray) -> dict[str, float | bool]:
+    """Distances of one swapped face's descriptor to the target identity and to the source identity; ``retrieved``
+    is True when the target is the nearer of the two (the face is recognised as the person the swap should show)."""
+    to_target = identity_distance(descriptor, target)
+    to_source = identity_distance(descriptor, source)
+    return {"to_target": to_target, "to_source": to_source, "retrieved": bool(to_target < to_source)}
+
+
+def masked_psnr(result: np.ndarray, plate: np.ndarray, mask: np.ndarray) -> float | None:
+    """PSNR in dB over the pixels where ``mask > 0`` (weighted by the mask), capped at ``PSNR_CAP_DB``; None when
+    the mask is empty."""
+    weight = np.asarray(mask, np.float64)
+    total = weight.sum()
+    if total <= 0:
+        return None
+    squared = ((np.asarray(result, np.float64) - np.asarray(plate, np.float64)) ** 2).mean(axis=2)
+    mse = float((squared * weight).sum() / total)
+    if mse <= 10.0 ** (-PSNR_CAP_DB / 10.0):
+        return PSNR_CAP_DB
+    return min(PSNR_CAP_DB, 10.0 * math.log10(1.0 / mse))
+
+
+def masked_ssim(result: np.ndarray, plate: np.ndarray, mask: np.ndarray) -> float | None:
+    """Mean SSIM (Gaussian window, sigma 1.5, luminance of sRGB) over the mask's bounding box, weighted by the
+    mask; 1 for identical faces, None when the mask is empty."""
+    from skimage.metrics import structural_similarity
+
+    rows, cols = np.nonzero(np.asarray(mask) > 0)
+    if not len(rows):
+        return None
+    margin = 5
+    y0, y1 = max(rows.min() - margin, 0), rows.max() + margin + 1
+    x0, x1 = max(cols.min() - margin, 0), cols.max() + margin + 1
+    luma = np.array([0.2126, 0.7152, 0.0722])
+    a = np.asarray(result[y0:y1, x0:x1], np.float64) @ luma
+    b = np.asarray(plate[y0:y1, x0:x1], np.float64) @ luma
+    if min(a.shape) < 7:
+        return None
+    _, ssim_map = structural_similarity(a, b, data_range=1.0, gaussian_weights=True, sigma=1.5,
+                                        use_sample_covariance=False, full=True)
+    weight = np.asarray(mask[y0:y1, x0:x1], np.float64)
+    return float((ssim_map * weight).sum() / weight.sum())
+
+
+def changed_outside(result: np.ndarray, plate: np.ndarray, outside: np.ndarray) -> int:
+    """How many pixels where ``outside`` is True differ from the plate in any channel (raw values, bit for bit)."""
+    result = np.asarray(result)
+    plate = np.asarray(plate)
+    if result.shape != plate.shape:
+        raise ValueError(f"result {result.shape} and plate {plate.shape} differ in shape")
+    different = result != plate
+    if different.ndim == 3:
+        different = different.any(axis=2)
+    return int((different & outside).sum())
+
+
+def crop_change(crops: Sequence[np.ndarray | None], masks: Sequence[np.ndarray | None]) -> list[float | None]:
+    """Per frame, the mean absolute change of an aligned face crop from the frame before, inside that frame's
+    crop mask; None for the first frame and where either frame has no face."""
+    change: list[float | None] = [None] * len(crops)
+    for t in range(1, len(crops)):
+        before, now, mask = crops[t - 1], crops[t], masks[t]
+        if before is None or now is None or mask is None or mask.sum() <= 0:
+            continue
+        difference = np.abs(np.asarray(now, np.float64) - np.asarray(before, np.float64)).mean(axis=2)
+        change[t] = float((difference * mask).sum() / mask.sum())
+    return change
+
+
+def flicker(result_crops: Sequence[np.ndarray | None], plate_crops: Sequence[np.ndarray | None],
+            masks: Sequence[np.ndarray | None]) -> list[float | None]:
+    """Per frame, the result's aligned-crop change minus the plate's (both cropped with the plate's alignment, so
+    head motion is removed): positive where the swap flickers more than the plate does, 0 for an unchanged plate."""
+    result = crop_change(result_crops, masks)
+    plate = crop_change(plate_crops, masks)
+    return [None if r is None or p is None else r - p for r, p in zip(result, plate, strict=True)]
+
+
+def summarise(values: Sequence[float | None], worst: str = "max") -> dict[str, float | int | None]:
+    """Mean, median and worst (``max`` or ``min``) of the frames that have a value, and their count."""
+    present = np.array([v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))],
+                       np.float64)
+    if not len(present):
+        return {"mean": None, "median": None, "worst": None, "count": 0}
+    extreme = present.max() if worst == "max" else present.min()
+    return {"mean": float(present.mean()), "median": float(np.median(present)), "worst": float(extreme),
+            "count": int(len(present))}
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance of two sets of feature vectors (rows), each taken to be Gaussian (the FID formula)."""
+    from scipy import linalg
+
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    root, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
+    root = np.real(root)
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2.0 * root))
+
+
+class OnnxExtras:
+    """ArcFace similarity, LPIPS and FID from local ONNX files, each optional (nothing is downloaded).
+
+    Every network gets RGB in [-1, 1] at its input size (NCHW or NHWC, read from the model). ArcFace: one input,
+    an embedding out; cosine similarity to the target faceset's mean embedding. LPIPS: two inputs (result, plate
+    crop), a distance out. FID: one input, features out; Fréchet distance of the result's aligned crops to the
+    target faceset's. A metric without its file, or without onnxruntime, is skipped with a message.
+    """
+
+    FLAGS = {"arcface": "--arcface", "fid": "--fid-weights", "lpips": "--lpips-weights"}
+    FID_REFERENCE_FACES = 256
+
+    def __init__(self, arcface: Path | None, fid: Path | None, lpips: Path | None) -> None:
+        from latentswap_core.errors import ModelError
+
+        self.sessions: dict[str, Any] = {}
+        self.skipped: dict[str, str] = {}
+        self.messages: list[str] = []
+        self._target_embedding: np.ndarray | None = None
+        self._target_features: list[np.ndarray] = []
+        self._result_features: list[np.ndarray] = []
+        for name, path in (("arcface", arcface), ("fid", fid), ("lpips", lpips)):
+            flag = self.FLAGS[name]
+            if path is None:
+                self._skip(name, f"{name} skipped: no {flag} ONNX file given")
+                continue
+            if not Path(path).is_file():
+                raise ModelError(f"{flag} {path} is not a file; pass a local ONNX file (weights are never downloaded)")
+            try:
+                import onnxruntime
+            except ImportError:
+                self._skip(name, f"{name} skipped: onnxruntime is not installed (pip install onnxruntime)")
+                continue
+            try:
+                self.sessions[name] = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            except Exception as error:  # onnxruntime raises its own unexported types
+                raise ModelError(f"{flag} {path} cannot be loaded as an ONNX model: {error}") from None
+
+    def _skip(self, name: str, message: str) -> None:
+        self.skipped[name] = message
+        self.messages.append(message)
+
+    def reference(self, target: Path, count: int) -> None:
+        """Embeddings (ArcFace) and features (FID) of the target faceset's faces."""
+        if "arcface" not in self.sessions and "fid" not in self.sessions:
+            return
+        from latentswap_core.faceset import load_faceset
+
+        faceset = load_faceset(target)
+        total = len(faceset.faces)
+        picks = np.unique(np.linspace(0, total - 1, min(max(count, self.FID_REFERENCE_FACES), total)).round())
+        faces = [faceset.face(int(i)) for i in picks]
+        if "arcface" in self.sessions:
+            embeddings = [_unit(self._run("arcface", face)) for face in faces[:: max(1, len(faces) // count)]]
+            self._target_embedding = _unit(np.mean(embeddings, axis=0))
+        if "fid" in self.sessions:
+            self._target_features = [self._run("fid", face) for face in faces]
+
+    def measure(self, result: np.ndarray, plate: np.ndarray) -> dict[str, float]:
+        """The per-frame extras of one aligned result crop and the plate's crop."""
+        row: dict[str, float] = {}
+        if self._target_embedding is not None:
+            row["arcface_similarity"] = float(_unit(self._run("arcface", result)) @ self._target_embedding)
+        if "lpips" in self.sessions:
+            row["lpips"] = float(np.mean(self._run("lpips", result, plate)))
+        if "fid" in self.sessions:
+            self._result_features.append(self._run("fid", result))
+        return row
+
+    def fid(self) -> dict[str, float | int] | None:
+        if len(self._result_features) < 2 or len(self._target_features) < 2:
+            if "fid" in self.sessions:
+                self._skip("fid", "fid skipped: fewer than 2 faces in the result or the target faceset")
+            return None
+        value = frechet_distance(np.stack(self._result_features), np.stack(self._target_features))
+        return {"value": value, "result_faces": len(self._result_features),
+                "target_faces": len(self._target_features)}
+
+    def _run(self, name: str, *images: np.ndarray) -> np.ndarray:
+        session = self.sessions[name]
+        feeds = {}
+        for spec, image in zip(session.get_inputs(), images, strict=False):
+            shape = list(spec.shape)
+            channels_first = len(shape) == 4 and shape[1] == 3
+            side = shape[2] if channels_first else shape[1] if len(shape) == 4 else None
+            side = side if isinstance(side, int) and side > 0 else image.shape[0]
+            pixels = cv2.resize(np.asarray(image, np.float32), (side, side), interpolation=cv2.INTER_AREA)
+            pixels = pixels * 2.0 - 1.0
+            feeds[spec.name] = (pixels.transpose(2, 0, 1) if channels_first else pixels)[None].astype(np.float32)
+        return np.asarray(session.run(None, feeds)[0], np.float64).reshape(-1)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / max(float(np.linalg.norm(vector)), 1e-12)
