@@ -70,7 +70,10 @@ from latentswap_core.train.trainer import StepReport, Trainer, TrainOptions  # n
 
 CODECS = ("taef2", "pixel")
 BATCH = 4
-PRESET, LAYOUT, VQ = "small", "df", True
+LAYOUT, VQ = "df", True
+# --preset (read early: child processes get it too): small is the Trainer's default; large has DeepFaceLab's
+# default widths (ae_dims 256, e_dims/d_dims 64).
+PRESET = sys.argv[sys.argv.index("--preset") + 1] if "--preset" in sys.argv else "small"
 HOLD_OUT_EVERY = 4
 EXTRACT_SIZE = 512  # the training facesets; the Trainer resizes them for 256 px
 # (warm-up latent-only, warm-up pixel-loss, timed per kind) per face size
@@ -80,6 +83,8 @@ QUICK_STEPS = (1, 1, 2)
 # CPU cores: off (for both codecs) unless --augment.
 AUGMENT_OFF = "--augment" not in sys.argv
 PASS_ON = [] if AUGMENT_OFF else ["--augment"]
+if "--preset" in sys.argv:
+    PASS_ON.extend(["--preset", PRESET])
 
 
 def _schedule_from_argv() -> dict[str, int]:
@@ -329,6 +334,9 @@ def main() -> None:
     parser.add_argument("--data", default=None, help="keep the rendered shots and facesets in this folder (reused)")
     parser.add_argument("--augment", action="store_true", help="keep the Trainer's augmentation pool on")
     parser.add_argument("--skip-steps", action="store_true", help="only the time-to-quality part")
+    parser.add_argument("--skip-quality", action="store_true", help="only the step-time part")
+    parser.add_argument("--preset", default="small", choices=("small", "medium", "large"),
+                        help="model width for both codecs (default: small, the Trainer's default)")
     parser.add_argument("--step-time", default=None, help=argparse.SUPPRESS)  # "codec,px": one configuration
     parser.add_argument("--quality", default=None, help=argparse.SUPPRESS)  # codec: one time-to-quality run
     parser.add_argument("--warmup", default="1,1", help=argparse.SUPPRESS)
@@ -364,6 +372,8 @@ def main() -> None:
             print("\n1. step time: each configuration in a fresh process; warm-up steps (latent-only,pixel-loss), "
                   "then the median of N timed steps of each kind")
             step_table(sets, (256,) if args.quick else (256, 512), args.quick, args.steps)
+        if args.skip_quality:
+            return
         budgets = {"taef2": minutes, "pixel": 2 * minutes}
         print(f"\n2. time to quality at 256 px: held-out src reconstruction PSNR inside the face mask, evaluated every "
               f"{eval_every:.0f} s of training (evaluation not counted); {budgets['taef2']} min of training for the "
