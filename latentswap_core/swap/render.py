@@ -278,6 +278,14 @@ class _Renderer:
             # Several faces: each goes over what is already there.
             face_layer = pasted.face_rgba + face_layer * (1.0 - pasted.alpha[:, :, None])
             alpha_layer = pasted.alpha + alpha_layer * (1.0 - pasted.alpha)
+        pixel_type = self._pixel_type(image)
+        if pixel_type == "half":
+            # An alpha below half's smallest step is written as 0: give those pixels back the plate's own values,
+            # so that mask.Y == 0 always means untouched.
+            invisible = (alpha_layer.astype(np.float16) == 0) & (alpha_layer > 0)
+            comp[invisible] = pixels[:, :, rgb_indices][invisible]
+            face_layer[invisible] = 0.0
+            alpha_layer[invisible] = 0.0
         self.report.stage_seconds["blend"] += time.perf_counter() - began
         began = time.perf_counter()
         channels = image.channels
@@ -289,7 +297,7 @@ class _Renderer:
         metadata = {**image.metadata, **self.metadata, "latentswap/source_frame": str(frame.number),
                     "latentswap/faces": str(len(frame.faces)), "Software": f"LatentSwap {__version__}"}
         output = Image(np.ascontiguousarray(stacked, np.float32), names, image.origin, image.display_window, metadata)
-        write_image(target, output, self._pixel_type(image))
+        write_image(target, output, pixel_type)
         self.report.stage_seconds["write"] += time.perf_counter() - began
 
     @staticmethod
