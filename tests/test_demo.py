@@ -17,7 +17,7 @@ def test_short_demo_writes_every_output(shared_dir: Path, tmp_path: Path) -> Non
     done = latentswap("demo", "-o", str(out), "--frames", "4", "--minutes", "0.1", env=environment, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
-    for stage in ("1/6 plate", "2/6 track", "3/6 facesets", "4/6 train", "5/6 swap", "6/6 review"):
+    for stage in ("1/7 plate", "2/7 track", "3/7 facesets", "4/7 train", "5/7 swap", "6/7 review", "7/7 evaluate"):
         assert stage in done.stdout
     frames = sorted((out / "swap").glob("swap.*.exr"))
     assert [path.name for path in frames] == [f"swap.{f}.exr" for f in range(1001, 1005)]
@@ -27,8 +27,10 @@ def test_short_demo_writes_every_output(shared_dir: Path, tmp_path: Path) -> Non
     assert sheet.shape == (4 * 360, 3 * 360, 3) and sheet.std() > 10
     movie = next(out.glob("preview.*"))
     assert movie.suffix in (".mp4", ".gif") and movie.stat().st_size > 10_000
-    for label in ("contact sheet:", "preview movie:", "loss plot:", "swapped EXRs:"):
+    for label in ("contact sheet:", "preview movie:", "loss plot:", "swapped EXRs:", "report:", "identity distance",
+                  "pixels changed outside the mask: 0"):
         assert label in done.stdout
+    assert (out / "report" / "index.html").is_file() and (out / "report" / "summary.json").is_file()
     assert (out / "model" / "losses.png").is_file() and (out / "plate.track.json").is_file()
     assert np.isfinite(swapped.pixels.astype(np.float32)).all()
 

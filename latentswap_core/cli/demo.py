@@ -37,8 +37,10 @@ def run(args: argparse.Namespace) -> int:
     total = sum(result.seconds.values())
     timings = ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in result.seconds.items())
     print(f"\ndone in {total / 60:.1f} minutes ({timings})")
+    for line in result.evaluation:
+        print(f"  {line}")
     for label, where in (("plate", result.plate), ("swapped EXRs", result.swap), ("model", result.model),
                          ("contact sheet", result.contact_sheet), ("preview movie", result.movie),
-                         ("loss plot", result.loss_plot)):
+                         ("loss plot", result.loss_plot), ("report", result.report)):
         print(f"  {label + ':':<15} {where}")
     return 0

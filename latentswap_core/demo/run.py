@@ -3,7 +3,8 @@
 A 1920x1080 half-float ACEScg plate of one real person (biden2.jpg) moving, turning and changing scale is
 rendered, tracked, and extracted into the dst faceset; photographs of another real person (obama*.jpg) make
 the src faceset. A small model trains for a few minutes in TAEF2's latent space, then the shot is swapped into
-compositing-ready EXRs, and a contact sheet, a preview movie and the loss plot are written beside them.
+compositing-ready EXRs, and a contact sheet, a preview movie, the loss plot and an evaluation report are written
+beside them.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class DemoResult:
     movie: Path
     loss_plot: Path
     seconds: dict[str, float]
+    report: Path
+    evaluation: list[str]
 
 
 def default_shared() -> Path:
@@ -71,6 +74,7 @@ def check_shared(shared: Path) -> None:
 def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoResult:
     """Run every stage, ``say``-ing what happens; returns where everything is."""
     from latentswap_core.align import alignment_transform
+    from latentswap_core.evaluate import EvalOptions, evaluate_shot, write_report
     from latentswap_core.extract import ExtractOptions, extract_faceset, faceset_from_photos
     from latentswap_core.io import open_source
     from latentswap_core.swap import Swapper
@@ -92,11 +96,11 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoRe
         seconds[stage] = now - clock
         clock = now
 
-    say(f"1/6 plate: {options.frames} frames of {DST_PHOTO}.jpg moving, 1920x1080 half-float {PLATE_SPACE} EXR")
+    say(f"1/7 plate: {options.frames} frames of {DST_PHOTO}.jpg moving, 1920x1080 half-float {PLATE_SPACE} EXR")
     plate = write_plate(out / "plate", options)
     lap("plate")
 
-    say("2/6 track: faces, 478 landmarks and track ids over the shot")
+    say("2/7 track: faces, 478 landmarks and track ids over the shot")
     source = open_source(plate)
     track = track_source(source, TrackOptions(face_type="whole_face"))
     for entry in track.frames:
@@ -105,7 +109,7 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoRe
     write_track_file(out / "plate.track.json", track)
     lap("track")
 
-    say(f"3/6 facesets: dst from the plate, src from {', '.join(n + '.jpg' for n in SRC_PHOTOS)}")
+    say(f"3/7 facesets: dst from the plate, src from {', '.join(n + '.jpg' for n in SRC_PHOTOS)}")
     extract = ExtractOptions(size=options.resolution)
     extract_faceset(source, [(entry.frame, entry.faces) for entry in track.frames], out / "facesets" / "dst",
                     extract)
@@ -113,7 +117,7 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoRe
                         out / "facesets" / "src", extract)
     lap("facesets")
 
-    say(f"4/6 train: {options.minutes:g} minutes at {options.resolution} px in TAEF2 latent space")
+    say(f"4/7 train: {options.minutes:g} minutes at {options.resolution} px in TAEF2 latent space")
     trainer = Trainer(TrainOptions(out / "facesets" / "src", out / "facesets" / "dst", out / "model",
                                    resolution=options.resolution, minutes=options.minutes, consent=CONSENT,
                                    src_name="obama", dst_name="biden", preview_every=100, save_every=200,
@@ -122,17 +126,45 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoRe
     say(f"    {result.step} steps, loss {result.history[-1]['loss']:.4f}" if result.history else "    no step")
     lap("train")
 
-    say("5/6 swap: align, swap, colour-match (rct), blend, write EXRs with face and mask layers")
+    say("5/7 swap: align, swap, colour-match (rct), blend, write EXRs with face and mask layers")
     (out / "swap").mkdir()
     swap = str(out / "swap" / "swap.####.exr")
     render_shot(source, swap, Swapper(out / "model", "cpu"), track, RenderOptions(mask_blur=12.0))
     lap("swap")
 
-    say("6/6 review: contact sheet, preview movie, loss plot")
+    say("6/7 review: contact sheet, preview movie, loss plot")
     sheet = write_contact_sheet(plate, swap, list(source.frames), track, out / "contact_sheet.png")
     movie = write_movie(plate, swap, list(source.frames), out / "preview")
     lap("review")
-    return DemoResult(plate, swap, out / "model", sheet, movie, out / "model" / "losses.png", seconds)
+
+    say("7/7 evaluate: identity, pose, expression, fidelity and stability of the swap")
+    evaluation = evaluate_shot(source, open_source(swap), EvalOptions(target=out / "facesets" / "src",
+                                                                      source=out / "facesets" / "dst"),
+                               plate_track=track)
+    summary = write_report(evaluation, out / "report", {"plate": plate, "swapped": swap, "model": str(out / "model")})
+    lap("evaluate")
+    return DemoResult(plate, swap, out / "model", sheet, movie, out / "model" / "losses.png", seconds,
+                      out / "report" / "index.html", summary_lines(summary))
+
+
+def summary_lines(summary: dict) -> list[str]:
+    """The evaluation's headline figures, one line each."""
+    metrics = summary.get("metrics", {})
+
+    def mean(key: str, unit: str = "", digits: int = 3) -> str:
+        value = metrics.get(key, {}).get("mean")
+        return "n/a" if value is None else f"{value:.{digits}f}{unit}"
+
+    rate = summary.get("identity_retrieval_rate")
+    return [
+        f"identity distance to src {mean('identity_to_target')}, to the plate's person {mean('identity_to_source')} "
+        f"(same person below {summary.get('same_person_distance', 0.6)}); recognised as src in "
+        f"{'n/a' if rate is None else f'{rate:.0%}'} of frames",
+        f"pose error {mean('pose_error', ' deg', 2)}, expression {mean('expression')}, face PSNR "
+        f"{mean('psnr', ' dB', 1)}, SSIM {mean('ssim')}",
+        f"flicker {mean('flicker', '', 4)}, landmark jitter {mean('jitter_result', '', 4)} (plate "
+        f"{mean('jitter_plate', '', 4)}); pixels changed outside the mask: {summary.get('changed_outside_total')}",
+    ]
 
 
 def write_plate(folder: Path, options: DemoOptions) -> str:
