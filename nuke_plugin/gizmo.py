@@ -1,0 +1,403 @@
+"""The LatentSwap gizmo's callbacks and buttons: Track, Precompute, the status line, getting pixels out of Nuke.
+
+The gizmo (gizmos/LatentSwap.gizmo) holds only knobs and native nodes; its buttons are one-line calls into
+this module (``g.track(nuke.thisNode())``). Engine work runs through ``jobs.run_job`` (a worker thread and a
+progress bar in the GUI, directly in a terminal); pixels leave Nuke as the upstream Read's files or as EXRs
+rendered by the gizmo's internal ``RawWrite``, and come back through its internal ``CacheRead``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import nuke
+
+from nuke_plugin import engine, jobs, trackbake
+
+GIZMO_CLASS = "LatentSwap"
+PIXEL_NEUTRAL_CLASSES = ("Dot", "NoOp", "Backdrop", "BackdropNode")
+CACHE_PATTERN = "swap.####.exr"
+RAW_PATTERN = os.path.join("raw", "raw.####.exr")
+TRACK_FILE = "track.json"
+EDITED_TRACK_FILE = "track.edited.json"
+RAW_WRITE = "RawWrite"
+CACHE_READ = "CacheRead"
+FACE_KNOB_SUFFIXES = ("_center", "_scale", "_rotate")
+
+
+class PluginError(Exception):
+    """Something the user can fix on the node (a knob, an input); the message is one line naming the fix."""
+
+
+# ---------------------------------------------------------------------------------------------- start-up
+def register_callbacks():
+    """Called by init.py in every mode: node creation, knob changes, and the render guard on Writes."""
+    nuke.addOnCreate(on_create, nodeClass=GIZMO_CLASS)
+    nuke.addKnobChanged(knob_changed, nodeClass=GIZMO_CLASS)
+    nuke.addBeforeRender(before_render)
+
+
+def on_create():
+    """A new (or loaded) LatentSwap node: give it a cache folder and a status line."""
+    node = nuke.thisNode()
+    if not str(node["cache_dir"].value()).strip():
+        node["cache_dir"].setValue(default_cache_dir(node))
+    update_status(node)
+
+
+def knob_changed():
+    node = nuke.thisNode()
+    knob = nuke.thisKnob()
+    if knob is None:
+        return
+    if knob.name() in ("model", "cache_dir", "first_frame", "last_frame", "view", "showPanel", "inputChange"):
+        update_status(node)
+
+
+# ---------------------------------------------------------------------------------------------- small helpers
+def default_cache_dir(node):
+    """``$TMPDIR/latentswap/<script>/<node>`` (the system temp folder when TMPDIR is not set)."""
+    script = os.path.splitext(os.path.basename(str(nuke.root()["name"].value())))[0] or "untitled"
+    base = os.environ.get("TMPDIR") or tempfile.gettempdir()
+    return os.path.join(base, "latentswap", script, node.name())
+
+
+def cache_folder_text(node):
+    """The cache_dir knob's folder, its Tcl (``[getenv TMPDIR]/...``) evaluated; "" when empty."""
+    knob = node["cache_dir"]
+    text = str(knob.value()).strip()
+    if "[" in text:
+        text = str(knob.evaluate()).strip()
+    return os.path.expanduser(text) if text else ""
+
+
+def cache_dir(node):
+    """The node's cache folder (filled with the default when empty), created if missing."""
+    folder = cache_folder_text(node)
+    if not folder:
+        folder = default_cache_dir(node)
+        node["cache_dir"].setValue(folder)
+    if not os.path.isdir(folder):
+        os.makedirs(folder)
+    return folder
+
+
+def frame_range(node, first=None, last=None):
+    """(first, last) from the node's knobs unless given; PluginError if empty."""
+    first = int(node["first_frame"].value()) if first is None else int(first)
+    last = int(node["last_frame"].value()) if last is None else int(last)
+    if last < first:
+        raise PluginError(f"{node.name()}: the frame range {first}-{last} is empty; set first_frame <= last_frame")
+    return first, last
+
+
+def frame_path(pattern, frame):
+    return pattern.replace("####", f"{frame:04d}")
+
+
+def missing_cache_frames(node, first, last):
+    folder = cache_folder_text(node)
+    pattern = os.path.join(folder, CACHE_PATTERN)
+    return [frame for frame in range(first, last + 1) if not folder or not os.path.isfile(frame_path(pattern, frame))]
+
+
+def compact_ranges(frames):
+    """[1040, 1041, 1042, 1050] -> "1040-1042, 1050"."""
+    parts = []
+    start = previous = None
+    for frame in sorted(frames):
+        if previous is not None and frame == previous + 1:
+            previous = frame
+            continue
+        if start is not None:
+            parts.append(str(start) if start == previous else f"{start}-{previous}")
+        start = previous = frame
+    if start is not None:
+        parts.append(str(start) if start == previous else f"{start}-{previous}")
+    return ", ".join(parts)
+
+
+def update_status(node, text=None):
+    """The status line: what the cache holds for the frame range (or ``text``)."""
+    if node.knob("status") is None:
+        return
+    if text is None:
+        try:
+            first, last = frame_range(node)
+        except PluginError as error:
+            text = str(error)
+        else:
+            missing = missing_cache_frames(node, first, last)
+            total = last - first + 1
+            if not missing:
+                text = f"cache ready: {first}-{last}"
+            elif len(missing) == total:
+                text = "not precomputed: press Precompute"
+            else:
+                text = f"cache: {total - len(missing)} of {total} frames; missing {compact_ranges(missing)}"
+        if not str(node["model"].value()).strip():
+            text = "no model: set the model knob (Train Model... makes one). " + text
+    node["status"].setValue(text)
+
+
+def _engine_prefix(node):
+    return engine.find_engine(str(node["engine"].value()).strip() or None)
+
+
+def _in_gui(call, node, *args, **kwargs):
+    """Run a button's work; in the GUI a user error becomes a message instead of a Python traceback."""
+    if not nuke.GUI:
+        return call(node, *args, **kwargs)
+    try:
+        return call(node, *args, **kwargs)
+    except (PluginError, engine.EngineError, trackbake.TrackBakeError, jobs.JobError) as error:
+        nuke.message(f"LatentSwap: {error}")
+        return None
+
+
+# ---------------------------------------------------------------------------------------------- pixels out
+def upstream_read(node):
+    """The Read feeding the plate input directly or through pixel-neutral nodes (Dot, NoOp), else None."""
+    current = node.input(0)
+    while current is not None and current.Class() in PIXEL_NEUTRAL_CLASSES:
+        current = current.input(0)
+    if current is not None and current.Class() == "Read" and not current["disable"].value():
+        return current
+    return None
+
+
+def plate_source(node, first, last):
+    """The plate as a file sequence for the engine: the upstream Read's file, or the input rendered to EXRs."""
+    if node.input(0) is None:
+        raise PluginError(f"{node.name()}: connect the plate input")
+    read = upstream_read(node)
+    if read is not None:
+        return str(read["file"].value())
+    return render_input(node, first, last)
+
+
+def render_input(node, first, last):
+    """Render the plate input through the internal RawWrite (EXR, 16-bit half, raw, all channels)."""
+    write = node.node(RAW_WRITE)
+    if write is None:
+        raise PluginError(f"{node.name()}: the gizmo has no internal {RAW_WRITE}; recreate the node")
+    pattern = os.path.join(cache_dir(node), RAW_PATTERN)
+    folder = os.path.dirname(pattern)
+    if not os.path.isdir(folder):
+        os.makedirs(folder)
+    write["disable"].setValue(False)
+    try:
+        nuke.execute(write, first, last, 1)
+    finally:
+        write["disable"].setValue(True)
+    return pattern
+
+
+# ---------------------------------------------------------------------------------------------- Track
+def track(node):
+    """The Track button: ``latentswap track`` on the plate, then the faces baked onto the Faces tab."""
+    return _in_gui(_track, node)
+
+
+def _track(node):
+    prefix = _engine_prefix(node)
+    first, last = frame_range(node)
+    source = plate_source(node, first, last)
+    track_path = os.path.join(cache_dir(node), TRACK_FILE)
+    args = ["track", source, "-o", track_path, "--frames", f"{first}-{last}"]
+    update_status(node, "tracking...")
+
+    def done():
+        count = bake_track(node, track_path)
+        update_status(node, f"tracked {count} face(s) over {first}-{last}")
+
+    return jobs.run_job(prefix, args, f"LatentSwap Track ({node.name()})", on_done=done,
+                        on_error=lambda message: update_status(node, "track failed: " + message))
+
+
+def face_knob_names(node):
+    return [name for name in node.knobs()
+            if name.startswith("face") and name.endswith(FACE_KNOB_SUFFIXES) and name[4:5].isdigit()]
+
+
+def bake_track(node, track_path):
+    """Per tracked face: ``face<ID>_center`` (XY), ``_scale``, ``_rotate`` keyed on every tracked frame."""
+    track_data = trackbake.read_track(track_path)
+    animation = trackbake.face_animation(track_data)
+    for name in face_knob_names(node):
+        node.removeKnob(node[name])
+    for track_id in sorted(animation):
+        center = nuke.XY_Knob(f"face{track_id}_center", f"face {track_id} centre")
+        scale = nuke.Double_Knob(f"face{track_id}_scale", "scale")
+        rotate = nuke.Double_Knob(f"face{track_id}_rotate", "rotate")
+        for knob in (center, scale, rotate):
+            node.addKnob(knob)
+            knob.setAnimated()
+        previous = None
+        for frame in sorted(animation[track_id]):
+            cx, cy, side, angle = animation[track_id][frame]
+            if previous is not None:  # keep the curve continuous across +-180 degrees
+                angle = previous + ((angle - previous + 180.0) % 360.0 - 180.0)
+            previous = angle
+            center.setValueAt(cx, frame, 0)
+            center.setValueAt(cy, frame, 1)
+            scale.setValueAt(side, frame)
+            rotate.setValueAt(angle, frame)
+    return len(animation)
+
+
+def face_edits(node, track_data):
+    """``{track_id: {frame: (cx, cy, scale, rotate)}}`` read back from the face knobs on the tracked frames."""
+    edits = {}
+    for track_id, frames in trackbake.face_animation(track_data).items():
+        center = node.knob(f"face{track_id}_center")
+        scale = node.knob(f"face{track_id}_scale")
+        rotate = node.knob(f"face{track_id}_rotate")
+        if center is None or scale is None or rotate is None:
+            continue
+        edits[track_id] = {frame: (center.valueAt(frame, 0), center.valueAt(frame, 1), scale.valueAt(frame),
+                                   rotate.valueAt(frame)) for frame in frames}
+    return edits
+
+
+# ---------------------------------------------------------------------------------------------- Precompute
+def precompute(node, first=None, last=None, on_done=None):
+    """The Precompute button: ``latentswap swap`` into ``cache_dir/swap.####.exr`` for the frame range."""
+    return _in_gui(_precompute, node, first, last, on_done)
+
+
+def swap_arguments(node, source, first, last, track_path=None):
+    """The ``latentswap swap`` arguments for a node (erode and blur stay live in the gizmo: 0 here)."""
+    model = str(node["model"].value()).strip()
+    if not model:
+        raise PluginError(f"{node.name()}: set the model knob to a model folder from latentswap train "
+                          "(LatentSwap > Train Model...)")
+    args = ["swap", source, "--model", os.path.expanduser(model),
+            "-o", os.path.join(cache_dir(node), CACHE_PATTERN), "--frames", f"{first}-{last}",
+            "--mask-erode", "0", "--mask-blur", "0",
+            "--color-transfer", str(node["color_transfer"].value()), "--blend", str(node["blend"].value())]
+    faces = str(node["faces"].value()).strip().replace(" ", "")
+    if faces and faces.lower() != "all":
+        args += ["--faces", faces]
+    if track_path:
+        args += ["--track", track_path]
+    return args
+
+
+def write_edited_track(node):
+    """The track file with the Faces tab's hand edits (``cache_dir/track.edited.json``), or None before Track."""
+    folder = cache_dir(node)
+    baked = os.path.join(folder, TRACK_FILE)
+    if not os.path.isfile(baked):
+        return None
+    track_data = trackbake.read_track(baked)
+    edited = trackbake.apply_edits(track_data, face_edits(node, track_data))
+    path = os.path.join(folder, EDITED_TRACK_FILE)
+    trackbake.write_track(path, edited)
+    return path
+
+
+def _precompute(node, first, last, on_done):
+    prefix = _engine_prefix(node)
+    first, last = frame_range(node, first, last)
+    args = swap_arguments(node, "", first, last)  # checks the knobs before any rendering
+    source = plate_source(node, first, last)
+    args = swap_arguments(node, source, first, last, write_edited_track(node))
+    update_status(node, "precomputing...")
+
+    def done():
+        cache_read = node.node(CACHE_READ)
+        if cache_read is not None and cache_read.knob("reload") is not None:
+            cache_read["reload"].execute()
+        update_status(node)
+        if on_done is not None:
+            on_done()
+
+    return jobs.run_job(prefix, args, f"LatentSwap Precompute ({node.name()})", on_done=done,
+                        on_error=lambda message: update_status(node, "precompute failed: " + message))
+
+
+def precompute_nodes(nodes, first=None, last=None):
+    """Precompute several nodes one after the other (GUI: each starts when the previous one finished)."""
+    nodes = list(nodes)
+    if not nuke.GUI:
+        for node in nodes:
+            precompute(node, first, last)
+        return
+
+    def next_one():
+        if nodes:
+            precompute(nodes.pop(0), first, last, on_done=next_one)
+    next_one()
+
+
+def latentswap_nodes(selected_only=False):
+    found = [node for node in nuke.allNodes(GIZMO_CLASS, recurseGroups=True) if not node["disable"].value()]
+    if selected_only:
+        found = [node for node in found if node.isSelected()]
+    return found
+
+
+def precompute_from_menu():
+    """LatentSwap > Precompute Swaps...: the selected LatentSwap nodes, else all of them."""
+    nodes = latentswap_nodes(selected_only=True) or latentswap_nodes()
+    if not nodes:
+        nuke.message("LatentSwap: there is no LatentSwap node in this script")
+        return
+    precompute_nodes(nodes)
+
+
+# ---------------------------------------------------------------------------------------------- render guard
+def _inside_latentswap(node):
+    full = node.fullName()
+    if "." not in full:
+        return False
+    parent = nuke.toNode("root." + full.rsplit(".", 1)[0]) or nuke.toNode(full.rsplit(".", 1)[0])
+    return parent is not None and parent.Class() == GIZMO_CLASS
+
+
+def upstream_latentswap(node):
+    """The enabled LatentSwap nodes feeding ``node``."""
+    found, seen, queue = [], set(), [node]
+    while queue:
+        current = queue.pop()
+        for index in range(current.inputs()):
+            source = current.input(index)
+            if source is None or id(source) in seen:
+                continue
+            seen.add(id(source))
+            if source.Class() == GIZMO_CLASS and not source["disable"].value():
+                found.append(source)
+            queue.append(source)
+    return found
+
+
+def render_range(write):
+    if write.knob("use_limit") is not None and write["use_limit"].value():
+        return int(write["first"].value()), int(write["last"].value())
+    return int(nuke.root()["first_frame"].value()), int(nuke.root()["last_frame"].value())
+
+
+def render_command(first, last):
+    script = str(nuke.root()["name"].value()) or "shot.nk"
+    tool = os.path.join(engine.default_plugin_root(), "tools", "render.py")
+    return f"nuke -t {tool} {script} --frames {first}-{last}"
+
+
+def before_render():
+    """Fail a render of a Write fed by a LatentSwap node whose cache frames are missing."""
+    write = nuke.thisNode()
+    if _inside_latentswap(write):  # the plate render of Precompute itself
+        return
+    start, end = render_range(write)
+    for node in upstream_latentswap(write):
+        first, last = max(start, int(node["first_frame"].value())), min(end, int(node["last_frame"].value()))
+        if last < first:
+            continue
+        missing = missing_cache_frames(node, first, last)
+        if missing:
+            raise RuntimeError(
+                f"{node.name()}: {len(missing)} of {last - first + 1} precomputed frames are missing in "
+                f"{cache_folder_text(node)} ({compact_ranges(missing)}); run `{render_command(first, last)}` "
+                "or press Precompute on the node")

@@ -1,0 +1,64 @@
+"""A fake ``nukescripts`` for the Nuke plugin's tests: ``PythonPanel`` and ``registerPanel``, recorded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import nuke
+
+panels: list[PythonPanel] = []
+registered: dict[str, Any] = {}
+
+
+class PythonPanel:
+    def __init__(self, title: str = "", id: str = "", scrollable: bool = True) -> None:
+        self.title = title
+        self.id = id
+        self._knobs: list[nuke.Knob] = []
+        self.shown = False
+        self.node = nuke.Node("PanelNode", title or "panel", register=False)
+        panels.append(self)
+
+    def addKnob(self, knob: nuke.Knob) -> None:
+        self._knobs.append(knob)
+        self.node.addKnob(knob)
+
+    def removeKnob(self, knob: nuke.Knob) -> None:
+        self._knobs.remove(knob)
+        self.node.removeKnob(knob)
+
+    def knobs(self) -> dict[str, nuke.Knob]:
+        return {knob.name(): knob for knob in self._knobs}
+
+    def knobChanged(self, knob: nuke.Knob) -> None:
+        pass
+
+    def showModalDialog(self) -> bool:
+        self.shown = True
+        return True
+
+    def show(self) -> None:
+        self.shown = True
+
+    def addToPane(self, pane: Any = None) -> None:
+        self.shown = True
+
+    def setMinimumSize(self, width: int, height: int) -> None:
+        pass
+
+    def press(self, name: str) -> None:
+        """Test helper: what Nuke does when the user presses a button or edits a knob of the panel."""
+        self.knobChanged(self.knobs()[name])
+
+
+def registerPanel(id: str, command: Any) -> None:
+    registered[id] = command
+
+
+def unregisterPanel(id: str, command: Any = None) -> None:
+    registered.pop(id, None)
+
+
+def reset() -> None:
+    del panels[:]
+    registered.clear()

@@ -1,0 +1,229 @@
+"""The gizmo's buttons through the fake nuke, driving the real ``latentswap`` CLI on a tiny model and shot.
+
+Track bakes per-face animation knobs; a hand edit reaches the track file Precompute writes; Precompute
+writes the cache EXRs; errors reach the user (one line raised in a terminal, ``nuke.message`` in the GUI);
+the farm script precomputes then renders; the render guard refuses a Write whose cache frames are missing.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shots
+from test_nuke_fake import REPO, fake_nuke  # noqa: F401  (the fixture)
+
+from latentswap_core import color
+from latentswap_core.io import Image, read_image, write_image
+
+ENGINE = REPO / ".venv" / "bin" / "latentswap"
+FRAMES = (1001, 1004)
+FACELESS_FRAME = 1002
+SIZE = (640, 360)
+
+
+@pytest.fixture(scope="module")
+def plate(shared_dir: Path, tmp_path_factory) -> Path:
+    """Four 640x360 half-float ACEScg frames of biden2.jpg moving a little; frame 1002 has no face."""
+    photo = shots.load_photo("biden2", shared_dir)
+    poses = [[None if 1001 + t == FACELESS_FRAME else shots.Pose(angle=3.0 * t, scale=0.55, x=320.0 + 6 * t, y=180.0)]
+             for t in range(4)]
+    shot = shots.render_shot([photo], poses, noise_sigma=2.0, size=SIZE)
+    folder = tmp_path_factory.mktemp("nuke_plate")
+    for t, frame in enumerate(shot.frames):
+        linear = color.convert(frame.astype(np.float32) / 255, "sRGB - Texture", "ACEScg")
+        alpha = np.ones(linear.shape[:2] + (1,), np.float32)
+        write_image(folder / f"plate.{1001 + t:04d}.exr",
+                    Image(np.concatenate([linear, alpha], axis=2).astype(np.float16), ("R", "G", "B", "A")), "half")
+    return folder / "plate.####.exr"
+
+
+@pytest.fixture
+def nuke(fake_nuke, shared_models, tmp_path):  # noqa: F811
+    """The fake nuke after init.py (terminal mode), with a 640x360 script at tmp_path/shot.nk."""
+    fake_nuke.set_root(str(tmp_path / "shot.nk"), FRAMES[0], FRAMES[1], *SIZE)
+    runpy.run_path(str(REPO / "init.py"))
+    return fake_nuke
+
+
+def make_gizmo(nuke, plate: Path, model: Path | str, cache: Path, through=None):
+    read = nuke.nodes.Read(file=str(plate), first=FRAMES[0], last=FRAMES[1], name="Plate")
+    upstream = read
+    if through:
+        upstream = getattr(nuke.nodes, through)()
+        upstream.setInput(0, read)
+    node = nuke.createNode("LatentSwap")
+    node.setInput(0, upstream)
+    node["engine"].setValue(str(ENGINE))
+    node["model"].setValue(str(model))
+    node["cache_dir"].setValue(str(cache))
+    node["first_frame"].setValue(FRAMES[0])
+    node["last_frame"].setValue(FRAMES[1])
+    return node
+
+
+def test_track_bakes_animated_face_knobs_and_an_edit_reaches_precompute(nuke, plate, tiny_model, tmp_path) -> None:
+    node = make_gizmo(nuke, plate, tiny_model, tmp_path / "cache", through="Dot")
+    node["track"].execute()  # the button's one line
+    track = json.loads((tmp_path / "cache" / "track.json").read_text())
+    assert [entry["frame"] for entry in track["frames"]] == [1001, 1002, 1003, 1004]
+    centre, scale, rotate = node["face0_center"], node["face0_scale"], node["face0_rotate"]
+    tracked = [1001, 1003, 1004]
+    for knob in (centre, scale, rotate):
+        assert knob.isAnimated() and knob.keys() == [float(frame) for frame in tracked]
+    assert centre.keys(1) == [float(frame) for frame in tracked]
+    # the face sits near the plate's centre (320, 180) in Nuke's bottom-left coordinates, a few hundred px wide
+    for frame in tracked:
+        assert abs(centre.valueAt(frame, 0) - 320) < 60 and abs(centre.valueAt(frame, 1) - 180) < 60
+        assert 80 < scale.valueAt(frame) < 400
+    assert "tracked 1 face" in node["status"].value()
+
+    centre.setValueAt(centre.valueAt(1003, 0) + 20.0, 1003, 0)  # a hand edit: 20 px to the right on 1003
+    node["precompute"].execute()
+    edited = json.loads((tmp_path / "cache" / "track.edited.json").read_text())
+    before = {entry["frame"]: entry["faces"] for entry in track["frames"]}
+    after = {entry["frame"]: entry["faces"] for entry in edited["frames"]}
+    moved = np.array(after[1003][0]["landmarks"]) - np.array(before[1003][0]["landmarks"])
+    assert np.allclose(moved, [20.0, 0.0], atol=0.01)
+    assert after[1001] == before[1001] and after[1004] == before[1004] and after[1002] == []
+
+    for frame in range(FRAMES[0], FRAMES[1] + 1):
+        image = read_image(tmp_path / "cache" / f"swap.{frame}.exr")
+        assert {"face.R", "face.G", "face.B", "face.A", "mask.Y"} <= set(image.channels)
+    assert node["status"].value() == "cache ready: 1001-1004"
+
+
+def test_terminal_errors_carry_the_engine_message(nuke, plate, tmp_path, capsys) -> None:
+    import nuke_plugin.jobs as jobs
+
+    node = make_gizmo(nuke, plate, tmp_path / "no_model", tmp_path / "cache")
+    with pytest.raises(jobs.JobError) as raised:
+        node["precompute"].execute()
+    message = str(raised.value)
+    assert str(tmp_path / "no_model") in message and "\n" not in message and "Traceback" not in message
+    assert message.startswith("LatentSwap Precompute (LatentSwap1): ") and "latentswap: error" not in message
+    assert nuke.messages == [] and nuke.progress_tasks == []
+    assert message.split(": ", 1)[1] in capsys.readouterr().err  # the same line on stderr for the farm log
+
+
+def test_gui_errors_go_to_a_message_from_the_worker_thread(nuke, plate, tmp_path) -> None:
+    import nuke_plugin.gizmo as gizmo
+
+    nuke.set_gui(True)
+    node = make_gizmo(nuke, plate, tmp_path / "no_model", tmp_path / "cache")
+    job = gizmo.precompute(node)
+    assert job is not None and job.wait(300) is False
+    assert len(nuke.messages) == 1 and str(tmp_path / "no_model") in nuke.messages[0]
+    assert nuke.progress_tasks and nuke.progress_tasks[0].title == "LatentSwap Precompute (LatentSwap1)"
+    assert nuke.main_thread_calls and not any(from_main for _, _, from_main in nuke.main_thread_calls)
+    assert node["status"].value().startswith("precompute failed: ")
+
+    node["model"].setValue("")  # a knob the user must set: a message, no engine run
+    del nuke.messages[:]
+    assert gizmo.precompute(node) is None
+    assert nuke.messages and "set the model knob" in nuke.messages[0]
+
+
+def test_gui_track_runs_in_the_background_and_cancel_stops_it(nuke, plate, tiny_model, tmp_path) -> None:
+    import nuke_plugin.gizmo as gizmo
+
+    nuke.set_gui(True)
+    node = make_gizmo(nuke, plate, tiny_model, tmp_path / "cache")
+    job = gizmo.track(node)
+    assert job.wait(300) is True and nuke.messages == []
+    assert node["face0_center"].keys() == [1001.0, 1003.0, 1004.0]  # baked by a call handed to the main thread
+    task = nuke.progress_tasks[0]
+    assert task.title == "LatentSwap Track (LatentSwap1)" and task.progress[-1] == 100
+    assert any("no face in 1 of 4 frames" in text for text in task.messages)
+    assert not any(from_main for _, _, from_main in nuke.main_thread_calls)
+
+    del nuke.progress_tasks[:]
+    job = gizmo.track(node)
+    for _ in range(100):  # press Cancel as soon as the progress bar shows
+        if nuke.progress_tasks:
+            nuke.progress_tasks[0].cancel()
+            break
+        job.finished.wait(0.05)
+    assert job.wait(300) is False and job.cancelled
+    assert nuke.messages == []  # a cancel is not an error to report
+
+
+def test_farm_render_precomputes_then_executes_the_writes(nuke, plate, tiny_model, tmp_path) -> None:
+    import nuke_plugin.farm as farm
+
+    def open_script(path: str) -> None:  # what scriptOpen would build from shot.nk
+        node = make_gizmo(nuke, plate, tiny_model, tmp_path / "cache", through="Grade")
+        write = nuke.nodes.Write(file=str(tmp_path / "comp.####.exr"), name="Write1")
+        write.setInput(0, node)
+
+    def render(node, first: int, last: int) -> None:  # the RawWrite renders the plate as Nuke would
+        if node.name() == "RawWrite":
+            raw = tmp_path / "cache" / "raw"
+            for frame in range(first, last + 1):
+                shutil.copy(str(plate).replace("####", str(frame)), raw / f"raw.{frame:04d}.exr")
+
+    nuke.script_open_hook = open_script
+    nuke.execute_hook = render
+    assert farm.main([str(tmp_path / "shot.nk"), "--frames", "1001-1004"]) == 0
+    assert nuke.opened_scripts == [str(tmp_path / "shot.nk")]
+    assert [name for name, *_ in nuke.executed] == ["LatentSwap1.RawWrite", "Write1"]
+    assert nuke.executed[-1] == ("Write1", 1001, 1004, 1)
+    assert all((tmp_path / "cache" / f"swap.{frame}.exr").is_file() for frame in range(1001, 1005))
+    assert nuke.toNode("LatentSwap1.RawWrite")["disable"].value() is True
+    assert nuke.plugin_paths == [str(REPO / "gizmos")]  # init.py had added it: not twice
+
+
+def test_farm_without_init_adds_the_plugin_and_names_a_missing_write(fake_nuke, tmp_path, capsys) -> None:  # noqa: F811
+    import nuke_plugin.farm as farm
+    import nuke_plugin.gizmo as gizmo
+
+    fake_nuke.script_open_hook = lambda path: fake_nuke.nodes.Write(name="Write1")
+    with pytest.raises(SystemExit) as raised:
+        farm.main([str(tmp_path / "shot.nk"), "--frames", "1001-1004", "--write", "Comp"])
+    assert "there is no Write node called Comp" in str(raised.value)
+    assert fake_nuke.plugin_paths == [str(REPO / "gizmos")]
+    assert [entry[0] for entry in fake_nuke.callbacks["beforeRender"]] == [gizmo.before_render]
+    with pytest.raises(SystemExit):
+        farm.main([str(tmp_path / "shot.nk"), "--frames", "1004-1001"])
+    assert "is empty" in capsys.readouterr().err
+
+
+def test_render_guard_refuses_missing_cache_frames(nuke, plate, tmp_path) -> None:
+    node = make_gizmo(nuke, plate, tmp_path / "model", tmp_path / "cache")
+    write = nuke.nodes.Write(file=str(tmp_path / "comp.####.exr"), name="Write1")
+    write.setInput(0, node)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "swap.1001.exr").write_bytes(b"")
+    with pytest.raises(RuntimeError) as raised:
+        nuke.execute(write, 1001, 1004)
+    message = str(raised.value)
+    assert "3 of 4 precomputed frames are missing" in message and "1002-1004" in message
+    assert "tools/render.py" in message and "--frames 1001-1004" in message
+    assert nuke.executed == []
+    for frame in (1002, 1003, 1004):
+        (tmp_path / "cache" / f"swap.{frame}.exr").write_bytes(b"")
+    nuke.execute(write, 1001, 1004)
+    assert nuke.executed == [("Write1", 1001, 1004, 1)]
+
+
+def test_cache_dir_may_hold_tcl_and_the_menu_precomputes_the_selected_nodes(nuke, plate, tmp_path,
+                                                                            monkeypatch) -> None:
+    import nuke_plugin.gizmo as gizmo
+
+    monkeypatch.setenv("SHOTCACHE", str(tmp_path / "tcl"))
+    first = make_gizmo(nuke, plate, tmp_path / "model", tmp_path / "a")
+    second = make_gizmo(nuke, plate, tmp_path / "model", tmp_path / "b")
+    second["cache_dir"].setValue("[getenv SHOTCACHE]/sh010")
+    assert gizmo.cache_dir(second) == str(tmp_path / "tcl" / "sh010") and (tmp_path / "tcl" / "sh010").is_dir()
+    pressed = []
+    monkeypatch.setattr(gizmo, "precompute", lambda node, first=None, last=None, on_done=None: pressed.append(node))
+    gizmo.precompute_from_menu()
+    assert pressed == [first, second]
+    del pressed[:]
+    second.setSelected(True)
+    gizmo.precompute_from_menu()
+    assert pressed == [second]

@@ -1,0 +1,98 @@
+"""gizmos/LatentSwap.gizmo read as text: the knobs docs/nuke_plugin.md lists, the internal graph, the links."""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+import pytest
+from test_nuke_fake import REPO, fake_nuke  # noqa: F401  (the fixture)
+
+GIZMO = REPO / "gizmos" / "LatentSwap.gizmo"
+# knob -> addUserKnob type id (NUKE_NOTES.md): the "LatentSwap" tab of docs/nuke_plugin.md.
+KNOBS = {"model": 2, "engine": 2, "faces": 1, "track": 22, "precompute": 22, "first_frame": 3, "last_frame": 3,
+         "cache_dir": 2, "color_transfer": 4, "blend": 4, "mask_erode": 7, "mask_blur": 7, "mix": 7, "view": 4,
+         "status": 26}
+
+
+@pytest.fixture
+def gizmo(fake_nuke):  # noqa: F811
+    statements = fake_nuke.parse_script(GIZMO.read_text())
+    return statements, fake_nuke.build_graph(statements)
+
+
+def test_the_text_is_one_gizmo_closed_by_end_group(gizmo) -> None:
+    statements, graph = gizmo
+    assert GIZMO.read_text().count("{") == GIZMO.read_text().count("}")
+    assert graph["group"]["class"] == "Gizmo"
+    assert statements[-1] == {"command": "end_group", "args": []}
+
+
+def test_every_documented_knob_exists_with_its_type(gizmo) -> None:
+    _, graph = gizmo
+    user = {knob["name"]: knob for knob in graph["group"]["user_knobs"]}
+    assert {name: user[name]["type"] for name in KNOBS if name in user} == KNOBS
+    tabs = [knob["name"] for knob in graph["group"]["user_knobs"] if knob["type"] == 20]
+    assert tabs == ["LatentSwap", "Faces"]
+    assert user["color_transfer"]["options"]["M"].split() == ["none", "rct", "lct", "mkl", "idt"]
+    assert user["blend"]["options"]["M"].split() == ["alpha", "poisson"]
+    assert user["view"]["options"]["M"].split() == ["comp", "face", "mask", "original"]
+    assert user["mix"]["options"]["R"] == ["0", "1"]
+    values = dict(graph["group"]["knobs"])
+    assert values["color_transfer"] == "rct" and values["view"] == "comp" and values["mix"] == "1"
+
+
+def test_internal_graph_runs_from_the_cache_read_to_the_output(gizmo) -> None:
+    _, graph = gizmo
+    nodes = graph["nodes"]
+
+    def source(name: str, index: int = 0) -> str:
+        return nodes[name]["inputs"][index]
+
+    inputs = {name: int(node["knobs"].get("number", 0)) for name, node in nodes.items() if node["class"] == "Input"}
+    assert inputs == {"plate": 0, "mask": 1}
+    read = nodes["CacheRead"]["knobs"]
+    assert read["file"] == r"\[value parent.cache_dir]/swap.####.exr" and nodes["CacheRead"]["class"] == "Read"
+    assert nodes["ShuffleFace"]["knobs"]["in"] == "face" and source("ShuffleFace") == "CacheRead"
+    # Nuke has a built-in "mask" layer (mask.a): the EXR's mask.Y is copied by its full name into the alpha.
+    assert nodes["MaskChannel"]["class"] == "Copy" and nodes["MaskChannel"]["knobs"]["from0"] == "mask.Y"
+    assert source("MaskChannel") == "CacheRead"
+    assert source("MaskErode") == "MaskChannel" and source("MaskBlur") == "MaskErode"
+    assert nodes["MaskErode"]["class"] == "FilterErode" and nodes["MaskBlur"]["class"] == "Blur"
+    assert source("FaceUnpremult") == "ShuffleFace" and source("FaceGrade") == "FaceUnpremult"
+    assert nodes["CopyMask"]["inputs"] == ["FaceGrade", "MaskBlur"] and source("FacePremult") == "CopyMask"
+    assert nodes["FaceMerge"]["class"] == "Merge2" and nodes["FaceMerge"]["knobs"]["operation"] == "over"
+    assert nodes["FaceMerge"]["inputs"] == ["plate", "FacePremult", "mask"]  # B, A, mask
+    assert nodes["ViewSwitch"]["inputs"] == ["FaceMerge", "FacePremult", "MaskBlur", "plate"]  # the view's order
+    assert [name for name, node in nodes.items() if node["class"] == "Output"] == ["Output1"]
+    assert source("Output1") == "ViewSwitch"
+    raw = nodes["RawWrite"]["knobs"]
+    assert source("RawWrite") == "plate" and raw["file_type"] == "exr" and raw["datatype"] == "16 bit half"
+    assert raw["raw"] == "true" and raw["channels"] == "all" and raw["disable"] == "true"
+
+
+def test_knob_expressions_link_the_internals_to_the_gizmo(gizmo) -> None:
+    _, graph = gizmo
+    knobs = {name: node["knobs"] for name, node in graph["nodes"].items()}
+    assert knobs["MaskErode"]["size"] == "{parent.mask_erode}"
+    assert knobs["MaskBlur"]["size"] == "{parent.mask_blur}"
+    assert knobs["FaceMerge"]["mix"] == "{parent.mix}"
+    assert knobs["ViewSwitch"]["which"] == "{parent.view}"
+    assert knobs["CacheRead"]["first"] == "{parent.first_frame}" and knobs["CacheRead"]["last"] == "{parent.last_frame}"
+    user = {knob["name"] for knob in graph["group"]["user_knobs"]}
+    for node in knobs.values():
+        for value in node.values():
+            for name in re.findall(r"parent\.(\w+)", str(value)):
+                assert name in user, f"{value} names a knob the gizmo does not have"
+
+
+def test_buttons_are_one_line_calls_of_existing_functions(gizmo, fake_nuke) -> None:  # noqa: F811
+    _, graph = gizmo
+    buttons = [knob for knob in graph["group"]["user_knobs"] if knob["type"] == 22]
+    assert {button["name"] for button in buttons} == {"track", "precompute"}
+    for button in buttons:
+        code = button["options"]["T"]
+        assert "\n" not in code
+        match = re.fullmatch(r"import (nuke_plugin\.\w+) as g; g\.(\w+)\(nuke\.thisNode\(\)\)", code)
+        assert match, code
+        assert callable(getattr(importlib.import_module(match.group(1)), match.group(2)))

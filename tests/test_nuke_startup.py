@@ -1,0 +1,76 @@
+"""init.py and menu.py against the fake nuke: paths and callbacks in every mode, menus only in the GUI."""
+
+from __future__ import annotations
+
+import runpy
+
+from test_nuke_fake import REPO, fake_nuke  # noqa: F401  (the fixture)
+
+
+def start(nuke, gui: bool) -> None:
+    """What Nuke does at start-up with our plugin folder on NUKE_PATH: init.py always, menu.py in the GUI."""
+    nuke.set_gui(gui)
+    runpy.run_path(str(REPO / "init.py"))
+    runpy.run_path(str(REPO / "menu.py"))
+
+
+def test_terminal_mode_registers_paths_and_callbacks_but_no_menus(fake_nuke) -> None:  # noqa: F811
+    import nuke_plugin.gizmo as gizmo
+
+    start(fake_nuke, gui=False)
+    assert fake_nuke.plugin_paths == [str(REPO / "gizmos")]
+    assert [(entry[0], entry[3]) for entry in fake_nuke.callbacks["onCreate"]] == [(gizmo.on_create, "LatentSwap")]
+    assert [(entry[0], entry[3]) for entry in fake_nuke.callbacks["knobChanged"]] == [
+        (gizmo.knob_changed, "LatentSwap")]
+    assert [(entry[0], entry[3]) for entry in fake_nuke.callbacks["beforeRender"]] == [(gizmo.before_render, "Write")]
+    assert fake_nuke.menus == {}
+
+
+def test_gui_mode_adds_the_toolbar_and_the_panel(fake_nuke) -> None:  # noqa: F811
+    import nukescripts
+
+    import nuke_plugin.gizmo as gizmo
+    import nuke_plugin.panel as panel
+
+    start(fake_nuke, gui=True)
+    toolbar = fake_nuke.menu("Nodes").findItem("LatentSwap")
+    assert [item.name() for item in toolbar.items()] == ["LatentSwap", "Train Model...", "Precompute Swaps..."]
+    assert toolbar.findItem("Train Model...").script() is panel.show_panel
+    assert toolbar.findItem("Precompute Swaps...").script() is gizmo.precompute_from_menu
+    assert fake_nuke.menu("Pane").findItem("LatentSwap Training") is not None
+    assert panel.PANEL_ID in nukescripts.registered
+
+    node = toolbar.findItem("LatentSwap").invoke() or fake_nuke.allNodes("LatentSwap")[0]
+    assert node.Class() == "LatentSwap" and node.node("CacheRead") is not None
+    assert node["cache_dir"].value().endswith("LatentSwap1")  # filled by the onCreate callback
+    assert node["status"].value().startswith("no model")
+
+
+def test_training_panel_builds_the_engine_commands(fake_nuke, tmp_path) -> None:  # noqa: F811
+    import nuke_plugin.panel as panel
+
+    start(fake_nuke, gui=True)
+    window = fake_nuke.menu("Pane").findItem("LatentSwap Training").invoke()
+    (tmp_path / "actor").mkdir()
+    (tmp_path / "actor" / "faceset.json").write_text("{}")
+    window.src.setValue(str(tmp_path / "actor"))
+    window.dst.setValue("/shots/sh010/plate.####.exr")
+    window.workdir.setValue(str(tmp_path / "work"))
+    window.consent.setValue("REF-7")
+    window.steps.setValue(500)
+    assert window.plan() == [
+        ["extract", "/shots/sh010/plate.####.exr", "-o", str(tmp_path / "work" / "facesets" / "dst"), "--size", "256"],
+        ["train", "--src", str(tmp_path / "actor"), "--dst", str(tmp_path / "work" / "facesets" / "dst"),
+         "-o", str(tmp_path / "work" / "model"), "--resolution", "256", "--codec", "taef2", "--steps", "500",
+         "--consent", "REF-7"]]
+    window.budget.setValue("minutes")
+    window.minutes.setValue(1.5)
+    resumed = window.plan(resume=True)
+    assert resumed == [panel.train_arguments(
+        str(tmp_path / "actor"), str(tmp_path / "work" / "facesets" / "dst"), str(tmp_path / "work" / "model"),
+        "256", "taef2", "minutes", 1.5, "REF-7", resume=True)]
+    assert resumed[0][-5:] == ["--minutes", "1.5", "--consent", "REF-7", "--resume"]
+    window.on_event({"event": "progress", "task": "train", "done": 3, "total": 10, "percent": 30.0, "loss": 0.2,
+                     "preview": "/work/model/previews/step_000003.png"})
+    assert window.preview.value() == "/work/model/previews/step_000003.png"
+    assert window.progress.value().startswith("train: 3/10")
