@@ -22,7 +22,7 @@ def torchrun(*args: str) -> subprocess.CompletedProcess:
 def test_collectives_average_gradients_buffers_and_agree_on_stopping() -> None:
     done = torchrun(str(TESTS / "distributed_check.py"))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert sorted(done.stdout.split("\n")[:2]) == ["rank 0 ok", "rank 1 ok"]
+    assert "rank 0 ok" in done.stdout and "rank 1 ok" in done.stdout  # both ranks print; their lines may interleave
 
 
 def test_torchrun_trains_one_model_with_replicas_in_step(tiny_facesets, shared_models, tmp_path: Path) -> None:
