@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 TINY_FACESET_SIZE = 128
+TINY_PLATE_SIZE = (640, 360)
+TINY_PLATE_FACELESS_FRAME = 1002  # tiny_plate's frames are 1001-1004; this one holds no face
 
 
 def latentswap(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:

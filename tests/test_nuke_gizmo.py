@@ -14,32 +14,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import shots
+from helpers import TINY_PLATE_FACELESS_FRAME, TINY_PLATE_SIZE
 from test_nuke_fake import REPO, fake_nuke  # noqa: F401  (the fixture)
 
-from latentswap_core import color
-from latentswap_core.io import Image, read_image, write_image
+from latentswap_core.io import read_image
 
 ENGINE = REPO / ".venv" / "bin" / "latentswap"
 FRAMES = (1001, 1004)
-FACELESS_FRAME = 1002
-SIZE = (640, 360)
+FACELESS_FRAME = TINY_PLATE_FACELESS_FRAME
+SIZE = TINY_PLATE_SIZE
 
 
 @pytest.fixture(scope="module")
-def plate(shared_dir: Path, tmp_path_factory) -> Path:
-    """Four 640x360 half-float ACEScg frames of biden2.jpg moving a little; frame 1002 has no face."""
-    photo = shots.load_photo("biden2", shared_dir)
-    poses = [[None if 1001 + t == FACELESS_FRAME else shots.Pose(angle=3.0 * t, scale=0.55, x=320.0 + 6 * t, y=180.0)]
-             for t in range(4)]
-    shot = shots.render_shot([photo], poses, noise_sigma=2.0, size=SIZE)
-    folder = tmp_path_factory.mktemp("nuke_plate")
-    for t, frame in enumerate(shot.frames):
-        linear = color.convert(frame.astype(np.float32) / 255, "sRGB - Texture", "ACEScg")
-        alpha = np.ones(linear.shape[:2] + (1,), np.float32)
-        write_image(folder / f"plate.{1001 + t:04d}.exr",
-                    Image(np.concatenate([linear, alpha], axis=2).astype(np.float16), ("R", "G", "B", "A")), "half")
-    return folder / "plate.####.exr"
+def plate(tiny_plate: Path) -> Path:
+    return tiny_plate
 
 
 @pytest.fixture
