@@ -52,7 +52,6 @@ import torch  # noqa: E402
 from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 from latentswap_core import color  # noqa: E402
-from latentswap_core.align import alignment_transform  # noqa: E402
 from latentswap_core.demo import shot as shots  # noqa: E402
 from latentswap_core.extract import ExtractOptions, faceset_from_photos  # noqa: E402
 from latentswap_core.io import Image, open_source, write_image  # noqa: E402
@@ -95,9 +94,6 @@ def track_plate(pattern: str):
     found = sum(len(entry.faces) for entry in track.frames)
     if found != len(track.frames):
         raise SystemExit(f"FAIL: tracking {pattern} found {found} faces in {len(track.frames)} frames, not one each")
-    for entry in track.frames:
-        for face in entry.faces:
-            face.to_aligned = alignment_transform(face.landmarks, track.face_type)
     return track
 
 

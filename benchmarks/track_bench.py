@@ -73,7 +73,6 @@ def write_plates(shot: shots.Shot, folder: Path, file_format: str) -> str:
 
 def run(pattern: str) -> tuple[dict[str, float], int, int]:
     """Seconds per stage, frames and faces for tracking ``pattern``."""
-    from latentswap_core.align import alignment_transform
 
     seconds = dict.fromkeys(STAGES, 0.0)
     source = open_source(pattern)
@@ -86,15 +85,9 @@ def run(pattern: str) -> tuple[dict[str, float], int, int]:
             seconds["decode"] += time.perf_counter() - begin
             tracker.add(frame, rgb, image.data_offset)
         track = tracker.finish(source.description, image.width, image.height)
-        faces = 0
-        begin = time.perf_counter()
-        for entry in track.frames:
-            for face in entry.faces:
-                face.to_aligned = alignment_transform(face.landmarks, track.face_type)
-                faces += 1
-        seconds["align"] = time.perf_counter() - begin
+        faces = sum(len(entry.faces) for entry in track.frames)
         seconds.update(tracker.detector.timings)
-        seconds["associate"], seconds["smooth"] = tracker.timings["associate"], tracker.timings["smooth"]
+        seconds.update(tracker.timings)  # associate, smooth, align
     seconds["total"] = time.perf_counter() - started
     return seconds, len(source.frames), faces
 

@@ -44,7 +44,7 @@ def _positive(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     from latentswap_core import color
-    from latentswap_core.align import alignment_transform, face_type_spec
+    from latentswap_core.align import face_type_spec
     from latentswap_core.io import check_not_overwriting, format_frames, open_source
     from latentswap_core.track import SmoothOptions, TrackOptions, track_source, write_track_file
 
@@ -62,9 +62,6 @@ def run(args: argparse.Namespace) -> int:
         with Progress("track", len(source.frames), json_lines=args.progress_json) as progress:
             shot = track_source(source, options,
                                 on_frame=lambda frame, found: progress.advance(frame=frame, faces=found))
-            for entry in shot.frames:
-                for face in entry.faces:
-                    face.to_aligned = alignment_transform(face.landmarks, args.face_type)
             write_track_file(output, shot)
             missing = shot.frames_without_face
             report = [f"wrote {output}: {len(shot.frames)} frames, {len(shot.track_ids)} face tracks"]

@@ -73,7 +73,6 @@ def check_shared(shared: Path) -> None:
 
 def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoResult:
     """Run every stage, ``say``-ing what happens; returns where everything is."""
-    from latentswap_core.align import alignment_transform
     from latentswap_core.evaluate import EvalOptions, evaluate_shot, write_report
     from latentswap_core.extract import ExtractOptions, extract_faceset, faceset_from_photos
     from latentswap_core.io import open_source
@@ -103,9 +102,6 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoRe
     say("2/7 track: faces, 478 landmarks and track ids over the shot")
     source = open_source(plate)
     track = track_source(source, TrackOptions(face_type="whole_face"))
-    for entry in track.frames:
-        for face in entry.faces:
-            face.to_aligned = alignment_transform(face.landmarks, track.face_type)
     write_track_file(out / "plate.track.json", track)
     lap("track")
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from latentswap_core import color
+from latentswap_core.align import alignment_transform
 from latentswap_core.io import FrameSource, Image
 from latentswap_core.track.associate import AssociateOptions, TrackAssigner
 from latentswap_core.track.detect import DetectOptions, FaceDetector, display_uint8, landmark_box
@@ -62,7 +63,7 @@ class ShotTracker:
         self.detector = detector or FaceDetector(self.options.detect)
         self.assigner = TrackAssigner(self.options.associate)
         self.frames: list[FrameFaces] = []
-        self.timings: dict[str, float] = {"associate": 0.0, "smooth": 0.0}
+        self.timings: dict[str, float] = {"associate": 0.0, "smooth": 0.0, "align": 0.0}
 
     def __enter__(self) -> ShotTracker:
         return self
@@ -98,11 +99,17 @@ class ShotTracker:
         return entry
 
     def finish(self, source: str, width: int, height: int) -> ShotTrack:
-        """The shot so far, each track smoothed (per ``options.smooth``)."""
+        """The shot so far, each track smoothed (per ``options.smooth``), each face with its ``to_aligned``
+        for ``options.face_type`` (from the smoothed landmarks)."""
         started = time.perf_counter()
         smoothing = self.options.smooth if self.continuous else replace(self.options.smooth, enabled=False)
         track = smooth_shot(ShotTrack(source, width, height, self.frames, self.options.face_type), smoothing)
         self.timings["smooth"] += time.perf_counter() - started
+        started = time.perf_counter()
+        for entry in track.frames:
+            for face in entry.faces:
+                face.to_aligned = alignment_transform(face.landmarks, track.face_type)
+        self.timings["align"] += time.perf_counter() - started
         return track
 
 
