@@ -193,7 +193,7 @@ def write_contact_sheet(plate: str, swap: str, frames: list[int], track, path: P
     for frame in picks:
         swapped = read_image(_frame_path(swap, frame))
         original = read_image(_frame_path(plate, frame)).pixels
-        faces = next((entry.faces for entry in track.frames if entry.frame == frame), [])
+        faces = track.faces_at(frame)
         box = _face_box(faces[0].bbox if faces else None, original.shape)
         y0, y1, x0, x1 = box
         mask = (np.clip(swapped.channel("mask.Y")[y0:y1, x0:x1], 0, 1) * 255 + 0.5).astype(np.uint8)

@@ -179,11 +179,11 @@ def _display(image: Image, options: EvalOptions) -> np.ndarray:
 
 
 def _nearest_face(track: ShotTrack, frame: int, plate_face: Any) -> Any:
-    entry = next((entry for entry in track.frames if entry.frame == frame), None)
-    if entry is None or not entry.faces or plate_face is None:
+    faces = track.faces_at(frame)
+    if not faces or plate_face is None:
         return None
     centre = plate_face.landmarks.mean(axis=0)
-    face = min(entry.faces, key=lambda face: float(np.linalg.norm(face.landmarks.mean(axis=0) - centre)))
+    face = min(faces, key=lambda face: float(np.linalg.norm(face.landmarks.mean(axis=0) - centre)))
     size = np.ptp(plate_face.landmarks, axis=0).max()
     return face if np.linalg.norm(face.landmarks.mean(axis=0) - centre) < 0.5 * size else None
 

@@ -236,10 +236,8 @@ class _Renderer:
         return _Frame(number, image, plate_space, crops)
 
     def _faces(self, number: int) -> list[TrackedFace]:
-        entry = next((e for e in self.track.frames if e.frame == number), None)
-        faces = entry.faces if entry is not None else []
         wanted = self.options.faces
-        return [face for face in faces if wanted is None or face.track_id in wanted]
+        return [face for face in self.track.faces_at(number) if wanted is None or face.track_id in wanted]
 
     def swap(self, frames: list[_Frame]) -> None:
         crops = [face.crop for frame in frames for face in frame.faces]

@@ -61,11 +61,12 @@ class ShotTrack:
     def track_ids(self) -> list[int]:
         return sorted({face.track_id for entry in self.frames for face in entry.faces})
 
+    def faces_at(self, frame: int) -> list[TrackedFace]:
+        """The faces of ``frame``; none for a frame the track does not hold."""
+        return next((entry.faces for entry in self.frames if entry.frame == frame), [])
+
     def face(self, frame: int, track_id: int) -> TrackedFace | None:
-        for entry in self.frames:
-            if entry.frame == frame:
-                return next((face for face in entry.faces if face.track_id == track_id), None)
-        return None
+        return next((face for face in self.faces_at(frame) if face.track_id == track_id), None)
 
 
 def to_json(track: ShotTrack) -> dict[str, Any]:
