@@ -29,24 +29,27 @@ class TranscodeOptions:
 
 
 def output_paths(source: FrameSource, output: str) -> dict[int, Path]:
-    """The file each source frame is written to: a sequence pattern, or one file for one frame."""
+    """The file each source frame is written to: a sequence pattern, or one file for one frame. Refused before
+    any work: outputs that would overwrite an input, and output folders that do not exist."""
     if looks_like_sequence(output):
         sequence = parse_sequence(output, source.frames)
-        return {frame: sequence.path(frame) for frame in source.frames}
-    if len(source.frames) != 1:
+        targets = {frame: sequence.path(frame) for frame in source.frames}
+    elif len(source.frames) != 1:
         raise OutputError(f"{output}: {len(source.frames)} frames need a sequence pattern for the output, "
                           "such as out.####.exr")
-    return {source.frames[0]: Path(output)}
+    else:
+        targets = {source.frames[0]: Path(output)}
+    check_not_overwriting(source.input_files(), targets.values())
+    for folder in {path.parent for path in targets.values()}:
+        if not folder.is_dir():
+            raise OutputError(f"{folder}: the output folder does not exist; create it first")
+    return targets
 
 
 def transcode(source: FrameSource, output: str, options: TranscodeOptions,
               on_frame: Callable[[int, Path, bool], None] | None = None) -> list[Path]:
     """Write every frame of ``source`` to ``output``; returns the files written or kept."""
     targets = output_paths(source, output)
-    check_not_overwriting(source.input_files(), targets.values())
-    for path in {path.parent for path in targets.values()}:
-        if not path.is_dir():
-            raise OutputError(f"{path}: the output folder does not exist; create it first")
     for space in (options.input_colorspace, options.output_colorspace):
         if space:
             color.check_colorspace(space, options.ocio_config)

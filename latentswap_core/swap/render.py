@@ -36,7 +36,7 @@ from latentswap_core.blend.color_transfer import MODES as COLOR_TRANSFER_MODES
 from latentswap_core.blend.color_transfer import transfer_color
 from latentswap_core.blend.compose import BLENDS, paste_face, refine_mask
 from latentswap_core.errors import OutputError, TrackFileError
-from latentswap_core.io import FrameSource, Image, check_not_overwriting, write_image
+from latentswap_core.io import FrameSource, Image, write_image
 from latentswap_core.io.image import to_float32
 from latentswap_core.swap.swapper import Swapper
 from latentswap_core.track.trackfile import ShotTrack, TrackedFace
@@ -124,22 +124,20 @@ def render_shot(source: FrameSource, output: str, swapper: Swapper, track: ShotT
     """Swap every frame of ``source`` into ``output`` (a sequence pattern); ``on_frame(frame, faces, kept)``."""
     options.check()
     targets = output_paths(source, output)
-    check_not_overwriting(source.input_files(), targets.values())
-    for folder in {path.parent for path in targets.values()}:
-        if not folder.is_dir():
-            raise OutputError(f"{folder}: the output folder does not exist; create it first")
     if options.colorspace:
         color.check_colorspace(options.colorspace, options.ocio_config)
     frames = list(source.frames)
     check_track(track, frames, options.faces, "the track")
     report = RenderReport()
     started = time.perf_counter()
-    todo = [frame for frame in frames if not (options.skip_existing and targets[frame].is_file())]
+    todo = []
     for frame in frames:
-        if frame not in todo:
+        if options.skip_existing and targets[frame].is_file():
             report.kept.append(frame)
             if on_frame:
                 on_frame(frame, 0, True)
+        else:
+            todo.append(frame)
     renderer = _Renderer(swapper, track, options, report)
     with ThreadPoolExecutor(1, thread_name_prefix="read") as reader, \
             ThreadPoolExecutor(options.workers, thread_name_prefix="blend-write") as writers:
