@@ -84,11 +84,15 @@ class Image:
         except ValueError:
             raise ImageError(f"no channel {name!r}; the image has {', '.join(self.channels)}") from None
 
+    def rgb_indices(self) -> list[int]:
+        """Where R, G and B are; in a grey image (no R, G and B) the first channel stands for all three."""
+        if all(c in self.channels for c in "RGB"):
+            return [self.channels.index(c) for c in "RGB"]
+        return [0, 0, 0]
+
     def rgb_float(self) -> np.ndarray:
         """R, G, B (grey replicated) as float32; integers scaled to [0, 1]."""
-        names = ("R", "G", "B") if all(c in self.channels for c in "RGB") else (self.channels[0],) * 3
-        rgb = np.stack([self.channel(name) for name in names], axis=-1)
-        return to_float32(rgb)
+        return to_float32(self.pixels[:, :, self.rgb_indices()])
 
 
 def to_float32(pixels: np.ndarray) -> np.ndarray:

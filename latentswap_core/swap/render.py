@@ -257,8 +257,8 @@ class _Renderer:
         began = time.perf_counter()
         image = frame.image
         pixels = to_float32(image.pixels)
-        rgb_indices, grey = _rgb_channels(image.channels)
-        comp = pixels[:, :, rgb_indices].copy()  # a grey plate's one channel stands for R, G and B
+        rgb_indices = image.rgb_indices()
+        comp = pixels[:, :, rgb_indices]  # a copy; a grey plate's one channel stands for R, G and B
         height, width = comp.shape[:2]
         face_layer = np.zeros((height, width, 4), np.float32)
         alpha_layer = np.zeros((height, width), np.float32)
@@ -286,7 +286,7 @@ class _Renderer:
         began = time.perf_counter()
         channels = image.channels
         alpha = pixels[:, :, channels.index("A")] if "A" in channels else np.ones((height, width), np.float32)
-        others = [i for i, name in enumerate(channels) if name not in ("R", "G", "B", "A") and not (grey and i == 0)]
+        others = [i for i, name in enumerate(channels) if i not in rgb_indices and name != "A"]
         stacked = np.concatenate([comp, alpha[:, :, None], pixels[:, :, others], face_layer, alpha_layer[:, :, None]],
                                  axis=2)
         names = ("R", "G", "B", "A", *(channels[i] for i in others), "face.R", "face.G", "face.B", "face.A", "mask.Y")
@@ -299,10 +299,3 @@ class _Renderer:
     @staticmethod
     def _pixel_type(image: Image) -> str:
         return "float" if image.pixel_type == "float" else "half"
-
-
-def _rgb_channels(channels: tuple[str, ...]) -> tuple[list[int], bool]:
-    """The indices of R, G, B, and whether the plate is grey (its first channel then stands for all three)."""
-    if all(name in channels for name in ("R", "G", "B")):
-        return [channels.index(name) for name in ("R", "G", "B")], False
-    return [0, 0, 0], True
