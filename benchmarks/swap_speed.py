@@ -51,10 +51,9 @@ import onnxruntime  # noqa: E402
 import torch  # noqa: E402
 from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
-from latentswap_core import color  # noqa: E402
 from latentswap_core.demo import shot as shots  # noqa: E402
 from latentswap_core.extract import ExtractOptions, faceset_from_photos  # noqa: E402
-from latentswap_core.io import Image, open_source, write_image  # noqa: E402
+from latentswap_core.io import open_source  # noqa: E402
 from latentswap_core.swap.backends import open_swapper, resolve_device  # noqa: E402
 from latentswap_core.swap.render import RenderOptions, render_shot  # noqa: E402
 from latentswap_core.track import TrackOptions, track_source  # noqa: E402
@@ -65,7 +64,7 @@ FACE_SIZES = (256, 512)
 BACKENDS = ("torch", "onnx")
 STAGES = ("read", "align", "swap", "blend", "write")
 EXTRACT_SIZE = 512
-PLATE_SPACE = "ACEScg"
+PLATE_SPACE = shots.PLATE_COLORSPACE
 OPTIONS = RenderOptions()  # what `latentswap swap` does by default
 PHOTOS = {"src": ("obama", "obama2", "obama3"), "dst": ("biden", "biden2")}
 
@@ -81,11 +80,7 @@ def write_plate(folder: Path, size: tuple[int, int], scale: float, frames: int) 
         poses.append([shots.Pose(angle=15.0 * np.sin(2 * np.pi * u), scale=scale * (1.0 + 0.1 * np.sin(np.pi * u)),
                                  x=width * (0.35 + 0.3 * u), y=height * (0.5 + 0.05 * np.sin(2 * np.pi * u)))])
     shot = shots.render_shot([photo], poses, size=size, noise_sigma=2.0)
-    for index, frame in enumerate(shot.frames):
-        linear = color.convert(frame.astype(np.float32) / 255, "sRGB - Texture", PLATE_SPACE)
-        write_image(folder / f"plate.{1001 + index:04d}.exr", Image(linear.astype(np.float16), ("R", "G", "B")),
-                    "half")
-    return str(folder / "plate.####.exr")
+    return shots.write_exr_plate(shot.frames, folder)
 
 
 def track_plate(pattern: str):

@@ -67,18 +67,10 @@ def tiny_model(tiny_facesets, shared_dir: Path, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_plate(shared_dir: Path, tmp_path_factory) -> Path:
     """Four 640x360 half-float ACEScg RGBA frames (1001-1004) of biden2.jpg moving a little; 1002 has no face."""
-    from latentswap_core import color
     from latentswap_core.demo import shot as shots
-    from latentswap_core.io import Image, write_image
 
     photo = shots.load_photo("biden2", shared_dir)
     poses = [[None if 1001 + t == TINY_PLATE_FACELESS_FRAME
               else shots.Pose(angle=3.0 * t, scale=0.55, x=320.0 + 6 * t, y=180.0)] for t in range(4)]
     shot = shots.render_shot([photo], poses, noise_sigma=2.0, size=TINY_PLATE_SIZE)
-    folder = tmp_path_factory.mktemp("tiny_plate")
-    for t, frame in enumerate(shot.frames):
-        linear = color.convert(frame.astype(np.float32) / 255, "sRGB - Texture", "ACEScg")
-        alpha = np.ones(linear.shape[:2] + (1,), np.float32)
-        write_image(folder / f"plate.{1001 + t:04d}.exr",
-                    Image(np.concatenate([linear, alpha], axis=2).astype(np.float16), ("R", "G", "B", "A")), "half")
-    return folder / "plate.####.exr"
+    return Path(shots.write_exr_plate(shot.frames, tmp_path_factory.mktemp("tiny_plate"), alpha=True))

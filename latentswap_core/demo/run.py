@@ -26,7 +26,7 @@ from latentswap_core.io import Image, atomic_path, read_image, write_image
 DST_PHOTO = "biden2"
 SRC_PHOTOS = ("obama", "obama2", "obama3")
 FIRST_FRAME = 1001
-PLATE_SPACE = "ACEScg"
+PLATE_SPACE = shots.PLATE_COLORSPACE
 CONSENT = "demo: public-domain photographs from ../shared/data/faces"
 SHEET_FRAMES = 4
 SHEET_TILE = 360  # px per tile of the contact sheet
@@ -169,11 +169,7 @@ def write_plate(folder: Path, options: DemoOptions) -> str:
     photo = shots.load_photo(DST_PHOTO, options.shared)
     poses = [[pose] for pose in shots.moving_poses(options.frames, options.seed)]
     shot = shots.render_shot([photo], poses, shots.drifting_gains(options.frames), noise_sigma=2.0, seed=options.seed)
-    for index, frame in enumerate(shot.frames):
-        linear = color.convert(frame.astype(np.float32) / 255, "sRGB - Texture", PLATE_SPACE)
-        write_image(folder / f"plate.{FIRST_FRAME + index:04d}.exr", Image(linear.astype(np.float16), ("R", "G", "B")),
-                    "half")
-    return str(folder / "plate.####.exr")
+    return shots.write_exr_plate(shot.frames, folder, FIRST_FRAME)
 
 
 def _display(pixels: np.ndarray) -> np.ndarray:

@@ -18,10 +18,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from latentswap_core.io import FrameSource, Image
+from latentswap_core.io import FrameSource, Image, write_image
 
 __all__ = [
     "ArraySource",
+    "PLATE_COLORSPACE",
     "FACE_HEIGHT",
     "FacePhoto",
     "PHOTO_FACES",
@@ -44,9 +45,11 @@ __all__ = [
     "render_shot",
     "static_shot",
     "translation",
+    "write_exr_plate",
 ]
 
 PLATE_SIZE = (1920, 1080)
+PLATE_COLORSPACE = "ACEScg"  # what write_exr_plate stores, as a camera plate would be
 FACE_HEIGHT = 300.0  # plate pixels from forehead (mesh point 10) to chin (mesh point 152) at scale 1
 
 # Face centre (mean of the 478 mesh points) and forehead-to-chin height in each photo's pixels, measured
@@ -287,3 +290,18 @@ class ArraySource(FrameSource):
 
     def file_of(self, frame: int) -> Path:
         return Path(f"synthetic.{frame}.png")
+
+
+def write_exr_plate(frames: list[np.ndarray], folder: Path, first: int = 1001, alpha: bool = False) -> str:
+    """Rendered sRGB uint8 frames as a half-float ACEScg EXR sequence (with A = 1 when ``alpha``), frames
+    numbered from ``first``; returns the ``folder/plate.####.exr`` pattern."""
+    from latentswap_core import color
+
+    for index, frame in enumerate(frames):
+        pixels = color.convert(frame.astype(np.float32) / 255, "sRGB - Texture", PLATE_COLORSPACE)
+        channels: tuple[str, ...] = ("R", "G", "B")
+        if alpha:
+            pixels = np.concatenate([pixels, np.ones(pixels.shape[:2] + (1,), np.float32)], axis=2)
+            channels = ("R", "G", "B", "A")
+        write_image(folder / f"plate.{first + index:04d}.exr", Image(pixels.astype(np.float16), channels), "half")
+    return str(folder / "plate.####.exr")
