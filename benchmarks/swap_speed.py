@@ -52,9 +52,10 @@ import torch  # noqa: E402
 from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 from latentswap_core.demo import shot as shots  # noqa: E402
+from latentswap_core.devices import resolve_device  # noqa: E402
 from latentswap_core.extract import ExtractOptions, faceset_from_photos  # noqa: E402
 from latentswap_core.io import open_source  # noqa: E402
-from latentswap_core.swap.backends import open_swapper, resolve_device  # noqa: E402
+from latentswap_core.swap.backends import open_swapper  # noqa: E402
 from latentswap_core.swap.render import RenderOptions, render_shot  # noqa: E402
 from latentswap_core.track import TrackOptions, track_source  # noqa: E402
 from latentswap_core.train import Trainer, TrainOptions  # noqa: E402

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import os
 
-import torch
-
+from latentswap_core.devices import resolve_device
 from latentswap_core.errors import ModelError
 from latentswap_core.models.store import WEIGHTS_FILE
 from latentswap_core.swap.onnx_runner import OnnxSwapper
@@ -14,16 +13,6 @@ from latentswap_core.swap.swapper import Swapper, model_folder, read_card
 
 BACKENDS = ("torch", "onnx")
 ONNX_FILE = "swap.onnx"  # exported once beside the weights, again when the weights are newer
-
-
-def resolve_device(request: str) -> str:
-    if request == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if request.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelError("--device cuda was asked for but torch sees no CUDA GPU: use --device cpu or auto")
-    if request not in ("cpu", "cuda") and not request.startswith("cuda:"):
-        raise ModelError(f"--device {request!r} is unknown: use cpu, cuda or auto")
-    return request
 
 
 def open_swapper(model_dir: str | os.PathLike[str], backend: str = "torch", device: str = "auto",

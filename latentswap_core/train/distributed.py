@@ -16,7 +16,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from latentswap_core.errors import ModelError
+from latentswap_core.devices import resolve_device
 
 
 @dataclass(frozen=True)
@@ -43,13 +43,10 @@ def join_world(device_request: str) -> tuple[World, torch.device]:
     of its local rank and NCCL; otherwise the CPU and gloo.
     """
     size = int(os.environ.get("WORLD_SIZE", "1"))
-    use_cuda = device_request in ("auto", "cuda") and torch.cuda.is_available()
-    if device_request == "cuda" and not torch.cuda.is_available():
-        raise ModelError("--device cuda was asked for but torch sees no CUDA GPU: use --device cpu or auto")
+    device_name = resolve_device(device_request)
     if size <= 1:
-        if device_request == "auto":
-            return World(), torch.device("cuda" if use_cuda else "cpu")
-        return World(), torch.device(device_request)
+        return World(), torch.device(device_name)
+    use_cuda = device_name.startswith("cuda")
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     device = torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
     if use_cuda:
