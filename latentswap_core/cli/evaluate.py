@@ -37,7 +37,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from latentswap_core.evaluate import EvalOptions, evaluate_shot, write_report
+    from latentswap_core.evaluate import EvalOptions, evaluate_shot, summary_lines, write_report
     from latentswap_core.evaluate.run import check_frames
     from latentswap_core.io import format_frames, open_source
     from latentswap_core.track import read_track_file
@@ -75,11 +75,8 @@ def run(args: argparse.Namespace) -> int:
             swapped.close()
     finally:
         plate.close()
-    identity = document["metrics"].get("identity_to_target", {})
-    rate = document.get("identity_retrieval_rate")
     lines = [f"wrote {Path(args.output) / 'index.html'} and summary.json ({len(evaluation.frames)} frames)",
-             f"identity distance to target: mean {_text(identity.get('mean'))}; retrieval rate {_text(rate)}; "
-             f"pixels changed outside the face: {document['changed_outside_total']}", *evaluation.messages]
+             *summary_lines(document), *evaluation.messages]
     for line in lines:
         if args.progress_json:
             emit_json("message", text=line)
@@ -91,6 +88,3 @@ def run(args: argparse.Namespace) -> int:
 def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
-
-def _text(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"

@@ -73,7 +73,7 @@ def check_shared(shared: Path) -> None:
 
 def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoResult:
     """Run every stage, ``say``-ing what happens; returns where everything is."""
-    from latentswap_core.evaluate import EvalOptions, evaluate_shot, write_report
+    from latentswap_core.evaluate import EvalOptions, evaluate_shot, summary_lines, write_report
     from latentswap_core.extract import ExtractOptions, extract_faceset, faceset_from_photos
     from latentswap_core.io import open_source
     from latentswap_core.swap import Swapper
@@ -141,26 +141,6 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoRe
     lap("evaluate")
     return DemoResult(plate, swap, out / "model", sheet, movie, out / "model" / "losses.png", seconds,
                       out / "report" / "index.html", summary_lines(summary))
-
-
-def summary_lines(summary: dict) -> list[str]:
-    """The evaluation's headline figures, one line each."""
-    metrics = summary.get("metrics", {})
-
-    def mean(key: str, unit: str = "", digits: int = 3) -> str:
-        value = metrics.get(key, {}).get("mean")
-        return "n/a" if value is None else f"{value:.{digits}f}{unit}"
-
-    rate = summary.get("identity_retrieval_rate")
-    return [
-        f"identity distance to src {mean('identity_to_target')}, to the plate's person {mean('identity_to_source')} "
-        f"(same person below {summary.get('same_person_distance', 0.6)}); recognised as src in "
-        f"{'n/a' if rate is None else f'{rate:.0%}'} of frames",
-        f"pose error {mean('pose_error', ' deg', 2)}, expression {mean('expression')}, face PSNR "
-        f"{mean('psnr', ' dB', 1)}, SSIM {mean('ssim')}",
-        f"flicker {mean('flicker', '', 4)}, landmark jitter {mean('jitter_result', '', 4)} (plate "
-        f"{mean('jitter_plate', '', 4)}); pixels changed outside the mask: {summary.get('changed_outside_total')}",
-    ]
 
 
 def write_plate(folder: Path, options: DemoOptions) -> str:

@@ -157,3 +157,23 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}td:first-child{{t
 {contact}
 <p>Definitions: docs/evaluation.md. Per-frame values: summary.json.</p></body></html>
 """
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The headline figures of a report's summary (``write_report``'s result), one line each."""
+    metrics = summary.get("metrics", {})
+
+    def mean(key: str, unit: str = "", digits: int = 3) -> str:
+        value = metrics.get(key, {}).get("mean")
+        return "n/a" if value is None else f"{value:.{digits}f}{unit}"
+
+    rate = summary.get("identity_retrieval_rate")
+    return [
+        f"identity distance to the target {mean('identity_to_target')}, to the source {mean('identity_to_source')} "
+        f"(same person below {summary.get('same_person_distance', 0.6)}); recognised as the target in "
+        f"{'n/a' if rate is None else f'{rate:.0%}'} of frames",
+        f"pose error {mean('pose_error', ' deg', 2)}, expression {mean('expression')}, face PSNR "
+        f"{mean('psnr', ' dB', 1)}, SSIM {mean('ssim')}",
+        f"flicker {mean('flicker', '', 4)}, landmark jitter {mean('jitter_result', '', 4)} (plate "
+        f"{mean('jitter_plate', '', 4)}); pixels changed outside the mask: {summary.get('changed_outside_total')}",
+    ]
