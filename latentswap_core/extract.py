@@ -9,6 +9,7 @@ the last kept face of its track (``duplicate``: mean difference of 32 x 32 grey 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,20 @@ def extract_faceset(
     output = Path(output)
     if (output / "faceset.json").exists() or (output / "faces").is_dir() and any((output / "faces").iterdir()):
         raise FacesetError(f"{output}: a faceset is already there; choose a new folder or delete it first")
+    existed = output.is_dir()
+    fresh = not output.exists() or (existed and not any(output.iterdir()))
+    try:
+        return _extract(source, tracked, output, options, on_frame)
+    except BaseException:
+        if fresh:  # a faceset cut short must not look like a finished one (train would take it): remove it
+            shutil.rmtree(output, ignore_errors=True)
+            if existed:
+                output.mkdir()
+        raise
+
+
+def _extract(source: FrameSource, tracked: Iterable[tuple[int, Sequence[TrackedFace]]], output: Path,
+             options: ExtractOptions, on_frame: Callable[[int, int], None] | None) -> Faceset:
     writer = FacesetWriter(output, options.size, options.face_type, source.description)
     last_thumbnail: dict[int, np.ndarray] = {}
     try:
@@ -96,8 +111,8 @@ def extract_faceset(
         faceset = writer.close()
     if not faceset.faces:
         reasons = sorted({entry["reason"] for entry in faceset.skipped}) or ["no face found"]
-        raise FacesetError(f"{output}: no face was kept ({', '.join(reasons)}); check the footage, --track-id "
-                           "and the frame range")
+        raise FacesetError(f"{source.description}: no face was kept ({', '.join(reasons)}), so no faceset was "
+                           f"written to {output}; check the footage, --track-id and the frame range")
     return faceset
 
 

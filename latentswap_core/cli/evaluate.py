@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from latentswap_core.evaluate.run import check_frames
     from latentswap_core.io import format_frames, open_source
     from latentswap_core.track import read_track_file
+    from latentswap_core.track.trackfile import check_plate_size
 
     options = EvalOptions(
         target=Path(args.target), source=Path(args.source) if args.source else None, track_id=args.track_id,
@@ -53,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
         swapped = open_source(args.swapped, args.frames)
         try:
             check_frames(plate, swapped)
+            if plate_track is not None:
+                check_plate_size(plate_track, plate.display_size(), args.track, plate.description)
             bars: dict[str, Progress] = {}
 
             def advance(stage: str, frame: int) -> None:

@@ -8,7 +8,6 @@ import json
 from latentswap_core import color
 from latentswap_core.cli.arguments import add_frames
 from latentswap_core.io import format_frames, open_source
-from latentswap_core.io.source import SequenceSource
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -24,10 +23,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    source = open_source(args.source, args.frames)
+    source = open_source(args.source, args.frames)  # a sequence's headers are checked as it opens
     try:
-        if isinstance(source, SequenceSource):
-            source.check_headers()
         first = source.read(source.frames[0])
     finally:
         source.close()

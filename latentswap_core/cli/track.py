@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if not output.parent.is_dir():
         raise OutputError(f"{output}: the folder {output.parent} does not exist; create it or choose another output")
+    if output.is_dir():
+        raise OutputError(f"{output}: is a folder; give the track file's name, e.g. {output / 'shot.track.json'}")
     if args.colorspace:
         color.check_colorspace(args.colorspace, args.ocio_config)
     options = TrackOptions(smooth=SmoothOptions(enabled=not args.no_smooth, strength=args.smooth_strength),

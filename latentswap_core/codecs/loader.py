@@ -29,3 +29,17 @@ def load_codec(name: str, path: str | Path | None = None, pixel_factor: int | No
 
         return PixelCodec(pixel_factor or DEFAULT_FACTOR)
     raise ModelError(f"unknown codec {name!r}; choose one of: {', '.join(CODEC_NAMES)}")
+
+
+def load_recorded_codec(info: dict, trained: str, path: str | Path | None = None) -> Codec:
+    """The codec a model or refiner recorded (``info``: the codec's ``describe()``), with the very weights it was
+    trained with, checked by hash; ``trained`` names the folder in the error. ``path`` overrides where to look."""
+    name = info["name"]
+    if name == "pixel":
+        codec = load_codec("pixel", pixel_factor=int(info["downscale"]))
+    else:
+        codec = load_codec(name, path if path is not None else (info.get("source") if name == "sd-vae" else None))
+    if codec.describe()["weights_sha256"] != info["weights_sha256"]:
+        raise ModelError(f"the {name} codec weights found in {codec.source or 'the model search path'} differ from "
+                         f"those {trained} was trained with: give the original with --codec-path")
+    return codec

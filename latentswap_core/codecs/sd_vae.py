@@ -48,7 +48,8 @@ class SDVAECodec(Codec):
 
 def load_sd_vae(path: str | Path | None) -> SDVAECodec:
     if path is None:
-        raise ModelError(f"codec {NAME!r} needs path=: {FOLDER_HINT} of a Stable Diffusion checkpoint")
+        raise ModelError(f"codec {NAME!r} needs path= (--codec-path on the command line): {FOLDER_HINT} of a Stable "
+                         "Diffusion checkpoint")
     folder = Path(path).expanduser()
     if not folder.exists():
         raise ModelError(f"SD VAE folder {folder} does not exist; give {FOLDER_HINT}")

@@ -64,6 +64,11 @@ def check_frames(plate: FrameSource, swapped: FrameSource) -> None:
         raise SequenceError(f"the plate ({plate.description}) and the swapped sequence ({swapped.description}) hold "
                             f"different frames ({detail or 'different order'}); pass --frames to compare a common "
                             "range")
+    plate_size, swapped_size = plate.display_size(), swapped.display_size()
+    if plate_size != swapped_size:
+        raise SequenceError(f"{swapped.file_of(swapped.frames[0])}: the swapped sequence is "
+                            f"{swapped_size[0]}x{swapped_size[1]} but the plate ({plate.description}) is "
+                            f"{plate_size[0]}x{plate_size[1]}; compare the swap with the plate it was made from")
 
 
 def reference_descriptor(folder: Path, count: int, describe: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:

@@ -8,6 +8,11 @@ Writes are atomic: a frame appears whole under its final name or not at all.
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +35,10 @@ _FORMAT_PIXEL_TYPES = {
     "tiff": ("uint16", "uint8", "half", "float"),
     "dpx": ("uint10", "uint8", "uint16"),
 }
+# Headers claiming more pixels than this (a 16K square) are refused before anything is allocated: such a
+# header is almost always a corrupt file, and reading it would take tens of gigabytes.
+MAX_IMAGE_PIXELS = 16384 * 16384
+EXR_COMPRESSIONS = ("none", "rle", "zips", "zip", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab")
 _FORMAT_KEYS = {"compression", "oiio:BitsPerSample", "oiio:ColorSpace", "oiio:subimages", "oiio:RowsPerChunk"}
 
 
@@ -140,8 +149,13 @@ def _read_part(reader: oiio.ImageInput, path: Path, first: oiio.ImageSpec) -> tu
         raise ImageError(f"{path}: deep images are not supported; flatten it first")
     if (spec.x, spec.y, spec.width, spec.height) != (first.x, first.y, first.width, first.height):
         raise ImageError(f"{path}: its parts have different data windows; write it as one part (interleaved)")
-    pixels = reader.read_image(reader.current_subimage(), 0, 0, spec.nchannels, oiio.UNKNOWN)
-    if pixels is None or reader.has_error:
+    check_size(path, spec)
+    with held_c_stderr(reader.format_name() == "png") as held:
+        pixels = reader.read_image(reader.current_subimage(), 0, 0, spec.nchannels, oiio.UNKNOWN)
+        failed = pixels is None or reader.has_error
+    if held and not failed:
+        sys.stderr.write(held[0])  # a library's warning about a good read: pass it on
+    if failed:
         raise ImageError(
             f"{path}: truncated or corrupt ({_oiio_message(reader.geterror())}); re-render or replace this frame"
         )
@@ -177,7 +191,47 @@ def read_header(path: str | os.PathLike[str]) -> oiio.ImageSpec:
         raise ImageError(f"{path}: not a readable image ({_oiio_message(oiio.geterror())}); replace the file")
     spec = oiio.ImageSpec(reader.spec())
     reader.close()
+    check_size(path, spec)
     return spec
+
+
+def check_size(path: str | os.PathLike[str], spec: oiio.ImageSpec) -> None:
+    """Refuse a header whose data window is empty or larger than MAX_IMAGE_PIXELS, before reading pixels."""
+    width, height = spec.width, spec.height
+    if width < 1 or height < 1 or width * height > MAX_IMAGE_PIXELS:
+        raise ImageError(f"{path}: the header claims {width}x{height} pixels, outside what LatentSwap reads "
+                         f"(1 to {MAX_IMAGE_PIXELS} pixels); the file is likely corrupt, replace it")
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+@contextmanager
+def held_c_stderr(hold: bool = True) -> Iterator[list[str]]:
+    """Hold what C libraries print on file descriptor 2 meanwhile (libpng prints its errors there besides
+    reporting them to OpenImageIO), so a failed read stays the one-line error; yields [text] afterwards.
+    The descriptor is the process's: reads that hold it run one at a time, so ``hold`` only where needed."""
+    held: list[str] = []
+    if not hold:
+        yield held
+        return
+    with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no descriptor 2 (a daemon): nothing to hold
+            yield held
+            return
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield held
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode("utf-8", "replace")
+            if text:
+                held.append(text)
 
 
 def write_image(
@@ -198,6 +252,9 @@ def write_image(
         pixel_type = _stored_or_default(image.pixel_type, stored)
     elif pixel_type not in stored:
         raise ImageError(f"{path}: {format_name} cannot store {pixel_type} pixels; choose one of {', '.join(stored)}")
+    if compression and format_name == "openexr" and compression.split(":")[0] not in EXR_COMPRESSIONS:
+        raise ImageError(f"{path}: unknown EXR compression {compression!r}; use one of {', '.join(EXR_COMPRESSIONS)} "
+                         "(dwaa, dwab and zip take a level: dwaa:45)")
     spec = _spec_for(image, pixel_type, format_name, compression)
     with atomic_path(path) as temporary:
         if not writer.open(str(temporary), spec):

@@ -26,6 +26,8 @@ class FrameSource:
     """Frames to read, in order; ``file_of(frame)`` names what an error message should point at.
 
     ``continuous`` is False for a set of unrelated images (photos), where motion between frames means nothing.
+    Opening a sequence reads every frame's header: missing or unreadable frames and mixed resolutions are
+    refused then, before any work starts.
     """
 
     frames: tuple[int, ...]
@@ -37,6 +39,11 @@ class FrameSource:
 
     def file_of(self, frame: int) -> Path:
         raise NotImplementedError
+
+    def display_size(self) -> tuple[int, int]:
+        """(width, height) of the first frame's display window (sources with files read just the header)."""
+        x, y, width, height = self.read(self.frames[0]).display_window
+        return width, height
 
     def input_files(self) -> list[Path]:
         return [self.file_of(frame) for frame in self.frames]
@@ -58,12 +65,17 @@ class SequenceSource(FrameSource):
         self.sequence = sequence
         self.frames = sequence.frames
         self.description = sequence.describe()
+        # Unreadable headers and mixed resolutions are refused before any work starts (and before any output).
+        self.size = self.check_headers()
 
     def read(self, frame: int) -> Image:
         return read_image(self.sequence.path(frame))
 
     def file_of(self, frame: int) -> Path:
         return self.sequence.path(frame)
+
+    def display_size(self) -> tuple[int, int]:
+        return self.size
 
     def check_headers(self) -> tuple[int, int]:
         """Open every frame's header (fast) and insist on one resolution; returns (width, height)."""
@@ -103,6 +115,10 @@ class ImageListSource(FrameSource):
     def file_of(self, frame: int) -> Path:
         return self.files[frame - 1]
 
+    def display_size(self) -> tuple[int, int]:
+        spec = read_header(self.file_of(self.frames[0]))
+        return spec.full_width, spec.full_height
+
 
 class VideoSource(FrameSource):
     def __init__(self, path: Path, frames: Sequence[int] | None = None):
@@ -115,6 +131,9 @@ class VideoSource(FrameSource):
 
     def read(self, frame: int) -> Image:
         return Image(self.reader.read(frame), ("R", "G", "B"))
+
+    def display_size(self) -> tuple[int, int]:
+        return self.reader.width, self.reader.height
 
     def file_of(self, frame: int) -> Path:
         return self.reader.path

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from latentswap_core.errors import SequenceError
+from latentswap_core.io.image import held_c_stderr
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mxf")
 
@@ -19,8 +21,12 @@ class VideoReader:
         self.path = Path(path)
         if not self.path.is_file():
             raise SequenceError(f"{self.path}: file not found")
-        self._capture = cv2.VideoCapture(str(self.path))
-        if not self._capture.isOpened():
+        with held_c_stderr() as held:  # FFmpeg logs "moov atom not found" and the like on stderr
+            self._capture = cv2.VideoCapture(str(self.path))
+        opened = self._capture.isOpened()
+        if held and opened:
+            sys.stderr.write(held[0])
+        if not opened:
             raise SequenceError(f"{self.path}: cannot open this movie; convert it to an image sequence first")
         self.frame_count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
         self.fps = float(self._capture.get(cv2.CAP_PROP_FPS))

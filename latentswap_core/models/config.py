@@ -149,3 +149,5 @@ class SwapModelConfig:
             return cls(**data)
         except TypeError as error:
             raise ModelError(f"{source} is incomplete ({error}): save the model again") from error
+        except ModelError as error:  # a value out of range: say which file holds it
+            raise ModelError(f"{source}: {error}") from None

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from latentswap_core.codecs import load_codec
 from latentswap_core.codecs.base import Codec
+from latentswap_core.codecs.loader import CODEC_NAMES, load_recorded_codec
 from latentswap_core.errors import ModelError
 from latentswap_core.models import SwapModel, load_model
 from latentswap_core.models.store import WEIGHTS_FILE
@@ -97,32 +97,38 @@ def read_card(folder: Path) -> ModelCard:
     try:
         provenance = json.loads(provenance_path.read_text(encoding="utf-8"))
         codec = provenance["codec"]
-        codec["name"], codec["weights_sha256"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
+        identities = provenance.get("identities", {})
+        consent = provenance.get("consent")
+        step = int(provenance.get("step", 0))
+        # Plain JSON data of the expected types, nothing else: strings stay text, whatever they say.
+        if not (isinstance(codec, dict) and isinstance(codec["name"], str) and isinstance(codec["weights_sha256"], dict)
+                and isinstance(identities, dict) and all(isinstance(v, dict) for v in identities.values())
+                and (consent is None or isinstance(consent, str))):
+            raise TypeError("a field of the wrong type")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise ModelError(f"{provenance_path} is missing or damaged ({type(error).__name__}): train the model again "
                          "or restore the file") from None
-    digest = hashlib.sha256((folder / WEIGHTS_FILE).read_bytes()).hexdigest()
-    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    if codec["name"] not in CODEC_NAMES:
+        raise ModelError(f"{provenance_path}: the model was trained in codec {codec['name']!r}, which this LatentSwap "
+                         f"does not know ({', '.join(CODEC_NAMES)}): use the LatentSwap that trained it")
+    config_path, weights_path = folder / "config.json", folder / WEIGHTS_FILE
+    try:
+        digest = hashlib.sha256(weights_path.read_bytes()).hexdigest()
+    except OSError as error:
+        raise ModelError(f"{weights_path} cannot be read ({error.strerror}): keep it beside {config_path}") from None
+    try:
+        face_size = int(json.loads(config_path.read_text(encoding="utf-8")).get("face_size", 0))
+    except (OSError, ValueError, TypeError, AttributeError) as error:
+        raise ModelError(f"{config_path} is not a readable model config ({type(error).__name__}): save the model "
+                         "again") from None
     return ModelCard(folder=folder, model_id=digest[:16], weights_sha256=digest, codec=codec,
-                     identities=provenance.get("identities", {}), consent=provenance.get("consent"),
-                     step=int(provenance.get("step", 0)), face_size=int(config.get("face_size", 0)),
+                     identities=identities, consent=consent, step=step, face_size=face_size,
                      face_type=str(provenance.get("face_type", "whole_face")))
 
 
 def load_model_codec(card: ModelCard, codec_path: str | os.PathLike[str] | None = None) -> Codec:
     """The codec the model was trained in, with the very weights it was trained with (checked by hash)."""
-    info = card.codec
-    name = info["name"]
-    if name == "pixel":
-        codec = load_codec("pixel", pixel_factor=int(info["downscale"]))
-    else:
-        codec = load_codec(name, codec_path if codec_path is not None else (info.get("source") if name == "sd-vae"
-                                                                            else None))
-    found = codec.describe()["weights_sha256"]
-    if found != info["weights_sha256"]:
-        raise ModelError(f"the {name} codec weights found in {codec.source or 'the model search path'} differ from "
-                         f"those {card.folder} was trained with: give the original with --codec-path")
-    return codec
+    return load_recorded_codec(card.codec, str(card.folder), codec_path)
 
 
 class Swapper:

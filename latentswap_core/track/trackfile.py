@@ -138,6 +138,13 @@ def from_json(document: Any, name: str = "track file") -> ShotTrack:
     return ShotTrack(document["source"], document["width"], document["height"], frames, document["face_type"])
 
 
+def check_plate_size(track: ShotTrack, size: tuple[int, int], name: str, plate: str) -> None:
+    """Refuse a track made on plates of another resolution than ``size`` (its coordinates would not fit)."""
+    if (track.width, track.height) != tuple(size):
+        raise TrackFileError(f"{name}: made on {track.width}x{track.height} plates but {plate} is {size[0]}x{size[1]}; "
+                             "use the track file of this plate or track it again with `latentswap track`")
+
+
 def _face(check: _Checker, where: str, face: Any) -> TrackedFace:
     check.that(isinstance(face, dict), where, "is not an object")
     for key in ("track_id", "score", "landmark_confidence", "bbox", "landmarks", "to_aligned"):
@@ -148,6 +155,8 @@ def _face(check: _Checker, where: str, face: Any) -> TrackedFace:
     bbox = _array(check, f"{where}.bbox", face["bbox"], (4,))
     landmarks = _array(check, f"{where}.landmarks", face["landmarks"], (LANDMARK_COUNT, 2))
     to_aligned = _array(check, f"{where}.to_aligned", face["to_aligned"], (2, 3))
+    check.that(1e-12 < abs(float(np.linalg.det(to_aligned[:, :2]))) < 1e12, f"{where}.to_aligned",
+               "is singular or out of scale: it must map the face's plate pixels onto the aligned crop [0, 1]^2")
     return TrackedFace(face["track_id"], float(face["score"]), float(face["landmark_confidence"]),
                        (float(bbox[0]), float(bbox[1]), float(bbox[2]), float(bbox[3])), landmarks, to_aligned)
 

@@ -168,6 +168,7 @@ class Trainer:
             "resolution": o.resolution, "preset": o.preset, "layout": o.layout, "vq": o.vq,
             "src faceset": str(o.src.resolve()), "dst faceset": str(o.dst.resolve()),
         }
+        self.face_type = matching_face_type(o.src, o.dst)  # unusable facesets: refused before -o is created
         checkpoint = self._open_model_dir()
         if checkpoint:
             saved = checkpoint.model.config
@@ -193,8 +194,9 @@ class Trainer:
                 torch.cuda.set_rng_state(checkpoint.tensors["rng.cuda"])
             self.step, self.elapsed = int(checkpoint.trainer["step"]), float(checkpoint.trainer["elapsed_s"])
             self.history = read_loss_history(o.output / "losses.csv", self.step)
+            last = self.history[-1]["step"] if self.history else 0  # losses.csv lags after a kill mid-checkpoint
+            self.history += [row for row in checkpoint.trainer.get("loss_tail", []) if row["step"] > last]
         broadcast_module(self.model, self.world)
-        self.face_type = matching_face_type(o.src, o.dst)
         cache = o.output / "cache"
         if not self.world.is_main:
             barrier(self.world)  # the main process encodes the facesets; the others read its cache

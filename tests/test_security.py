@@ -1,0 +1,235 @@
+"""Security checks: no code path that runs data as code, and paths never pass through a shell.
+
+The scan reads every Python file of the product (latentswap_core, nuke_plugin, tools, benchmarks, init.py,
+menu.py) with ``ast``, resolving import aliases, and refuses: ``torch.load`` without ``weights_only=True``,
+pickle and its relatives (``pickle``, ``cPickle``, ``_pickle``, ``dill``, ``joblib``, ``marshal``, ``shelve``),
+``eval``/``exec``, ``shell=True``, ``os.system``/``os.popen``, ``yaml.load`` without a safe loader and
+``np.load(allow_pickle=True)``.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import runpy
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from test_nuke_fake import fake_nuke  # noqa: F401  (the fixture)
+
+REPO = Path(__file__).resolve().parents[1]
+SCANNED = ("latentswap_core", "nuke_plugin", "tools", "benchmarks", "init.py", "menu.py")
+PICKLING_MODULES = {"pickle", "cPickle", "_pickle", "dill", "joblib", "marshal", "shelve", "cloudpickle"}
+SAFE_YAML_LOADERS = {"SafeLoader", "CSafeLoader", "yaml.SafeLoader", "yaml.CSafeLoader"}
+SHELL_RUNNERS = {"os.system", "os.popen", "os.spawnl", "os.spawnlp", "os.execl", "os.execlp", "commands.getoutput",
+                 "subprocess.getoutput", "subprocess.getstatusoutput", "pty.spawn"}
+INJECTION = "__import__('os').system('touch PWNED')"
+METACHARACTERS = "a;touch PWNED $(touch PWNED) `touch PWNED` |&"
+
+
+def product_files() -> list[Path]:
+    files = []
+    for name in SCANNED:
+        path = REPO / name
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.is_file() else []
+    return [path for path in files if ".venv" not in path.parts and "__pycache__" not in path.parts]
+
+
+class Scanner(ast.NodeVisitor):
+    """Findings ``file:line: what`` for one module; names are resolved through its imports."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.aliases: dict[str, str] = {}
+        self.findings: list[str] = []
+
+    def report(self, node: ast.AST, what: str) -> None:
+        self.findings.append(f"{self.path.relative_to(REPO)}:{getattr(node, 'lineno', 0)}: {what}")
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if alias.name.split(".")[0] in PICKLING_MODULES:
+                self.report(node, f"imports {alias.name}")
+            self.aliases[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else \
+                alias.name.split(".")[0]
+        self.generic_visit(node)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = node.module or ""
+        if module.split(".")[0] in PICKLING_MODULES:
+            self.report(node, f"imports from {module}")
+        for alias in node.names:
+            if alias.name in PICKLING_MODULES:
+                self.report(node, f"imports {alias.name}")
+            self.aliases[alias.asname or alias.name] = f"{module}.{alias.name}" if module else alias.name
+        self.generic_visit(node)
+
+    def dotted(self, node: ast.AST) -> str | None:
+        """``np.load`` -> ``numpy.load`` when ``import numpy as np``; None for calls on computed values."""
+        if isinstance(node, ast.Name):
+            return self.aliases.get(node.id, node.id)
+        if isinstance(node, ast.Attribute):
+            base = self.dotted(node.value)
+            return f"{base}.{node.attr}" if base else None
+        return None
+
+    def visit_Call(self, node: ast.Call) -> None:
+        name = self.dotted(node.func) or ""
+        keywords = {keyword.arg: keyword.value for keyword in node.keywords if keyword.arg}
+        if name in ("eval", "exec", "builtins.eval", "builtins.exec") or (
+                name in ("__import__", "importlib.import_module") and not _is_constant(node.args[:1])):
+            self.report(node, f"calls {name}()")
+        if name in ("torch.load", "torch.serialization.load") and not _is_true(keywords.get("weights_only")):
+            self.report(node, "torch.load without weights_only=True")
+        if name in ("numpy.load",) and "allow_pickle" in keywords and not _is_false(keywords["allow_pickle"]):
+            self.report(node, "numpy.load with allow_pickle")
+        if name == "yaml.load" and _name_of(keywords.get("Loader", node.args[1] if len(node.args) > 1 else None),
+                                             self) not in SAFE_YAML_LOADERS:
+            self.report(node, "yaml.load without SafeLoader")
+        if name in ("yaml.unsafe_load", "yaml.full_load", "yaml.load_all", "yaml.unsafe_load_all"):
+            self.report(node, f"calls {name}")
+        if name in SHELL_RUNNERS:
+            self.report(node, f"calls {name}: runs a shell")
+        if "shell" in keywords and not _is_false(keywords["shell"]):
+            self.report(node, f"{name or 'a call'} with shell=True")
+        if name.startswith(("pickle.", "dill.", "joblib.", "marshal.", "shelve.")):
+            self.report(node, f"calls {name}")
+        self.generic_visit(node)
+
+
+def _is_true(node: ast.AST | None) -> bool:
+    return isinstance(node, ast.Constant) and node.value is True
+
+
+def _is_false(node: ast.AST | None) -> bool:
+    return isinstance(node, ast.Constant) and node.value in (False, None)
+
+
+def _is_constant(nodes: list[ast.AST]) -> bool:
+    return bool(nodes) and all(isinstance(node, ast.Constant) for node in nodes)
+
+
+def _name_of(node: ast.AST | None, scanner: Scanner) -> str | None:
+    return scanner.dotted(node) if node is not None else None
+
+
+def scan(path: Path) -> list[str]:
+    scanner = Scanner(path)
+    scanner.visit(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+    return scanner.findings
+
+
+def test_the_scan_sees_the_whole_product() -> None:
+    files = {str(path.relative_to(REPO)) for path in product_files()}
+    assert {"init.py", "menu.py", "nuke_plugin/engine.py", "latentswap_core/models/store.py",
+            "tools/bad_inputs.py"} <= files
+    assert not any(part.startswith(".venv") for name in files for part in Path(name).parts)
+
+
+def test_the_scan_catches_each_pattern(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "import pickle\nimport numpy as np\nimport subprocess as sp\nfrom torch import load\nimport os, yaml\n"
+        "from joblib import dump\n"
+        "load('w.pt')\nnp.load('a.npy', allow_pickle=True)\nsp.run('ls', shell=True)\nos.system('ls')\n"
+        "os.popen('ls')\neval('1')\nexec('x = 1')\nyaml.load(open('c.yaml'))\n"
+        "load('w.pt', weights_only=True)\nnp.load('a.npy')\nsp.run(['ls'], shell=False)\nmodel.eval()\n"
+        "yaml.load(open('c.yaml'), Loader=yaml.SafeLoader)\nyaml.safe_load('a: 1')\n")
+    scanner = Scanner(REPO / "sample.py")
+    scanner.visit(ast.parse(sample.read_text()))
+    lines = sorted(int(finding.split(":")[1]) for finding in scanner.findings)
+    assert lines == [1, 6, 7, 8, 9, 10, 11, 12, 13, 14], scanner.findings
+
+
+def test_no_code_runs_data_or_a_shell() -> None:
+    findings = [finding for path in product_files() for finding in scan(path)]
+    assert not findings, "\n".join(findings)
+
+
+# -- paths with shell metacharacters stay argv items -------------------------------------------------------
+
+ARGV_DUMP = """
+import json, sys
+from pathlib import Path
+Path(sys.argv[1]).write_text(json.dumps(sys.argv[2:]), encoding="utf-8")
+print(json.dumps({"event": "end", "task": "x", "status": "done"}), flush=True)
+"""
+
+
+def test_engine_jobs_pass_metacharacter_paths_as_argv_items(fake_nuke, tmp_path: Path, monkeypatch) -> None:  # noqa: F811
+    """The gizmo's and the panel's arguments, run by EngineJob: each path arrives whole, nothing is run."""
+    import nuke_plugin.engine as engine
+    import nuke_plugin.gizmo as gizmo
+    import nuke_plugin.panel as panel
+
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / METACHARACTERS
+    folder.mkdir()
+    model, cache = folder / "model ü", folder / "cache $HOME"
+    fake_nuke.set_root(str(tmp_path / "shot.nk"), 1001, 1002, 64, 64)
+    runpy.run_path(str(REPO / "init.py"))
+    node = fake_nuke.createNode("LatentSwap")
+    node["model"].setValue(str(model))
+    node["cache_dir"].setValue(str(cache))
+    source = str(folder / "plate.####.exr")
+    args = gizmo.swap_arguments(node, source, 1001, 1002)
+    assert args[1] == source and args[args.index("--model") + 1] == str(model)
+    assert args[args.index("-o") + 1].startswith(str(cache))
+    jobs = [args, panel.extract_arguments(source, str(folder / "faceset"), 256),
+            panel.train_arguments(str(folder / "src"), str(folder / "dst"), str(model), 256, "taef2", "steps", 10,
+                                  consent=INJECTION)]
+    script = tmp_path / "dump_argv.py"
+    script.write_text(ARGV_DUMP)
+    for number, job_args in enumerate(jobs):
+        dump = tmp_path / f"argv{number}.json"
+        job = engine.EngineJob([sys.executable, str(script), str(dump)], job_args, cwd=str(tmp_path)).start()
+        assert job.wait(60) == 0
+        received = json.loads(dump.read_text(encoding="utf-8"))
+        assert received == [str(arg) for arg in job_args] + ["--progress-json"]
+        assert shlex.split(job.command_line())[-len(received):] == received  # the logged line pastes back whole
+    assert not list(tmp_path.rglob("PWNED")) and not (REPO / "PWNED").exists()
+
+
+def test_the_cli_takes_a_metacharacter_path_literally(tmp_path: Path, face_photo, monkeypatch) -> None:
+    from helpers import latentswap
+
+    from latentswap_core.io import Image, write_image
+
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / METACHARACTERS
+    folder.mkdir()
+    write_image(folder / "photo $(touch PWNED).png", Image(face_photo[::8, ::8].copy(), ("R", "G", "B")))
+    result = latentswap("convert", str(folder / "photo $(touch PWNED).png"), "-o", str(folder / "out;ls.exr"))
+    assert result.returncode == 0, result.stderr
+    assert (folder / "out;ls.exr").is_file()
+    missing = latentswap("info", str(folder / "nothing `touch PWNED`.exr"))
+    assert missing.returncode == 2 and "nothing `touch PWNED`.exr" in missing.stderr
+    assert not list(tmp_path.rglob("PWNED"))
+
+
+# -- model metadata is JSON data -----------------------------------------------------------------------------
+
+def test_model_metadata_holding_code_is_read_as_text(tiny_model: Path, tmp_path: Path, monkeypatch) -> None:
+    from latentswap_core.errors import ModelError
+    from latentswap_core.models.config import SwapModelConfig
+    from latentswap_core.swap.swapper import model_folder, read_card
+
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "model"
+    shutil.copytree(model_folder(tiny_model), folder)
+    provenance = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
+    provenance["consent"] = INJECTION
+    provenance["identities"]["src"]["name"] = INJECTION
+    provenance["face_type"] = INJECTION
+    (folder / "provenance.json").write_text(json.dumps(provenance), encoding="utf-8")
+    card = read_card(folder)
+    assert card.consent == INJECTION and card.metadata()["latentswap/identity_src"] == INJECTION
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    with pytest.raises(ModelError, match=r"config\.json: swap model preset .*__import__.* is unknown"):
+        SwapModelConfig.from_dict({**config, "preset": INJECTION}, source=str(folder / "config.json"))
+    with pytest.raises(ModelError, match="unknown fields"):
+        SwapModelConfig.from_dict({**config, "__class__": INJECTION}, source="config.json")
+    assert not list(tmp_path.rglob("PWNED")) and not (REPO / "PWNED").exists()
