@@ -71,3 +71,13 @@ def test_partial_name_keeps_the_extension_and_hides(tmp_path: Path) -> None:
         assert str(os.getpid()) in temporary.name
         temporary.write_bytes(b"x")
     assert (tmp_path / "plate.1001.exr").read_bytes() == b"x"
+
+
+def test_files_get_the_umask_permissions_whatever_the_writer_asked_for(tmp_path: Path) -> None:
+    from latentswap_core.io.atomic import FILE_MODE
+
+    final = tmp_path / "weights.bin"
+    with atomic_path(final) as temporary:
+        descriptor = os.open(temporary, os.O_CREAT | os.O_WRONLY, 0o600)  # as safetensors creates its files
+        os.close(descriptor)
+    assert final.stat().st_mode & 0o777 == FILE_MODE  # 0644 under the usual umask 022, not the writer's 0600

@@ -8,7 +8,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from latentswap_core.errors import OutputError
+
 PARTIAL_MARK = ".partial-"
+# Read once at import (setting the umask to read it is not thread-safe later): files land with the permissions the
+# user's umask gives any new file, not the 0600 some writers (safetensors) create, so the farm and Nuke can read them.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
 
 
 def partial_path(final: Path) -> Path:
@@ -25,9 +32,12 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     an earlier file under the final name stays intact until the rename replaces it.
     """
     final = Path(final)
+    if final.is_dir():
+        raise OutputError(f"{final}: is a folder; give the name of a file to write")
     temporary = partial_path(final)
     try:
         yield temporary
+        os.chmod(temporary, FILE_MODE)
         _fsync(temporary)
         os.replace(temporary, final)
     except BaseException:

@@ -48,10 +48,16 @@ def load_model(folder: str | os.PathLike[str], device: str | torch.device = "cpu
         raise ModelError(
             f"{weights_path} is not a readable safetensors file ({error}): save the model again"
         ) from error
+    return model_from_weights(config, state, device, str(weights_path), str(config_path))
+
+
+def model_from_weights(config: SwapModelConfig, state: dict[str, torch.Tensor], device: str | torch.device = "cpu",
+                       weights_name: str = WEIGHTS_FILE, config_name: str = CONFIG_FILE) -> SwapModel:
+    """The model of ``config`` holding ``state`` (eval mode), or a one-line ModelError naming the two sources."""
     try:
         model = SwapModel(config)
     except (TypeError, ValueError, RuntimeError) as error:
-        raise ModelError(f"{config_path} holds values no model can be built from ({error}): save the model again") \
+        raise ModelError(f"{config_name} holds values no model can be built from ({error}): save the model again") \
             from None
     expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
     found = {name: tuple(t.shape) for name, t in state.items()}
@@ -62,6 +68,6 @@ def load_model(folder: str | os.PathLike[str], device: str | torch.device = "cpu
         detail = (
             f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}" if extra else f"shape of {wrong[:3]}"
         )
-        raise ModelError(f"{weights_path} does not match {config_path} ({detail}): keep the two files together")
+        raise ModelError(f"{weights_name} does not match {config_name} ({detail}): keep the two files together")
     model.load_state_dict(state, strict=True)
     return model.to(device).eval()

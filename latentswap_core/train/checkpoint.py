@@ -1,15 +1,20 @@
 """Training checkpoints in a model dir, no pickle anywhere.
 
+``trainer_state.safetensors`` everything ``--resume`` needs: the weights (``model.{name}``), optimizer state tensors
+                             (``optimizer.{param}.{name}``), RNG states (uint8), and trainer.json's text in its metadata
 ``model/``                   the swap model (``save_model``: config.json + model.safetensors) + provenance.json
-``trainer_state.safetensors`` optimizer state tensors (``optimizer.{param}.{name}``) and RNG states (uint8)
 ``trainer.json``             step, elapsed time, options, codec, identities, consent, loss tail, fingerprint
 
-``trainer.json`` is written last, so it always describes a complete checkpoint.
+``trainer_state.safetensors`` is written first, whole, under one atomic rename: that rename commits the checkpoint.
+A kill between it and the other writes leaves ``trainer.json`` and ``model/`` one checkpoint behind (or missing),
+never a run that cannot resume: ``read_trainer_state`` takes the state's copy of trainer.json when that is newer,
+``load_checkpoint`` the state's weights. Older states without the weights resume from ``model/``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,13 +25,14 @@ from safetensors.torch import load_file, save_file
 
 from latentswap_core.errors import ModelError
 from latentswap_core.io import atomic_path, write_text_atomically
-from latentswap_core.models import SwapModel, load_model, save_model
+from latentswap_core.models import SwapModel, SwapModelConfig, load_model, model_from_weights, save_model
 
 SCHEMA_VERSION = 1
 MODEL_FOLDER = "model"
 STATE_FILE = "trainer_state.safetensors"
 TRAINER_FILE = "trainer.json"
 PROVENANCE_FILE = "provenance.json"
+WEIGHTS_PREFIX = "model."  # the weights' names in trainer_state.safetensors
 
 
 @dataclass
@@ -37,7 +43,7 @@ class Checkpoint:
 
 
 def has_checkpoint(model_dir: Path) -> bool:
-    return (model_dir / TRAINER_FILE).is_file() or (model_dir / MODEL_FOLDER / "config.json").is_file()
+    return any((model_dir / name).is_file() for name in (STATE_FILE, TRAINER_FILE, f"{MODEL_FOLDER}/config.json"))
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -71,30 +77,46 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
 
 def save_checkpoint(model_dir: Path, model: SwapModel, tensors: dict[str, torch.Tensor],
                     trainer: dict[str, Any]) -> None:
-    """Model, then trainer state, then trainer.json, each written atomically."""
+    """Trainer state with the weights (the commit), trainer.json, then the model folder, each written atomically."""
+    weights = {WEIGHTS_PREFIX + name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
+    write_trainer_state(model_dir, {**tensors, **weights}, trainer)
     save_model(model, model_dir / MODEL_FOLDER)
     provenance = {key: trainer[key] for key in ("identities", "consent", "codec", "face_type", "step")}
     write_text_atomically(model_dir / MODEL_FOLDER / PROVENANCE_FILE, json.dumps(provenance, indent=2) + "\n")
-    with atomic_path(model_dir / STATE_FILE) as temporary:
-        save_file(tensors, str(temporary), metadata={"step": str(trainer["step"]), "schema": str(SCHEMA_VERSION)})
-    write_text_atomically(model_dir / TRAINER_FILE, json.dumps({"schema": SCHEMA_VERSION, **trainer}, indent=2) + "\n")
+
+
+def write_trainer_state(run_dir: Path, tensors: dict[str, torch.Tensor], trainer: dict[str, Any]) -> None:
+    """``trainer_state.safetensors``, holding trainer.json's text in its metadata (its one atomic rename commits the
+    checkpoint), then ``trainer.json``, the readable copy."""
+    text = json.dumps({"schema": SCHEMA_VERSION, **trainer}, indent=2) + "\n"
+    metadata = {"step": str(trainer["step"]), "schema": str(SCHEMA_VERSION), "trainer": text}
+    with atomic_path(run_dir / STATE_FILE) as temporary:
+        save_file(tensors, str(temporary), metadata=metadata)
+    write_text_atomically(run_dir / TRAINER_FILE, text)
 
 
 def load_checkpoint(model_dir: Path, device: str | torch.device = "cpu") -> Checkpoint:
     """Read a checkpoint or raise a one-line ModelError naming the damaged file."""
-    trainer_path, state_path = model_dir / TRAINER_FILE, model_dir / STATE_FILE
-    if not trainer_path.is_file():
-        raise ModelError(f"{trainer_path} is missing: there is no training run to --resume in {model_dir}; "
+    trainer, tensors = read_trainer_state(model_dir)
+    weights = {name[len(WEIGHTS_PREFIX):]: tensors.pop(name) for name in list(tensors)
+               if name.startswith(WEIGHTS_PREFIX)}
+    if not weights:  # a state saved before it held the weights
+        return Checkpoint(load_model(model_dir / MODEL_FOLDER, device=device), trainer, tensors)
+    source = f"{model_dir / TRAINER_FILE} model_config"
+    config = SwapModelConfig.from_dict(trainer.get("model_config"), source=source)
+    model = model_from_weights(config, weights, device, str(model_dir / STATE_FILE), source)
+    return Checkpoint(model, trainer, tensors)
+
+
+def read_trainer_state(run_dir: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """``trainer.json`` and ``trainer_state.safetensors`` of one checkpoint, checked to belong together, or a
+    one-line ModelError naming the damaged file. The state's own copy of trainer.json wins when it is newer: a
+    kill between the two writes leaves trainer.json one checkpoint behind (or missing, on the first)."""
+    trainer_path, state_path = run_dir / TRAINER_FILE, run_dir / STATE_FILE
+    if not trainer_path.is_file() and not state_path.is_file():
+        raise ModelError(f"{trainer_path} is missing: there is no training run to --resume in {run_dir}; "
                          "train without --resume first")
-    try:
-        trainer = json.loads(trainer_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelError(f"{trainer_path} is not readable JSON ({error}): restore it from a backup or train into "
-                         "a new -o folder") from None
-    if not isinstance(trainer, dict) or trainer.get("schema") != SCHEMA_VERSION:
-        schema = trainer.get("schema") if isinstance(trainer, dict) else None
-        raise ModelError(f"{trainer_path} is trainer schema {schema!r}, this LatentSwap resumes schema "
-                         f"{SCHEMA_VERSION}: use the LatentSwap that wrote it or train into a new -o folder")
+    trainer = _read_trainer(trainer_path.read_bytes, trainer_path) if trainer_path.is_file() else None
     try:
         tensors = load_file(str(state_path))
         with safe_open(str(state_path), "pt") as handle:
@@ -104,8 +126,27 @@ def load_checkpoint(model_dir: Path, device: str | torch.device = "cpu") -> Chec
     except (SafetensorError, OSError, ValueError) as error:
         raise ModelError(f"{state_path} is corrupt ({error}): restore it from a backup or train into a new "
                          "-o folder") from None
+    if "trainer" in metadata:
+        committed = _read_trainer(lambda: metadata["trainer"].encode("utf-8"), state_path)
+        if trainer is None or committed.get("step", 0) >= trainer.get("step", 0):
+            trainer = committed
+    if trainer is None:
+        raise ModelError(f"{trainer_path} is missing: restore it or train into a new -o folder")
     if metadata.get("step") != str(trainer.get("step")):
         raise ModelError(f"{state_path} is from step {metadata.get('step')}, {trainer_path} from step "
                          f"{trainer.get('step')}: keep the files of one checkpoint together")
-    model = load_model(model_dir / MODEL_FOLDER, device=device)
-    return Checkpoint(model, trainer, tensors)
+    return trainer, tensors
+
+
+def _read_trainer(read: Callable[[], bytes], path: Path) -> dict[str, Any]:
+    """trainer.json's contents (from the file or the state's metadata), or a ModelError naming ``path``."""
+    try:
+        trainer = json.loads(read().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelError(f"{path} is not readable JSON ({error}): restore it from a backup or train into "
+                         "a new -o folder") from None
+    if not isinstance(trainer, dict) or trainer.get("schema") != SCHEMA_VERSION:
+        schema = trainer.get("schema") if isinstance(trainer, dict) else None
+        raise ModelError(f"{path} is trainer schema {schema!r}, this LatentSwap resumes schema "
+                         f"{SCHEMA_VERSION}: use the LatentSwap that wrote it or train into a new -o folder")
+    return trainer
