@@ -13,11 +13,11 @@ import sys
 from collections.abc import Sequence
 
 from latentswap_core import __version__
-from latentswap_core.cli import catalog, convert, demo, evaluate, export, extract, info, swap, track, train
+from latentswap_core.cli import catalog, convert, demo, evaluate, export, extract, info, refine, swap, track, train
 from latentswap_core.errors import LatentSwapError
 from latentswap_core.progress import emit_json
 
-COMMANDS = (info, convert, track, extract, catalog, train, swap, export, demo, evaluate)
+COMMANDS = (info, convert, track, extract, catalog, train, refine, swap, export, demo, evaluate)
 
 EXAMPLES = """\
 examples:
@@ -29,6 +29,10 @@ examples:
   latentswap extract interview.mov -o facesets/actor --size 256 --every 2
   latentswap extract /shots/sh010/plate.####.exr -o facesets/double --track sh010.track.json --track-id 0
   latentswap train --src facesets/actor --dst facesets/double -o models/actor_double --steps 20000 --consent REF-123
+  latentswap train-refiner --faceset facesets/actor --model models/actor_double --swaps facesets/double \
+      -o models/actor_refiner --steps 5000 --consent REF-123
+  latentswap swap /shots/sh010/plate.####.exr --model models/actor_double --refine models/actor_refiner \
+      -o swap/sh010.####.exr --refine-strength 0.3 --refine-steps 20
   latentswap colorspaces
   latentswap models
 

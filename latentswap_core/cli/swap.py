@@ -46,6 +46,21 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch", type=int, default=4, metavar="N", help="faces per model call (default: 4)")
     parser.add_argument("--workers", type=int, default=2, metavar="N", help="threads blending and writing (default: 2)")
     parser.add_argument("--skip-existing", action="store_true", help="keep output frames that already exist")
+    refine = parser.add_argument_group("refinement (a refiner from `latentswap train-refiner`)")
+    refine.add_argument("--refine", metavar="REFINER_DIR", help="refine each swapped face with this refiner")
+    refine.add_argument("--refine-strength", type=float, default=0.3, metavar="S",
+                        help="how much of the diffusion is re-run from the swap: 0 keeps it, 1 ignores it "
+                             "(default: 0.3)")
+    refine.add_argument("--refine-steps", type=int, default=20, metavar="N",
+                        help="sampler steps for the whole schedule; strength x N are run (default: 20)")
+    refine.add_argument("--refine-seed", type=int, default=0, metavar="N",
+                        help="noise seed; each track keeps its noise on every frame (default: 0)")
+    refine.add_argument("--refine-temporal", type=float, default=0.5, metavar="T",
+                        help="share of the previous frame's added detail kept, against flicker (default: 0.5)")
+    refine.add_argument("--refine-sampler", default="ddim", choices=("ddim", "dpm-solver"),
+                        help="deterministic sampler (default: ddim)")
+    refine.add_argument("--refine-guidance", type=float, default=1.0, metavar="G",
+                        help="classifier-free guidance on the identity; above 1 doubles the cost (default: 1)")
     add_ocio_config(parser)
     add_progress_json(parser)
     parser.set_defaults(run=run)
@@ -65,10 +80,13 @@ def parse_face_ids(text: str) -> tuple[int, ...] | None:
 
 def run(args: argparse.Namespace) -> int:
     from latentswap_core import color
+    from latentswap_core.devices import resolve_device
     from latentswap_core.io import format_frames, open_source
+    from latentswap_core.refine import RefineOptions, Refiner
     from latentswap_core.swap.backends import open_swapper
     from latentswap_core.swap.render import RenderOptions, render_shot
     from latentswap_core.track import TrackOptions, read_track_file, track_source
+    from latentswap_core.track.trackfile import check_plate_size
 
     options = RenderOptions(
         faces=parse_face_ids(args.faces), colorspace=args.colorspace, ocio_config=args.ocio_config,
@@ -76,12 +94,20 @@ def run(args: argparse.Namespace) -> int:
         blend=args.blend, mix=args.mix, batch=args.batch, workers=args.workers, skip_existing=args.skip_existing,
     )
     options.check()
+    refine_options = RefineOptions(strength=args.refine_strength, steps=args.refine_steps, seed=args.refine_seed,
+                                   temporal=args.refine_temporal, sampler=args.refine_sampler,
+                                   guidance=args.refine_guidance)
+    refine_options.check()
     if args.colorspace:
         color.check_colorspace(args.colorspace, args.ocio_config)
     track = read_track_file(args.track) if args.track else None
     source = open_source(args.source, args.frames)
     try:
+        if track is not None:
+            check_plate_size(track, source.display_size(), args.track, source.description)
         swapper = open_swapper(args.model, args.backend, args.device, args.codec_path)
+        refiner = Refiner(args.refine, refine_options, resolve_device(args.device), args.codec_path) \
+            if args.refine else None
         json_lines = args.progress_json
         if track is None:
             track_options = TrackOptions(colorspace=args.colorspace, ocio_config=args.ocio_config,
@@ -92,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
         with Progress("swap", len(source.frames), json_lines=json_lines) as progress:
             report = render_shot(source, args.output, swapper, track, options,
                                  on_frame=lambda frame, faces, kept: progress.advance(frame=frame, faces=faces,
-                                                                                      kept=kept))
+                                                                                      kept=kept),
+                                 refiner=refiner)
     finally:
         source.close()
     lines = [f"wrote {len(report.written)} frames to {args.output} ({report.faces_swapped} faces swapped, "

@@ -19,6 +19,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,9 +36,10 @@ from latentswap_core.align import (
 from latentswap_core.blend.color_transfer import MODES as COLOR_TRANSFER_MODES
 from latentswap_core.blend.color_transfer import transfer_color
 from latentswap_core.blend.compose import BLENDS, paste_face, refine_mask
-from latentswap_core.errors import OutputError, TrackFileError
+from latentswap_core.errors import LatentSwapError, OutputError, TrackFileError
 from latentswap_core.io import FrameSource, Image, write_image
 from latentswap_core.io.image import to_float32
+from latentswap_core.refine.apply import Refiner
 from latentswap_core.swap.swapper import Swapper
 from latentswap_core.track.trackfile import ShotTrack, TrackedFace
 from latentswap_core.transcode import output_paths
@@ -120,8 +122,10 @@ def check_track(track: ShotTrack, frames: list[int], wanted: tuple[int, ...] | N
 
 
 def render_shot(source: FrameSource, output: str, swapper: Swapper, track: ShotTrack, options: RenderOptions,
-                on_frame: Callable[[int, int, bool], None] | None = None) -> RenderReport:
-    """Swap every frame of ``source`` into ``output`` (a sequence pattern); ``on_frame(frame, faces, kept)``."""
+                on_frame: Callable[[int, int, bool], None] | None = None,
+                refiner: Refiner | None = None) -> RenderReport:
+    """Swap every frame of ``source`` into ``output`` (a sequence pattern); ``on_frame(frame, faces, kept)``.
+    With a ``refiner``, each swapped face is refined (in frame order, which its temporal smoothing needs)."""
     options.check()
     targets = output_paths(source, output)
     if options.colorspace:
@@ -138,7 +142,7 @@ def render_shot(source: FrameSource, output: str, swapper: Swapper, track: ShotT
                 on_frame(frame, 0, True)
         else:
             todo.append(frame)
-    renderer = _Renderer(swapper, track, options, report)
+    renderer = _Renderer(swapper, track, options, report, lambda n: f"{source.file_of(n)} (frame {n})", refiner)
     with ThreadPoolExecutor(1, thread_name_prefix="read") as reader, \
             ThreadPoolExecutor(options.workers, thread_name_prefix="blend-write") as writers:
         pending: list[tuple[_Frame, Future[None]]] = []
@@ -192,13 +196,19 @@ def _read_ahead(reader: ThreadPoolExecutor, source: FrameSource, frames: list[in
 
 
 class _Renderer:
-    def __init__(self, swapper: Swapper, track: ShotTrack, options: RenderOptions, report: RenderReport) -> None:
-        self.swapper, self.track, self.options, self.report = swapper, track, options, report
+    def __init__(self, swapper: Swapper, track: ShotTrack, options: RenderOptions, report: RenderReport,
+                 frame_name: Callable[[int], str], refiner: Refiner | None = None) -> None:
+        self.swapper, self.track, self.options, self.report, self.refiner = swapper, track, options, report, refiner
+        self.frame_name = frame_name
         self.face_size = swapper.face_size
         self.face_type = swapper.card.face_type
         # A hand-edited or tracked transform is used as is when it frames faces the way the model was trained.
         self.use_track_transforms = track.face_type == self.face_type
         self.metadata = {**swapper.card.metadata(), "latentswap/version": __version__}
+        if refiner is not None:
+            card = swapper.card
+            refiner.check_model(self.face_size, card.codec, card.face_type, str(card.folder))
+            self.metadata.update(refiner.metadata())
 
     def batches(self, frames: Iterator[tuple[int, Image]]) -> Iterator[list[_Frame]]:
         """Frames grouped so that each group holds at least ``batch`` faces (or is the last)."""
@@ -206,7 +216,8 @@ class _Renderer:
         count = 0
         for number, image in frames:
             began = time.perf_counter()
-            group.append(self._align(number, image))
+            with self._naming(number):
+                group.append(self._align(number, image))
             self.report.stage_seconds["align"] += time.perf_counter() - began
             count += len(group[-1].faces)
             if count >= self.options.batch:
@@ -214,6 +225,14 @@ class _Renderer:
                 group, count = [], 0
         if group:
             yield group
+
+    @contextmanager
+    def _naming(self, number: int) -> Iterator[None]:
+        """A frame's errors (NaN under a face, a transform that cannot align) say which plate file and frame."""
+        try:
+            yield
+        except LatentSwapError as error:
+            raise type(error)(f"{self.frame_name(number)}: {error}") from None
 
     def _align(self, number: int, image: Image) -> _Frame:
         plate_space = self.options.colorspace or color.default_colorspace(image.pixels.dtype)
@@ -248,9 +267,29 @@ class _Renderer:
             swapped.extend(faces)
             masks.extend(face_masks)
         self.report.stage_seconds["swap"] += time.perf_counter() - began
+        if self.refiner is not None:
+            swapped = self._refine(frames, swapped, masks)
         results = iter(zip(swapped, masks, strict=True))
         for frame in frames:
             frame.swapped = [next(results) for _ in frame.faces]
+
+    def _refine(self, frames: list[_Frame], swapped: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarray]:
+        """The refiner's version of each swapped face, changed only under the mask the blend will use."""
+        began = time.perf_counter()
+        faces = [face for frame in frames for face in frame.faces]
+        keys = [(face.track_id, frame.number) for frame in frames for face in frame.faces]
+        blend_masks = [self._blend_mask(face, predicted) for face, predicted in zip(faces, masks, strict=True)]
+        refined: list[np.ndarray] = []
+        batch = self.options.batch
+        for start in range(0, len(swapped), batch):
+            refined.extend(self.refiner.refine(np.stack(swapped[start:start + batch]),
+                                               np.stack(blend_masks[start:start + batch]), keys[start:start + batch]))
+        self.report.stage_seconds["refine"] += time.perf_counter() - began
+        return refined
+
+    def _blend_mask(self, aligned: _AlignedFace, predicted_mask: np.ndarray) -> np.ndarray:
+        return {"landmarks": lambda: aligned.landmark_mask, "model": lambda: predicted_mask,
+                "both": lambda: aligned.landmark_mask * predicted_mask}[self.options.mask]()
 
     def finish(self, frame: _Frame, target: Path) -> None:
         """Colour-match and blend the frame's faces into the plate, then write the EXR (on a worker thread)."""
@@ -264,9 +303,9 @@ class _Renderer:
         alpha_layer = np.zeros((height, width), np.float32)
         o = self.options
         for aligned, (face, predicted_mask) in zip(frame.faces, frame.swapped, strict=True):
-            mask = {"landmarks": aligned.landmark_mask, "model": predicted_mask,
-                    "both": aligned.landmark_mask * predicted_mask}[o.mask]
-            matched = transfer_color(face, aligned.crop, mask, o.color_transfer)
+            mask = self._blend_mask(aligned, predicted_mask)
+            with self._naming(frame.number):
+                matched = transfer_color(face, aligned.crop, mask, o.color_transfer)
             in_plate_space = color.from_working(matched, frame.plate_space, o.ocio_config)
             refined = refine_mask(mask, o.mask_erode, o.mask_blur, aligned.data_to_aligned)
             pasted = paste_face(comp, in_plate_space, refined, aligned.data_to_aligned, blend=o.blend, mix=o.mix)

@@ -50,15 +50,15 @@ def _number(text: str | None) -> float | int | str:
         return text or ""
 
 
-def write_loss_history(path: Path, rows: list[dict]) -> None:
+def write_loss_history(path: Path, rows: list[dict], fields: tuple[str, ...] = LOSS_FIELDS) -> None:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=LOSS_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     write_text_atomically(path, buffer.getvalue())
 
 
-def plot_losses(path: Path, rows: list[dict]) -> None:
+def plot_losses(path: Path, rows: list[dict], curves: tuple[str, ...] = ("loss", "latent", "mask")) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -67,8 +67,9 @@ def plot_losses(path: Path, rows: list[dict]) -> None:
     figure = Figure(figsize=(8, 4), dpi=100)
     axes = figure.add_subplot()
     steps = [int(row["step"]) for row in rows]
-    for name in ("loss", "latent", "mask"):
-        axes.plot(steps, [float(row[name]) for row in rows], label=name, linewidth=1)
+    for name in curves:
+        axes.plot(steps, [float(row[name]) if row.get(name) not in ("", None) else float("nan") for row in rows],
+                  label=name, linewidth=1)
     pixel = [(int(row["step"]), float(row["pixel"])) for row in rows if row.get("pixel") not in ("", None)]
     if pixel:
         axes.plot(*zip(*pixel, strict=True), ".", label="pixel", markersize=3)

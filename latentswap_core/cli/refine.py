@@ -1,0 +1,99 @@
+"""``latentswap train-refiner``: an identity-conditioned latent diffusion refiner for a swap model, resumable."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from latentswap_core.cli.arguments import add_progress_json
+from latentswap_core.cli.train import CONSENT_WARNING
+from latentswap_core.progress import Progress, emit_json
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "train-refiner", help="train a diffusion refiner that adds detail to a model's swaps",
+        description="Train a denoising diffusion model in the codec's latent space, conditioned on the target "
+                    "identity's embedding, that refines swaps (latentswap swap --refine). With --model it learns "
+                    "to restore what that model loses (its reconstructions of the faceset's faces, paired with the "
+                    "real ones); with --swaps also from the model's swaps of those faces. Checkpoints, previews, "
+                    "losses.csv and losses.png are written to REFINER_DIR; Ctrl-C saves; --resume continues.",
+    )
+    parser.add_argument("--faceset", required=True, metavar="FACESET",
+                        help="faceset of the identity the swaps show (the swap model's --src)")
+    parser.add_argument("-o", "--output", required=True, metavar="REFINER_DIR", help="the refiner folder to write")
+    parser.add_argument("--model", metavar="MODEL_DIR",
+                        help="the swap model to refine (its codec and face size are used; recommended)")
+    parser.add_argument("--swaps", nargs="+", default=(), metavar="FACESET",
+                        help="facesets of the faces the model will swap (e.g. the plate's --dst faceset)")
+    parser.add_argument("--codec", default="taef2", choices=("taef2", "pixel", "sd-vae"),
+                        help="latent space without --model (default: taef2)")
+    parser.add_argument("--codec-path", metavar="P", help="codec weights folder (sd-vae: required)")
+    parser.add_argument("--resolution", type=int, metavar="PX", help="face size without --model (default: the "
+                                                                     "faceset's)")
+    parser.add_argument("--preset", default="small", help="UNet width: tiny, small or medium (default: small)")
+    parser.add_argument("--prediction", default="v_prediction", choices=("v_prediction", "epsilon"),
+                        help="what the UNet predicts (default: v_prediction)")
+    length = parser.add_mutually_exclusive_group(required=True)
+    length.add_argument("--steps", type=int, metavar="N", help="train until step N (counting resumed steps)")
+    length.add_argument("--minutes", type=float, metavar="M", help="train for M minutes")
+    parser.add_argument("--batch", type=int, default=4, metavar="B", help="latents per group per step (default: 4)")
+    parser.add_argument("--lr", type=float, default=2e-4, help="AdamW learning rate (default: 2e-4)")
+    parser.add_argument("--max-strength", type=float, default=0.6, metavar="S",
+                        help="highest noise level (0..1 of the schedule) the reconstruction and swap groups train; "
+                             "keep it above the --refine-strength you render with (default: 0.6)")
+    parser.add_argument("--identity-weight", type=float, default=0.1, metavar="W",
+                        help="weight of the identity loss (default: 0.1)")
+    parser.add_argument("--reconstruction-weight", type=float, default=1.0, metavar="W",
+                        help="weight of the reconstruction loss with --model (default: 1)")
+    parser.add_argument("--identity-steps", type=int, default=300, metavar="N",
+                        help="steps fitting the latent identity encoder before training (default: 300)")
+    parser.add_argument("--arcface", metavar="ONNX", help="an ArcFace .onnx model for the identity embedding "
+                                                          "(default: dlib's offline 128-d descriptor)")
+    parser.add_argument("--resume", action="store_true", help="continue the run saved in REFINER_DIR")
+    parser.add_argument("--save-every", type=int, default=500, metavar="N", help="checkpoint every N steps")
+    parser.add_argument("--preview-every", type=int, default=100, metavar="K", help="preview grid every K steps")
+    parser.add_argument("--consent", metavar="TEXT", help="who agreed to this face being used (a reference)")
+    parser.add_argument("--name", metavar="NAME", help="name of the target identity (default: the faceset's folder)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto)")
+    add_progress_json(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from latentswap_core.refine import RefinerOptions, RefinerTrainer
+
+    options = RefinerOptions(
+        faceset=args.faceset, output=args.output, model=args.model, swaps=tuple(args.swaps), codec=args.codec,
+        codec_path=args.codec_path, resolution=args.resolution, preset=args.preset, prediction=args.prediction,
+        steps=args.steps, minutes=args.minutes, batch=args.batch, lr=args.lr, max_strength=args.max_strength,
+        identity_weight=args.identity_weight, reconstruction_weight=args.reconstruction_weight,
+        identity_steps=args.identity_steps, arcface=args.arcface, save_every=args.save_every,
+        preview_every=args.preview_every, target_name=args.name, consent=args.consent, seed=args.seed,
+        device=args.device, resume=args.resume,
+    )
+    trainer = RefinerTrainer(options)
+    if not args.consent:
+        print(CONSENT_WARNING, file=sys.stderr)
+
+    first = trainer.step
+    total = max(0, args.steps - first) if args.steps is not None else 1
+    with Progress("train-refiner", total, json_lines=args.progress_json, unit="step") as progress:
+
+        def on_step(report) -> None:
+            if report.total is not None:
+                progress.total = report.total - first
+            fields = {"step": report.step, "loss": round(report.losses["loss"], 5)}
+            if report.preview:
+                fields["preview"] = str(report.preview)
+            progress.advance(**fields)
+
+        result = trainer.run(on_step, on_message=progress.message)
+    message = (f"interrupted at step {result.step}; --resume continues" if result.interrupted
+               else f"trained to step {result.step}: refiner in {result.model_dir / 'refiner'}")
+    if args.progress_json:
+        emit_json("message", text=message)
+    else:
+        print(message, file=sys.stderr if result.interrupted else sys.stdout)
+    return 130 if result.interrupted else 0

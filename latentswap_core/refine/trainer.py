@@ -1,0 +1,441 @@
+"""Training the identity-conditioned latent diffusion refiner: options, loop, checkpoints, reports.
+
+Each step runs one UNet forward over up to three groups of ``batch`` latents, each with its own timesteps and
+identity:
+
+- **denoising**: real target faces noised anywhere on the schedule, conditioned on their own embedding (dropped
+  to zero now and then, for classifier-free guidance): epsilon or v loss;
+- **reconstruction** (with ``--model``): the model's reconstructions of target faces noised up to
+  ``max_strength``, whose predicted clean latent must be the real face's (masked latent MSE);
+- **swaps** (with ``--model`` and ``--swaps``): the model's swaps of plate faces noised up to ``max_strength``,
+  conditioned on the target identity.
+
+The identity loss is ``1 - cos`` between the latent identity encoder's embedding of every predicted clean
+latent and its conditioning identity, weighted by the signal level of its timestep (a clean estimate from pure
+noise says nothing). The encoder is fitted to the embedder first (``identity_steps``) and then frozen.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from latentswap_core.codecs import load_codec
+from latentswap_core.codecs.base import Codec
+from latentswap_core.devices import resolve_device
+from latentswap_core.errors import ModelError
+from latentswap_core.faceset import load_faceset
+from latentswap_core.models import SwapModel, load_model
+from latentswap_core.refine.config import PREDICTIONS, PRESETS, RefinerConfig
+from latentswap_core.refine.data import decode_to_uint8, prepare_data
+from latentswap_core.refine.diffusion import predicted_clean, refine_latents, training_schedule, training_target
+from latentswap_core.refine.embedders import open_embedder
+from latentswap_core.refine.network import cosine_distance
+from latentswap_core.refine.store import (
+    REFINER_FOLDER,
+    RefinerParts,
+    build_parts,
+    parts_from_weights,
+    save_refiner,
+    weights_of,
+)
+from latentswap_core.swap.swapper import load_model_codec, model_folder, read_card
+from latentswap_core.train.checkpoint import (
+    STATE_FILE,
+    TRAINER_FILE,
+    optimizer_tensors,
+    read_trainer_state,
+    restore_optimizer,
+    write_trainer_state,
+)
+from latentswap_core.train.losses import masked_latent_mse
+from latentswap_core.train.report import plot_losses, preview_grid, read_loss_history, write_loss_history, write_preview
+from latentswap_core.train.trainer import StepReport, TrainResult, deferred_interrupt
+
+LOSS_FIELDS = ("step", "loss", "denoise", "reconstruction", "identity", "seconds")
+PREVIEW_SAMPLES = 4
+LOSS_TAIL = 50
+IDENTITY_ENCODER_BATCH = 32
+IDENTITY_ENCODER_LR = 1e-3
+WEIGHTS_PREFIX = "refiner."  # the networks' names in trainer_state.safetensors
+
+
+@dataclass
+class RefinerOptions:
+    faceset: Path  # the identity the refined swaps should show (the swap model's src)
+    output: Path
+    model: Path | None = None  # a swap model folder: paired reconstructions, its codec and face size
+    swaps: tuple[Path, ...] = ()  # facesets of faces the model will swap (needs ``model``)
+    codec: str = "taef2"  # without ``model``
+    codec_path: str | None = None
+    resolution: int | None = None  # default: the model's face size, else the faceset's
+    preset: str = "small"
+    prediction: str = "v_prediction"
+    steps: int | None = None
+    minutes: float | None = None
+    batch: int = 4
+    lr: float = 2e-4
+    max_strength: float = 0.6  # noise levels (fraction of the schedule) of the reconstruction and swap groups
+    identity_weight: float = 0.1
+    reconstruction_weight: float = 1.0
+    drop_identity: float = 0.1
+    identity_steps: int = 300
+    arcface: str | None = None  # an ArcFace ONNX model instead of dlib's descriptor
+    save_every: int = 500
+    preview_every: int = 100
+    preview_strength: float = 0.3
+    preview_steps: int = 20
+    target_name: str | None = None
+    consent: str | None = None
+    seed: int = 0
+    device: str = "auto"
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        self.faceset, self.output = Path(self.faceset), Path(self.output)
+        self.model = Path(self.model) if self.model else None
+        self.swaps = tuple(Path(folder) for folder in self.swaps)
+        self.target_name = self.target_name or self.faceset.resolve().name
+
+    def check(self) -> None:
+        if (self.steps is None) == (self.minutes is None):
+            raise ModelError("give either --steps N or --minutes M to say how long to train")
+        if (self.steps is not None and self.steps < 1) or (self.minutes is not None and self.minutes <= 0):
+            raise ModelError("--steps and --minutes must be more than 0")
+        if self.swaps and self.model is None:
+            raise ModelError("--swaps needs --model: the refiner learns from that model's swaps of those faces")
+        if self.preset not in PRESETS:
+            raise ModelError(f"--preset {self.preset!r} is unknown: use one of {', '.join(PRESETS)}")
+        if self.prediction not in PREDICTIONS:
+            raise ModelError(f"--prediction {self.prediction!r} is unknown: use one of {', '.join(PREDICTIONS)}")
+        for name in ("batch", "preview_steps"):
+            if getattr(self, name) < 1:
+                raise ModelError(f"--{name.replace('_', '-')} {getattr(self, name)} is not allowed: use 1 or more")
+        for name in ("max_strength", "drop_identity", "preview_strength"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ModelError(f"--{name.replace('_', '-')} {getattr(self, name)} is outside 0..1")
+        for name in ("identity_weight", "reconstruction_weight", "identity_steps"):
+            if not getattr(self, name) >= 0:
+                raise ModelError(f"--{name.replace('_', '-')} {getattr(self, name)} is not allowed: use 0 or more")
+        if not self.lr > 0:
+            raise ModelError(f"--lr {self.lr} is not allowed: use a small positive rate such as 2e-4")
+
+    def as_json(self) -> dict[str, Any]:
+        def plain(value: Any) -> Any:
+            if isinstance(value, Path):
+                return str(value)
+            return [plain(item) for item in value] if isinstance(value, tuple) else value
+
+        return {key: plain(value) for key, value in asdict(self).items()}
+
+
+@dataclass
+class _Group:
+    """One group of a step's batch: noisy latents with their timesteps and conditioning."""
+
+    start: torch.Tensor  # what is noised (normalised)
+    timesteps: torch.Tensor
+    identity: torch.Tensor
+    clean: torch.Tensor | None = None  # the reconstruction target, if any
+    mask: torch.Tensor | None = None
+    noise: torch.Tensor = field(init=False)
+
+
+class RefinerTrainer:
+    """Set up (codec, swap model, cached data, networks, maybe a resumed checkpoint), then ``run()``."""
+
+    def __init__(self, options: RefinerOptions) -> None:
+        options.check()
+        self.options = o = options
+        self.device = torch.device(resolve_device(o.device))
+        torch.manual_seed(o.seed)
+        self.codec, self.model, model_id, resolution = self._open_codec_and_model()
+        faceset = load_faceset(o.faceset)
+        if self.card_face_type and faceset.face_type != self.card_face_type:
+            raise ModelError(f"{o.faceset} holds {faceset.face_type} crops, the model was trained on "
+                             f"{self.card_face_type} crops: extract the faceset with the model's --face-type")
+        self.face_type = faceset.face_type
+        self.codec.check_face_size(resolution)
+        embedder = open_embedder(o.arcface)
+        self.fingerprint = {
+            "codec": f"{self.codec.describe()['name']} {sorted(self.codec.describe()['weights_sha256'].values())}",
+            "resolution": resolution, "preset": o.preset, "prediction": o.prediction,
+            "faceset": str(o.faceset.resolve()), "model": model_id,
+            "swaps": [str(folder.resolve()) for folder in o.swaps], "embedder": embedder.describe(),
+        }
+        run_state = self._open_output()
+        self.data = prepare_data(o.faceset, o.swaps, self.codec, resolution, self.model, model_id or "", embedder,
+                                 o.output / "cache")
+        if run_state is None:
+            self.parts = build_parts(self._new_config(resolution, embedder), self._provenance(model_id))
+            self.parts.net.to(self.device)
+            self.parts.identity_encoder.to(self.device)
+        else:
+            self.parts = self._resumed_parts(*run_state)
+        config = self.parts.config
+        self.mean = torch.tensor(config.latent_mean).view(1, -1, 1, 1)
+        self.std = torch.tensor(config.latent_std).view(1, -1, 1, 1)
+        self.target_embedding = self.parts.target_embedding.to(self.device)
+        self.schedule = training_schedule(config)
+        self.optimizer = torch.optim.AdamW(self.parts.net.parameters(), lr=o.lr)
+        self.sampler = torch.Generator().manual_seed(o.seed)
+        self.step, self.elapsed, self.history = 0, 0.0, []
+        self.identity_encoder_fit: dict[str, float] = {}
+        if run_state is not None:
+            trainer, tensors = run_state
+            restore_optimizer(self.optimizer, tensors, trainer["optimizer"], o.lr)
+            torch.set_rng_state(tensors["rng.torch"])
+            self.sampler.set_state(tensors["rng.sampler"])
+            self.step, self.elapsed = int(trainer["step"]), float(trainer["elapsed_s"])
+            self.identity_encoder_fit = trainer.get("identity_encoder_fit", {})
+            self.history = read_loss_history(o.output / "losses.csv", self.step)
+        self.parts.identity_encoder.requires_grad_(False)
+        self._saved_step, self._preview_step = (self.step if run_state else -1), -1
+
+    # --- setup ---------------------------------------------------------------------------------------------
+    def _open_codec_and_model(self) -> tuple[Codec, SwapModel | None, str | None, int]:
+        o = self.options
+        self.card_face_type = None
+        if o.model is None:
+            codec = load_codec(o.codec, o.codec_path).to(self.device)
+            return codec, None, None, o.resolution or load_faceset(o.faceset).size
+        folder = model_folder(o.model)
+        card = read_card(folder)
+        if o.resolution and o.resolution != card.face_size:
+            raise ModelError(f"--resolution {o.resolution} differs from the model's {card.face_size} px faces: "
+                             "leave --resolution out with --model")
+        self.card_face_type = card.face_type
+        codec = load_model_codec(card, o.codec_path).to(self.device)
+        return codec, load_model(folder, self.device), card.model_id, card.face_size
+
+    def _open_output(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]] | None:
+        o = self.options
+        if not o.resume:
+            if any((o.output / name).exists() for name in (TRAINER_FILE, STATE_FILE, REFINER_FOLDER)):
+                raise ModelError(f"{o.output} already holds a refiner: add --resume to continue it, or choose a new "
+                                 "-o folder")
+            o.output.mkdir(parents=True, exist_ok=True)
+            return None
+        trainer, tensors = read_trainer_state(o.output)
+        saved = trainer.get("fingerprint", {})
+        for key, value in self.fingerprint.items():
+            if saved.get(key) != value:
+                raise ModelError(f"{o.output / TRAINER_FILE} was trained with {key} {saved.get(key)!r}, not {value!r}: "
+                                 "--resume with the same settings, or train into a new -o folder")
+        return trainer, tensors
+
+    def _resumed_parts(self, trainer: dict[str, Any], tensors: dict[str, torch.Tensor]) -> RefinerParts:
+        """The networks as the checkpoint's trainer state holds them (the refiner folder may be a save behind)."""
+        source = str(self.options.output / TRAINER_FILE)
+        config = RefinerConfig.from_dict(trainer.get("config"), source)
+        weights = {name[len(WEIGHTS_PREFIX):]: tensors.pop(name) for name in list(tensors)
+                   if name.startswith(WEIGHTS_PREFIX)}
+        parts = parts_from_weights(config, trainer.get("provenance", {}), weights, self.device, source)
+        parts.net.train()
+        return parts
+
+    def _new_config(self, resolution: int, embedder) -> RefinerConfig:
+        latents = self.data.target.latents
+        channels = latents.shape[1]
+        per_channel = latents.transpose(0, 1).reshape(channels, -1)
+        return RefinerConfig(latent_channels=channels, latent_size=latents.shape[-1], face_size=resolution,
+                             latent_mean=per_channel.mean(1).tolist(),
+                             latent_std=per_channel.std(1).clamp_min(1e-3).tolist(),
+                             preset=self.options.preset, identity_dim=embedder.dim,
+                             identity_embedder=embedder.describe(), prediction_type=self.options.prediction)
+
+    def _provenance(self, model_id: str | None) -> dict[str, Any]:
+        o = self.options
+        target = F.normalize(self.data.target_ids.mean(0), dim=0)
+        return {
+            "codec": self.codec.describe(),
+            "target": {"name": o.target_name, "faceset": str(o.faceset.resolve()),
+                       "embedding": [round(float(v), 7) for v in target]},
+            "model": {"folder": str(o.model.resolve()), "model_id": model_id} if o.model else None,
+            "face_type": self.face_type, "consent": o.consent, "step": 0,
+        }
+
+    def normalise(self, latents: torch.Tensor) -> torch.Tensor:
+        return (latents - self.mean.to(latents.device)) / self.std.to(latents.device)
+
+    def denormalise(self, latents: torch.Tensor) -> torch.Tensor:
+        return latents * self.std.to(latents.device) + self.mean.to(latents.device)
+
+    # --- the identity encoder -------------------------------------------------------------------------------
+    def fit_identity_encoder(self) -> dict[str, float]:
+        """Distil the embedder into the latent identity encoder; returns how well it fits and separates."""
+        encoder = self.parts.identity_encoder.train().requires_grad_(True)
+        optimizer = torch.optim.Adam(encoder.parameters(), lr=IDENTITY_ENCODER_LR)
+        latents = self.normalise(self.data.encoder_latents).to(self.device)
+        targets = self.data.encoder_ids.to(self.device)
+        generator = torch.Generator().manual_seed(self.options.seed + 1)
+        for _ in range(self.options.identity_steps):
+            picks = torch.randint(len(latents), (IDENTITY_ENCODER_BATCH,), generator=generator)
+            batch = latents[picks]
+            flipped = (torch.rand(len(picks), generator=generator) < 0.5).to(self.device)[:, None, None, None]
+            batch = torch.where(flipped, batch.flip(-1), batch)
+            loss = cosine_distance(encoder(batch), targets[picks]).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        encoder.eval().requires_grad_(False)
+        with torch.no_grad():
+            fit = float(cosine_distance(encoder(latents), targets).mean())
+        return {"steps": self.options.identity_steps, "cosine_distance": round(fit, 4)}
+
+    # --- one step -------------------------------------------------------------------------------------------
+    def _pick(self, count: int) -> torch.Tensor:
+        return torch.randint(count, (self.options.batch,), generator=self.sampler)
+
+    def _timesteps(self, fraction: float) -> torch.Tensor:
+        top = max(1, round(fraction * self.schedule.config.num_train_timesteps))
+        return torch.randint(top, (self.options.batch,), generator=self.sampler)
+
+    def _groups(self) -> list[_Group]:
+        o, data = self.options, self.data
+        batch = o.batch
+        target = self.target_embedding.cpu().expand(batch, -1)
+        picks = self._pick(len(data.target))
+        dropped = (torch.rand(batch, generator=self.sampler) < o.drop_identity)[:, None]
+        own = torch.where(dropped, torch.zeros_like(data.target_ids[picks]), data.target_ids[picks])
+        clean = self.normalise(data.target.latents[picks])
+        groups = [_Group(clean, self._timesteps(1.0), own, clean=clean)]
+        if data.reconstructions is not None:
+            picks = self._pick(len(data.target))
+            groups.append(_Group(self.normalise(data.reconstructions[picks]), self._timesteps(o.max_strength), target,
+                                 clean=self.normalise(data.target.latents[picks]),
+                                 mask=data.target.latent_masks[picks]))
+        if data.swaps is not None:
+            picks = self._pick(len(data.swaps))
+            groups.append(_Group(self.normalise(data.swaps[picks]), self._timesteps(o.max_strength), target))
+        for group in groups:
+            flipped = (torch.rand(batch, generator=self.sampler) < 0.5)[:, None, None, None]
+            for name in ("start", "clean", "mask"):
+                value = getattr(group, name)
+                if value is not None:
+                    setattr(group, name, torch.where(flipped, value.flip(-1), value).to(self.device))
+            group.timesteps, group.identity = group.timesteps.to(self.device), group.identity.to(self.device)
+            group.noise = torch.randn(group.start.shape, generator=self.sampler).to(self.device)
+        return groups
+
+    def _train_step(self) -> dict[str, float]:
+        o = self.options
+        groups = self._groups()
+        timesteps = torch.cat([g.timesteps for g in groups])
+        noisy = torch.cat([self.schedule.add_noise(g.start, g.noise, g.timesteps) for g in groups])
+        identity = torch.cat([g.identity for g in groups])
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            prediction = self.parts.net(noisy, timesteps, identity).float()
+        first = groups[0]
+        denoise = F.mse_loss(prediction[:o.batch], training_target(self.schedule, first.clean, first.noise,
+                                                                   first.timesteps))
+        clean = predicted_clean(self.schedule, prediction, noisy, timesteps)
+        losses = {"denoise": denoise, "reconstruction": torch.zeros((), device=self.device)}
+        if self.data.reconstructions is not None:
+            paired = groups[1]
+            estimate = clean[o.batch:2 * o.batch]
+            losses["reconstruction"] = o.reconstruction_weight * masked_latent_mse(estimate, paired.clean,
+                                                                                   paired.mask)
+        conditioned = identity.abs().sum(1) > 0
+        signal = self.schedule.alphas_cumprod.to(self.device)[timesteps].float() * conditioned
+        distance = cosine_distance(self.parts.identity_encoder(clean), identity)
+        losses["identity"] = o.identity_weight * (distance * signal).sum() / signal.sum().clamp_min(1e-6)
+        loss = sum(losses.values())
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.parts.net.parameters(), 1.0)
+        self.optimizer.step()
+        self.step += 1
+        return {"loss": float(loss.detach()), **{name: float(value.detach()) for name, value in losses.items()}}
+
+    # --- the loop -------------------------------------------------------------------------------------------
+    def run(self, on_step: Callable[[StepReport], None] | None = None,
+            on_message: Callable[[str], None] | None = None) -> TrainResult:
+        """Train until ``steps`` or ``minutes``; Ctrl-C finishes the current step, saves and returns."""
+        o = self.options
+        if not self.identity_encoder_fit and o.identity_steps:
+            self.identity_encoder_fit = self.fit_identity_encoder()
+            if on_message:
+                on_message(f"identity encoder fitted in {o.identity_steps} steps: cosine distance to the embedder "
+                           f"{self.identity_encoder_fit['cosine_distance']:.3f}")
+        deadline = time.monotonic() + o.minutes * 60 if o.minutes else None
+        started, run_steps = time.monotonic(), 0
+        with deferred_interrupt() as interrupted:
+            while not interrupted():
+                if (o.steps is not None and self.step >= o.steps) or (deadline and time.monotonic() >= deadline):
+                    break
+                began = time.perf_counter()
+                losses = self._train_step()
+                seconds = time.perf_counter() - began
+                self.elapsed += seconds
+                run_steps += 1
+                self.history.append({"step": self.step, **{k: round(v, 8) for k, v in losses.items()},
+                                     "seconds": round(seconds, 4)})
+                preview = self.preview() if o.preview_every and self.step % o.preview_every == 0 else None
+                if o.save_every and self.step % o.save_every == 0:
+                    self.save()
+                if on_step:
+                    total = o.steps
+                    if deadline:
+                        per_step = (time.monotonic() - started) / run_steps
+                        total = self.step + int(max(0.0, deadline - time.monotonic()) / per_step)
+                    on_step(StepReport(self.step, total, losses, seconds, preview))
+            stopped_early = interrupted()
+        if o.preview_every and self._preview_step != self.step:
+            self.preview()
+        if self._saved_step != self.step:
+            self.save()
+        return TrainResult(self.step, stopped_early, o.output, self.history)
+
+    @torch.no_grad()
+    def preview(self) -> Path:
+        """Columns: the input the refiner gets (with ``--swaps``: plate face, swap; with ``--model``: real face,
+        reconstruction; else the real face), then its refinement at ``preview_strength``."""
+        o, data = self.options, self.data
+        self.parts.net.eval()
+        try:
+            if data.swaps is not None:
+                count = min(PREVIEW_SAMPLES, len(data.swaps))
+                columns = [data.swap_sources[:count].float() / 255]
+                start = data.swaps[:count]
+            else:
+                count = min(PREVIEW_SAMPLES, len(data.target))
+                columns = [data.target.faces[:count].float() / 255]
+                paired = data.reconstructions is not None
+                start = (data.reconstructions if paired else data.target.latents)[:count]
+            noise = torch.randn(start.shape, generator=torch.Generator().manual_seed(o.seed)).to(self.device)
+            refined = refine_latents(self.parts.net, self.parts.config, self.normalise(start.to(self.device)),
+                                     self.target_embedding.expand(count, -1), noise, o.preview_strength,
+                                     o.preview_steps)
+            if data.swaps is not None or data.reconstructions is not None:
+                columns.append(decode_to_uint8(self.codec, start).float() / 255)
+            columns.append(decode_to_uint8(self.codec, self.denormalise(refined)).float() / 255)
+        finally:
+            self.parts.net.train()
+        self._preview_step = self.step
+        return write_preview(o.output, self.step, preview_grid(columns))
+
+    def save(self) -> None:
+        o = self.options
+        self.parts.provenance["step"] = self.step
+        tensors, optimizer_json = optimizer_tensors(self.optimizer)
+        tensors["rng.torch"] = torch.get_rng_state()
+        tensors["rng.sampler"] = self.sampler.get_state()
+        tensors.update({WEIGHTS_PREFIX + name: t for name, t in weights_of(self.parts).items()})
+        trainer = {"step": self.step, "elapsed_s": round(self.elapsed, 3), "options": o.as_json(),
+                   "fingerprint": self.fingerprint, "config": self.parts.config.to_dict(),
+                   "provenance": self.parts.provenance, "identity_encoder_fit": self.identity_encoder_fit,
+                   "optimizer": optimizer_json, "loss_tail": self.history[-LOSS_TAIL:]}
+        write_trainer_state(o.output, tensors, trainer)  # the commit: the refiner folder below follows it
+        save_refiner(self.parts, o.output / REFINER_FOLDER)
+        write_loss_history(o.output / "losses.csv", self.history, LOSS_FIELDS)
+        if self.history:
+            plot_losses(o.output / "losses.png", self.history, LOSS_FIELDS[1:-1])
+        self._saved_step = self.step
+

@@ -1,0 +1,203 @@
+"""The latent diffusion refiner on tiny data: it trains, resumes exactly, samples deterministically, refines only
+the face region of each crop, and `latentswap swap --refine` writes a whole, correctly sized comp."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from helpers import TINY_FACESET_SIZE, latentswap
+
+from latentswap_core.errors import ModelError
+from latentswap_core.io import read_image
+from latentswap_core.refine import RefineOptions, Refiner, RefinerOptions, RefinerTrainer
+from latentswap_core.refine.apply import smooth_detail
+from latentswap_core.refine.diffusion import training_target
+from latentswap_core.refine.embedders import ArcFaceEmbedder
+from latentswap_core.refine.network import cosine_distance
+
+TINY = {"preset": "tiny", "identity_steps": 60, "device": "cpu"}
+
+
+def options(tiny_facesets, tiny_model: Path, output: Path, swaps: bool = True, **overrides) -> RefinerOptions:
+    """The model's src faceset refined; with ``swaps``, also the model's swaps of the dst faceset."""
+    settings = {**TINY, "steps": 8, "preview_every": 4, "save_every": 4, **overrides}
+    return RefinerOptions(tiny_facesets[0], output, model=tiny_model, swaps=(tiny_facesets[1],) if swaps else (),
+                          **settings)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_facesets, tiny_model: Path, tmp_path_factory, shared_dir: Path) -> RefinerTrainer:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LATENTSWAP_MODELS", str(shared_dir / "models"))
+        trainer = RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path_factory.mktemp("refiner") / "r"))
+        trainer.run()
+    return trainer
+
+
+def fixed_denoising_loss(trainer: RefinerTrainer) -> float:
+    """The denoising loss on the same target latents, noise and timesteps, whatever the weights."""
+    generator = torch.Generator().manual_seed(123)
+    clean = trainer.normalise(trainer.data.target.latents)
+    clean = clean.repeat(5, 1, 1, 1)
+    timesteps = torch.tensor([100, 300, 500, 700, 900]).repeat_interleave(len(trainer.data.target))
+    noise = torch.randn(clean.shape, generator=generator)
+    identity = trainer.data.target_ids.repeat(5, 1)
+    with torch.no_grad():
+        prediction = trainer.parts.net(trainer.schedule.add_noise(clean, noise, timesteps), timesteps, identity)
+    return float(torch.nn.functional.mse_loss(prediction, training_target(trainer.schedule, clean, noise, timesteps)))
+
+
+def test_refiner_writes_weights_previews_losses_and_provenance(trained: RefinerTrainer) -> None:
+    out = trained.options.output
+    for name in ("refiner/config.json", "refiner/refiner.safetensors", "refiner/provenance.json", "trainer.json",
+                 "trainer_state.safetensors", "losses.csv", "losses.png", "preview.png", "previews/step_000008.png"):
+        assert (out / name).is_file(), name
+    provenance = json.loads((out / "refiner" / "provenance.json").read_text())
+    assert provenance["step"] == 8 and provenance["codec"]["name"] == "taef2"
+    assert len(provenance["target"]["embedding"]) == 128 and provenance["model"]["model_id"]
+    preview = read_image(out / "preview.png").pixels
+    assert preview.shape == (2 * TINY_FACESET_SIZE, 3 * TINY_FACESET_SIZE, 3)  # plate face, swap, refined swap
+
+
+def test_identity_encoder_tells_the_target_from_the_plate_faces(trained: RefinerTrainer) -> None:
+    """The differentiable stand-in for dlib: target faces land nearer the target identity than plate faces."""
+    assert trained.identity_encoder_fit["cosine_distance"] < 0.05
+    encoder, target = trained.parts.identity_encoder, trained.target_embedding[None]
+    with torch.no_grad():
+        own = cosine_distance(encoder(trained.normalise(trained.data.target.latents)), target).mean()
+        plate_latents = trained.data.encoder_latents[len(trained.data.target):len(trained.data.target) + 2]
+        other = cosine_distance(encoder(trained.normalise(plate_latents)), target).mean()
+    assert own < other
+
+
+def test_loss_falls(tiny_facesets, tiny_model: Path, tmp_path: Path, shared_models: Path) -> None:
+    trainer = RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path / "r", False, steps=30, lr=1e-3,
+                                     preview_every=0, save_every=0, identity_steps=10))
+    before = fixed_denoising_loss(trainer)
+    trainer.run()
+    assert fixed_denoising_loss(trainer) < 0.8 * before
+
+
+def test_resume_continues_the_exact_run(tiny_facesets, tiny_model: Path, tmp_path: Path,
+                                        shared_models: Path) -> None:
+    straight = RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path / "straight", False, steps=5, preview_every=0,
+                                      save_every=0, identity_steps=10)).run()
+    RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path / "split", False, steps=3, preview_every=0,
+                           identity_steps=10)).run()
+    resumed = RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path / "split", False, steps=5, preview_every=0,
+                                     identity_steps=10, resume=True))
+    assert resumed.step == 3
+    history = resumed.run().history
+    # The first resumed step is bit-exact; later ones may differ by float rounding of threaded reductions.
+    assert history[3]["loss"] == straight.history[3]["loss"]
+    assert [row["loss"] for row in history[3:]] == pytest.approx([row["loss"] for row in straight.history[3:]],
+                                                                 rel=1e-5)
+    with pytest.raises(ModelError, match="preset"):
+        RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path / "split", False, steps=9, preset="small",
+                               resume=True))
+
+
+def test_sampling_is_deterministic_for_a_seed_and_changes_only_the_masked_face(trained: RefinerTrainer,
+                                                                              shared_models: Path) -> None:
+    folder = trained.options.output
+    faces = trained.data.target.faces.permute(0, 2, 3, 1).numpy().astype(np.float32) / 255
+    masks = np.zeros(faces.shape[:3], np.float32)
+    masks[:, 32:96, 32:96] = 1.0
+    keys = [(0, 1001), (1, 1001)]
+
+    def refined(seed: int) -> np.ndarray:
+        return Refiner(folder, RefineOptions(seed=seed, strength=0.5, steps=6)).refine(faces, masks, keys)
+
+    first, again, other = refined(3), refined(3), refined(4)
+    assert first.shape == faces.shape and first.dtype == np.float32
+    assert np.array_equal(first, again)
+    assert np.abs(first - other).max() > 1e-3
+    outside = masks == 0
+    assert np.array_equal(first[outside], faces[outside])
+    assert np.abs(first - faces)[masks == 1].mean() > 1e-3
+
+
+def test_refine_strength_zero_is_the_codec_round_trip_only(trained: RefinerTrainer, shared_models: Path) -> None:
+    faces = trained.data.target.faces.permute(0, 2, 3, 1).numpy().astype(np.float32) / 255
+    masks = np.ones(faces.shape[:3], np.float32)
+    refiner = Refiner(trained.options.output, RefineOptions(strength=0.0))
+    kept = refiner.refine(faces, masks, [(0, 1), (1, 1)])
+    with torch.no_grad():
+        round_trip = refiner.codec.decode(refiner.codec.encode(torch.from_numpy(faces).permute(0, 3, 1, 2)))
+    assert np.allclose(kept, round_trip.clamp(0, 1).permute(0, 2, 3, 1).numpy(), atol=1e-5)
+
+
+def test_added_detail_is_blended_with_the_same_tracks_previous_frame() -> None:
+    detail = torch.stack([torch.full((1, 2, 2), value) for value in (1.0, 3.0, 5.0, 7.0)])
+    previous: dict = {}
+    keys = [(0, 1001), (0, 1002), (1, 1002), (0, 1005)]  # track 1 is new; 1005 is three frames after 1002
+    smoothed = smooth_detail(detail, keys, previous, temporal=0.5)
+    assert smoothed[:, 0, 0, 0].tolist() == [1.0, 2.0, 5.0, 7.0]
+    assert previous[0][0] == 1005 and previous[1][0] == 1002
+    assert smooth_detail(detail, [(0, 1006)], previous, temporal=0.0)[0, 0, 0, 0] == 1.0
+
+
+def test_refiner_refuses_a_model_it_was_not_trained_for(trained: RefinerTrainer, shared_models: Path) -> None:
+    refiner = Refiner(trained.options.output)
+    codec = trained.codec.describe()
+    refiner.check_model(TINY_FACESET_SIZE, codec, trained.face_type, "m")
+    with pytest.raises(ModelError, match="256 px"):
+        refiner.check_model(256, codec, trained.face_type, "m")
+    with pytest.raises(ModelError, match="latent space"):
+        refiner.check_model(TINY_FACESET_SIZE, {**codec, "weights_sha256": {"x": "0"}}, trained.face_type, "m")
+
+
+def test_arcface_onnx_embedder_gives_unit_vectors(tmp_path: Path) -> None:
+    network = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2), torch.nn.AdaptiveAvgPool2d(1),
+                                  torch.nn.Flatten(), torch.nn.Linear(8, 512))
+    path = tmp_path / "arcface.onnx"
+    torch.onnx.export(network, (torch.zeros(1, 3, 112, 112),), str(path), input_names=["input.1"],
+                      dynamic_axes={"input.1": {0: "batch"}}, dynamo=False)
+    embedder = ArcFaceEmbedder(path)
+    faces = np.random.default_rng(0).random((2, 128, 128, 3), dtype=np.float32)
+    vectors = embedder.embed(faces)
+    assert vectors.shape == (2, 512) and embedder.dim == 512
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    (tmp_path / "broken.onnx").write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="broken.onnx"):
+        ArcFaceEmbedder(tmp_path / "broken.onnx")
+
+
+def test_swap_with_refine_changes_only_the_face_and_records_the_refiner(trained: RefinerTrainer, tiny_model: Path,
+                                                                       tiny_plate: Path, shared_dir: Path,
+                                                                       tmp_path: Path) -> None:
+    environment = {**os.environ, "LATENTSWAP_MODELS": str(shared_dir / "models")}
+    folder = trained.options.output
+    done = latentswap("swap", str(tiny_plate), "--model", str(tiny_model), "-o", str(tmp_path / "s.####.exr"),
+                      "--frames", "1003-1004", "--refine", str(folder), "--refine-steps", "6", env=environment,
+                      timeout=300)
+    assert done.returncode == 0, done.stderr
+    for frame in (1003, 1004):
+        original = read_image(Path(str(tiny_plate).replace("####", str(frame)))).pixels
+        result = read_image(tmp_path / f"s.{frame}.exr")
+        assert result.pixels.shape[:2] == original.shape[:2]
+        outside = result.channel("mask.Y") == 0
+        assert 0.5 < outside.mean() < 0.98
+        assert np.array_equal(result.pixels[:, :, :4][outside], original[outside])
+        assert result.metadata["latentswap/refiner_id"] and "steps=6" in result.metadata["latentswap/refine"]
+    (folder / "broken").mkdir()
+    (folder / "broken" / "refiner.safetensors").write_bytes(b"garbage")
+    (folder / "broken" / "provenance.json").write_text("{}")
+    failed = latentswap("swap", str(tiny_plate), "--model", str(tiny_model), "-o", str(tmp_path / "t.####.exr"),
+                        "--refine", str(folder / "broken"), env=environment)
+    assert failed.returncode == 2 and "Traceback" not in failed.stderr
+    assert failed.stderr.count("\n") == 1 and "broken" in failed.stderr
+    assert not list(tmp_path.glob("t.*"))
+
+
+def test_train_refiner_cli_refuses_swaps_without_a_model(tiny_facesets, tmp_path: Path) -> None:
+    done = latentswap("train-refiner", "--faceset", str(tiny_facesets[0]), "--swaps", str(tiny_facesets[1]),
+                      "-o", str(tmp_path / "r"), "--steps", "2")
+    assert done.returncode == 2 and done.stderr.strip().endswith("--swaps needs --model: the refiner learns from "
+                                                                 "that model's swaps of those faces")
+    assert not (tmp_path / "r").exists()
