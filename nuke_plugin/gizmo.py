@@ -51,7 +51,8 @@ def knob_changed():
     knob = nuke.thisKnob()
     if knob is None:
         return
-    if knob.name() in ("model", "cache_dir", "first_frame", "last_frame", "view", "showPanel", "inputChange"):
+    if knob.name() in ("model", "refiner", "cache_dir", "first_frame", "last_frame", "view", "showPanel",
+                       "inputChange"):
         update_status(node)
 
 
@@ -277,6 +278,11 @@ def swap_arguments(node, source, first, last, track_path=None):
             "-o", os.path.join(cache_dir(node), CACHE_PATTERN), "--frames", f"{first}-{last}",
             "--mask-erode", "0", "--mask-blur", "0",
             "--color-transfer", str(node["color_transfer"].value()), "--blend", str(node["blend"].value())]
+    refiner = str(node["refiner"].value()).strip()
+    if refiner:
+        strength = float(node["refine_strength"].value())
+        args += ["--refine", os.path.expanduser(refiner), "--refine-strength", f"{strength:g}",
+                 "--refine-steps", str(int(node["refine_steps"].value()))]
     faces = str(node["faces"].value()).strip().replace(" ", "")
     if faces and faces.lower() != "all":
         args += ["--faces", faces]

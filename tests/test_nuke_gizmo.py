@@ -215,3 +215,16 @@ def test_cache_dir_may_hold_tcl_and_the_menu_precomputes_the_selected_nodes(nuke
     second.setSelected(True)
     gizmo.precompute_from_menu()
     assert pressed == [second]
+
+
+def test_precompute_asks_for_the_refiner_only_when_one_is_set(nuke, plate, tmp_path) -> None:
+    import nuke_plugin.gizmo as gizmo
+
+    node = make_gizmo(nuke, plate, tmp_path / "model", tmp_path / "cache")
+    assert "--refine" not in gizmo.swap_arguments(node, str(plate), *FRAMES)
+    node["refiner"].setValue(str(tmp_path / "refiners" / "sh010 v2"))
+    node["refine_strength"].setValue(0.45)
+    args = gizmo.swap_arguments(node, str(plate), *FRAMES)
+    at = args.index("--refine")
+    assert args[at:at + 6] == ["--refine", str(tmp_path / "refiners" / "sh010 v2"), "--refine-strength", "0.45",
+                               "--refine-steps", "20"]

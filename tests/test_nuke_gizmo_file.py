@@ -11,7 +11,8 @@ from test_nuke_fake import REPO, fake_nuke  # noqa: F401  (the fixture)
 GIZMO = REPO / "gizmos" / "LatentSwap.gizmo"
 # knob -> addUserKnob type id (NUKE_NOTES.md): the "LatentSwap" tab of docs/nuke_plugin.md.
 KNOBS = {"model": 2, "engine": 2, "faces": 1, "track": 22, "precompute": 22, "first_frame": 3, "last_frame": 3,
-         "cache_dir": 2, "color_transfer": 4, "blend": 4, "mask_erode": 7, "mask_blur": 7, "mix": 7, "view": 4,
+         "cache_dir": 2, "color_transfer": 4, "blend": 4, "refiner": 2, "refine_strength": 7, "refine_steps": 3,
+         "mask_erode": 7, "mask_blur": 7, "mix": 7, "view": 4,
          "status": 26}
 
 
@@ -40,6 +41,7 @@ def test_every_documented_knob_exists_with_its_type(gizmo) -> None:
     assert user["mix"]["options"]["R"] == ["0", "1"]
     values = dict(graph["group"]["knobs"])
     assert values["color_transfer"] == "rct" and values["view"] == "comp" and values["mix"] == "1"
+    assert values["refine_strength"] == "0.3" and values["refine_steps"] == "20" and "refiner" not in values
 
 
 def test_internal_graph_runs_from_the_cache_read_to_the_output(gizmo) -> None:
