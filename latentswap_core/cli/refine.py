@@ -6,8 +6,7 @@ import argparse
 import sys
 
 from latentswap_core.cli.arguments import add_progress_json
-from latentswap_core.cli.train import CONSENT_WARNING
-from latentswap_core.progress import Progress, emit_json
+from latentswap_core.cli.train import CONSENT_WARNING, run_with_progress
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -76,24 +75,5 @@ def run(args: argparse.Namespace) -> int:
     trainer = RefinerTrainer(options)
     if not args.consent:
         print(CONSENT_WARNING, file=sys.stderr)
-
-    first = trainer.step
-    total = max(0, args.steps - first) if args.steps is not None else 1
-    with Progress("train-refiner", total, json_lines=args.progress_json, unit="step") as progress:
-
-        def on_step(report) -> None:
-            if report.total is not None:
-                progress.total = report.total - first
-            fields = {"step": report.step, "loss": round(report.losses["loss"], 5)}
-            if report.preview:
-                fields["preview"] = str(report.preview)
-            progress.advance(**fields)
-
-        result = trainer.run(on_step, on_message=progress.message)
-    message = (f"interrupted at step {result.step}; --resume continues" if result.interrupted
-               else f"trained to step {result.step}: refiner in {result.model_dir / 'refiner'}")
-    if args.progress_json:
-        emit_json("message", text=message)
-    else:
-        print(message, file=sys.stderr if result.interrupted else sys.stdout)
-    return 130 if result.interrupted else 0
+    return run_with_progress("train-refiner", lambda on_step, say: trainer.run(on_step, on_message=say),
+                             trainer.step, args, "refiner")

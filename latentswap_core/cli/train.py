@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from latentswap_core.cli.arguments import add_progress_json
 from latentswap_core.progress import Progress, emit_json
+
+if TYPE_CHECKING:
+    from latentswap_core.train import StepReport, TrainResult
 
 CONSENT_WARNING = "latentswap: warning: no --consent given: record who agreed to this face being used"
 
@@ -87,23 +92,30 @@ def train(args: argparse.Namespace) -> int:
         return 130 if trainer.run().interrupted else 0
     if not args.consent:
         print(CONSENT_WARNING, file=sys.stderr)
-    first = trainer.step  # the bar counts this run's steps; events also carry the absolute step
-    total = max(0, args.steps - first) if args.steps is not None else 1
-    with Progress("train", total, json_lines=args.progress_json, unit="step") as progress:
+    return run_with_progress("train", lambda on_step, say: trainer.run(on_step), trainer.step, args, "model")
 
-        def on_step(report) -> None:
+
+def run_with_progress(task: str, run: Callable[[Callable[[StepReport], None], Callable[[str], None]], TrainResult],
+                      first: int, args: argparse.Namespace, made: str) -> int:
+    """``run(on_step, say)`` under a tqdm bar (JSON events with --progress-json) counting this run's steps from
+    ``first``; then where the result (``made``, a folder of the run's) is, or how to resume. 130: interrupted."""
+    total = max(0, args.steps - first) if args.steps is not None else 1
+    with Progress(task, total, json_lines=args.progress_json, unit="step") as progress:
+
+        def on_step(report: StepReport) -> None:
             if report.total is not None:  # with --minutes: re-estimated from the speed so far
                 progress.total = report.total - first
             fields = {"step": report.step, "loss": round(report.losses["loss"], 5)}
-            if report.losses["perplexity"] == report.losses["perplexity"]:  # not NaN: VQ is on
-                fields["perplexity"] = round(report.losses["perplexity"], 2)
+            perplexity = report.losses.get("perplexity", float("nan"))
+            if perplexity == perplexity:  # not NaN: the swap model's VQ is on
+                fields["perplexity"] = round(perplexity, 2)
             if report.preview:
                 fields["preview"] = str(report.preview)
             progress.advance(**fields)
 
-        result = trainer.run(on_step)
+        result = run(on_step, progress.message)
     message = (f"interrupted at step {result.step}; --resume continues" if result.interrupted
-               else f"trained to step {result.step}: model in {result.model_dir / 'model'}")
+               else f"trained to step {result.step}: {made} in {result.model_dir / made}")
     if args.progress_json:
         emit_json("message", text=message)
     else:
