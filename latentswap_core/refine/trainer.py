@@ -195,6 +195,8 @@ class RefinerTrainer:
             self.step, self.elapsed = int(trainer["step"]), float(trainer["elapsed_s"])
             self.identity_encoder_fit = trainer.get("identity_encoder_fit", {})
             self.history = read_loss_history(o.output / "losses.csv", self.step)
+            last = self.history[-1]["step"] if self.history else 0  # losses.csv lags after a kill mid-checkpoint
+            self.history += [row for row in trainer.get("loss_tail", []) if row["step"] > last]
         self.parts.identity_encoder.requires_grad_(False)
         self._saved_step, self._preview_step = (self.step if run_state else -1), -1
 
