@@ -40,22 +40,19 @@ def run(args: argparse.Namespace) -> int:
     from latentswap_core.evaluate import EvalOptions, evaluate_shot, summary_lines, write_report
     from latentswap_core.evaluate.run import check_frames
     from latentswap_core.io import format_frames, open_source
-    from latentswap_core.track import read_track_file
-    from latentswap_core.track.trackfile import check_plate_size
+    from latentswap_core.track.trackfile import read_track_for
 
     options = EvalOptions(
         target=Path(args.target), source=Path(args.source) if args.source else None, track_id=args.track_id,
         colorspace=args.colorspace, ocio_config=args.ocio_config,
         arcface=_path(args.arcface), fid_weights=_path(args.fid_weights), lpips_weights=_path(args.lpips_weights),
     )
-    plate_track = read_track_file(args.track) if args.track else None
     plate = open_source(args.plate, args.frames)
     try:
         swapped = open_source(args.swapped, args.frames)
         try:
             check_frames(plate, swapped)
-            if plate_track is not None:
-                check_plate_size(plate_track, plate.display_size(), args.track, plate.description)
+            plate_track = read_track_for(args.track, plate) if args.track else None
             bars: dict[str, Progress] = {}
 
             def advance(stage: str, frame: int) -> None:

@@ -35,8 +35,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from latentswap_core.extract import ExtractOptions, extract_faceset
     from latentswap_core.io import open_source
-    from latentswap_core.track import TrackOptions, read_track_file, track_source
-    from latentswap_core.track.trackfile import check_plate_size
+    from latentswap_core.track import TrackOptions, track_source
+    from latentswap_core.track.trackfile import read_track_for
 
     options = ExtractOptions(size=args.size, face_type=args.face_type, every=args.every,
                              track_ids=tuple(args.track_ids) if args.track_ids else None,
@@ -45,8 +45,7 @@ def run(args: argparse.Namespace) -> int:
     source = open_source(args.source, args.frames)
     try:
         if args.track:
-            shot = read_track_file(args.track)
-            check_plate_size(shot, source.display_size(), args.track, source.description)
+            shot = read_track_for(args.track, source)
         else:
             with Progress("track", len(source.frames), json_lines=args.progress_json) as progress:
                 shot = track_source(source, TrackOptions(colorspace=args.colorspace, ocio_config=args.ocio_config),

@@ -85,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
     from latentswap_core.refine import RefineOptions, Refiner
     from latentswap_core.swap.backends import open_swapper
     from latentswap_core.swap.render import RenderOptions, render_shot
-    from latentswap_core.track import TrackOptions, read_track_file, track_source
-    from latentswap_core.track.trackfile import check_plate_size
+    from latentswap_core.track import TrackOptions, track_source
+    from latentswap_core.track.trackfile import read_track_for
 
     options = RenderOptions(
         faces=parse_face_ids(args.faces), colorspace=args.colorspace, ocio_config=args.ocio_config,
@@ -100,11 +100,9 @@ def run(args: argparse.Namespace) -> int:
     refine_options.check()
     if args.colorspace:
         color.check_colorspace(args.colorspace, args.ocio_config)
-    track = read_track_file(args.track) if args.track else None
     source = open_source(args.source, args.frames)
     try:
-        if track is not None:
-            check_plate_size(track, source.display_size(), args.track, source.description)
+        track = read_track_for(args.track, source) if args.track else None
         swapper = open_swapper(args.model, args.backend, args.device, args.codec_path)
         refiner = Refiner(args.refine, refine_options, resolve_device(args.device), args.codec_path) \
             if args.refine else None

@@ -12,12 +12,15 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from latentswap_core.errors import TrackFileError
 from latentswap_core.io import write_text_atomically
+
+if TYPE_CHECKING:
+    from latentswap_core.io import FrameSource
 
 VERSION = 1
 LANDMARK_COUNT = 478
@@ -138,11 +141,16 @@ def from_json(document: Any, name: str = "track file") -> ShotTrack:
     return ShotTrack(document["source"], document["width"], document["height"], frames, document["face_type"])
 
 
-def check_plate_size(track: ShotTrack, size: tuple[int, int], name: str, plate: str) -> None:
-    """Refuse a track made on plates of another resolution than ``size`` (its coordinates would not fit)."""
-    if (track.width, track.height) != tuple(size):
-        raise TrackFileError(f"{name}: made on {track.width}x{track.height} plates but {plate} is {size[0]}x{size[1]}; "
-                             "use the track file of this plate or track it again with `latentswap track`")
+def read_track_for(path: str | os.PathLike[str], plate: FrameSource) -> ShotTrack:
+    """The track file at ``path`` for ``plate``: refused when it was made on plates of another resolution (its
+    coordinates would put the faces in the wrong place)."""
+    track = read_track_file(path)
+    width, height = plate.display_size()
+    if (track.width, track.height) != (width, height):
+        raise TrackFileError(f"{path}: made on {track.width}x{track.height} plates but {plate.description} is "
+                             f"{width}x{height}; use the track file of this plate or track it again with "
+                             "`latentswap track`")
+    return track
 
 
 def _face(check: _Checker, where: str, face: Any) -> TrackedFace:
