@@ -20,7 +20,7 @@ FILE_MODE = 0o666 & ~_UMASK
 
 def partial_path(final: Path) -> Path:
     """A hidden name beside ``final`` that keeps its extension (image writers choose the format by it)."""
-    token = f"{os.getpid()}-{secrets.token_hex(3)}"
+    token = f"{os.getpid()}-{secrets.token_hex(8)}"
     return final.with_name(f".{final.stem}{PARTIAL_MARK}{token}{final.suffix}")
 
 
