@@ -45,10 +45,11 @@ from latentswap_core.refine.store import (
     save_refiner,
     weights_of,
 )
-from latentswap_core.swap.swapper import load_model_codec, model_folder, read_card
+from latentswap_core.swap.swapper import ModelCard, load_model_codec, model_folder, read_card
 from latentswap_core.train.checkpoint import (
     STATE_FILE,
     TRAINER_FILE,
+    check_fingerprint,
     optimizer_tensors,
     read_trainer_state,
     restore_optimizer,
@@ -155,11 +156,12 @@ class RefinerTrainer:
         self.options = o = options
         self.device = torch.device(resolve_device(o.device))
         torch.manual_seed(o.seed)
-        self.codec, self.model, model_id, resolution = self._open_codec_and_model()
         faceset = load_faceset(o.faceset)
-        if self.card_face_type and faceset.face_type != self.card_face_type:
+        self.codec, self.model, card, resolution = self._open_codec_and_model(faceset.size)
+        if card is not None and faceset.face_type != card.face_type:
             raise ModelError(f"{o.faceset} holds {faceset.face_type} crops, the model was trained on "
-                             f"{self.card_face_type} crops: extract the faceset with the model's --face-type")
+                             f"{card.face_type} crops: extract the faceset with the model's --face-type")
+        model_id = card.model_id if card is not None else None
         self.face_type = faceset.face_type
         self.codec.check_face_size(resolution)
         embedder = open_embedder(o.arcface)
@@ -201,20 +203,20 @@ class RefinerTrainer:
         self._saved_step, self._preview_step = (self.step if run_state else -1), -1
 
     # --- setup ---------------------------------------------------------------------------------------------
-    def _open_codec_and_model(self) -> tuple[Codec, SwapModel | None, str | None, int]:
+    def _open_codec_and_model(self, faceset_size: int) -> tuple[Codec, SwapModel | None, ModelCard | None, int]:
+        """The swap model's codec, model, card and face size with ``--model``; else ``--codec`` at ``--resolution``
+        (default: the faceset's size)."""
         o = self.options
-        self.card_face_type = None
         if o.model is None:
             codec = load_codec(o.codec, o.codec_path).to(self.device)
-            return codec, None, None, o.resolution or load_faceset(o.faceset).size
+            return codec, None, None, o.resolution or faceset_size
         folder = model_folder(o.model)
         card = read_card(folder)
         if o.resolution and o.resolution != card.face_size:
             raise ModelError(f"--resolution {o.resolution} differs from the model's {card.face_size} px faces: "
                              "leave --resolution out with --model")
-        self.card_face_type = card.face_type
         codec = load_model_codec(card, o.codec_path).to(self.device)
-        return codec, load_model(folder, self.device), card.model_id, card.face_size
+        return codec, load_model(folder, self.device), card, card.face_size
 
     def _open_output(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]] | None:
         o = self.options
@@ -225,11 +227,7 @@ class RefinerTrainer:
             o.output.mkdir(parents=True, exist_ok=True)
             return None
         trainer, tensors = read_trainer_state(o.output)
-        saved = trainer.get("fingerprint", {})
-        for key, value in self.fingerprint.items():
-            if saved.get(key) != value:
-                raise ModelError(f"{o.output / TRAINER_FILE} was trained with {key} {saved.get(key)!r}, not {value!r}: "
-                                 "--resume with the same settings, or train into a new -o folder")
+        check_fingerprint(o.output, trainer, self.fingerprint)
         return trainer, tensors
 
     def _resumed_parts(self, trainer: dict[str, Any], tensors: dict[str, torch.Tensor]) -> RefinerParts:

@@ -150,3 +150,12 @@ def _read_trainer(read: Callable[[], bytes], path: Path) -> dict[str, Any]:
         raise ModelError(f"{path} is trainer schema {schema!r}, this LatentSwap resumes schema "
                          f"{SCHEMA_VERSION}: use the LatentSwap that wrote it or train into a new -o folder")
     return trainer
+
+
+def check_fingerprint(run_dir: Path, trainer: dict[str, Any], fingerprint: dict[str, Any]) -> None:
+    """Refuse to --resume a run with other settings than it was trained with (the first that differs is named)."""
+    saved = trainer.get("fingerprint", {})
+    for key, value in fingerprint.items():
+        if saved.get(key) != value:
+            raise ModelError(f"{run_dir / TRAINER_FILE} was trained with {key} {saved.get(key)!r}, not {value!r}: "
+                             "--resume with the same settings, or train into a new -o folder")

@@ -30,7 +30,7 @@ from latentswap_core.faceset import load_faceset
 from latentswap_core.models import SwapModel, SwapModelConfig
 from latentswap_core.train.augment import AugmentedPool, AugmentSettings, random_latent_warp
 from latentswap_core.train.checkpoint import (
-    TRAINER_FILE,
+    check_fingerprint,
     has_checkpoint,
     load_checkpoint,
     optimizer_tensors,
@@ -219,11 +219,7 @@ class Trainer:
             o.output.mkdir(parents=True, exist_ok=True)
             return None
         checkpoint = load_checkpoint(o.output, self.device)
-        saved = checkpoint.trainer.get("fingerprint", {})
-        for key, value in self.fingerprint.items():
-            if saved.get(key) != value:
-                raise ModelError(f"{o.output / TRAINER_FILE} was trained with {key} {saved.get(key)!r}, not {value!r}: "
-                                 "--resume with the same settings, or train into a new -o folder")
+        check_fingerprint(o.output, checkpoint.trainer, self.fingerprint)
         return checkpoint
 
     # --- one step ------------------------------------------------------------------------------------------
