@@ -114,6 +114,7 @@ class TAEF2Codec(Codec):
     # 0.006-0.021 with 8 latent px of margin and the region aligned to the pooling grid (8 latent px).
     window_margin = 8
     window_grid = 8
+    channels_last = True
 
     module: TAEF2Module
 
