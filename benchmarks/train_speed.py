@@ -66,6 +66,7 @@ from latentswap_core.io import Image, write_image  # noqa: E402
 from latentswap_core.models import SwapModel, SwapModelConfig  # noqa: E402
 from latentswap_core.models.swap_model import parameter_count  # noqa: E402
 from latentswap_core.train.latent_cache import load_latents  # noqa: E402
+from latentswap_core.train.losses import ssim  # noqa: E402
 from latentswap_core.train.trainer import StepReport, Trainer, TrainOptions  # noqa: E402
 
 CODECS = ("taef2", "pixel")
@@ -87,9 +88,13 @@ if "--preset" in sys.argv:
     PASS_ON.extend(["--preset", PRESET])
 
 
-def _schedule_from_argv() -> dict[str, int]:
-    """--pixel-loss-every K / --pixel-loss-samples N, read early: every child process trains with them too."""
-    schedule = {}
+def _schedule_from_argv() -> dict[str, int | bool]:
+    """--pixel-loss-every K / --pixel-loss-samples N / --no-decoder-response, read early: every child process
+    trains with them too."""
+    schedule: dict[str, int | bool] = {}
+    if "--no-decoder-response" in sys.argv:
+        schedule["decoder_response"] = False
+        PASS_ON.append("--no-decoder-response")
     for flag, name in (("--pixel-loss-every", "pixel_loss_every"), ("--pixel-loss-samples", "pixel_loss_samples")):
         if flag in sys.argv:
             value = sys.argv[sys.argv.index(flag) + 1]
@@ -204,26 +209,64 @@ def masked_psnr(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
     return float("inf") if mse == 0 else -10 * math.log10(mse)
 
 
-def run_quality(sets: dict[str, Path], codec_name: str, size: int, budget_s: float, eval_every_s: float) -> dict:
-    """Train for ``budget_s`` training seconds; the held-out PSNR curve (step, training seconds, dB)."""
+def masked_ssim(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
+    """SSIM (11 px Gaussian window) of the faces with everything outside ``mask`` set to black."""
+    return float(ssim(a * mask, b * mask))
+
+
+def detail_ratio(decoded: torch.Tensor, real: torch.Tensor, mask: torch.Tensor) -> float:
+    """Laplacian energy of the decoded faces over the real faces' inside ``mask``: above 1 the decoded faces carry
+    more fine detail than the real ones (grain, streaks), below 1 less (blur)."""
+    kernel = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).expand(3, 1, 3, 3)
+
+    def energy(t: torch.Tensor) -> float:
+        return float((torch.nn.functional.conv2d(t, kernel, groups=3) ** 2 * mask[..., 1:-1, 1:-1]).sum())
+
+    return energy(decoded) / energy(real)
+
+
+def swap_detail_ratio(trainer: Trainer, grid: Path | None, count: int = 8) -> float:
+    """The detail ratio of the trained model's swaps of ``count`` dst faces (src's look) against those dst faces:
+    grain shows here first, where the src decoder meets dst's codes. ``grid``: also write a PNG of dst | swap."""
+    dst = trainer.dst
+    faces, masks = dst.faces[:count].float() / 255, dst.masks[:count].float() / 255
+    trainer.model.eval()
+    with torch.no_grad():
+        swapped = trainer.codec.decode(trainer.model.swap(dst.latents[:count].to(trainer.device), "src").latent)
+    swapped = swapped.float().cpu()
+    if grid is not None:
+        rows = torch.cat([torch.cat([face, swap], dim=2) for face, swap in zip(faces, swapped, strict=True)], dim=1)
+        write_image(grid, Image((rows.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8), ("R", "G", "B")))
+    return detail_ratio(swapped, faces, masks)
+
+
+def run_quality(sets: dict[str, Path], codec_name: str, size: int, budget_s: float, eval_every_s: float,
+                grid: Path | None = None) -> dict:
+    """Train for ``budget_s`` training seconds; the held-out curve (step, training seconds, PSNR dB, SSIM, detail
+    ratio)."""
     with tempfile.TemporaryDirectory(prefix="train_quality_") as folder:
         trainer = trainer_for(sets, Path(folder) / "model", codec_name, size)
         held = load_latents(sets["heldout"], trainer.codec, size, Path(folder) / "heldout", "heldout")
         faces, masks = held.faces.float() / 255, held.masks.float() / 255
         latents = held.latents.to(trainer.device)
-        with torch.no_grad():
-            ceiling = masked_psnr(trainer.codec.decode(latents).float().cpu(), faces, masks)
 
-        def evaluate() -> float:
+        def scores(decoded: torch.Tensor) -> tuple[float, float, float]:
+            decoded = decoded.float().cpu()
+            return (masked_psnr(decoded, faces, masks), masked_ssim(decoded, faces, masks),
+                    detail_ratio(decoded, faces, masks))
+
+        with torch.no_grad():
+            ceiling = scores(trainer.codec.decode(latents))
+
+        def evaluate() -> tuple[float, float, float]:
             trainer.model.eval()
             try:
                 with torch.no_grad():
-                    decoded = trainer.codec.decode(trainer.model.reconstruct(latents, "src").latent.float())
+                    return scores(trainer.codec.decode(trainer.model.reconstruct(latents, "src").latent.float()))
             finally:
                 trainer.model.train()
-            return masked_psnr(decoded.float().cpu(), faces, masks)
 
-        curve = [(0, 0.0, evaluate())]
+        curve = [(0, 0.0, *evaluate())]
         clock = {"train_s": 0.0, "next_eval": eval_every_s}
 
         def on_step(report: StepReport) -> None:
@@ -231,18 +274,20 @@ def run_quality(sets: dict[str, Path], codec_name: str, size: int, budget_s: flo
             done = clock["train_s"] >= budget_s
             if clock["train_s"] >= clock["next_eval"] or done:
                 clock["next_eval"] += eval_every_s
-                curve.append((report.step, clock["train_s"], evaluate()))
+                curve.append((report.step, clock["train_s"], *evaluate()))
             if done:
                 trainer.options.steps = report.step  # the Trainer stops after this step
 
         trainer.run(on_step=on_step)
-    return {"codec": codec_name, "size": size, "curve": curve, "ceiling_db": ceiling, "train_s": clock["train_s"],
+        swap_detail = swap_detail_ratio(trainer, grid)
+    return {"codec": codec_name, "size": size, "curve": curve, "ceiling": ceiling, "train_s": clock["train_s"],
+            "swap_detail": swap_detail,
             "heldout_faces": len(held), "steps": curve[-1][0], "load": os.getloadavg()[0]}
 
 
 def reached(curve: list[list[float]], target_db: float) -> float | None:
     """Training seconds at the first evaluation at or above ``target_db`` (None if never)."""
-    return next((seconds for _, seconds, db in curve if db >= target_db), None)
+    return next((seconds for _, seconds, db, *_ in curve if db >= target_db), None)
 
 
 # --- the run ---------------------------------------------------------------------------------------------------
@@ -289,12 +334,14 @@ def quality_table(sets: dict[str, Path], budgets: dict[str, float], eval_every: 
     for codec_name in CODECS:
         results[codec_name] = r = child(["--quality", codec_name, "--data", str(sets["src"].parent), "--budget",
                                          str(budgets[codec_name] * 60), "--eval-every", str(eval_every), *PASS_ON])
-        points = ", ".join(f"{seconds:.0f}s/{step}:{db:.2f}" for step, seconds, db in r["curve"])
+        points = ", ".join(f"{seconds:.0f}s/{step}:{db:.2f}/{ssim_:.3f}/{detail:.2f}"
+                           for step, seconds, db, ssim_, detail in r["curve"])
+        db, ssim_, detail = r["ceiling"]
         print(f"{codec_name:<6} {r['steps']} steps in {r['train_s']:.0f} s of training (load avg {r['load']:.1f}), "
-              f"codec round trip {r['ceiling_db']:.2f} dB (the ceiling) | curve (train s/step: dB): {points}",
-              flush=True)
+              f"codec round trip {db:.2f} dB / SSIM {ssim_:.3f} / detail {detail:.2f} (the ceiling) | curve "
+              f"(train s/step: dB/SSIM/detail): {points}", flush=True)
     taef2, pixel = results["taef2"], results["pixel"]
-    best = {name: max(db for _, _, db in r["curve"]) for name, r in results.items()}
+    best = {name: max(db for _, _, db, *_ in r["curve"]) for name, r in results.items()}
     common = math.floor(min(best.values()) * 2) / 2  # the highest 0.5 dB level both reached
     levels = sorted({*range(16, int(common) + 1), common} | ({target_db} if target_db is not None else set()))
     print(f"best held-out PSNR: taef2 {best['taef2']:.2f} dB, pixel {best['pixel']:.2f} dB (single evaluations are "
@@ -331,6 +378,8 @@ def main() -> None:
                         help="both models: pixel-space loss every K steps (default: the Trainer's)")
     parser.add_argument("--pixel-loss-samples", type=int, default=None, metavar="N",
                         help="both models: faces per identity in the pixel-space loss (default: the Trainer's)")
+    parser.add_argument("--no-decoder-response", action="store_true",
+                        help="both models: no decoder-response loss (TrainOptions.decoder_response off)")
     parser.add_argument("--data", default=None, help="keep the rendered shots and facesets in this folder (reused)")
     parser.add_argument("--augment", action="store_true", help="keep the Trainer's augmentation pool on")
     parser.add_argument("--skip-steps", action="store_true", help="only the time-to-quality part")
@@ -341,6 +390,7 @@ def main() -> None:
     parser.add_argument("--quality", default=None, help=argparse.SUPPRESS)  # codec: one time-to-quality run
     parser.add_argument("--warmup", default="1,1", help=argparse.SUPPRESS)
     parser.add_argument("--budget", type=float, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--grid", default=None, help=argparse.SUPPRESS)  # a PNG of dst | swap faces
     args = parser.parse_args()
     minutes = args.minutes if args.minutes is not None else (0.33 if args.quick else 3.0)
     eval_every = args.eval_every if args.eval_every is not None else (5.0 if args.quick else 15.0)
@@ -352,7 +402,8 @@ def main() -> None:
             warmup = tuple(int(n) for n in args.warmup.split(","))
             result = run_step_time(sets, codec_name, int(size), warmup, args.steps)
         else:
-            result = run_quality(sets, args.quality, 256, args.budget, eval_every)
+            result = run_quality(sets, args.quality, 256, args.budget, eval_every,
+                                 Path(args.grid) if args.grid else None)
         print(json.dumps(result))
         return
 

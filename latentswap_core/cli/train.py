@@ -38,12 +38,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch", type=int, default=4, metavar="B", help="faces per identity per step (default: 4)")
     parser.add_argument("--lr", type=float, default=5e-4, help="AdamW learning rate (default: 5e-4)")
     parser.add_argument("--accumulate", type=int, default=1, metavar="N", help="batches per optimizer step")
-    parser.add_argument("--pixel-loss-every", type=int, default=4, metavar="K",
-                        help="pixel DSSIM + L1 through the codec decoder every K-th step, 0 never (default: 4)")
-    parser.add_argument("--pixel-loss-samples", type=int, default=2, metavar="N",
-                        help="faces per identity decoded for the pixel loss (default: 2)")
+    parser.add_argument("--pixel-loss-every", type=int, default=32, metavar="K",
+                        help="pixel DSSIM + L1 through the codec decoder every K-th step, 0 never (default: 32)")
+    parser.add_argument("--pixel-loss-samples", type=int, default=1, metavar="N",
+                        help="faces per identity decoded for the pixel loss (default: 1)")
     parser.add_argument("--pixel-loss-crop", type=int, default=256, metavar="PX",
-                        help="decode a random PX window of larger faces for the pixel loss (default: 256)")
+                        help="a random PX window of larger faces for the pixel and response losses (default: 256)")
+    parser.add_argument("--no-decoder-response", dest="decoder_response", action="store_false",
+                        help="no decoder-response loss (every step: the pixel effect of the latent error through a "
+                             "linear model of the codec's decoder, fitted at start-up)")
     parser.add_argument("--eyes-mouth-priority", type=float, default=0.0, metavar="W",
                         help="extra loss weight on the eyes and mouth, from the mesh landmarks (1: twice; default: 0)")
     parser.add_argument("--no-augment", dest="augment", action="store_false",
@@ -83,9 +86,9 @@ def train(args: argparse.Namespace) -> int:
         minutes=args.minutes, batch=args.batch, lr=args.lr, accumulate=args.accumulate, resume=args.resume,
         save_every=args.save_every, preview_every=args.preview_every, pixel_loss_every=args.pixel_loss_every,
         pixel_loss_samples=args.pixel_loss_samples, pixel_loss_crop=args.pixel_loss_crop,
-        eyes_mouth_priority=args.eyes_mouth_priority, augment=args.augment, augment_pool=args.augment_pool,
-        augment_refresh=args.augment_refresh, consent=args.consent, src_name=args.src_name,
-        dst_name=args.dst_name, seed=args.seed, device=args.device,
+        decoder_response=args.decoder_response, eyes_mouth_priority=args.eyes_mouth_priority, augment=args.augment,
+        augment_pool=args.augment_pool, augment_refresh=args.augment_refresh, consent=args.consent,
+        src_name=args.src_name, dst_name=args.dst_name, seed=args.seed, device=args.device,
     )
     trainer = Trainer(options)
     if not trainer.world.is_main:  # a data-parallel process besides the first: it trains, the first reports

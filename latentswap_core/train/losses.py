@@ -73,3 +73,14 @@ def masked_pixel_loss(decoded: torch.Tensor, target: torch.Tensor, mask: torch.T
     if priority is not None and priority_weight:
         loss = loss + priority_weight * (priority * (decoded - target).abs()).mean()
     return loss
+
+
+def masked_response_loss(pixel_error: torch.Tensor, mask: torch.Tensor, priority: torch.Tensor | None = None,
+                         priority_weight: float = 0.0) -> torch.Tensor:
+    """L1 of a predicted pixel error (``DecoderResponse`` of the latent error) inside the face mask, plus
+    ``priority_weight`` x L1 inside the eyes/mouth mask: the pixel loss's L1 term without decoding."""
+    magnitude = pixel_error.float().abs()
+    loss = (magnitude * mask).mean()
+    if priority is not None and priority_weight:
+        loss = loss + priority_weight * (magnitude * priority).mean()
+    return loss

@@ -13,7 +13,8 @@ import torch
 from latentswap_core.io import Image, write_bytes_atomically, write_image, write_text_atomically
 
 PREVIEW_COLUMNS = ("src", "src reconstruction", "dst", "dst reconstruction", "swap")
-LOSS_FIELDS = ("step", "loss", "latent", "mask", "commitment", "pixel", "codebook_usage", "perplexity", "seconds")
+LOSS_FIELDS = ("step", "loss", "latent", "mask", "commitment", "response", "pixel", "codebook_usage", "perplexity",
+               "seconds")
 
 
 def preview_grid(columns: list[torch.Tensor]) -> np.ndarray:
