@@ -15,19 +15,22 @@ of training and extracted into its own faceset: the held-out faces.
 
 1. Step time: for each codec and face size, in a fresh subprocess (so the peak resident memory, ``ru_maxrss``,
    is that configuration's alone), a Trainer is built on the facesets and its own ``_train_step`` is timed for
-   both kinds of step: latent-only (masked latent MSE + mask + VQ commitment) and pixel-loss (every
-   ``pixel_loss_every``-th step: also DSSIM + L1 of ``pixel_loss_samples`` faces per identity decoded through the
-   frozen codec). Medians of N after warm-ups (both printed); the schedule-averaged mean is
+   both kinds of step: latent-only (masked latent MSE + mask + VQ commitment, and for TAEF2 the decoder-response
+   loss) and pixel-loss (every ``pixel_loss_every``-th step: also DSSIM + L1 of ``pixel_loss_samples`` faces per
+   identity decoded through the frozen codec). Medians of N after warm-ups (both printed); the schedule-averaged mean is
    ((every - 1) x latent-only + pixel-loss) / every; the ratio pixel/latent compares the means. The latent-cache
    cost is the Trainer's set-up time less its codec + model + optimizer set-up, per face: reading the faceset
    PNGs and encoding them once (for the pixel codec a reshape).
 2. Time to quality at 256 px: ``Trainer.run`` for each codec, ``--minutes`` of training for the latent model and
    twice that for the pixel model; every ``--eval-every`` seconds of training the held-out src faces are
    reconstructed as src (model.eval(), no grad) and decoded by the codec; PSNR is measured inside the face mask
-   (mask-weighted MSE over RGB in [0, 1]). The training clock is the sum of the Trainer's step times
-   (evaluation excluded). Printed: the curves, the codec's own round-trip PSNR on the same faces (the latent
-   model's ceiling), the training seconds each model first reaches 16, 17, ... dB up to the highest 0.5 dB level
-   both reached (or ``--target-db``), and their ratio (">" where the pixel model did not reach it).
+   (mask-weighted MSE over RGB in [0, 1]), with SSIM of the masked faces and a detail ratio (Laplacian energy of
+   the decoded over the real faces: above 1 grain, below 1 blur); at the end, the detail ratio of the model's
+   swaps of dst faces, where grain shows first (``--grid PNG`` in a child run writes them). The training clock is
+   the sum of the Trainer's step times (evaluation excluded). Printed: the curves, the codec's own round trip on
+   the same faces (the latent model's ceiling), the training seconds each model first reaches 16, 17, ... dB up
+   to the highest 0.5 dB level both reached (or ``--target-db``), and their ratio (">" where the pixel model did
+   not reach it).
 
 The Trainer's augmentation pool (re-encoded moved/recoloured faces, built by a background thread) is off for both
 codecs unless ``--augment``: its thread would share the CPU cores with the timed steps.
@@ -181,7 +184,10 @@ def run_step_time(sets: dict[str, Path], codec_name: str, size: int, warmup: tup
             losses = trainer._train_step()
             sync(trainer.device)
             seconds = time.perf_counter() - began
-            if not all(math.isfinite(value) for name, value in losses.items() if name != "pixel" or pixel_loss):
+            skipped = {"pixel"} if not pixel_loss else set()  # NaN in the report when not computed
+            if trainer.response is None:
+                skipped.add("response")
+            if not all(math.isfinite(value) for name, value in losses.items() if name not in skipped):
                 raise SystemExit(f"FAIL: {codec_name} {size} px step gave non-finite losses {losses}")
             return seconds
 
@@ -338,8 +344,9 @@ def quality_table(sets: dict[str, Path], budgets: dict[str, float], eval_every: 
                            for step, seconds, db, ssim_, detail in r["curve"])
         db, ssim_, detail = r["ceiling"]
         print(f"{codec_name:<6} {r['steps']} steps in {r['train_s']:.0f} s of training (load avg {r['load']:.1f}), "
-              f"codec round trip {db:.2f} dB / SSIM {ssim_:.3f} / detail {detail:.2f} (the ceiling) | curve "
-              f"(train s/step: dB/SSIM/detail): {points}", flush=True)
+              f"codec round trip {db:.2f} dB / SSIM {ssim_:.3f} / detail {detail:.2f} (the ceiling), detail of its "
+              f"swaps of dst faces {r['swap_detail']:.2f} | curve (train s/step: dB/SSIM/detail): {points}",
+              flush=True)
     taef2, pixel = results["taef2"], results["pixel"]
     best = {name: max(db for _, _, db, *_ in r["curve"]) for name, r in results.items()}
     common = math.floor(min(best.values()) * 2) / 2  # the highest 0.5 dB level both reached
