@@ -4,11 +4,12 @@ Each step draws a batch per identity and reconstructs it with that identity's de
 the faceset with a share of pre-encoded augmented variants (moved and recoloured, ``AugmentedPool``: encoded in
 the background, a new generation every ``augment_refresh`` steps), flips them at random, and gives the model
 randomly warped latents as input while the targets stay unwarped (DeepFaceLab's random warp, in latent space).
-The loss is masked latent MSE + mask MSE + VQ commitment, and every ``pixel_loss_every`` steps DSSIM + L1 of a
-window of a few decoded faces against their crops, through the frozen codec; an optional eyes/mouth priority
-weighs both. Batch sampling uses its own generator; it and torch's global RNG (VQ restarts) are saved with the
-optimizer and pool generations depend only on the seed and step, so ``--resume`` continues with the same
-losses an uninterrupted run would have had.
+The loss is masked latent MSE + mask MSE + VQ commitment + the decoder response (L1 of the latent error's pixel
+effect through a linear model of the codec's decoder, ``decoder_response.py``), and every ``pixel_loss_every``
+steps DSSIM + L1 of a window of a few decoded faces against their crops, through the frozen codec; an optional
+eyes/mouth priority weighs them all. Batch sampling uses its own generator; it and torch's global RNG (VQ
+restarts) are saved with the optimizer and pool generations depend only on the seed and step, so ``--resume``
+continues with the same losses an uninterrupted run would have had.
 """
 
 from __future__ import annotations
