@@ -278,24 +278,23 @@ class Trainer:
             return torch.autocast("cpu", dtype=torch.bfloat16)
         return self._autocast()
 
-    def _pixel_window(self) -> tuple[slice, slice, int]:
-        """A random square of the latent (rows, columns) whose decoded pixels the pixel loss compares, and the
-        latent-to-pixel scale. Decoding a 256 px window of a 512 px face costs a quarter of decoding all of it."""
+    def _pixel_window(self) -> tuple[slice, slice, slice, slice]:
+        """A random square of the latent (rows, columns) that the pixel and response losses compare, and the same
+        square in pixels (rows, columns). Decoding a 256 px window of a 512 px face costs a quarter of all of it."""
         side = self.model.config.latent_size
         scale = self.options.resolution // side
         window = min(side, max(1, self.options.pixel_loss_crop // scale))
         top, left = torch.randint(side - window + 1, (2,), generator=self.sampler).tolist()
-        return slice(top, top + window), slice(left, left + window), scale
+        return (slice(top, top + window), slice(left, left + window),
+                slice(top * scale, (top + window) * scale), slice(left * scale, (left + window) * scale))
 
     def _pixel_loss(self, predicted: torch.Tensor, batch: Batch) -> torch.Tensor:
         """DSSIM + L1 (+ eyes/mouth L1) of a window of a few predicted faces, decoded by the frozen codec."""
         o = self.options
         n = min(o.pixel_loss_samples, o.batch)
-        rows, columns, scale = self._pixel_window()
+        rows, columns, pixel_rows, pixel_columns = self._pixel_window()
         with self._decoder_autocast():
             decoded = decode_window(self.codec, predicted[:n], rows, columns)
-        pixel_rows = slice(rows.start * scale, rows.stop * scale)
-        pixel_columns = slice(columns.start * scale, columns.stop * scale)
 
         def pixels(t: torch.Tensor) -> torch.Tensor:
             return t[:n, :, pixel_rows, pixel_columns].float() / 255
@@ -306,10 +305,8 @@ class Trainer:
     def _response_loss(self, predicted: torch.Tensor, batch: Batch) -> torch.Tensor:
         """L1 (+ eyes/mouth L1) of the latent error's predicted pixel effect, in a random ``pixel_loss_crop`` window
         of larger faces (the linear response needs no context margin)."""
-        rows, columns, scale = self._pixel_window()
+        rows, columns, pixel_rows, pixel_columns = self._pixel_window()
         error = predicted[..., rows, columns].float() - batch.latents[..., rows, columns]
-        pixel_rows = slice(rows.start * scale, rows.stop * scale)
-        pixel_columns = slice(columns.start * scale, columns.stop * scale)
         masks, priority = (t[..., pixel_rows, pixel_columns].float() / 255 for t in (batch.masks, batch.priority))
         return masked_response_loss(self.response(error), masks, priority, self.options.eyes_mouth_priority)
 
