@@ -105,15 +105,15 @@ def test_dead_codes_are_restarted_from_encoder_outputs():
         vq.ema_sum.copy_(vq.codebook)
     near_zero = lambda: 0.01 * torch.randn(2, 4, 4, 4)  # noqa: E731 - every input is nearest code 0
     vq(near_zero())
-    assert vq.last_stats.usage == 1 / 16
+    assert float(vq.last_stats.usage) == 1 / 16
     restarted = 0
     for _ in range(5):
         vq(near_zero())
-        restarted += vq.last_stats.restarted
+        restarted += int(vq.last_stats.restarted)
     assert restarted == 15  # every unused code was re-initialised...
     assert float(vq.codebook[1:].abs().max()) < 0.2  # ...from the (near-zero) encoder outputs
     vq(0.05 * torch.randn(8, 4, 4, 4))
-    assert vq.last_stats.usage > 0.5  # and now they are used again
+    assert float(vq.last_stats.usage) > 0.5  # and now they are used again
 
 
 def test_perplexity_uniform_and_single_code():
@@ -124,9 +124,9 @@ def test_perplexity_uniform_and_single_code():
         vq.codebook.copy_(torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]]))
     uniform = vq.codebook.repeat(2, 1).t().reshape(1, 2, 2, 4)  # 8 vectors, two per code
     _, _, stats = vq(uniform)
-    assert stats.perplexity == pytest.approx(4.0, rel=1e-5) and stats.usage == 1.0
+    assert float(stats.perplexity) == pytest.approx(4.0, rel=1e-5) and float(stats.usage) == 1.0
     _, _, stats = vq(torch.zeros(1, 2, 2, 4))
-    assert stats.perplexity == pytest.approx(1.0) and stats.usage == 0.25
+    assert float(stats.perplexity) == pytest.approx(1.0) and float(stats.usage) == 0.25
 
 
 @pytest.mark.parametrize("layout", ["df", "liae"])

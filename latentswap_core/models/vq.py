@@ -11,19 +11,25 @@ from torch import nn
 
 @dataclass(frozen=True)
 class VQStats:
-    """Codebook use in the last batch: fraction of codes used, perplexity (1 .. codebook size), codes restarted."""
+    """Codebook use in the last batch: fraction of codes used, perplexity (1 .. codebook size), codes restarted.
 
-    usage: float
-    perplexity: float
-    restarted: int = 0
+    0-dim tensors on the model's device, so that a training step need not wait for the GPU to log them: reading one
+    as a number (``float(stats.usage)``) waits."""
+
+    usage: torch.Tensor
+    perplexity: torch.Tensor
+    restarted: torch.Tensor
+
+
+def perplexity_of_counts(counts: torch.Tensor) -> torch.Tensor:
+    """exp(entropy) of a code histogram, as a 0-dim tensor."""
+    probabilities = counts.float() / counts.sum().clamp_min(1)
+    return torch.exp(-(probabilities * torch.log(probabilities.clamp_min(1e-12))).sum())
 
 
 def perplexity(indices: torch.Tensor, codebook_size: int) -> float:
     """exp(entropy) of the code histogram: ``codebook_size`` for uniform use, 1 for a single code."""
-    counts = torch.bincount(indices.flatten(), minlength=codebook_size).float()
-    probabilities = counts / counts.sum().clamp_min(1)
-    entropy = -(probabilities * torch.log(probabilities.clamp_min(1e-12))).sum()
-    return float(torch.exp(entropy))
+    return float(perplexity_of_counts(torch.bincount(indices.flatten(), minlength=codebook_size)))
 
 
 class VectorQuantizer(nn.Module):
@@ -58,7 +64,9 @@ class VectorQuantizer(nn.Module):
         self.register_buffer("ema_sum", codebook.clone())
         self.register_buffer("unused_updates", torch.zeros(codebook_size, dtype=torch.long))
         self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
-        self.last_stats = VQStats(usage=0.0, perplexity=0.0)
+        self._initialised_seen = False  # the buffer read once as True: no need to read it (a GPU wait) each step
+        zero = torch.zeros(())
+        self.last_stats = VQStats(usage=zero, perplexity=zero, restarted=zero.long())
 
     def nearest(self, flat: torch.Tensor) -> torch.Tensor:
         """Index of the nearest code for each row of ``N x D``."""
@@ -72,18 +80,27 @@ class VectorQuantizer(nn.Module):
         batch, dim, height, width = z.shape
         flat = z.permute(0, 2, 3, 1).reshape(-1, dim)
         with torch.no_grad():
-            if self.training and not bool(self.initialised):
+            if self.training and not self._is_initialised():
                 self._initialise(flat.detach().float())
             indices = self.nearest(flat.detach().float())
-            restarted = self._update(flat.detach().float(), indices) if self.training else 0
+            counts = torch.bincount(indices, minlength=self.codebook_size)
+            restarted = self._update(flat.detach().float(), indices, counts) if self.training else counts.new_zeros(())
         quantised_flat = self.codebook[indices].to(z.dtype)
         quantised = quantised_flat.reshape(batch, height, width, dim).permute(0, 3, 1, 2)
         commitment = self.commitment_weight * F.mse_loss(z, quantised.detach())
         straight_through = z + (quantised - z).detach()
-        used = torch.unique(indices).numel()
-        stats = VQStats(used / self.codebook_size, perplexity(indices, self.codebook_size), restarted)
+        stats = VQStats((counts > 0).float().mean(), perplexity_of_counts(counts), restarted)
         self.last_stats = stats
         return straight_through, commitment, stats
+
+    def _is_initialised(self) -> bool:
+        if not self._initialised_seen:
+            self._initialised_seen = bool(self.initialised)
+        return self._initialised_seen
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._initialised_seen = False  # the loaded buffer decides
 
     def _initialise(self, flat: torch.Tensor) -> None:
         """First training batch: codes drawn from the encoder outputs, so none starts far from the data."""
@@ -94,21 +111,21 @@ class VectorQuantizer(nn.Module):
         self.ema_count.fill_(1.0)
         self.initialised.fill_(True)
 
-    def _update(self, flat: torch.Tensor, indices: torch.Tensor) -> int:
-        one_hot = F.one_hot(indices, self.codebook_size).to(flat.dtype)
-        counts = one_hot.sum(0)
-        self.ema_count.mul_(self.decay).add_(counts, alpha=1 - self.decay)
+    def _update(self, flat: torch.Tensor, indices: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """EMA step and dead-code restart, without reading anything back from the device; -> codes restarted."""
+        one_hot = F.one_hot(indices, self.codebook_size).to(flat.dtype)  # a matmul: deterministic, unlike index_add_
+        self.ema_count.mul_(self.decay).add_(counts.to(flat.dtype), alpha=1 - self.decay)
         self.ema_sum.mul_(self.decay).add_(one_hot.t() @ flat, alpha=1 - self.decay)
         total = self.ema_count.sum()
         smoothed = (self.ema_count + self.epsilon) / (total + self.codebook_size * self.epsilon) * total
         self.codebook.copy_(self.ema_sum / smoothed[:, None])
         self.unused_updates.add_(1).masked_fill_(counts > 0, 0)
-        dead = (self.unused_updates >= self.dead_code_updates).nonzero().flatten()
-        if dead.numel():
-            picks = torch.randint(0, flat.shape[0], (dead.numel(),), device=flat.device)
-            fresh = flat[picks] + 1e-3 * torch.randn_like(flat[picks])
-            self.codebook[dead] = fresh
-            self.ema_sum[dead] = fresh
-            self.ema_count[dead] = 1.0
-            self.unused_updates[dead] = 0
-        return int(dead.numel())
+        dead = self.unused_updates >= self.dead_code_updates
+        # a fresh candidate for every code, kept only where the code is dead: no branch on the device's data
+        picks = torch.randint(0, flat.shape[0], (self.codebook_size,), device=flat.device)
+        fresh = flat[picks] + 1e-3 * torch.randn_like(flat[picks])
+        self.codebook.copy_(torch.where(dead[:, None], fresh, self.codebook))
+        self.ema_sum.copy_(torch.where(dead[:, None], fresh, self.ema_sum))
+        self.ema_count.masked_fill_(dead, 1.0)
+        self.unused_updates.masked_fill_(dead, 0)
+        return dead.sum()
