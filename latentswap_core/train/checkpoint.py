@@ -70,9 +70,17 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
         index, name = key.split(".", 1)
         state.setdefault(int(index), {})[name] = value
     groups = saved["param_groups"]
-    for group in groups:
+    for group, live in zip(groups, optimizer.param_groups, strict=True):
         group["lr"] = lr
+        for how in ("fused", "foreach"):  # how to compute the step is the device's choice, not the checkpoint's
+            if how in live:
+                group[how] = live[how]
     optimizer.load_state_dict({"state": state, "param_groups": groups})
+    for parameter, values in optimizer.state.items():  # saved contiguous: back to the parameters' memory format
+        for name, value in values.items():
+            if isinstance(value, torch.Tensor) and value.shape == parameter.shape != () \
+                    and value.stride() != parameter.stride():
+                values[name] = torch.empty_like(parameter, dtype=value.dtype).copy_(value)
 
 
 def save_checkpoint(model_dir: Path, model: SwapModel, tensors: dict[str, torch.Tensor],

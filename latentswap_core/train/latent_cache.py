@@ -41,6 +41,16 @@ class FaceLatents:
     def __len__(self) -> int:
         return int(self.latents.shape[0])
 
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in vars(self).values())
+
+    def to(self, device: torch.device) -> FaceLatents:
+        return FaceLatents(**{name: t.to(device) for name, t in vars(self).items()})
+
+    def pin_memory(self) -> FaceLatents:
+        """A copy in page-locked host memory, which the GPU reads without staging."""
+        return FaceLatents(**{name: t.pin_memory() for name, t in vars(self).items()})
+
 
 def cache_key(faceset_folder: Path, codec, resolution: int) -> str:
     info = codec.describe()

@@ -183,8 +183,13 @@ class Trainer:
                                  f"the {o.codec} codec now gives {config.latent_channels} x {config.latent_size}^2: "
                                  "train into a new -o folder")
         self.model = (checkpoint.model if checkpoint else SwapModel(config)).to(self.device).train()
+        on_gpu = self.device.type == "cuda"
+        if on_gpu:  # cuDNN's bf16 convolutions run NHWC; fixed shapes let it pick its fastest algorithms once
+            self.model.to(memory_format=torch.channels_last)
+            torch.backends.cudnn.benchmark = True
         self._parameters = list(self.model.parameters())
-        self.optimizer = torch.optim.AdamW(self._parameters, lr=o.lr)
+        # fused: one kernel for all parameters instead of a dozen per tensor, where the GPU waits on launches
+        self.optimizer = torch.optim.AdamW(self._parameters, lr=o.lr, fused=on_gpu)
         self.sampler = torch.Generator().manual_seed(o.seed + SAMPLER_SEED_STRIDE * self.world.rank)
         self.step, self.elapsed = 0, 0.0
         self.history: list[dict[str, Any]] = []
@@ -210,6 +215,7 @@ class Trainer:
         self.dst = load_latents(o.dst, self.codec, o.resolution, cache, "dst")
         if self.world.is_main:
             barrier(self.world)
+        self._resident = {"src": self._on_device(self.src), "dst": self._on_device(self.dst)}
         self.response, self.response_fit = None, None
         if o.decoder_response and self.codec.weights_sha256:  # a weight-free codec's latents are its pixels
             self.response, self.response_fit = fit_decoder_response(
@@ -220,6 +226,14 @@ class Trainer:
         self._preview_step = -1
         self.augment_settings = AugmentSettings()
         self._pools: dict[str, AugmentedPool] = {}
+
+    def _on_device(self, data: FaceLatents) -> FaceLatents:
+        """What batches are drawn from: on the GPU when the faceset takes under a quarter of its free memory (no
+        copy from the host each step), else in pinned host memory. The host copy stays for the augmented pool."""
+        if self.device.type != "cuda":
+            return data
+        free_bytes, _ = torch.cuda.mem_get_info(self.device)
+        return data.to(self.device) if data.nbytes() < free_bytes // 4 else data.pin_memory()
 
     def _open_model_dir(self):
         o = self.options
@@ -238,18 +252,18 @@ class Trainer:
         """``batch`` faces of one identity: from the faceset, a share from its augmented pool, flipped at random;
         with augmentation on, the model's inputs are randomly warped latents (the targets stay unwarped)."""
         o = self.options
-        picks = torch.randint(len(data), (o.batch,), generator=self.sampler)
-        batch = Batch(*(getattr(data, name)[picks] for name in Batch.FIELDS))
+        resident = self._resident[role]
+        picks = torch.randint(len(data), (o.batch,), generator=self.sampler).to(resident.latents.device)
+        batch = Batch(*(getattr(resident, name)[picks].to(self.device) for name in Batch.FIELDS))
         if o.augment and o.augment_share > 0:
             pool = self._pool(role, data).for_step(self.step)
             pool_picks = torch.randint(len(pool), (o.batch,), generator=self.sampler)
             from_pool = (torch.rand(o.batch, generator=self.sampler) < o.augment_share)[:, None, None, None]
-            batch = Batch(*(torch.where(from_pool, getattr(pool, name)[pool_picks], t)
+            batch = Batch(*(torch.where(from_pool.to(self.device), getattr(pool, name)[pool_picks].to(self.device), t)
                             for name, t in zip(Batch.FIELDS, batch.tensors(), strict=True)))
         if o.flip:
-            flipped = (torch.rand(o.batch, generator=self.sampler) < 0.5)[:, None, None, None]
+            flipped = (torch.rand(o.batch, generator=self.sampler) < 0.5)[:, None, None, None].to(self.device)
             batch = Batch(*(torch.where(flipped, t.flip(-1), t) for t in batch.tensors()))
-        batch = Batch(*(t.to(self.device) for t in batch.tensors()))
         warp = self.augment_settings.warp if o.augment else 0.0
         batch.inputs = random_latent_warp(batch.latents, self.sampler, warp)
         return batch
@@ -313,8 +327,13 @@ class Trainer:
     def _train_step(self) -> dict[str, float]:
         o = self.options
         pixel_step = o.pixel_loss_every > 0 and self.step % o.pixel_loss_every == 0
-        totals = {"loss": 0.0, "latent": 0.0, "mask": 0.0, "commitment": 0.0, "response": 0.0, "pixel": 0.0,
-                  "codebook_usage": 0.0, "perplexity": 0.0}
+        # the parts add up on the device and are read back once, at the end: the GPU never waits for the host
+        totals: dict[str, torch.Tensor] = {}
+
+        def add(name: str, value: torch.Tensor, share: float) -> None:
+            value = value.detach().float() * share
+            totals[name] = totals[name] + value if name in totals else value
+
         batches = 2 * o.accumulate
         self.optimizer.zero_grad(set_to_none=True)
         for _ in range(o.accumulate):
@@ -334,24 +353,23 @@ class Trainer:
                 if pixel_step:
                     parts["pixel"] = o.pixel_weight * self._pixel_loss(out.latent, batch)
                 for name, value in parts.items():
-                    totals[name] += float(value.detach()) / o.accumulate
+                    add(name, value, 1 / o.accumulate)
                 if out.vq_stats is not None:  # codebook health: averaged over both identities' batches
-                    totals["codebook_usage"] += out.vq_stats.usage / batches
-                    totals["perplexity"] += out.vq_stats.perplexity / batches
+                    add("codebook_usage", out.vq_stats.usage, 1 / batches)
+                    add("perplexity", out.vq_stats.perplexity, 1 / batches)
                 loss = loss + sum(parts.values())
             (loss / o.accumulate).backward()
-            totals["loss"] += float(loss.detach()) / o.accumulate
+            add("loss", loss, 1 / o.accumulate)
         average_gradients(self._parameters, self.world)
         self.optimizer.step()
         average_buffers(self.model, self.world)
         self.step += 1
-        if not pixel_step:
-            totals["pixel"] = float("nan")
-        if self.response is None:
-            totals["response"] = float("nan")
-        if not self.model.config.vq:
-            totals["codebook_usage"] = totals["perplexity"] = float("nan")
-        return average_values(totals, self.world)
+        names = list(totals)
+        values = dict(zip(names, torch.stack([totals[name] for name in names]).tolist(), strict=True))
+        reported = {name: values.get(name, float("nan"))
+                    for name in ("loss", "latent", "mask", "commitment", "response", "pixel", "codebook_usage",
+                                 "perplexity")}
+        return average_values(reported, self.world)
 
     # --- the loop ------------------------------------------------------------------------------------------
     def run(self, on_step: Callable[[StepReport], None] | None = None) -> TrainResult:
@@ -465,13 +483,16 @@ def matching_face_type(src: Path, dst: Path) -> str:
 def decode_window(codec, latent: torch.Tensor, rows: slice, columns: slice) -> torch.Tensor:
     """The pixels of ``latent[..., rows, columns]``, unclamped, decoded with ``codec.window_margin`` latent pixels
     of context around the window (on the codec's ``window_grid``) that are then dropped: without them the
-    decoder's zero padding at the window's edge would show up as error the model cannot fix."""
+    decoder's zero padding at the window's edge would show up as error the model cannot fix. The decoded region has
+    one size for every window of a size (moved inward at the latent's edges), so cuDNN tunes its algorithms once."""
     height, width = latent.shape[-2:]
     margin = max(height, width) if codec.window_margin is None else codec.window_margin
     grid = codec.window_grid
 
     def region(window: slice, side: int) -> tuple[int, int]:
-        return max(0, (window.start - margin) // grid * grid), min(side, -(-(window.stop + margin) // grid) * grid)
+        size = min(side, (-(-(window.stop - window.start + 2 * margin) // grid) + 1) * grid)
+        start = min(max(0, (window.start - margin) // grid * grid), side - size)
+        return start, start + size
 
     (top, bottom), (left, right) = region(rows, height), region(columns, width)
     decoded = codec.decode(latent[..., top:bottom, left:right], clamp=False)
