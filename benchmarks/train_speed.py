@@ -35,7 +35,7 @@ of training and extracted into its own faceset: the held-out faces.
 The Trainer's augmentation pool (re-encoded moved/recoloured faces, built by a background thread) is off for both
 codecs unless ``--augment``: its thread would share the CPU cores with the timed steps.
 
-Run:  .venv/bin/python benchmarks/train_speed.py [--quick] [--minutes M] [--target-db DB] [--data FOLDER]
+Run:  .venv/bin/python benchmarks/train_speed.py [--quick] [--minutes M] [--target-db DB] [--data FOLDER] [--batch B]
       (--quick: 256 px only, few frames, 1 warm-up + 2 timed steps, 20 s + 40 s of training: a smoke run)
 """
 
@@ -73,7 +73,8 @@ from latentswap_core.train.losses import ssim  # noqa: E402
 from latentswap_core.train.trainer import StepReport, Trainer, TrainOptions  # noqa: E402
 
 CODECS = ("taef2", "pixel")
-BATCH = 4
+# --batch (read early, like --preset): faces per identity per step, both codecs
+BATCH = int(sys.argv[sys.argv.index("--batch") + 1]) if "--batch" in sys.argv else 4
 LAYOUT, VQ = "df", True
 # --preset (read early: child processes get it too): small is the Trainer's default; large has DeepFaceLab's
 # default widths (ae_dims 256, e_dims/d_dims 64).
@@ -89,6 +90,8 @@ AUGMENT_OFF = "--augment" not in sys.argv
 PASS_ON = [] if AUGMENT_OFF else ["--augment"]
 if "--preset" in sys.argv:
     PASS_ON.extend(["--preset", PRESET])
+if "--batch" in sys.argv:
+    PASS_ON.extend(["--batch", str(BATCH)])
 
 
 def _schedule_from_argv() -> dict[str, int | bool]:
@@ -307,8 +310,8 @@ def child(args: list[str]) -> dict:
 
 def step_table(sets: dict[str, Path], sizes: tuple[int, ...], quick: bool, steps_override: int | None) -> None:
     header = (f"{'codec':<6} {'face px':>7} {'input shape':>12} {'params M':>8} {'warm':>4} {'N':>2} "
-              f"{'latent-only s':>13} {'pixel-loss s':>12} {'mean s':>7} {'peak RSS GB':>11} {'cache s/face':>12} "
-              f"{'load':>4}")
+              f"{'latent-only s':>13} {'pixel-loss s':>12} {'mean s':>7} {'peak RSS GB':>11} {'GPU peak GB':>11} "
+              f"{'cache s/face':>12} {'load':>4}")
     print(header)
     print("-" * len(header))
     results: dict[tuple[str, int], dict] = {}
@@ -320,9 +323,11 @@ def step_table(sets: dict[str, Path], sizes: tuple[int, ...], quick: bool, steps
                                                    str(sets["src"].parent), "--steps", str(steps), "--warmup",
                                                    ",".join(map(str, warmup)), *PASS_ON])
             shape = "x".join(str(n) for n in r["latent_shape"])
+            gpu_peak = "-" if r["cuda_peak_gb"] is None else f"{r['cuda_peak_gb']:.2f}"
             print(f"{codec_name:<6} {size:>7} {shape:>12} {r['params_m']:>8.2f} {','.join(map(str, warmup)):>4} "
                   f"{r['steps']:>2} {r['latent_only']:>13.3f} {r['pixel_loss']:>12.3f} {r['mean']:>7.3f} "
-                  f"{r['peak_rss_gb']:>11.2f} {r['cache_s_per_face']:>12.4f} {r['load']:>4.1f}", flush=True)
+                  f"{r['peak_rss_gb']:>11.2f} {gpu_peak:>11} {r['cache_s_per_face']:>12.4f} {r['load']:>4.1f}",
+                  flush=True)
     print()
     for size in sizes:
         taef2, pixel = results["taef2", size], results["pixel", size]
@@ -391,6 +396,7 @@ def main() -> None:
     parser.add_argument("--augment", action="store_true", help="keep the Trainer's augmentation pool on")
     parser.add_argument("--skip-steps", action="store_true", help="only the time-to-quality part")
     parser.add_argument("--skip-quality", action="store_true", help="only the step-time part")
+    parser.add_argument("--batch", type=int, default=4, help="faces per identity per step, both codecs (default 4)")
     parser.add_argument("--preset", default="small", choices=("small", "medium", "large"),
                         help="model width for both codecs (default: small, the Trainer's default)")
     parser.add_argument("--step-time", default=None, help=argparse.SUPPRESS)  # "codec,px": one configuration
@@ -415,7 +421,8 @@ def main() -> None:
         return
 
     print(f"CPU: {cpu_model()} | torch threads: {torch.get_num_threads()} | torch {torch.__version__} | "
-          f"Python {platform.python_version()} | CUDA: {torch.cuda.is_available()}")
+          f"Python {platform.python_version()} | GPU: "
+          f"{torch.cuda.get_device_name() if torch.cuda.is_available() else 'none'}")
     print(f"batch {BATCH}+{BATCH} (src + dst per step), preset {PRESET}, layout {LAYOUT}, VQ {'on' if VQ else 'off'}, "
           f"AdamW lr {TrainOptions.lr} (both codecs), pixel loss on "
           f"{SCHEDULE.get('pixel_loss_samples', TrainOptions.pixel_loss_samples)} faces per identity every "
