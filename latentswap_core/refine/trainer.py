@@ -17,7 +17,6 @@ noise says nothing). The encoder is fitted to the embedder first (``identity_ste
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -55,9 +54,9 @@ from latentswap_core.train.checkpoint import (
     restore_optimizer,
     write_trainer_state,
 )
+from latentswap_core.train.loop import StepReport, TrainResult, run_steps
 from latentswap_core.train.losses import masked_latent_mse
 from latentswap_core.train.report import plot_losses, preview_grid, read_loss_history, write_loss_history, write_preview
-from latentswap_core.train.trainer import StepReport, TrainResult, deferred_interrupt
 
 LOSS_FIELDS = ("step", "loss", "denoise", "reconstruction", "identity", "seconds")
 PREVIEW_SAMPLES = 4
@@ -364,29 +363,7 @@ class RefinerTrainer:
             if on_message:
                 on_message(f"identity encoder fitted in {o.identity_steps} steps: cosine distance to the embedder "
                            f"{self.identity_encoder_fit['cosine_distance']:.3f}")
-        deadline = time.monotonic() + o.minutes * 60 if o.minutes else None
-        started, run_steps = time.monotonic(), 0
-        with deferred_interrupt() as interrupted:
-            while not interrupted():
-                if (o.steps is not None and self.step >= o.steps) or (deadline and time.monotonic() >= deadline):
-                    break
-                began = time.perf_counter()
-                losses = self._train_step()
-                seconds = time.perf_counter() - began
-                self.elapsed += seconds
-                run_steps += 1
-                self.history.append({"step": self.step, **{k: round(v, 8) for k, v in losses.items()},
-                                     "seconds": round(seconds, 4)})
-                preview = self.preview() if o.preview_every and self.step % o.preview_every == 0 else None
-                if o.save_every and self.step % o.save_every == 0:
-                    self.save()
-                if on_step:
-                    total = o.steps
-                    if deadline:
-                        per_step = (time.monotonic() - started) / run_steps
-                        total = self.step + int(max(0.0, deadline - time.monotonic()) / per_step)
-                    on_step(StepReport(self.step, total, losses, seconds, preview))
-            stopped_early = interrupted()
+        stopped_early = run_steps(self, o, on_step)
         if o.preview_every and self._preview_step != self.step:
             self.preview()
         if self._saved_step != self.step:

@@ -14,12 +14,9 @@ continues with the same losses an uninterrupted run would have had.
 
 from __future__ import annotations
 
-import signal
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager, nullcontext
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from contextlib import closing, nullcontext
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +37,6 @@ from latentswap_core.train.checkpoint import (
 )
 from latentswap_core.train.decoder_response import fit_decoder_response
 from latentswap_core.train.distributed import (
-    any_process,
     average_buffers,
     average_gradients,
     average_values,
@@ -50,6 +46,7 @@ from latentswap_core.train.distributed import (
     replicas_differ,
 )
 from latentswap_core.train.latent_cache import FaceLatents, load_latents
+from latentswap_core.train.loop import StepReport, TrainResult, run_steps
 from latentswap_core.train.losses import mask_loss, masked_latent_mse, masked_pixel_loss, masked_response_loss
 from latentswap_core.train.report import plot_losses, preview_grid, read_loss_history, write_loss_history, write_preview
 
@@ -138,23 +135,6 @@ class TrainOptions:
 
     def as_json(self) -> dict[str, Any]:
         return {key: str(value) if isinstance(value, Path) else value for key, value in asdict(self).items()}
-
-
-@dataclass
-class StepReport:
-    step: int
-    total: int | None  # the target step (estimated from the speed so far with --minutes)
-    losses: dict[str, float]
-    seconds: float
-    preview: Path | None = None
-
-
-@dataclass
-class TrainResult:
-    step: int
-    interrupted: bool
-    model_dir: Path
-    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Trainer:
@@ -377,32 +357,8 @@ class Trainer:
     def run(self, on_step: Callable[[StepReport], None] | None = None) -> TrainResult:
         """Train until ``steps`` or ``minutes``; Ctrl-C finishes the current step, saves and returns."""
         o = self.options
-        deadline = time.monotonic() + o.minutes * 60 if o.minutes else None
-        started, run_steps = time.monotonic(), 0
-        with deferred_interrupt() as interrupted, closing(self):
-            while True:
-                done = (o.steps is not None and self.step >= o.steps) or (deadline and time.monotonic() >= deadline)
-                if any_process(interrupted() or bool(done), self.world):  # every process stops after the same step
-                    break
-                began = time.perf_counter()
-                losses = self._train_step()
-                seconds = time.perf_counter() - began
-                self.elapsed += seconds
-                run_steps += 1
-                self.history.append({"step": self.step, **{k: round(v, 8) if v == v else "" for k, v in
-                                                            losses.items()}, "seconds": round(seconds, 4)})
-                preview = None
-                if o.preview_every and self.step % o.preview_every == 0 and self.world.is_main:
-                    preview = self.preview()
-                if o.save_every and self.step % o.save_every == 0:
-                    self.save()
-                if on_step and self.world.is_main:
-                    total = o.steps
-                    if deadline:
-                        per_step = (time.monotonic() - started) / run_steps
-                        total = self.step + int(max(0.0, deadline - time.monotonic()) / per_step)
-                    on_step(StepReport(self.step, total, losses, seconds, preview))
-            stopped_early = any_process(interrupted(), self.world)
+        with closing(self):
+            stopped_early = run_steps(self, o, on_step, self.world)
         if o.preview_every and self._preview_step != self.step and self.world.is_main:
             self.preview()
         if self._saved_step != self.step or not self._saved_once:
@@ -501,25 +457,3 @@ def decode_window(codec, latent: torch.Tensor, rows: slice, columns: slice) -> t
     scale = codec.downscale
     return decoded[..., (rows.start - top) * scale:(rows.stop - top) * scale,
                    (columns.start - left) * scale:(columns.stop - left) * scale]
-
-
-@contextmanager
-def deferred_interrupt() -> Iterator[Callable[[], bool]]:
-    """The first Ctrl-C (or SIGTERM, which farms and the Nuke panel's Stop send) only sets a flag: the loop saves
-    and stops after the step. A second one stops at once."""
-    flag: list[bool] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        if flag:
-            raise KeyboardInterrupt
-        flag.append(True)
-
-    previous = {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield lambda: bool(flag)
-    finally:
-        for number, handler_before in previous.items():
-            signal.signal(number, handler_before)
