@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from latentswap_core.cli.arguments import add_progress_json
+from latentswap_core.cli.arguments import add_training_length, add_training_run
 from latentswap_core.cli.train import CONSENT_WARNING, run_with_progress
 
 
@@ -33,9 +33,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--preset", default="small", help="UNet width: tiny, small or medium (default: small)")
     parser.add_argument("--prediction", default="v_prediction", choices=("v_prediction", "epsilon"),
                         help="what the UNet predicts (default: v_prediction)")
-    length = parser.add_mutually_exclusive_group(required=True)
-    length.add_argument("--steps", type=int, metavar="N", help="train until step N (counting resumed steps)")
-    length.add_argument("--minutes", type=float, metavar="M", help="train for M minutes")
+    add_training_length(parser)
     parser.add_argument("--batch", type=int, default=4, metavar="B", help="latents per group per step (default: 4)")
     parser.add_argument("--lr", type=float, default=2e-4, help="AdamW learning rate (default: 2e-4)")
     parser.add_argument("--max-strength", type=float, default=0.6, metavar="S",
@@ -49,14 +47,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         help="steps fitting the latent identity encoder before training (default: 300)")
     parser.add_argument("--arcface", metavar="ONNX", help="an ArcFace .onnx model for the identity embedding "
                                                           "(default: dlib's offline 128-d descriptor)")
-    parser.add_argument("--resume", action="store_true", help="continue the run saved in REFINER_DIR")
-    parser.add_argument("--save-every", type=int, default=500, metavar="N", help="checkpoint every N steps")
-    parser.add_argument("--preview-every", type=int, default=100, metavar="K", help="preview grid every K steps")
     parser.add_argument("--consent", metavar="TEXT", help="who agreed to this face being used (a reference)")
     parser.add_argument("--name", metavar="NAME", help="name of the target identity (default: the faceset's folder)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto)")
-    add_progress_json(parser)
+    add_training_run(parser, "REFINER_DIR")
     parser.set_defaults(run=run)
 
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from latentswap_core.cli.arguments import add_progress_json
+from latentswap_core.cli.arguments import add_training_length, add_training_run
 from latentswap_core.progress import Progress, emit_json
 
 if TYPE_CHECKING:
@@ -32,9 +32,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--preset", default="small", help="model width: small, medium or large (default: small)")
     parser.add_argument("--layout", default="df", choices=("df", "liae"), help="model layout (default: df)")
     parser.add_argument("--no-vq", dest="vq", action="store_false", help="no vector quantiser in the bottleneck")
-    length = parser.add_mutually_exclusive_group(required=True)
-    length.add_argument("--steps", type=int, metavar="N", help="train until step N (counting resumed steps)")
-    length.add_argument("--minutes", type=float, metavar="M", help="train for M minutes")
+    add_training_length(parser)
     parser.add_argument("--batch", type=int, default=4, metavar="B", help="faces per identity per step (default: 4)")
     parser.add_argument("--lr", type=float, default=5e-4, help="AdamW learning rate (default: 5e-4)")
     parser.add_argument("--accumulate", type=int, default=1, metavar="N", help="batches per optimizer step")
@@ -56,15 +54,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         help="augmented faces per identity in each pool generation (default: 16)")
     parser.add_argument("--augment-refresh", type=int, default=100, metavar="K",
                         help="steps between pool generations (default: 100)")
-    parser.add_argument("--resume", action="store_true", help="continue the run saved in MODEL_DIR")
-    parser.add_argument("--save-every", type=int, default=500, metavar="N", help="checkpoint every N steps")
-    parser.add_argument("--preview-every", type=int, default=100, metavar="K", help="preview grid every K steps")
     parser.add_argument("--consent", metavar="TEXT", help="who agreed to these faces being used (a reference)")
     parser.add_argument("--src-name", metavar="NAME", help="name of the src identity (default: its folder name)")
     parser.add_argument("--dst-name", metavar="NAME", help="name of the dst identity (default: its folder name)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto)")
-    add_progress_json(parser)
+    add_training_run(parser, "MODEL_DIR")
     parser.set_defaults(run=run)
 
 
