@@ -116,6 +116,20 @@ def test_dead_codes_are_restarted_from_encoder_outputs():
     assert float(vq.last_stats.usage) > 0.5  # and now they are used again
 
 
+def test_under_bf16_autocast_vq_still_picks_the_nearest_code():
+    torch.manual_seed(0)
+    quantizer = VectorQuantizer(512, 64).eval()
+    quantizer.codebook.copy_(torch.randn(512, 64) * 3 + 5)  # codes away from 0: bf16 distances lose their digits
+    z = torch.randn(4, 64, 8, 8) * 3 + 5
+    flat = z.permute(0, 2, 3, 1).reshape(-1, 64)
+    nearest = quantizer.nearest(flat)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert (quantizer.nearest(flat) != nearest).any()  # what bf16 distances would have picked
+        quantised, _, _ = quantizer(z)
+    picked = quantised.permute(0, 2, 3, 1).reshape(-1, 64)
+    assert torch.allclose(picked, quantizer.codebook[nearest], atol=1e-3)
+
+
 def test_perplexity_uniform_and_single_code():
     assert perplexity(torch.arange(16).repeat(4), 16) == pytest.approx(16.0, rel=1e-5)
     assert perplexity(torch.full((64,), 3), 16) == pytest.approx(1.0)

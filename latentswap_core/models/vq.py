@@ -79,7 +79,8 @@ class VectorQuantizer(nn.Module):
         """-> (quantised z with a straight-through gradient, commitment loss (weighted), stats of this batch)."""
         batch, dim, height, width = z.shape
         flat = z.permute(0, 2, 3, 1).reshape(-1, dim)
-        with torch.no_grad():
+        # distances and EMA sums in float32 also under bf16 autocast: rounded, they picked other codes than the nearest
+        with torch.no_grad(), torch.autocast(z.device.type, enabled=False):
             if self.training and not self._is_initialised():
                 self._initialise(flat.detach().float())
             indices = self.nearest(flat.detach().float())
