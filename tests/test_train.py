@@ -182,3 +182,27 @@ def test_a_decoded_window_matches_the_same_pixels_of_the_whole_decode(shared_mod
     round_trip = float((whole - rgb).abs().mean())
     assert float((window - same_pixels).abs().mean()) < min(0.5 * round_trip, 0.6 * (bare - same_pixels).abs().mean())
     assert torch.equal(everything, whole)
+
+
+def test_on_a_bf16_cpu_the_swap_model_runs_in_bf16_with_float32_weights(facesets, shared_models, tmp_path) -> None:
+    import torch
+
+    from latentswap_core.train.trainer import cpu_has_bf16
+
+    if not cpu_has_bf16():
+        pytest.skip("this CPU computes no bf16 natively (AVX512-BF16 or AMX): the swap model trains in float32")
+    first_losses, dtypes = {}, {}
+    for bf16 in (True, False):
+        trainer = Trainer(options(facesets, tmp_path / str(bf16), cpu_bf16=bf16, pixel_loss_every=1))
+        stem = trainer.model.encoder.stem
+
+        def note_dtype(_module, _inputs, output, bf16=bf16) -> None:
+            dtypes.setdefault(bf16, output.dtype)
+
+        stem.register_forward_hook(note_dtype)
+        first_losses[bf16] = trainer._train_step()
+        assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
+        assert stem.weight.is_contiguous(memory_format=torch.channels_last)
+    assert dtypes == {True: torch.bfloat16, False: torch.float32}
+    for name in ("latent", "mask", "response", "pixel"):  # same batch and weights: same losses, to bf16's digits
+        assert first_losses[True][name] == pytest.approx(first_losses[False][name], rel=0.03), name
