@@ -36,6 +36,7 @@ The Trainer's augmentation pool (re-encoded moved/recoloured faces, built by a b
 codecs unless ``--augment``: its thread would share the CPU cores with the timed steps.
 
 Run:  .venv/bin/python benchmarks/train_speed.py [--quick] [--minutes M] [--target-db DB] [--data FOLDER] [--batch B]
+      [--fp32]
       (--quick: 256 px only, few frames, 1 warm-up + 2 timed steps, 20 s + 40 s of training: a smoke run)
 """
 
@@ -70,7 +71,7 @@ from latentswap_core.models import SwapModel, SwapModelConfig  # noqa: E402
 from latentswap_core.models.swap_model import parameter_count  # noqa: E402
 from latentswap_core.train.latent_cache import load_latents  # noqa: E402
 from latentswap_core.train.losses import ssim  # noqa: E402
-from latentswap_core.train.trainer import StepReport, Trainer, TrainOptions  # noqa: E402
+from latentswap_core.train.trainer import StepReport, Trainer, TrainOptions, cpu_has_bf16  # noqa: E402
 
 CODECS = ("taef2", "pixel")
 # --batch (read early, like --preset): faces per identity per step, both codecs
@@ -95,12 +96,13 @@ if "--batch" in sys.argv:
 
 
 def _schedule_from_argv() -> dict[str, int | bool]:
-    """--pixel-loss-every K / --pixel-loss-samples N / --no-decoder-response, read early: every child process
-    trains with them too."""
+    """--pixel-loss-every K / --pixel-loss-samples N / --no-decoder-response / --fp32, read early: every child
+    process trains with them too."""
     schedule: dict[str, int | bool] = {}
-    if "--no-decoder-response" in sys.argv:
-        schedule["decoder_response"] = False
-        PASS_ON.append("--no-decoder-response")
+    for flag, name in (("--no-decoder-response", "decoder_response"), ("--fp32", "cpu_bf16")):
+        if flag in sys.argv:
+            schedule[name] = False
+            PASS_ON.append(flag)
     for flag, name in (("--pixel-loss-every", "pixel_loss_every"), ("--pixel-loss-samples", "pixel_loss_samples")):
         if flag in sys.argv:
             value = sys.argv[sys.argv.index(flag) + 1]
@@ -176,8 +178,10 @@ def run_step_time(sets: dict[str, Path], codec_name: str, size: int, warmup: tup
         began = time.perf_counter()  # the set-up that is not the latent cache, done again to subtract it
         codec = load_codec(codec_name).to(trainer.device)
         config = SwapModelConfig.for_codec(codec, size, layout=LAYOUT, preset=PRESET, vq=VQ)
-        torch.optim.AdamW(SwapModel(config).to(trainer.device).parameters(), lr=trainer.options.lr)
+        model = SwapModel(config).to(trainer.device)
+        torch.optim.AdamW(model.parameters(), lr=trainer.options.lr)
         setup_s = time.perf_counter() - began
+        gmacs = conv_gmacs_per_face(model, trainer.src.latents[:1].to(trainer.device))
         faces = len(trainer.src) + len(trainer.dst)
 
         def step(pixel_loss: bool) -> float:
@@ -202,13 +206,33 @@ def run_step_time(sets: dict[str, Path], codec_name: str, size: int, warmup: tup
     every = trainer.options.pixel_loss_every
     return {
         "codec": codec_name, "size": size, "latent_shape": list(trainer.src.latents.shape[1:]),
-        "params_m": parameter_count(trainer.model) / 1e6, "steps": steps, "warmup": list(warmup), **timings,
+        "params_m": parameter_count(trainer.model) / 1e6, "gmacs": gmacs, "steps": steps, "warmup": list(warmup),
+        **timings,
         "mean": ((every - 1) * timings["latent_only"] + timings["pixel_loss"]) / every,
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9,  # KiB on Linux
         "cache_s_per_face": max(0.0, init_s - setup_s) / faces, "faces": faces,
         "cuda_peak_gb": torch.cuda.max_memory_allocated() / 1e9 if trainer.device.type == "cuda" else None,
         "load": os.getloadavg()[0],
     }
+
+
+def conv_gmacs_per_face(model: SwapModel, latent: torch.Tensor) -> float:
+    """Multiply-accumulates (G) of one face's forward through ``model``'s convolutions, reconstructed as src: the
+    work a training step repeats about three times per face (forward, backward to inputs and to weights)."""
+    macs = []
+
+    def count(module: torch.nn.Conv2d, _inputs, output: torch.Tensor) -> None:
+        macs.append(output[0].numel() * module.in_channels // module.groups * math.prod(module.kernel_size))
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    try:
+        model.eval()  # the VQ codebook is not updated
+        with torch.no_grad():
+            model.reconstruct(latent, "src")
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return sum(macs) / 1e9
 
 
 # --- 2. time to quality ----------------------------------------------------------------------------------------
@@ -309,7 +333,7 @@ def child(args: list[str]) -> dict:
 
 
 def step_table(sets: dict[str, Path], sizes: tuple[int, ...], quick: bool, steps_override: int | None) -> None:
-    header = (f"{'codec':<6} {'face px':>7} {'input shape':>12} {'params M':>8} {'warm':>4} {'N':>2} "
+    header = (f"{'codec':<6} {'face px':>7} {'input shape':>12} {'params M':>8} {'GMAC/face':>9} {'warm':>4} {'N':>2} "
               f"{'latent-only s':>13} {'pixel-loss s':>12} {'mean s':>7} {'peak RSS GB':>11} {'GPU peak GB':>11} "
               f"{'cache s/face':>12} {'load':>4}")
     print(header)
@@ -324,7 +348,8 @@ def step_table(sets: dict[str, Path], sizes: tuple[int, ...], quick: bool, steps
                                                    ",".join(map(str, warmup)), *PASS_ON])
             shape = "x".join(str(n) for n in r["latent_shape"])
             gpu_peak = "-" if r["cuda_peak_gb"] is None else f"{r['cuda_peak_gb']:.2f}"
-            print(f"{codec_name:<6} {size:>7} {shape:>12} {r['params_m']:>8.2f} {','.join(map(str, warmup)):>4} "
+            print(f"{codec_name:<6} {size:>7} {shape:>12} {r['params_m']:>8.2f} {r['gmacs']:>9.3f} "
+                  f"{','.join(map(str, warmup)):>4} "
                   f"{r['steps']:>2} {r['latent_only']:>13.3f} {r['pixel_loss']:>12.3f} {r['mean']:>7.3f} "
                   f"{r['peak_rss_gb']:>11.2f} {gpu_peak:>11} {r['cache_s_per_face']:>12.4f} {r['load']:>4.1f}",
                   flush=True)
@@ -334,7 +359,10 @@ def step_table(sets: dict[str, Path], sizes: tuple[int, ...], quick: bool, steps
         print(f"step time at {size} px, pixel/latent: {pixel['mean'] / taef2['mean']:.2f}x (schedule mean: "
               f"{taef2['mean']:.3f} s latent, {pixel['mean']:.3f} s pixel); latent-only steps "
               f"{pixel['latent_only'] / taef2['latent_only']:.2f}x, pixel-loss steps "
-              f"{pixel['pixel_loss'] / taef2['pixel_loss']:.2f}x")
+              f"{pixel['pixel_loss'] / taef2['pixel_loss']:.2f}x; the models' compute per face "
+              f"{pixel['gmacs'] / taef2['gmacs']:.2f}x")
+    print("GMAC/face: multiply-accumulates of one face's forward through the swap model's convolutions; where "
+          "steps are compute-bound, the step ratio approaches the ratio of these")
     print("load: the 1-minute load average at the end of the configuration (other processes share the cores)")
     print("cache s/face: the Trainer's set-up less codec + model + optimizer set-up, per face of src + dst: reading "
           "the faceset and encoding it once (paid once per face, codec and size)")
@@ -376,6 +404,15 @@ def quality_table(sets: dict[str, Path], budgets: dict[str, float], eval_every: 
         print(f"time to {target} dB (the highest level both reached, unless --target-db), pixel/latent: "
               f"{pixel_s / latent_s:.1f}x")
 
+def precision() -> str:
+    """How the Trainer computes here (TrainOptions.cpu_bf16 and the device it picks)."""
+    if torch.cuda.is_available():
+        return "swap model and decoder in bf16 autocast (CUDA), weights float32"
+    if SCHEDULE.get("cpu_bf16", TrainOptions.cpu_bf16) and cpu_has_bf16():
+        return "swap model and decoder in bf16 autocast (this CPU's native bf16), weights float32"
+    return "float32" + (" (--fp32)" if cpu_has_bf16() else " (no native bf16 on this CPU)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="256 px only, tiny counts: a smoke run")
@@ -392,6 +429,8 @@ def main() -> None:
                         help="both models: faces per identity in the pixel-space loss (default: the Trainer's)")
     parser.add_argument("--no-decoder-response", action="store_true",
                         help="both models: no decoder-response loss (TrainOptions.decoder_response off)")
+    parser.add_argument("--fp32", action="store_true",
+                        help="both models: float32 on a CPU with native bf16 too (TrainOptions.cpu_bf16 off)")
     parser.add_argument("--data", default=None, help="keep the rendered shots and facesets in this folder (reused)")
     parser.add_argument("--augment", action="store_true", help="keep the Trainer's augmentation pool on")
     parser.add_argument("--skip-steps", action="store_true", help="only the time-to-quality part")
@@ -427,7 +466,7 @@ def main() -> None:
           f"AdamW lr {TrainOptions.lr} (both codecs), pixel loss on "
           f"{SCHEDULE.get('pixel_loss_samples', TrainOptions.pixel_loss_samples)} faces per identity every "
           f"{SCHEDULE.get('pixel_loss_every', TrainOptions.pixel_loss_every)} steps, "
-          f"augmentation pool {'off' if AUGMENT_OFF else 'on'}")
+          f"augmentation pool {'off' if AUGMENT_OFF else 'on'}, {precision()}")
     with tempfile.TemporaryDirectory(prefix="train_speed_data_") as temporary:
         root = Path(args.data) if args.data else Path(temporary)
         began = time.perf_counter()
