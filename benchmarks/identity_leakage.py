@@ -53,10 +53,11 @@ def faceset_descriptors(identity: DlibIdentity, folder: Path) -> list[np.ndarray
 
 
 def rendered_descriptors(identity: DlibIdentity, trainer: Trainer, to_identity: str) -> list[np.ndarray]:
-    """The src faces rendered as ``to_identity``, decoded and described."""
-    trainer.model.eval()
+    """The src faces rendered as ``to_identity`` by the model the run delivers, decoded and described."""
+    model = trainer.delivered_model
+    model.eval()
     with torch.no_grad():
-        rgb = trainer.codec.decode(trainer.model.swap(trainer.src.latents.to(trainer.device), to_identity).latent)
+        rgb = trainer.codec.decode(model.swap(trainer.src.latents.to(trainer.device), to_identity).latent)
     return [identity.describe_aligned(face) for face in rgb.clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()]
 
 

@@ -23,14 +23,14 @@ of training and extracted into its own faceset: the held-out faces.
    PNGs and encoding them once (for the pixel codec a reshape).
 2. Time to quality at 256 px: ``Trainer.run`` for each codec, ``--minutes`` of training for the latent model and
    twice that for the pixel model; every ``--eval-every`` seconds of training the held-out src faces are
-   reconstructed as src (model.eval(), no grad) and decoded by the codec; PSNR is measured inside the face mask
-   (mask-weighted MSE over RGB in [0, 1]), with SSIM of the masked faces and a detail ratio (Laplacian energy of
-   the decoded over the real faces: above 1 grain, below 1 blur); at the end, the detail ratio of the model's
-   swaps of dst faces, where grain shows first (``--grid PNG`` in a child run writes them). The training clock is
-   the sum of the Trainer's step times (evaluation excluded). Printed: the curves, the codec's own round trip on
-   the same faces (the latent model's ceiling), the training seconds each model first reaches 16, 17, ... dB up
-   to the highest 0.5 dB level both reached (or ``--target-db``), and their ratio (">" where the pixel model did
-   not reach it).
+   reconstructed as src by the model the run delivers (its weight average, eval mode, no grad) and decoded; PSNR is
+   measured inside the face mask (mask-weighted MSE over RGB in [0, 1]), with SSIM of the masked faces and a detail
+   ratio (Laplacian energy of the decoded over the real faces: above 1 grain, below 1 blur); at the end, the detail
+   ratio of the model's swaps of dst faces, where grain shows first (``--grid PNG`` in a child run writes them). The
+   training clock is the sum of the Trainer's step times (evaluation excluded). Printed: the curves, the codec's own
+   round trip on the same faces (the latent model's ceiling), the training seconds each model first reaches 16, 17,
+   ... dB up to the highest 0.5 dB level both reached (or ``--target-db``), and their ratio (">" where the pixel
+   model did not reach it).
 
 The Trainer's augmentation pool (re-encoded moved/recoloured faces, built by a background thread) is off for both
 codecs unless ``--augment``: its thread would share the CPU cores with the timed steps.
@@ -263,9 +263,10 @@ def swap_detail_ratio(trainer: Trainer, grid: Path | None, count: int = 8) -> fl
     grain shows here first, where the src decoder meets dst's codes. ``grid``: also write a PNG of dst | swap."""
     dst = trainer.dst
     faces, masks = dst.faces[:count].float() / 255, dst.masks[:count].float() / 255
-    trainer.model.eval()
+    model = trainer.delivered_model
+    model.eval()
     with torch.no_grad():
-        swapped = trainer.codec.decode(trainer.model.swap(dst.latents[:count].to(trainer.device), "src").latent)
+        swapped = trainer.codec.decode(model.swap(dst.latents[:count].to(trainer.device), "src").latent)
     swapped = swapped.float().cpu()
     if grid is not None:
         rows = torch.cat([torch.cat([face, swap], dim=2) for face, swap in zip(faces, swapped, strict=True)], dim=1)
@@ -292,10 +293,11 @@ def run_quality(sets: dict[str, Path], codec_name: str, size: int, budget_s: flo
             ceiling = scores(trainer.codec.decode(latents))
 
         def evaluate() -> tuple[float, float, float]:
-            trainer.model.eval()
+            model = trainer.delivered_model  # what the run writes to model/: its weight average
+            model.eval()
             try:
                 with torch.no_grad():
-                    return scores(trainer.codec.decode(trainer.model.reconstruct(latents, "src").latent.float()))
+                    return scores(trainer.codec.decode(model.reconstruct(latents, "src").latent.float()))
             finally:
                 trainer.model.train()
 

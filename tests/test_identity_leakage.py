@@ -38,10 +38,12 @@ def facesets(tmp_path_factory, shared_dir: Path) -> dict[str, Path]:
 
 
 def decoded_faces(trainer: Trainer, latents: torch.Tensor, to_identity: str) -> np.ndarray:
-    """``latents`` rendered as ``to_identity`` and decoded: N x R x R x 3 float RGB in [0, 1]."""
-    trainer.model.eval()
+    """``latents`` rendered as ``to_identity`` by the model the run delivers (model/), decoded: N x R x R x 3 float
+    RGB in [0, 1]."""
+    model = trainer.delivered_model
+    model.eval()
     with torch.no_grad():
-        rgb = trainer.codec.decode(trainer.model.swap(latents.to(trainer.device), to_identity).latent)
+        rgb = trainer.codec.decode(model.swap(latents.to(trainer.device), to_identity).latent)
     return rgb.clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
 
 

@@ -2,7 +2,8 @@
 
 ``trainer_state.safetensors`` everything ``--resume`` needs: the weights (``model.{name}``), optimizer state tensors
                              (``optimizer.{param}.{name}``), RNG states (uint8), and trainer.json's text in its metadata
-``model/``                   the swap model (``save_model``: config.json + model.safetensors) + provenance.json
+``model/``                   the swap model the run delivers, its weight average (``save_model``: config.json +
+                             model.safetensors) + provenance.json; the state holds it too (``average.{name}``)
 ``trainer.json``             step, elapsed time, options, codec, identities, consent, loss tail, fingerprint
 
 ``trainer_state.safetensors`` is written first, whole, under one atomic rename: that rename commits the checkpoint.
@@ -84,11 +85,12 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
 
 
 def save_checkpoint(model_dir: Path, model: SwapModel, tensors: dict[str, torch.Tensor],
-                    trainer: dict[str, Any]) -> None:
-    """Trainer state with the weights (the commit), trainer.json, then the model folder, each written atomically."""
+                    trainer: dict[str, Any], delivered: SwapModel | None = None) -> None:
+    """Trainer state with the weights (the commit), trainer.json, then the model folder, each written atomically.
+    ``model`` is the live model training resumes; ``delivered`` the one ``model/`` gets (default: ``model``)."""
     weights = {WEIGHTS_PREFIX + name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
     write_trainer_state(model_dir, {**tensors, **weights}, trainer)
-    save_model(model, model_dir / MODEL_FOLDER)
+    save_model(delivered or model, model_dir / MODEL_FOLDER)
     provenance = {key: trainer[key] for key in ("identities", "consent", "codec", "face_type", "step")}
     write_text_atomically(model_dir / MODEL_FOLDER / PROVENANCE_FILE, json.dumps(provenance, indent=2) + "\n")
 

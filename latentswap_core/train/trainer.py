@@ -50,6 +50,7 @@ from latentswap_core.train.latent_cache import FaceLatents, load_latents
 from latentswap_core.train.loop import StepReport, TrainResult, run_steps
 from latentswap_core.train.losses import mask_loss, masked_latent_mse, masked_pixel_loss, masked_response_loss
 from latentswap_core.train.report import plot_losses, preview_grid, read_loss_history, write_loss_history, write_preview
+from latentswap_core.train.weight_average import WeightAverage
 
 PREVIEW_SAMPLES = 3
 LOSS_TAIL = 50
@@ -99,6 +100,7 @@ class TrainOptions:
     pixel_loss_samples: int = 1
     pixel_loss_crop: int = 256  # px of the face in the pixel and response losses (a random window of larger faces)
     pixel_weight: float = 1.0
+    average_decay: float = 0.999  # model/ holds a moving average of the weights (weight_average.py); 0: the live ones
     decoder_response: bool = True  # every step, L1 of the latent error's pixel effect through a linear decoder model
     response_weight: float = 1.0
     eyes_mouth_priority: float = 0.0  # extra loss weight inside the eyes/mouth mask (1: twice the face's)
@@ -127,6 +129,8 @@ class TrainOptions:
                 raise ModelError(f"--{name} {getattr(self, name)} is not allowed: use 1 or more")
         if (self.steps is not None and self.steps < 1) or (self.minutes is not None and self.minutes <= 0):
             raise ModelError("--steps and --minutes must be more than 0")
+        if not 0 <= self.average_decay < 1:
+            raise ModelError(f"average_decay {self.average_decay} is not allowed: use 0 (off) or a decay below 1")
         if not 0 <= self.augment_share <= 1:
             raise ModelError(f"--augment-share {self.augment_share} is not allowed: use a fraction from 0 to 1")
         if not self.eyes_mouth_priority >= 0:
@@ -187,6 +191,9 @@ class Trainer:
             last = self.history[-1]["step"] if self.history else 0  # losses.csv lags after a kill mid-checkpoint
             self.history += [row for row in checkpoint.trainer.get("loss_tail", []) if row["step"] > last]
         broadcast_module(self.model, self.world)
+        self.average = WeightAverage(self.model, o.average_decay) if o.average_decay else None
+        if checkpoint and self.average:
+            self.average.restore(checkpoint.tensors)
         cache = o.output / "cache"
         if not self.world.is_main:
             barrier(self.world)  # the main process encodes the facesets; the others read its cache
@@ -348,6 +355,8 @@ class Trainer:
         self.optimizer.step()
         average_buffers(self.model, self.world)
         self.step += 1
+        if self.average:
+            self.average.update(self.step)
         names = list(totals)
         values = dict(zip(names, torch.stack([totals[name] for name in names]).tolist(), strict=True))
         reported = {name: values.get(name, float("nan"))
@@ -367,9 +376,16 @@ class Trainer:
             self.save()
         return TrainResult(self.step, stopped_early, o.output, self.history)
 
+    @property
+    def delivered_model(self) -> SwapModel:
+        """The model the run delivers (``model/``, previews): the weight average, else the live weights."""
+        return self.average.model if self.average else self.model
+
     def preview(self) -> Path:
-        """Decode a few faces of each identity: src, src recon, dst, dst recon, swap (dst with src's look)."""
-        self.model.eval()
+        """Decode a few faces of each identity with the delivered model: src, src recon, dst, dst recon, swap (dst
+        with src's look)."""
+        model = self.delivered_model
+        model.eval()
         try:
             with torch.no_grad(), self._autocast():
                 src, dst = self.src.latents[:PREVIEW_SAMPLES], self.dst.latents[:PREVIEW_SAMPLES]
@@ -377,10 +393,10 @@ class Trainer:
                 src, dst = src[:count].to(self.device), dst[:count].to(self.device)
                 columns = [
                     self.src.faces[:count].float() / 255,
-                    self.codec.decode(self.model.reconstruct(src, "src").latent),
+                    self.codec.decode(model.reconstruct(src, "src").latent),
                     self.dst.faces[:count].float() / 255,
-                    self.codec.decode(self.model.reconstruct(dst, "dst").latent),
-                    self.codec.decode(self.model.swap(dst, "src").latent),
+                    self.codec.decode(model.reconstruct(dst, "dst").latent),
+                    self.codec.decode(model.swap(dst, "src").latent),
                 ]
         finally:
             self.model.train()
@@ -418,7 +434,9 @@ class Trainer:
             "optimizer": optimizer_json,
             "loss_tail": self.history[-LOSS_TAIL:],
         }
-        save_checkpoint(o.output, self.model, tensors, trainer)
+        if self.average:
+            tensors.update(self.average.tensors())
+        save_checkpoint(o.output, self.model, tensors, trainer, self.delivered_model)
         write_loss_history(o.output / "losses.csv", self.history)
         if self.history:
             plot_losses(o.output / "losses.png", self.history)
