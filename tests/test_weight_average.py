@@ -14,8 +14,9 @@ from latentswap_core.train import Trainer, TrainOptions
 from latentswap_core.train.weight_average import WeightAverage
 
 
-def test_the_average_follows_early_steps_closely_and_later_ones_slowly() -> None:
-    model = SwapModel(SwapModelConfig(latent_channels=8, face_size=128, latent_size=16))
+@pytest.mark.parametrize("vq", [True, False], ids=["vq", "no_vq"])
+def test_the_average_follows_early_steps_closely_and_later_ones_slowly(vq: bool) -> None:
+    model = SwapModel(SwapModelConfig(latent_channels=8, face_size=128, latent_size=16, vq=vq))
     average = WeightAverage(model, decay=0.999)
     weight, averaged = model.inter.conv1.weight, average.model.inter.conv1.weight
     start = averaged.clone()
@@ -29,6 +30,11 @@ def test_the_average_follows_early_steps_closely_and_later_ones_slowly() -> None
     average.update(step=10_000)  # the ramp has reached 0.999
     assert torch.allclose(averaged, at_step_1 + 0.001 * (weight - at_step_1), atol=1e-6)
     assert not averaged.requires_grad and not average.model.training
+    if vq:  # the codebook is the live model's
+        with torch.no_grad():
+            model.quantizer.codebook.add_(1.0)
+        average.update(step=10_001)
+        assert torch.equal(average.model.quantizer.codebook, model.quantizer.codebook)
 
 
 def test_model_dir_holds_the_average_and_a_resumed_run_averages_on_exactly(tiny_facesets, shared_models,

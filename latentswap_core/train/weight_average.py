@@ -33,7 +33,8 @@ class WeightAverage:
         """Move the average towards the live weights after optimizer step number ``step`` (1 for the first)."""
         decay = min(self.decay, (1 + step) / (10 + step))
         torch._foreach_lerp_(self._averaged, self._live, 1 - decay)
-        torch._foreach_copy_(self._averaged_buffers, self._live_buffers)
+        if self._live_buffers:  # none without VQ
+            torch._foreach_copy_(self._averaged_buffers, self._live_buffers)
 
     def tensors(self) -> dict[str, torch.Tensor]:
         """The averaged parameters, named for the trainer state."""
