@@ -313,7 +313,9 @@ class Trainer:
         rows, columns, pixel_rows, pixel_columns = self._pixel_window()
         error = predicted[..., rows, columns].float() - batch.latents[..., rows, columns]
         masks, priority = (t[..., pixel_rows, pixel_columns].float() / 255 for t in (batch.masks, batch.priority))
-        return masked_response_loss(self.response(error), masks, priority, self.options.eyes_mouth_priority)
+        with self._autocast():  # a loss weighting: bf16's digits are plenty (CPU, 256 px: 5 ms of a 53 ms step)
+            response = self.response(error)
+        return masked_response_loss(response, masks, priority, self.options.eyes_mouth_priority)
 
     def _train_step(self) -> dict[str, float]:
         o = self.options
