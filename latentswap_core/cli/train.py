@@ -36,6 +36,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch", type=int, default=4, metavar="B", help="faces per identity per step (default: 4)")
     parser.add_argument("--lr", type=float, default=5e-4, help="AdamW learning rate (default: 5e-4)")
     parser.add_argument("--accumulate", type=int, default=1, metavar="N", help="batches per optimizer step")
+    parser.add_argument("--average-decay", type=float, default=0.999, metavar="D",
+                        help="model/ holds a moving average of the weights with this decay, steadier than the last "
+                        "step's (default: 0.999; 0: the last step's weights)")
     parser.add_argument("--pixel-loss-every", type=int, default=32, metavar="K",
                         help="pixel DSSIM + L1 through the codec decoder every K-th step, 0 never (default: 32)")
     parser.add_argument("--pixel-loss-samples", type=int, default=1, metavar="N",
@@ -76,7 +79,8 @@ def train(args: argparse.Namespace) -> int:
     options = TrainOptions(
         src=args.src, dst=args.dst, output=args.output, codec=args.codec, codec_path=args.codec_path,
         resolution=args.resolution, preset=args.preset, layout=args.layout, vq=args.vq, steps=args.steps,
-        minutes=args.minutes, batch=args.batch, lr=args.lr, accumulate=args.accumulate, resume=args.resume,
+        minutes=args.minutes, batch=args.batch, lr=args.lr, accumulate=args.accumulate,
+        average_decay=args.average_decay, resume=args.resume,
         save_every=args.save_every, preview_every=args.preview_every, pixel_loss_every=args.pixel_loss_every,
         pixel_loss_samples=args.pixel_loss_samples, pixel_loss_crop=args.pixel_loss_crop,
         decoder_response=args.decoder_response, eyes_mouth_priority=args.eyes_mouth_priority, augment=args.augment,

@@ -9,7 +9,8 @@ effect through a linear model of the codec's decoder, ``decoder_response.py``), 
 steps DSSIM + L1 of a window of a few decoded faces against their crops, through the frozen codec; an optional
 eyes/mouth priority weighs them all. Batch sampling uses its own generator; it and torch's global RNG (VQ
 restarts) are saved with the optimizer and pool generations depend only on the seed and step, so ``--resume``
-continues with the same losses an uninterrupted run would have had.
+continues with the same losses an uninterrupted run would have had. The model a run delivers (``model/``, previews)
+is a moving average of the trained weights (``weight_average.py``); the checkpoint keeps both.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ class TrainOptions:
         if (self.steps is not None and self.steps < 1) or (self.minutes is not None and self.minutes <= 0):
             raise ModelError("--steps and --minutes must be more than 0")
         if not 0 <= self.average_decay < 1:
-            raise ModelError(f"average_decay {self.average_decay} is not allowed: use 0 (off) or a decay below 1")
+            raise ModelError(f"--average-decay {self.average_decay} is not allowed: use 0 (off) or a decay below 1")
         if not 0 <= self.augment_share <= 1:
             raise ModelError(f"--augment-share {self.augment_share} is not allowed: use a fraction from 0 to 1")
         if not self.eyes_mouth_priority >= 0:
