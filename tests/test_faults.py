@@ -156,6 +156,18 @@ def test_a_killed_swap_leaves_whole_frames_and_skip_existing_finishes_it(shot, s
 
 
 @pytest.mark.slow
+def test_skip_existing_renders_a_lone_missing_frame_as_the_whole_render_did(shot, shared_models,
+                                                                            tmp_path: Path) -> None:
+    args, reference = shot
+    output = tmp_path / "swap"
+    shutil.copytree(reference, output)
+    (output / "swap.1005.exr").unlink()  # the rerun swaps it alone; the first render, in a batch of four
+    done = latentswap(*args, "-o", str(output / "swap.####.exr"), "--skip-existing", timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert np.array_equal(read_frames(output)["swap.1005.exr"], read_frames(reference)["swap.1005.exr"])
+
+
+@pytest.mark.slow
 def test_two_swaps_into_one_folder_at_once_write_whole_frames(shot, shared_models, tmp_path: Path) -> None:
     args, reference = shot
     output = tmp_path / "swap"

@@ -173,6 +173,14 @@ def render_shot(source: FrameSource, output: str, swapper: Swapper, track: ShotT
     return report
 
 
+def filled_batch(faces: list[np.ndarray], size: int) -> np.ndarray:
+    """``faces`` stacked and filled up to ``size`` with copies of the last. Every model call then sees one batch
+    size, so a face's swap does not depend on how many faces shared its call: on the CPU, oneDNN rounds a batch of
+    one differently (~4e-6, enough to flip half floats), and a --skip-existing rerun batches other frames together
+    than the first render did."""
+    return np.stack(faces + [faces[-1]] * (size - len(faces)))
+
+
 def _read_ahead(reader: ThreadPoolExecutor, source: FrameSource, frames: list[int],
                 report: RenderReport) -> Iterator[tuple[int, Image]]:
     def read(frame: int) -> tuple[int, Image, float]:
@@ -263,10 +271,12 @@ class _Renderer:
             return
         began = time.perf_counter()
         swapped, masks = [], []
-        for start in range(0, len(crops), self.options.batch):
-            faces, face_masks = self.swapper.swap(np.stack(crops[start:start + self.options.batch]))
-            swapped.extend(faces)
-            masks.extend(face_masks)
+        batch = self.options.batch
+        for start in range(0, len(crops), batch):
+            chunk = crops[start:start + batch]
+            faces, face_masks = self.swapper.swap(filled_batch(chunk, batch))
+            swapped.extend(faces[:len(chunk)])
+            masks.extend(face_masks[:len(chunk)])
         self.report.stage_seconds["swap"] += time.perf_counter() - began
         if self.refiner is not None:
             swapped = self._refine(frames, swapped, masks)
