@@ -71,7 +71,13 @@ from latentswap_core.models import SwapModel, SwapModelConfig  # noqa: E402
 from latentswap_core.models.swap_model import parameter_count  # noqa: E402
 from latentswap_core.train.latent_cache import load_latents  # noqa: E402
 from latentswap_core.train.losses import ssim  # noqa: E402
-from latentswap_core.train.trainer import StepReport, Trainer, TrainOptions, cpu_has_bf16  # noqa: E402
+from latentswap_core.train.trainer import (  # noqa: E402
+    StepReport,
+    Trainer,
+    TrainOptions,
+    bf16_autocast_on,
+    cpu_has_bf16,
+)
 
 CODECS = ("taef2", "pixel")
 # --batch (read early, like --preset): faces per identity per step, both codecs
@@ -408,10 +414,10 @@ def quality_table(sets: dict[str, Path], budgets: dict[str, float], eval_every: 
 
 def precision() -> str:
     """How the Trainer computes here (TrainOptions.cpu_bf16 and the device it picks)."""
-    if torch.cuda.is_available():
-        return "swap model and decoder in bf16 autocast (CUDA), weights float32"
-    if SCHEDULE.get("cpu_bf16", TrainOptions.cpu_bf16) and cpu_has_bf16():
-        return "swap model and decoder in bf16 autocast (this CPU's native bf16), weights float32"
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if bf16_autocast_on(device, bool(SCHEDULE.get("cpu_bf16", TrainOptions.cpu_bf16))):
+        where = "CUDA" if device == "cuda" else "this CPU's native bf16"
+        return f"swap model and decoder in bf16 autocast ({where}), weights float32"
     return "float32" + (" (--fp32)" if cpu_has_bf16() else " (no native bf16 on this CPU)")
 
 

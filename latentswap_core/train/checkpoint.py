@@ -90,7 +90,7 @@ def save_checkpoint(model_dir: Path, model: SwapModel, tensors: dict[str, torch.
     ``model`` is the live model training resumes; ``delivered`` the one ``model/`` gets (default: ``model``)."""
     weights = {WEIGHTS_PREFIX + name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
     write_trainer_state(model_dir, {**tensors, **weights}, trainer)
-    save_model(delivered or model, model_dir / MODEL_FOLDER)
+    save_model(model if delivered is None else delivered, model_dir / MODEL_FOLDER)
     provenance = {key: trainer[key] for key in ("identities", "consent", "codec", "face_type", "step")}
     write_text_atomically(model_dir / MODEL_FOLDER / PROVENANCE_FILE, json.dumps(provenance, indent=2) + "\n")
 
