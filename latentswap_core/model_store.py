@@ -1,7 +1,8 @@
 """Where pretrained weights are found: a search path, never a download.
 
 ``$LATENTSWAP_MODELS`` (folders separated by ``os.pathsep``) is searched first, then the user's cache
-folder. A model is a folder named after it, e.g. ``<root>/taef2/taef2_encoder.safetensors``.
+folder, then the weights that come with the install (``latentswap_core/pretrained``: the default codec,
+TAEF2, MIT licence). A model is a folder named after it, e.g. ``<root>/taef2/taef2_encoder.safetensors``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import platformdirs
 from latentswap_core.errors import ModelError
 
 ENV_VAR = "LATENTSWAP_MODELS"
+BUNDLED_DIR = Path(__file__).resolve().with_name("pretrained")  # installed as package data
 
 
 def user_models_dir() -> Path:
@@ -23,7 +25,7 @@ def user_models_dir() -> Path:
 
 def search_path() -> list[Path]:
     roots = [Path(entry).expanduser() for entry in os.environ.get(ENV_VAR, "").split(os.pathsep) if entry]
-    return [*roots, user_models_dir()]
+    return [*roots, user_models_dir(), BUNDLED_DIR]
 
 
 def find_model(name: str, required_files: Iterable[str] = ()) -> Path:

@@ -39,7 +39,8 @@ examples:
 Frame sequences: plate.####.exr, plate.%04d.exr, plate.$F4.exr or plate.1001-1100#.exr;
 frame ranges: 1001-1100, 1001-1100x2, 1001,1005,1010-1020.
 Colour: $OCIO is used when set, else OpenColorIO's built-in studio config.
-Models: searched in $LATENTSWAP_MODELS, then the user cache folder (see `latentswap models`).
+Models: searched in $LATENTSWAP_MODELS, then the user cache folder, then the weights that come with
+the install (see `latentswap models`).
 """
 
 

@@ -28,7 +28,8 @@ def list_colorspaces(args: argparse.Namespace) -> int:
 
 
 def list_models(args: argparse.Namespace) -> int:
-    print(f"search path (${model_store.ENV_VAR}, then the user cache folder):")
+    print(f"search path (${model_store.ENV_VAR}, then the user cache folder, then the weights that come with "
+          "the install):")
     for root in model_store.search_path():
         print(f"  {root}{'' if root.is_dir() else '  (missing)'}")
     found = model_store.available_models()
