@@ -384,8 +384,12 @@ def make_corpus(folder: str | os.PathLike[str], model_dir: str | os.PathLike[str
     add("bad_frame_range_info", ["info", plate, "--frames", "1001-abc"], 2, ("1001-abc",))
     add("frame_outside_info", ["info", plate, "--frames", "2000"], 2, ("2000",))
     target = out("output_folder_missing_convert")
-    add("output_folder_missing_convert", ["convert", plate, "-o", target / "nope" / "c.####.exr"], 2,
-        (target / "nope",), target)
+    add("output_folder_missing_convert", ["convert", plate, "-o", target / "new" / "c.####.exr"], 0,
+        output=target / "new", note="a missing output folder is created, as Nuke's Write does")
+    target = out("output_below_a_file_convert")
+    (target / "file").write_text("not a folder")
+    add("output_below_a_file_convert", ["convert", plate, "-o", target / "file" / "v1" / "c.####.exr"], 2,
+        (target / "file",), target / "file" / "v1")
     add("output_is_input_convert", ["convert", plate, "-o", plate], 2, (plate1 / "plate.1001.exr",))
     target = out("bad_compression_convert")
     add("bad_compression_convert", ["convert", plate, "-o", target / "c.####.exr", "--compression", "bogus"], 2,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from latentswap_core.cli.arguments import add_colorspace, add_frames, add_ocio_config, add_progress_json
 from latentswap_core.io import PIXEL_TYPES, open_source
-from latentswap_core.progress import Progress
+from latentswap_core.progress import Progress, emit_json
 from latentswap_core.transcode import TranscodeOptions, transcode
 
 
@@ -40,12 +41,19 @@ def run(args: argparse.Namespace) -> int:
         ocio_config=args.ocio_config,
     )
     source = open_source(args.source, args.frames)
+    created: list[Path] = []
     try:
         with Progress("convert", len(source.frames), json_lines=args.progress_json) as progress:
             written = transcode(source, args.output, options,
-                                on_frame=lambda frame, path, skipped: progress.advance(frame=frame, skipped=skipped))
+                                on_frame=lambda frame, path, skipped: progress.advance(frame=frame, skipped=skipped),
+                                on_folder_created=created.append)
     finally:
         source.close()
+    for folder in created:
+        if args.progress_json:
+            emit_json("message", text=f"created folder {folder}")
+        else:
+            print(f"created folder {folder}")
     if not args.progress_json:
         print(f"wrote {len(written)} frames: {args.output}")
     return 0

@@ -120,8 +120,9 @@ def run(args: argparse.Namespace) -> int:
                                  refiner=refiner)
     finally:
         source.close()
-    lines = [f"wrote {len(report.written)} frames to {args.output} ({report.faces_swapped} faces swapped, "
-             f"{report.wall_seconds:.1f} s)"]
+    lines = [f"created folder {folder}" for folder in report.created_folders]
+    lines.append(f"wrote {len(report.written)} frames to {args.output} ({report.faces_swapped} faces swapped, "
+                 f"{report.wall_seconds:.1f} s)")
     if report.kept:
         lines.append(f"kept {len(report.kept)} existing frames: {format_frames(report.kept)}")
     if report.without_face:

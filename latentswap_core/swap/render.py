@@ -42,7 +42,7 @@ from latentswap_core.io.image import to_float32
 from latentswap_core.refine.apply import Refiner
 from latentswap_core.swap.swapper import Swapper
 from latentswap_core.track.trackfile import ShotTrack, TrackedFace
-from latentswap_core.transcode import output_paths
+from latentswap_core.transcode import OutputFolders, output_paths
 
 READ_AHEAD = 4  # frames read before the model needs them
 MASK_SOURCES = ("landmarks", "model", "both")
@@ -84,6 +84,7 @@ class RenderReport:
     kept: list[int] = field(default_factory=list)  # existing frames left alone (skip_existing)
     without_face: list[int] = field(default_factory=list)  # copied through unchanged
     faces_swapped: int = 0
+    created_folders: list[Path] = field(default_factory=list)  # output folders that did not exist
     stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     wall_seconds: float = 0.0
 
@@ -125,7 +126,9 @@ def render_shot(source: FrameSource, output: str, swapper: Swapper, track: ShotT
                 on_frame: Callable[[int, int, bool], None] | None = None,
                 refiner: Refiner | None = None) -> RenderReport:
     """Swap every frame of ``source`` into ``output`` (a sequence pattern); ``on_frame(frame, faces, kept)``.
-    With a ``refiner``, each swapped face is refined (in frame order, which its temporal smoothing needs)."""
+    With a ``refiner``, each swapped face is refined (in frame order, which its temporal smoothing needs).
+    A missing output folder is created before the first frame is written, and removed again if the render fails
+    before a frame landed in it."""
     options.check()
     targets = output_paths(source, output)
     if options.colorspace:
@@ -143,7 +146,9 @@ def render_shot(source: FrameSource, output: str, swapper: Swapper, track: ShotT
         else:
             todo.append(frame)
     renderer = _Renderer(swapper, track, options, report, lambda n: f"{source.file_of(n)} (frame {n})", refiner)
-    with ThreadPoolExecutor(1, thread_name_prefix="read") as reader, \
+    # The folders are left last, after the writers have finished: on a failure they go if no frame landed.
+    with OutputFolders(targets[frame] for frame in todo) as folders, \
+            ThreadPoolExecutor(1, thread_name_prefix="read") as reader, \
             ThreadPoolExecutor(options.workers, thread_name_prefix="blend-write") as writers:
         pending: list[tuple[_Frame, Future[None]]] = []
 
@@ -162,6 +167,7 @@ def render_shot(source: FrameSource, output: str, swapper: Swapper, track: ShotT
             for batch in renderer.batches(_read_ahead(reader, source, todo, report)):
                 renderer.swap(batch)
                 for frame in batch:
+                    report.created_folders += folders.create()
                     pending.append((frame, writers.submit(renderer.finish, frame, targets[frame.number])))
                 drain(2 * options.workers)
             drain(0)
