@@ -61,10 +61,17 @@ def run(args: argparse.Namespace) -> int:
     skipped = ", ".join(f"{count} {reason}" for reason, count in sorted(reasons.items())) or "none"
     summary = (f"wrote {Path(args.output) / 'faceset.json'}: {len(faceset.faces)} faces at {options.size} px "
                f"({options.face_type}); skipped: {skipped}")
+    from latentswap_core.faceset_coverage import describe_poses, faceset_poses
+
+    poses = describe_poses(faceset_poses(faceset)) if faceset.faces else None  # yaw/pitch range, yaw histogram
     if args.progress_json:
         from latentswap_core.progress import emit_json
 
+        if poses:  # before the summary, which stays the last event (the result: where the faceset is)
+            emit_json("message", text=poses)
         emit_json("message", text=summary)
     else:
         print(summary)
+        if poses:
+            print(poses)
     return 0

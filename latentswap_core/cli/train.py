@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from latentswap_core.train import StepReport, TrainResult
 
 CONSENT_WARNING = "latentswap: warning: no --consent given: record who agreed to this face being used"
+WARNING_PREFIX = "latentswap: warning: "
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -21,7 +22,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "train", help="train a swap model on a src and a dst faceset",
         description="Train a swap model (src look onto dst performance) in a codec's latent space. Latents are "
                     "computed once and cached in MODEL_DIR/cache; checkpoints, previews, losses.csv and "
-                    "losses.png are written to MODEL_DIR. Ctrl-C saves and stops; --resume continues exactly.",
+                    "losses.png are written to MODEL_DIR, with the facesets' pose coverage (pose_coverage.png, "
+                    "faceset_report.json). Ctrl-C saves and stops; --resume continues exactly.",
     )
     parser.add_argument("--src", required=True, metavar="FACESET", help="faceset of the face to put in")
     parser.add_argument("--dst", required=True, metavar="FACESET", help="faceset of the face to replace")
@@ -87,12 +89,29 @@ def train(args: argparse.Namespace) -> int:
         augment_pool=args.augment_pool, augment_refresh=args.augment_refresh, consent=args.consent,
         src_name=args.src_name, dst_name=args.dst_name, seed=args.seed, device=args.device,
     )
-    trainer = Trainer(options)
+    # the faceset report comes once the run is accepted, before the latents are encoded (the first process only)
+    trainer = Trainer(options, on_faceset_report=lambda report: say_faceset_report(
+        report.lines(), list(report.warnings), args.progress_json))
     if not trainer.world.is_main:  # a data-parallel process besides the first: it trains, the first reports
         return 130 if trainer.run().interrupted else 0
     if not args.consent:
         print(CONSENT_WARNING, file=sys.stderr)
     return run_with_progress("train", lambda on_step, say: trainer.run(on_step), trainer.step, args, "model")
+
+
+def say_faceset_report(lines: list[str], warnings: list[str], progress_json: bool) -> None:
+    """The faceset report and its warnings: on stderr (warnings prefixed like CONSENT_WARNING), or as JSON
+    ``message`` events (warnings with ``"level": "warning"``)."""
+    for line in lines:
+        if progress_json:
+            emit_json("message", text=line)
+        else:
+            print(f"latentswap: {line}", file=sys.stderr)
+    for warning in warnings:
+        if progress_json:
+            emit_json("message", text=f"warning: {warning}", level="warning")
+        else:
+            print(WARNING_PREFIX + warning, file=sys.stderr)
 
 
 def run_with_progress(task: str, run: Callable[[Callable[[StepReport], None], Callable[[str], None]], TrainResult],

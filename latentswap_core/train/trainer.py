@@ -47,6 +47,7 @@ from latentswap_core.train.distributed import (
     join_world,
     replicas_differ,
 )
+from latentswap_core.train.faceset_report import FacesetReport, faceset_report
 from latentswap_core.train.latent_cache import FaceLatents, load_latents
 from latentswap_core.train.loop import StepReport, TrainResult, run_steps
 from latentswap_core.train.losses import mask_loss, masked_latent_mse, masked_pixel_loss, masked_response_loss
@@ -144,9 +145,15 @@ class TrainOptions:
 
 
 class Trainer:
-    """Set up (codec, cached latents, model, optimizer, maybe a resumed checkpoint), then ``run()``."""
+    """Set up (codec, cached latents, model, optimizer, maybe a resumed checkpoint), then ``run()``.
 
-    def __init__(self, options: TrainOptions) -> None:
+    ``on_faceset_report``: called (by the main process) with the facesets' report (counts, poses, coverage,
+    warnings; ``faceset_report.py``) once the run is accepted and before the latents are encoded; the report is also
+    written to the model dir and kept as ``faceset_report``.
+    """
+
+    def __init__(self, options: TrainOptions,
+                 on_faceset_report: Callable[[FacesetReport], None] | None = None) -> None:
         options.check()
         self.options = o = options
         self.world, self.device = join_world(o.device)
@@ -195,6 +202,12 @@ class Trainer:
         self.average = WeightAverage(self.model, o.average_decay) if o.average_decay else None
         if checkpoint and self.average:
             self.average.restore(checkpoint.tensors)
+        self.faceset_report: FacesetReport | None = None
+        if self.world.is_main:
+            self.faceset_report = faceset_report(o.src, o.dst, o.resolution)
+            self.faceset_report.write(o.output)
+            if on_faceset_report is not None:
+                on_faceset_report(self.faceset_report)
         cache = o.output / "cache"
         if not self.world.is_main:
             barrier(self.world)  # the main process encodes the facesets; the others read its cache
