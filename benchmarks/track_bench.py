@@ -8,7 +8,11 @@ does and times each stage:
   decode     read_image of the EXR + OCIO ACEScg -> sRGB display conversion + uint8 (``display_rgb``)
   detect     face detection: scale-down + full-range BlazeFace on the frame and 3 tiles, re-scoring
   mesh       face-mesh passes per face: 1 detection-framed + 3 refinement + 4 check crops (192x192)
+  cuts       camera-cut test on a 32x18 thumbnail per frame
+  second     the second detector (dlib's CNN: profiles, small faces) on its schedule, with marking its faces
   associate  track ids (Hungarian on IoU + landmark distance)
+  describe   dlib descriptors of every 3rd reliable face per track (people across cuts)
+  fill       short gaps of tracks interpolated
   smooth     RTS smoothing of every track over the shot (fitted noise ratio, rigid + shape)
   align      ``latentswap_core.align.alignment_transform`` per face (the track file's to_aligned)
 
@@ -16,7 +20,11 @@ Frames/s per stage is frames / seconds spent in that stage; "total" is the end-t
 is the 1080p shot scaled by 2 (faces about 600 px tall instead of 300). Files are read right after they
 are written, so they come from the page cache (decode cost, not disk). Temporary files go under $TMPDIR.
 
+``--clip`` tracks the real clip ../shared/data/video/short_hamilton_clip.mp4 instead (or the movie or
+sequence given): faces found per frame, reliable landmarks, people, tracks and cuts, with the same stages.
+
 Run:  .venv/bin/python benchmarks/track_bench.py [--frames N] [--resolutions 1080p,4k] [--format exr|png]
+      .venv/bin/python benchmarks/track_bench.py --clip [PATH]
 """
 
 from __future__ import annotations
@@ -40,11 +48,13 @@ import shots  # noqa: E402
 
 from latentswap_core import color  # noqa: E402
 from latentswap_core.io import Image, open_source, write_image  # noqa: E402
-from latentswap_core.track import ShotTracker, TrackOptions  # noqa: E402
+from latentswap_core.track import ShotTrack, ShotTracker, TrackOptions  # noqa: E402
+from latentswap_core.track.report import person_summary  # noqa: E402
 from latentswap_core.track.tracker import display_rgb  # noqa: E402
 
 RESOLUTIONS = {"1080p": (1920, 1080), "4k": (3840, 2160)}
-STAGES = ("decode", "detect", "mesh", "associate", "smooth", "align")
+STAGES = ("decode", "detect", "mesh", "cuts", "second", "associate", "describe", "fill", "smooth", "align")
+CLIP = REPO.parent / "shared" / "data" / "video" / "short_hamilton_clip.mp4"
 
 
 def make_shot(size: tuple[int, int], count: int) -> shots.Shot:
@@ -71,8 +81,8 @@ def write_plates(shot: shots.Shot, folder: Path, file_format: str) -> str:
     return str(folder / f"plate.####.{file_format}")
 
 
-def run(pattern: str) -> tuple[dict[str, float], int, int]:
-    """Seconds per stage, frames and faces for tracking ``pattern``."""
+def run(pattern: str) -> tuple[dict[str, float], int, int, ShotTrack]:
+    """Seconds per stage, frames and faces for tracking ``pattern``, and the track."""
 
     seconds = dict.fromkeys(STAGES, 0.0)
     source = open_source(pattern)
@@ -89,7 +99,30 @@ def run(pattern: str) -> tuple[dict[str, float], int, int]:
         seconds.update(tracker.detector.timings)
         seconds.update(tracker.timings)  # associate, smooth, align
     seconds["total"] = time.perf_counter() - started
-    return seconds, len(source.frames), faces
+    return seconds, len(source.frames), faces, track
+
+
+def print_stages(seconds: dict[str, float], frames: int) -> None:
+    print(f"{'stage':<11}" + "".join(f"{stage:>10}" for stage in (*STAGES, "total")))
+    print(f"{'frames/s':<11}" + "".join(f"{frames / max(seconds[stage], 1e-9):>10.1f}"
+                                          for stage in (*STAGES, "total")))
+    print(f"{'ms/frame':<11}" + "".join(f"{1000 * seconds[stage] / frames:>10.2f}" for stage in (*STAGES, "total")))
+
+
+def clip_figures(path: str) -> None:
+    seconds, frames, faces, track = run(path)
+    reliable = sum(face.landmarks_reliable for entry in track.frames for face in entry.faces)
+    by_detector: dict[str, int] = {}
+    for entry in track.frames:
+        for face in entry.faces:
+            by_detector[face.detector] = by_detector.get(face.detector, 0) + 1
+    print(f"{path}: {frames} frames, {faces} faces ({faces / frames:.2f} per frame; {reliable} with reliable "
+          f"landmarks), frames without a face: {len(track.frames_without_face)}")
+    print(f"faces by detector: {', '.join(f'{name} {count}' for name, count in sorted(by_detector.items()))}")
+    print(f"cuts: {track.cuts}; {len(track.people)} people, {len(track.track_ids)} tracks")
+    for line in person_summary(track):
+        print("  " + line)
+    print_stages(seconds, frames)
 
 
 def main() -> None:
@@ -97,6 +130,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=24, help="frames per shot (default 24)")
     parser.add_argument("--resolutions", default="1080p,4k", help="comma-separated: 1080p, 4k (default both)")
     parser.add_argument("--format", choices=("exr", "png"), default="exr", help="plate files (default exr, ACEScg)")
+    parser.add_argument("--clip", nargs="?", const=str(CLIP), metavar="PATH",
+                        help=f"track a real clip instead (default: {CLIP.name} in ../shared)")
     args = parser.parse_args()
     import mediapipe
 
@@ -104,22 +139,21 @@ def main() -> None:
           f"cv2 threads {cv2.getNumThreads()}")
     print(f"Python {platform.python_version()}, mediapipe {mediapipe.__version__} (TFLite XNNPACK, CPU), "
           f"OpenCV {cv2.__version__}, NumPy {np.__version__}")
+    if args.clip:
+        print("default TrackOptions")
+        clip_figures(args.clip)
+        return
     print(f"{args.frames} frames per shot, 2 faces per frame, plates as {args.format.upper()}"
           f"{' half float ACEScg (zip)' if args.format == 'exr' else ' 8-bit sRGB'}; default TrackOptions")
     print()
-    header = f"{'resolution':<11}" + "".join(f"{stage:>11}" for stage in (*STAGES, "total"))
     for name in args.resolutions.split(","):
         size = RESOLUTIONS[name.strip().lower()]
         shot = make_shot(size, args.frames)
         with tempfile.TemporaryDirectory(prefix="track_bench_") as folder:
             pattern = write_plates(shot, Path(folder), args.format)
-            seconds, frames, faces = run(pattern)
+            seconds, frames, faces, _ = run(pattern)
         print(f"{name} {size[0]}x{size[1]}: {frames} frames, {faces} faces tracked")
-        print(header)
-        print(f"{'frames/s':<11}" + "".join(f"{frames / max(seconds[stage], 1e-9):>11.1f}"
-                                              for stage in (*STAGES, "total")))
-        print(f"{'ms/frame':<11}" + "".join(f"{1000 * seconds[stage] / frames:>11.2f}"
-                                              for stage in (*STAGES, "total")))
+        print_stages(seconds, frames)
         print()
 
 

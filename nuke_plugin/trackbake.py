@@ -16,7 +16,8 @@ import tempfile
 
 from nuke_plugin import coordinates
 
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 2 adds cuts and per-face person/detector/landmarks_reliable, kept as they are
 # An edit closer than this to the baked value is a round trip through knobs, not a change (px, px, degrees).
 EDIT_TOLERANCE = (1e-3, 1e-3, 1e-4)
 
@@ -72,9 +73,10 @@ def _dumps(track):
 
 
 def check_track(track, name="track file"):
-    if not isinstance(track, dict) or track.get("version") != VERSION:
+    if not isinstance(track, dict) or track.get("version") not in READABLE_VERSIONS:
         version = track.get("version") if isinstance(track, dict) else None
-        raise TrackBakeError(f"{name}: version {version!r}, this plugin reads version {VERSION}; run Track again")
+        raise TrackBakeError(f"{name}: version {version!r}, this plugin reads versions 1 and {VERSION}; run Track "
+                             "again")
     for key in ("height", "width"):
         if not isinstance(track.get(key), int) or isinstance(track.get(key), bool):
             raise TrackBakeError(f"{name}: \"{key}\" is missing or not an integer; run Track again")

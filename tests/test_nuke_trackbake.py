@@ -112,8 +112,8 @@ def test_bad_files(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(trackbake.TrackBakeError, match="not a JSON track file"):
         trackbake.read_track(str(tmp_path / "bad.json"))
-    (tmp_path / "v2.json").write_text(json.dumps({"version": 2}))
-    with pytest.raises(trackbake.TrackBakeError, match="version 2"):
+    (tmp_path / "v2.json").write_text(json.dumps({"version": 3}))
+    with pytest.raises(trackbake.TrackBakeError, match="version 3"):
         trackbake.read_track(str(tmp_path / "v2.json"))
 
 

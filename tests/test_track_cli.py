@@ -49,16 +49,22 @@ def test_track_writes_the_track_file_and_lists_frames_without_faces(tracked) -> 
     output, result = tracked
     assert result.returncode == 0, result.stderr
     assert result.stderr == "", "mediapipe's native log lines must not reach the user"
-    assert result.stdout.splitlines() == [f"wrote {output}: 16 frames, 2 face tracks",
+    assert result.stdout.splitlines() == [f"wrote {output}: 16 frames, 2 people, 2 face tracks",
+                                          "cuts: none found (one camera shot)",
+                                          "person 0: 15 faces in frames 1001-1005,1007-1016, about 293 px tall, "
+                                          "track 0",
+                                          "person 1: 2 faces in frames 1015-1016, about 234 px tall, track 1",
                                           "no face in 1 of 16 frames: 1006"]
     document = json.loads(output.read_text())
-    assert document["version"] == 1 and (document["width"], document["height"]) == (1920, 1080)
+    assert document["version"] == 2 and (document["width"], document["height"]) == (1920, 1080)
     assert document["face_type"] == "whole_face" and "plate.####.png" in document["source"]
     assert [entry["frame"] for entry in document["frames"]] == list(range(1001, 1017))
     assert [len(entry["faces"]) for entry in document["frames"]] == [1] * 5 + [0] + [1] * 8 + [2, 2]
     assert {face["track_id"] for entry in document["frames"][:14] for face in entry["faces"]} == {0}
     face = document["frames"][0]["faces"][0]
-    assert list(face) == ["track_id", "score", "landmark_confidence", "bbox", "landmarks", "to_aligned"]
+    assert list(face) == ["track_id", "person", "detector", "landmarks_reliable", "score", "landmark_confidence",
+                          "bbox", "landmarks", "to_aligned"]
+    assert (face["person"], face["detector"], face["landmarks_reliable"]) == (0, "mesh", True)
     landmarks, to_aligned = np.array(face["landmarks"]), np.array(face["to_aligned"])
     assert landmarks.shape == (478, 2) and to_aligned.shape == (2, 3)
     aligned = landmarks @ to_aligned[:, :2].T + to_aligned[:, 2]
@@ -78,7 +84,8 @@ def test_frames_no_smooth_and_progress_json(tmp_path: Path, png_plates: Path, tr
     assert events[0] == {"event": "start", "task": "track", "total": 5}
     progress = [event for event in events if event["event"] == "progress"]
     assert [(event["frame"], event["faces"]) for event in progress] == [(frame, 1) for frame in range(1001, 1006)]
-    assert events[-2]["event"] == "message" and events[-2]["text"].startswith(f"wrote {output}: 5 frames")
+    messages = [event["text"] for event in events if event["event"] == "message"]
+    assert messages[0].startswith(f"wrote {output}: 5 frames") and messages[1] == "cuts: none found (one camera shot)"
     assert events[-1]["event"] == "end" and events[-1]["status"] == "done"
     raw = read_track_file(output)
     assert [entry.frame for entry in raw.frames] == [1001, 1002, 1003, 1004, 1005]

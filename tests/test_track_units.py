@@ -171,10 +171,11 @@ def test_track_file_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "sh010.track.json"
     write_track_file(path, track)
     document = json.loads(path.read_text())
-    assert list(document) == ["version", "source", "width", "height", "face_type", "frames"]
+    assert list(document) == ["version", "source", "width", "height", "face_type", "cuts", "frames"]
     assert document["frames"][6] == {"frame": 1007, "faces": []}
     face = document["frames"][0]["faces"][0]
-    assert list(face) == ["track_id", "score", "landmark_confidence", "bbox", "landmarks", "to_aligned"]
+    assert list(face) == ["track_id", "person", "detector", "landmarks_reliable", "score", "landmark_confidence",
+                          "bbox", "landmarks", "to_aligned"]
     back = read_track_file(path)
     assert (back.width, back.height, back.face_type, back.source) == (1920, 1080, "whole_face", track.source)
     assert back.frames_without_face == [1007]
@@ -183,13 +184,17 @@ def test_track_file_round_trip(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("edit, fragment", [
-    (lambda d: d.update(version=2), "version is 2"),
+    (lambda d: d.update(version=3), "version is 3"),
     (lambda d: d.pop("width"), "width is missing"),
     (lambda d: d["frames"][0]["faces"][0].update(landmarks=[[1, 2]] * 477),
      "frames[0] (frame 1001).faces[0].landmarks"),
     (lambda d: d["frames"][1]["faces"][0].pop("to_aligned"), 'has no "to_aligned"'),
     (lambda d: d["frames"][2]["faces"][0].update(score=1.5), "score is not a number in [0, 1]"),
     (lambda d: d["frames"].reverse(), "increasing order"),
+    (lambda d: d["frames"][0]["faces"][0].pop("person"), 'has no "person"'),
+    (lambda d: d["frames"][0]["faces"][0].update(detector="eyeball"), "detector is not one of"),
+    (lambda d: d["frames"][0]["faces"][0].update(landmarks_reliable=1), "landmarks_reliable is not true or false"),
+    (lambda d: d.update(cuts=[1005, 1003]), "cuts is not a list of frame numbers"),
 ])
 def test_malformed_track_files_fail_with_one_line(tmp_path: Path, edit, fragment: str) -> None:
     path = tmp_path / "bad.json"
@@ -210,3 +215,36 @@ def test_unreadable_track_files(tmp_path: Path) -> None:
     (tmp_path / "cut.json").write_text('{"version": 1, "frames": [')
     with pytest.raises(TrackFileError, match="not a JSON track file"):
         read_track_file(tmp_path / "cut.json")
+
+
+def test_version_1_track_files_still_read(tmp_path: Path) -> None:
+    """A file from before people and cuts: each track its own person, no cuts, landmarks trusted as then."""
+    path = tmp_path / "v1.json"
+    write_track_file(path, shot_with_gap())
+    document = json.loads(path.read_text())
+    document["version"] = 1
+    del document["cuts"]
+    for entry in document["frames"]:
+        for face in entry["faces"]:
+            for key in ("person", "detector", "landmarks_reliable"):
+                del face[key]
+    path.write_text(json.dumps(document))
+    back = read_track_file(path)
+    assert back.cuts == []
+    face = back.face(1003, 0)
+    assert (face.person, face.detector, face.landmarks_reliable) == (0, "mesh", True)
+
+
+def test_people_and_cuts_round_trip(tmp_path: Path) -> None:
+    track = shot_with_gap()
+    track.cuts = [1008]
+    for entry in track.frames:
+        for face in entry.faces:
+            face.person, face.detector, face.landmarks_reliable = 3, "cnn", entry.frame != 1003
+    path = tmp_path / "v2.json"
+    write_track_file(path, track)
+    back = read_track_file(path)
+    assert back.cuts == [1008] and back.people == [3]
+    assert back.shot_ranges() == [(1001, 1007), (1008, 1012)]
+    assert (back.face(1003, 0).detector, back.face(1003, 0).landmarks_reliable) == ("cnn", False)
+    assert back.face(1004, 0).landmarks_reliable

@@ -24,6 +24,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--smooth-strength", type=_positive, default=1.0, metavar="S",
                         help="time window of the smoothing against the one fitted to each track (default: 1; "
                              "2 smooths about twice as long)")
+    parser.add_argument("--report", metavar="PNG",
+                        help="also write a contact sheet: one thumbnail per person per camera shot, to pick the "
+                             "person to replace (e.g. sh010.people.png)")
+    parser.add_argument("--second-detector-every", type=int, default=6, metavar="K",
+                        help="run the second face detector (profiles, small faces; ~1.3 s a frame) every K frames "
+                             "of a shot, 0 never (default: 6)")
     parser.add_argument("--face-type", default="whole_face", metavar="TYPE",
                         help="aligned crop framing for to_aligned: face, whole_face or head (default: whole_face)")
     add_colorspace(parser)
@@ -43,10 +49,14 @@ def _positive(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from latentswap_core import color
     from latentswap_core.align import face_type_spec
-    from latentswap_core.io import check_not_overwriting, format_frames, open_source
+    from latentswap_core.io import Image, check_not_overwriting, format_frames, open_source, write_image
     from latentswap_core.track import SmoothOptions, TrackOptions, track_source, write_track_file
+    from latentswap_core.track.report import contact_sheet, person_summary
+    from latentswap_core.track.second_detector import SecondDetectorOptions
 
     face_type_spec(args.face_type)
     output = Path(args.output)
@@ -56,19 +66,36 @@ def run(args: argparse.Namespace) -> int:
         raise OutputError(f"{output}: is a folder; give the track file's name, e.g. {output / 'shot.track.json'}")
     if args.colorspace:
         color.check_colorspace(args.colorspace, args.ocio_config)
+    report_path = Path(args.report) if args.report else None
+    if report_path is not None and (report_path.suffix.lower() != ".png" or not report_path.parent.is_dir()):
+        raise OutputError(f"{report_path}: --report needs a .png file in an existing folder")
+    if args.second_detector_every < 0:
+        raise OutputError(f"--second-detector-every {args.second_detector_every}: give 0 (never) or more")
+    second = SecondDetectorOptions(enabled=args.second_detector_every > 0, every=max(args.second_detector_every, 1))
     options = TrackOptions(smooth=SmoothOptions(enabled=not args.no_smooth, strength=args.smooth_strength),
-                           colorspace=args.colorspace, ocio_config=args.ocio_config, face_type=args.face_type)
+                           second=second, colorspace=args.colorspace, ocio_config=args.ocio_config,
+                           face_type=args.face_type)
     source = open_source(args.source, args.frames)
     try:
-        check_not_overwriting(source.input_files(), [output])
+        check_not_overwriting(source.input_files(), [output, *([report_path] if report_path else [])])
         with Progress("track", len(source.frames), json_lines=args.progress_json) as progress:
+            thumbnails: dict = {}
             shot = track_source(source, options,
-                                on_frame=lambda frame, found: progress.advance(frame=frame, faces=found))
+                                on_frame=lambda frame, found: progress.advance(frame=frame, faces=found),
+                                thumbnails=thumbnails)
             write_track_file(output, shot)
             missing = shot.frames_without_face
-            report = [f"wrote {output}: {len(shot.frames)} frames, {len(shot.track_ids)} face tracks"]
+            report = [f"wrote {output}: {len(shot.frames)} frames, {len(shot.people)} people, "
+                      f"{len(shot.track_ids)} face tracks",
+                      f"cuts: {', '.join(map(str, shot.cuts))} ({len(shot.cuts) + 1} camera shots)" if shot.cuts
+                      else "cuts: none found (one camera shot)",
+                      *person_summary(shot)]
             if missing:
                 report.append(f"no face in {len(missing)} of {len(shot.frames)} frames: {format_frames(missing)}")
+            if report_path is not None:
+                sheet = contact_sheet(shot, thumbnails)
+                write_image(report_path, Image(sheet.astype(np.float32) / 255.0, ("R", "G", "B")), "uint8")
+                report.append(f"wrote {report_path}: one face per person per camera shot")
             if args.progress_json:
                 for line in report:
                     progress.message(line)

@@ -48,6 +48,7 @@ AGREEMENT_SCALE = 0.04  # landmark disagreement (fraction of the face radius) wh
 CHECK_MOVES = tuple({"dx": sx * 0.03, "dy": sy * 0.02, "turn": sx * math.radians(3.0), "scale": 1.05 ** sy}
                     for sx, sy in ((1, -1), (-1, 1), (-1, -1), (1, 1)))
 SCORE_CROP = (256, 0.08)  # crop side and face fill for re-scoring a face the frame's detections missed
+SAME_FACE_OVERLAP = 0.4  # boxes of two detections overlapping this share of the smaller one: one face
 
 
 @dataclass(frozen=True)
@@ -81,16 +82,20 @@ class FaceObservation:
 
     ``landmarks``: (478, 2) float64 in mediapipe's mesh order. ``score``: the face detector's score.
     ``landmark_confidence``: in [0, 1], see the module notes. ``bbox``: (x0, y0, x1, y1) of the landmarks.
+    ``detector``: ``mesh`` (found by mediapipe and marked), ``cnn`` (found by the second detector and marked),
+    ``box`` (found by the second detector, which the mesh could not mark: landmarks fitted into its box).
     """
 
     landmarks: np.ndarray
     score: float
     landmark_confidence: float
     bbox: tuple[float, float, float, float]
+    detector: str = "mesh"
 
     @classmethod
-    def from_landmarks(cls, landmarks: np.ndarray, score: float, landmark_confidence: float) -> FaceObservation:
-        return cls(landmarks, float(score), float(landmark_confidence), landmark_box(landmarks))
+    def from_landmarks(cls, landmarks: np.ndarray, score: float, landmark_confidence: float,
+                       detector: str = "mesh") -> FaceObservation:
+        return cls(landmarks, float(score), float(landmark_confidence), landmark_box(landmarks), detector)
 
 
 def landmark_box(landmarks: np.ndarray) -> tuple[float, float, float, float]:
@@ -105,6 +110,16 @@ def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
         return 0.0
     inter = width * height
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def box_overlap(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection of two boxes over the smaller one's area: 1 when one lies inside the other (boxes of one
+    face from different detectors differ in size, so IoU understates their overlap)."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    return width * height / min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
 
 
 def display_uint8(rgb: np.ndarray) -> np.ndarray:

@@ -1,0 +1,116 @@
+"""The second face detector, for what mediapipe's misses: profiles, three-quarter views and small faces.
+
+dlib's CNN face detector (MMOD, from the ``face_recognition_models`` package, read by path) finds faces
+turned up to about 90 degrees of yaw and boxes down to 80 px, where mediapipe's BlazeFace sees only
+frontal and three-quarter faces. It costs about 1.3 s per 640 x 360 frame on two CPU cores, so it runs on
+a schedule (each frame after a cut until it finds a face, then every ``every`` frames) on the frame scaled
+down to at most ``max_pixels``; the tracker fills the frames between (``fill.py``).
+
+Its faces are marked by the mesh like any other (``FaceDetector.mark``). Where the mesh does not see a
+face (it is built for frontal faces: a profile gives it a presence near 0), the face is still kept, with
+the mean face fitted into the detector's box as landmarks and ``landmarks_reliable`` False: found, never
+silently dropped, never trusted for alignment.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from latentswap_core.align import TEMPLATE
+from latentswap_core.errors import ModelError
+from latentswap_core.identity.dlib_descriptor import INSTALL_HINT, default_models_folder
+from latentswap_core.track.detect import SAME_FACE_OVERLAP, box_overlap
+
+MODEL_FILE = "mmod_human_face_detector.dat"
+# The mesh's points span about this share of the detector's box side (on the clip's faces: 38-51 px tall
+# points in 80-96 px boxes), centred BOX_DROP of the side below the box's centre (0 to -0.18 there).
+BOX_TO_LANDMARKS = 0.5
+BOX_DROP = -0.08
+
+
+@dataclass(frozen=True)
+class SecondDetectorOptions:
+    """``enabled``: run it at all. ``every``: frames between runs within a shot (1: every frame).
+    ``max_pixels``: the frame is scaled down to at most this many pixels for it (cost grows with them; the
+    smallest face found is about 80 px of the scaled frame). ``min_confidence``: dlib's detection score."""
+
+    enabled: bool = True
+    every: int = 6
+    max_pixels: int = 640 * 360
+    min_confidence: float = 0.3
+
+
+@dataclass(frozen=True)
+class BoxDetection:
+    """A face box in plate pixels (x0, y0, x1, y1) and the detector's confidence."""
+
+    box: tuple[float, float, float, float]
+    confidence: float
+
+
+class SecondDetector:
+    """dlib's CNN face detector, loaded on first use."""
+
+    def __init__(self, options: SecondDetectorOptions | None = None, models_folder: str | Path | None = None):
+        self.options = options or SecondDetectorOptions()
+        self.models_folder = Path(models_folder) if models_folder is not None else default_models_folder()
+        self._net = None
+
+    def _load(self):
+        if self._net is None:
+            import dlib
+
+            path = (self.models_folder or Path("face_recognition_models")) / MODEL_FILE
+            if self.models_folder is None or not path.is_file():
+                raise ModelError(f"dlib's CNN face detector {path} is missing; {INSTALL_HINT}")
+            self._net = dlib.cnn_face_detection_model_v1(str(path))
+        return self._net
+
+    def due(self, position_in_shot: int, since_found: int | None) -> bool:
+        """Whether to run on the frame ``position_in_shot`` frames after the shot's first, ``since_found``
+        frames after the shot's first run that found a face (None: none has yet). A new shot is searched
+        frame by frame until a face is found (for at most ``every`` frames), then every ``every`` frames."""
+        every = max(self.options.every, 1)
+        if not self.options.enabled:
+            return False
+        if since_found is None:
+            return position_in_shot < every or position_in_shot % every == 0
+        return since_found % every == 0
+
+    def find(self, plate: np.ndarray) -> list[BoxDetection]:
+        """Faces in an sRGB uint8 frame, best first. Runs at two scales: the frame scaled to ``max_pixels``, and
+        half that, where large, blurred faces (a close-up in motion) score far higher."""
+        height, width = plate.shape[:2]
+        k = min(1.0, math.sqrt(self.options.max_pixels / (width * height)))
+        found: list[BoxDetection] = []
+        for scale in (k, k / 2):
+            image = plate if scale == 1.0 else cv2.resize(plate, (round(width * scale), round(height * scale)),
+                                                          interpolation=cv2.INTER_AREA)
+            for detection in self._load()(np.ascontiguousarray(image), 0):
+                rect = detection.rect
+                box = (rect.left() / scale, rect.top() / scale, (rect.right() + 1) / scale,
+                       (rect.bottom() + 1) / scale)
+                found.append(BoxDetection(box, float(detection.confidence)))
+        kept: list[BoxDetection] = []
+        for detection in sorted(found, key=lambda detection: -detection.confidence):
+            if detection.confidence >= self.options.min_confidence and all(
+                    box_overlap(detection.box, other.box) <= SAME_FACE_OVERLAP for other in kept):
+                kept.append(detection)
+        return kept
+
+
+def landmarks_in_box(box: tuple[float, float, float, float]) -> np.ndarray:
+    """The mean face's 478 landmarks (the alignment template) fitted into a detector box: a stand-in for a
+    face the mesh cannot mark, good enough to frame its crop, not to align it."""
+    x0, y0, x1, y1 = box
+    side = math.sqrt((x1 - x0) * (y1 - y0))
+    low, high = TEMPLATE.min(axis=0), TEMPLATE.max(axis=0)
+    scale = BOX_TO_LANDMARKS * side / float(high[1] - low[1])
+    centre = (low + high) / 2.0
+    target = np.array([(x0 + x1) / 2.0, (y0 + y1) / 2.0 + BOX_DROP * side])
+    return (TEMPLATE - centre) * scale + target
