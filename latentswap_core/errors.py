@@ -25,6 +25,10 @@ class ModelError(LatentSwapError):
     """Weights, checkpoints or model folders are missing, corrupt or mismatched."""
 
 
+class SettingsError(LatentSwapError):
+    """A setting is out of range or contradicts another (e.g. two ways of picking faces given together)."""
+
+
 class OutputError(LatentSwapError):
     """Output would overwrite the input, or cannot be written where asked."""
 

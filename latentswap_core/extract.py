@@ -1,9 +1,11 @@
 """Faceset extraction: tracked faces -> aligned crops and masks, keeping only faces worth training on.
 
-Faces are left out, and listed in the faceset's ``skipped`` with the reason, when the detector is
-unsure (``low_confidence``), when the crop is much softer than the shot's typical face (``blurred``:
-sharpness below ``blur_ratio`` x the median, or below an absolute floor), or when it nearly repeats
-the last kept face of its track (``duplicate``: mean difference of 32 x 32 grey thumbnails).
+Faces are left out, and listed in the faceset's ``skipped`` with the reason, when the track marks their
+landmarks as untrustworthy (``unreliable_landmarks``: profiles, tiny faces, faces filled in between
+detections), when the detector is unsure (``low_confidence``), when the crop is much softer than the
+shot's typical face (``blurred``: sharpness below ``blur_ratio`` x the median, or below an absolute
+floor), or when it nearly repeats the last kept face of its track (``duplicate``: mean difference of
+32 x 32 grey thumbnails).
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ from latentswap_core.align import (
     warp_to_aligned,
 )
 from latentswap_core.errors import FacesetError
+from latentswap_core.face_selection import FaceSelection
 from latentswap_core.faceset import Faceset, FacesetWriter, sharpness, thumbnail
 from latentswap_core.io import FrameSource
 
 
 class TrackedFace(Protocol):
     track_id: int
+    person: int
+    landmarks_reliable: bool
     score: float
     landmark_confidence: float
     bbox: tuple[float, float, float, float]
@@ -44,7 +49,7 @@ class TrackedFace(Protocol):
 class ExtractOptions:
     size: int = 256
     face_type: str = "whole_face"
-    track_ids: tuple[int, ...] | None = None   # None: every face
+    faces: FaceSelection = FaceSelection()     # by track id or person; default: every face
     every: int = 1                             # every K-th frame of the source
     min_score: float = 0.5
     min_landmark_confidence: float = 0.3
@@ -70,12 +75,18 @@ def extract_faceset(
     output: str | os.PathLike[str],
     options: ExtractOptions,
     on_frame: Callable[[int, int], None] | None = None,
+    track_name: str | None = None,
 ) -> Faceset:
     """Write the faceset of ``source`` at ``output`` from its tracked faces (frame, faces) in shot order.
 
-    ``on_frame(frame, kept_so_far)`` is called after each frame looked at.
+    ``on_frame(frame, kept_so_far)`` is called after each frame looked at. A track id or person that
+    ``options.faces`` asks for but no face of ``tracked`` carries is refused before anything is written;
+    ``track_name`` names the track in that message (default: the faces tracked in the source).
     """
     options.check()
+    tracked = list(tracked)
+    options.faces.check((face for _, faces in tracked for face in faces),
+                        track_name or f"the faces tracked in {source.description}")
     output = Path(output)
     if (output / "faceset.json").exists() or (output / "faces").is_dir() and any((output / "faces").iterdir()):
         raise FacesetError(f"{output}: a faceset is already there; choose a new folder or delete it first")
@@ -97,7 +108,7 @@ def _extract(source: FrameSource, tracked: Iterable[tuple[int, Sequence[TrackedF
     last_thumbnail: dict[int, np.ndarray] = {}
     try:
         for index, (frame, faces) in enumerate(tracked):
-            chosen = [face for face in faces if options.track_ids is None or face.track_id in options.track_ids]
+            chosen = [face for face in faces if options.faces.matches(face)]
             if index % options.every == 0 and chosen:
                 image = source.read(frame)
                 rgb = color.working_rgb(image, options.colorspace, options.ocio_config)
@@ -112,7 +123,7 @@ def _extract(source: FrameSource, tracked: Iterable[tuple[int, Sequence[TrackedF
     if not faceset.faces:
         reasons = sorted({entry["reason"] for entry in faceset.skipped}) or ["no face found"]
         raise FacesetError(f"{source.description}: no face was kept ({', '.join(reasons)}), so no faceset was "
-                           f"written to {output}; check the footage, --track-id and the frame range")
+                           f"written to {output}; check the footage, --track-id or --person and the frame range")
     return faceset
 
 
@@ -134,6 +145,9 @@ def faceset_from_photos(photos: Sequence[str | os.PathLike[str]], output: str | 
 
 def _add_face(writer: FacesetWriter, rgb: np.ndarray, data_offset: tuple[int, int], frame: int, source_file: str,
               face: TrackedFace, options: ExtractOptions, last_thumbnail: dict[int, np.ndarray]) -> None:
+    if not face.landmarks_reliable:  # an aligned crop from guessed landmarks would teach the model a wrong face
+        writer.skip(frame, face.track_id, "unreliable_landmarks")
+        return
     if face.score < options.min_score or face.landmark_confidence < options.min_landmark_confidence:
         writer.skip(frame, face.track_id, "low_confidence", score=round(float(face.score), 3),
                     landmark_confidence=round(float(face.landmark_confidence), 3))

@@ -283,12 +283,22 @@ def swap_arguments(node, source, first, last, track_path=None):
         strength = float(node["refine_strength"].value())
         args += ["--refine", os.path.expanduser(refiner), "--refine-strength", f"{strength:g}",
                  "--refine-steps", str(int(node["refine_steps"].value()))]
-    faces = str(node["faces"].value()).strip().replace(" ", "")
-    if faces and faces.lower() != "all":
-        args += ["--faces", faces]
+    for track_id in face_track_ids(node):
+        args += ["--track-id", track_id]
     if track_path:
         args += ["--track", track_path]
     return args
+
+
+def face_track_ids(node):
+    """The faces knob ("all", empty, or track ids such as "0,2") as the track ids to pass, one per ``--track-id``."""
+    text = str(node["faces"].value()).strip().replace(" ", "")
+    if not text or text.lower() == "all":
+        return []
+    ids = [part for part in text.split(",") if part]
+    if not ids or not all(part.isascii() and part.isdigit() for part in ids):
+        raise PluginError(f"{node.name()}: the faces knob {text!r} is not 'all' or track ids such as 0 or 0,2")
+    return [str(int(part)) for part in ids]
 
 
 def write_edited_track(node):

@@ -104,6 +104,29 @@ def test_another_real_person_is_told_apart_from_the_plate_face(biden_shot, obama
     assert with_source.summary["identity_retrieval_rate"] == 1.0
 
 
+def test_a_person_is_followed_across_track_ids(biden_shot, biden_track, tiny_facesets) -> None:
+    import copy
+
+    from latentswap_core.errors import TrackFileError
+    from latentswap_core.face_selection import FaceSelection
+
+    track = copy.deepcopy(biden_track)  # as if a cut ended track 0 after the first frame and track 7 took over
+    for entry in track.frames:
+        for face in entry.faces:
+            face.person = 4
+            if entry is not track.frames[0]:
+                face.track_id = 7
+    source = shots.ArraySource(biden_shot.frames)
+    person = evaluate_shot(source, source, EvalOptions(target=tiny_facesets[0], faces=FaceSelection(people=(4,))),
+                           track, biden_track)
+    assert [row["face"] for row in person.frames] == [True] * FRAMES
+    by_track = evaluate_shot(source, source, EvalOptions(target=tiny_facesets[0]), track, biden_track)
+    assert [row["face"] for row in by_track.frames] == [True] + [False] * (FRAMES - 1)  # default: the first track
+    with pytest.raises(TrackFileError, match="--person 2: not in sh010.track.json; people there: 4$"):
+        evaluate_shot(source, source, EvalOptions(target=tiny_facesets[0], faces=FaceSelection(people=(2,))),
+                      track, biden_track, track_name="sh010.track.json")
+
+
 def test_pose_error_follows_an_in_plane_rotation(shared_dir: Path) -> None:
     photo = shots.load_photo("obama2", shared_dir)
     frames = shots.render_shot([photo], [[shots.Pose(angle=a, scale=0.6, x=320.0, y=185.0)] for a in (0.0, 15.0)],

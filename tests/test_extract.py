@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from latentswap_core.align import alignment_transform, transform_points
-from latentswap_core.errors import FacesetError
+from latentswap_core.errors import FacesetError, TrackFileError
 from latentswap_core.extract import ExtractOptions, extract_faceset
+from latentswap_core.face_selection import FaceSelection
 from latentswap_core.faceset import load_faceset
 from latentswap_core.io import Image, open_source, read_image, write_image
 from latentswap_core.track.detect import FaceDetector
@@ -23,6 +24,8 @@ class Face:
     score: float
     landmark_confidence: float
     landmarks: np.ndarray
+    person: int = -1
+    landmarks_reliable: bool = True
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +92,7 @@ def test_extract_keeps_good_faces_and_says_why_others_were_skipped(tmp_path: Pat
 def test_track_choice_every_and_refusals(tmp_path: Path, photos, marked) -> None:
     tracked = make_shot(tmp_path, photos, marked)
     source = open_source(tmp_path / "shot.####.png")
-    only_biden = extract_faceset(source, tracked, tmp_path / "b", ExtractOptions(track_ids=(1,)))
+    only_biden = extract_faceset(source, tracked, tmp_path / "b", ExtractOptions(faces=FaceSelection(track_ids=(1,))))
     assert [entry.track_id for entry in only_biden.faces] == [1]
     every_other = extract_faceset(source, tracked, tmp_path / "e", ExtractOptions(every=2))
     assert [entry.frame for entry in every_other.faces] == [1, 5]  # frames 1, 3 (blurred), 5
@@ -102,6 +105,61 @@ def test_track_choice_every_and_refusals(tmp_path: Path, photos, marked) -> None
         extract_faceset(source, tracked, tmp_path / "n", ExtractOptions(min_score=0.99))
     with pytest.raises(FacesetError, match="not a faceset"):
         load_faceset(tmp_path)
+
+
+def test_people_unreliable_landmarks_and_unknown_ids(tmp_path: Path, photos, marked) -> None:
+    tracked = make_shot(tmp_path, photos, marked)
+    for _, faces in tracked:
+        for face in faces:
+            face.person = 3 if face.track_id == 0 else 8
+    source = open_source(tmp_path / "shot.####.png")
+    only_biden = extract_faceset(source, tracked, tmp_path / "p", ExtractOptions(faces=FaceSelection(people=(8,))))
+    assert [(entry.frame, entry.track_id) for entry in only_biden.faces] == [(5, 1)]
+    assert only_biden.skipped == []  # obama's faces were not looked at, so not skipped either
+
+    with pytest.raises(TrackFileError) as error:
+        extract_faceset(source, tracked, tmp_path / "x", ExtractOptions(faces=FaceSelection(people=(7,))),
+                        track_name="sh010.track.json")
+    assert str(error.value) == "--person 7: not in sh010.track.json; people there: 3, 8"
+    with pytest.raises(TrackFileError, match=r"--track-id 4: not in the faces tracked in .*; track ids there: 0, 1$"):
+        extract_faceset(source, tracked, tmp_path / "x", ExtractOptions(faces=FaceSelection(track_ids=(4,))))
+    assert not (tmp_path / "x").exists()
+
+    tracked[0][1][0].landmarks_reliable = False  # e.g. a face filled in between two detections
+    faceset = extract_faceset(source, tracked, tmp_path / "u", ExtractOptions())
+    assert [(entry.frame, entry.track_id) for entry in faceset.faces] == [(2, 0), (5, 1)]  # 2 no longer repeats 1
+    assert {(skip["frame"], skip["reason"]) for skip in faceset.skipped} == {
+        (1, "unreliable_landmarks"), (3, "blurred"), (4, "low_confidence")}
+
+
+def test_extract_command_picks_a_person_from_a_track_file(tmp_path: Path, photos, marked, capsys) -> None:
+    from latentswap_core.cli import main
+    from latentswap_core.track.trackfile import FrameFaces, ShotTrack, TrackedFace, write_track_file
+
+    tracked = make_shot(tmp_path, photos, marked)
+    people = {0: 0, 1: 1}
+    frames = [FrameFaces(number, [
+        TrackedFace(face.track_id, face.score, face.landmark_confidence,
+                    (*face.landmarks.min(axis=0), *face.landmarks.max(axis=0)), face.landmarks,
+                    alignment_transform(face.landmarks), person=people[face.track_id]) for face in faces])
+        for number, faces in tracked]
+    track_file = tmp_path / "shot.track.json"
+    write_track_file(track_file, ShotTrack("shot.####.png", 1400, 1400, frames))
+    plate = str(tmp_path / "shot.####.png")
+
+    assert main(["extract", plate, "-o", str(tmp_path / "biden"), "--track", str(track_file), "--person", "1",
+                 "--size", "128"]) == 0
+    kept = load_faceset(tmp_path / "biden")
+    assert [(entry.frame, entry.track_id) for entry in kept.faces] == [(5, 1)]
+    assert capsys.readouterr().out.startswith(f"wrote {tmp_path / 'biden' / 'faceset.json'}: 1 faces at 128 px")
+
+    assert main(["extract", plate, "-o", str(tmp_path / "nobody"), "--track", str(track_file), "--person", "7"]) == 2
+    assert capsys.readouterr().err == ("latentswap: error: --person 7: not in shot.track.json; people there: 0, 1\n")
+    assert main(["extract", plate, "-o", str(tmp_path / "nobody"), "--track", str(track_file), "--frames", "1-4",
+                 "--person", "1"]) == 2  # person 1 is only in frame 5
+    assert capsys.readouterr().err == ("latentswap: error: --person 1: not in shot.track.json, frames 1-4; people "
+                                       "there: 0\n")
+    assert not (tmp_path / "nobody").exists()
 
 
 def test_a_data_window_offset_is_honoured(tmp_path: Path, photos, marked) -> None:

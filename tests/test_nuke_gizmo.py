@@ -228,3 +228,17 @@ def test_precompute_asks_for_the_refiner_only_when_one_is_set(nuke, plate, tmp_p
     at = args.index("--refine")
     assert args[at:at + 6] == ["--refine", str(tmp_path / "refiners" / "sh010 v2"), "--refine-strength", "0.45",
                                "--refine-steps", "20"]
+
+
+def test_the_faces_knob_becomes_one_track_id_option_per_face(nuke, plate, tmp_path) -> None:
+    import nuke_plugin.gizmo as gizmo
+
+    node = make_gizmo(nuke, plate, tmp_path / "model", tmp_path / "cache")
+    assert "--track-id" not in gizmo.swap_arguments(node, str(plate), *FRAMES)  # "all", the knob's default
+    node["faces"].setValue(" 0, 2 ")
+    args = gizmo.swap_arguments(node, str(plate), *FRAMES)
+    assert "--faces" not in args
+    assert [args[at + 1] for at, value in enumerate(args) if value == "--track-id"] == ["0", "2"]
+    node["faces"].setValue("0,x")
+    with pytest.raises(gizmo.PluginError, match="the faces knob '0,x' is not 'all' or track ids such as 0 or 0,2"):
+        gizmo.swap_arguments(node, str(plate), *FRAMES)

@@ -105,8 +105,8 @@ def test_bad_input_fails_before_any_frame_is_written(model_dir: Path, plate: Pat
     track = tmp_path / "shot.track.json"
     assert latentswap("track", str(plate), "-o", str(track), env=environment).returncode == 0
     done = latentswap("swap", str(plate), "--model", str(model_dir), "-o", target, "--track", str(track),
-                      "--faces", "7", env=environment)
-    assert done.returncode == 2 and "face id 7 is not in the track" in done.stderr
+                      "--faces", "7", env=environment)  # the old spelling of --track-id, as saved Nuke scripts pass
+    assert done.returncode == 2 and "--track-id 7: not in shot.track.json; track ids there: 0" in done.stderr
 
     done = latentswap("swap", str(plate), "--model", str(model_dir), "-o", target, "--blend", "screen",
                       env=environment)
@@ -127,6 +127,33 @@ def test_skip_existing_keeps_finished_frames(model_dir: Path, plate: Path, share
     assert (tmp_path / "swap.1001.exr").stat().st_mtime_ns == first
     assert "kept 2 existing frames: 1001-1002" in done.stdout
     assert sorted(path.name for path in tmp_path.iterdir()) == [f"swap.{f}.exr" for f in range(1001, 1005)]
+
+
+def test_faces_with_unreliable_landmarks_are_left_alone_and_reported(model_dir: Path, plate: Path, shared_models,
+                                                                      tmp_path: Path, capsys) -> None:
+    from latentswap_core.cli import main
+    from latentswap_core.io import open_source
+    from latentswap_core.track import TrackOptions, track_source
+    from latentswap_core.track.trackfile import write_track_file
+
+    source = open_source(str(plate), [1001, 1003])
+    track = track_source(source, TrackOptions())
+    source.close()
+    for face in track.faces_at(1003):
+        face.landmarks_reliable = False  # e.g. a profile the mesh could not mark
+    track_file = tmp_path / "shot.track.json"
+    write_track_file(track_file, track)
+    out = tmp_path / "out"
+    assert main(["swap", str(plate), "--model", str(model_dir), "-o", str(out / "swap.####.exr"), "--frames",
+                 "1001,1003", "--track", str(track_file)]) == 0
+    stdout = capsys.readouterr().out
+    assert "wrote 2 frames" in stdout and "(1 faces swapped" in stdout
+    assert stdout.splitlines()[-1] == ("1 faces with unreliable landmarks not swapped (profiles, tiny or occluded "
+                                       "faces): frames 1003")
+    original = read_image(Path(str(plate).replace("####", "1003"))).pixels
+    result = read_image(out / "swap.1003.exr")
+    assert np.array_equal(result.pixels[:, :, :4], original) and not result.channel("mask.Y").any()
+    assert read_image(out / "swap.1001.exr").channel("mask.Y").any()
 
 
 def test_onnx_backend_matches_torch(swapped, model_dir: Path, plate: Path, shared_dir: Path, tmp_path: Path) -> None:

@@ -27,12 +27,12 @@ examples:
   latentswap convert plate.1001-1100#.exr -o review/plate.####.png --output-colorspace "sRGB - Texture"
   latentswap track /shots/sh010/plate.####.exr -o sh010.track.json --frames 1001-1100
   latentswap extract interview.mov -o facesets/actor --size 256 --every 2
-  latentswap extract /shots/sh010/plate.####.exr -o facesets/double --track sh010.track.json --track-id 0
+  latentswap extract /shots/sh010/plate.####.exr -o facesets/double --track sh010.track.json --person 0
   latentswap train --src facesets/actor --dst facesets/double -o models/actor_double --steps 20000 --consent REF-123
   latentswap train-refiner --faceset facesets/actor --model models/actor_double --swaps facesets/double \
       -o models/actor_refiner --steps 5000 --consent REF-123
   latentswap swap /shots/sh010/plate.####.exr --model models/actor_double --refine models/actor_refiner \
-      -o swap/sh010.####.exr --refine-strength 0.3 --refine-steps 20
+      -o swap/sh010.####.exr --track sh010.track.json --person 0 --refine-strength 0.3 --refine-steps 20
   latentswap colorspaces
   latentswap models
 

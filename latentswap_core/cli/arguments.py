@@ -3,11 +3,47 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from latentswap_core.face_selection import FaceSelection
 
 
 def add_frames(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", metavar="RANGE",
                         help="frames to use, e.g. 1001-1100 or 1001-1100x2 (default: all found)")
+
+
+def add_face_selection(parser: argparse.ArgumentParser, default: str = "every face") -> None:
+    """``--track-id N`` and ``--person P``, both repeatable; read them with ``face_selection(args)``."""
+    parser.add_argument("--track-id", type=_face_id, action="append", dest="track_ids", metavar="N",
+                        help="only the faces of track N: one unbroken run of one face within a camera cut (repeat "
+                             f"for several; default: {default})")
+    parser.add_argument("--person", type=_face_id, action="append", dest="people", metavar="P",
+                        help="only the faces of person P: one human over the whole shot, across cuts, as `latentswap "
+                             "track` lists them and its --report sheet shows (repeat for several; not together with "
+                             "--track-id)")
+
+
+def face_selection(args: argparse.Namespace) -> FaceSelection:
+    """The faces ``add_face_selection``'s options pick (refused with a one-line error when both are given)."""
+    return FaceSelection.from_arguments(args.track_ids, args.people)
+
+
+def track_name(track: str | None, source: str, frames: str | None = None) -> str:
+    """The track as an error about ``--track-id``/``--person`` names it: its file, or the tracking just done of
+    ``source`` (a description); with ``frames`` when only those were looked at."""
+    name = Path(track).name if track else f"the faces tracked in {source}"
+    return f"{name}, frames {frames}" if frames else name
+
+
+def _face_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an id (a whole number, 0 or more)")
+    return value
 
 
 def add_progress_json(parser: argparse.ArgumentParser) -> None:

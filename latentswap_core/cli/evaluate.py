@@ -6,7 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from latentswap_core.cli.arguments import add_colorspace, add_frames, add_ocio_config, add_progress_json
+from latentswap_core.cli.arguments import (
+    add_colorspace,
+    add_face_selection,
+    add_frames,
+    add_ocio_config,
+    add_progress_json,
+    face_selection,
+    track_name,
+)
 from latentswap_core.progress import Progress, emit_json
 
 
@@ -24,7 +32,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--source", metavar="FACESET",
                         help="faceset of the plate's own identity (default: each frame's plate face)")
     parser.add_argument("--track", metavar="TRACK_JSON", help="the plate's track file (default: track the plate now)")
-    parser.add_argument("--track-id", type=int, metavar="ID", help="the plate face to evaluate (default: the first)")
+    add_face_selection(parser, default="the first track; in a frame with several selected faces, the lowest "
+                                       "track id is evaluated")
     add_frames(parser)
     parser.add_argument("-o", "--output", required=True, metavar="REPORT_DIR", help="folder for the report")
     parser.add_argument("--arcface", metavar="ONNX", help="an ArcFace ONNX file: adds cosine similarity to the target")
@@ -43,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from latentswap_core.track.trackfile import read_track_for
 
     options = EvalOptions(
-        target=Path(args.target), source=Path(args.source) if args.source else None, track_id=args.track_id,
+        target=Path(args.target), source=Path(args.source) if args.source else None, faces=face_selection(args),
         colorspace=args.colorspace, ocio_config=args.ocio_config,
         arcface=_path(args.arcface), fid_weights=_path(args.fid_weights), lpips_weights=_path(args.lpips_weights),
     )
@@ -64,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
                 bars[stage].advance(frame=frame)
 
             try:
-                evaluation = evaluate_shot(plate, swapped, options, plate_track, on_frame=advance)
+                evaluation = evaluate_shot(plate, swapped, options, plate_track, on_frame=advance,
+                                           track_name=track_name(args.track, plate.description))
             finally:
                 for bar in bars.values():
                     bar.__exit__(*sys.exc_info())

@@ -6,7 +6,15 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from latentswap_core.cli.arguments import add_colorspace, add_frames, add_ocio_config, add_progress_json
+from latentswap_core.cli.arguments import (
+    add_colorspace,
+    add_face_selection,
+    add_frames,
+    add_ocio_config,
+    add_progress_json,
+    face_selection,
+    track_name,
+)
 from latentswap_core.progress import Progress
 
 
@@ -15,15 +23,16 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "extract", help="build a faceset of aligned face crops and masks for training",
         description="Track the faces of a sequence, movie or folder of photos (or read a track file) and write "
                     "a faceset folder: aligned crops (16-bit sRGB PNG), masks and faceset.json. Blurred, "
-                    "low-confidence and near-duplicate faces are skipped and listed with the reason.",
+                    "low-confidence and near-duplicate faces, and faces whose landmarks the track marks unreliable "
+                    "(profiles, tiny faces, faces filled in between detections), are skipped and listed with the "
+                    "reason.",
     )
     parser.add_argument("source", help="plate.####.exr, a movie, an image or a folder of photos")
     parser.add_argument("-o", "--output", required=True, help="the faceset folder to create")
     add_frames(parser)
     parser.add_argument("--size", type=int, default=256, help="crop size in pixels, 128-1024 in steps of 64")
     parser.add_argument("--face-type", default="whole_face", help="face, whole_face or head (default: whole_face)")
-    parser.add_argument("--track-id", type=int, action="append", dest="track_ids", metavar="N",
-                        help="keep only this face track (repeat for several; default: every face)")
+    add_face_selection(parser)
     parser.add_argument("--every", type=int, default=1, metavar="K", help="look at every K-th frame only")
     parser.add_argument("--track", metavar="TRACK_JSON", help="use this track file instead of tracking again")
     add_colorspace(parser)
@@ -39,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from latentswap_core.track.trackfile import read_track_for
 
     options = ExtractOptions(size=args.size, face_type=args.face_type, every=args.every,
-                             track_ids=tuple(args.track_ids) if args.track_ids else None,
+                             faces=face_selection(args),
                              colorspace=args.colorspace, ocio_config=args.ocio_config)
     options.check()
     source = open_source(args.source, args.frames)
@@ -54,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         tracked = [(entry.frame, entry.faces) for entry in shot.frames if entry.frame in wanted]
         with Progress("extract", len(tracked), json_lines=args.progress_json) as progress:
             faceset = extract_faceset(source, tracked, args.output, options,
-                                      on_frame=lambda frame, kept: progress.advance(frame=frame, kept=kept))
+                                      on_frame=lambda frame, kept: progress.advance(frame=frame, kept=kept),
+                                      track_name=track_name(args.track, source.description, args.frames))
     finally:
         source.close()
     reasons = Counter(entry["reason"] for entry in faceset.skipped)

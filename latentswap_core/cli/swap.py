@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from latentswap_core.cli.arguments import add_colorspace, add_frames, add_ocio_config, add_progress_json
-from latentswap_core.errors import OutputError
+from latentswap_core.cli.arguments import (
+    add_colorspace,
+    add_face_selection,
+    add_frames,
+    add_ocio_config,
+    add_progress_json,
+    face_selection,
+    track_name,
+)
+from latentswap_core.errors import SettingsError
+from latentswap_core.face_selection import FaceSelection
 from latentswap_core.progress import Progress, emit_json
+
+if TYPE_CHECKING:
+    from latentswap_core.swap.render import RenderOptions
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -16,7 +29,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         description="Per frame: the tracked faces are aligned, swapped by the model, colour-matched to the plate, "
                     "feathered and blended back, sub-pixel exact. Each output EXR holds the comp (R, G, B, A), the "
                     "swapped faces premultiplied (face.R/G/B/A) and the blend alpha (mask.Y), in the plate's "
-                    "colourspace and resolution; pixels the blend does not reach are the plate's own.",
+                    "colourspace and resolution; pixels the blend does not reach are the plate's own. Faces whose "
+                    "landmarks the track marks unreliable (profiles, tiny or occluded faces) are not swapped.",
     )
     parser.add_argument("source", help="the plate: plate.####.exr, plate.%%04d.exr, an image, a folder or a movie")
     parser.add_argument("--model", required=True, metavar="MODEL_DIR", help="a model folder from `latentswap train`")
@@ -25,7 +39,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     add_frames(parser)
     parser.add_argument("--track", metavar="TRACK_JSON",
                         help="faces from `latentswap track` (or the Nuke gizmo); default: track the plate now")
-    parser.add_argument("--faces", default="all", metavar="IDS", help="track ids to swap, e.g. 0 or 0,2 (default: all)")
+    add_face_selection(parser)
+    # Before --track-id: "all" or track ids such as 0,2. Saved Nuke scripts and farm jobs still pass it.
+    parser.add_argument("--faces", metavar="IDS", help=argparse.SUPPRESS)
     add_colorspace(parser)
     parser.add_argument("--color-transfer", default="rct", metavar="MODE",
                         help="match the swapped face's colour to the plate's face: none, rct, lct, mkl or idt "
@@ -67,6 +83,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def parse_face_ids(text: str) -> tuple[int, ...] | None:
+    """The deprecated ``--faces`` value: "all" (None) or track ids such as 0 or 0,2."""
     if text.strip().lower() == "all":
         return None
     try:
@@ -74,8 +91,30 @@ def parse_face_ids(text: str) -> tuple[int, ...] | None:
     except ValueError:
         ids = ()
     if not ids or any(i < 0 for i in ids):
-        raise OutputError(f"--faces {text!r} is not 'all' or a list of track ids such as 0 or 0,2")
+        raise SettingsError(f"--faces {text!r} is not 'all' or a list of track ids such as 0 or 0,2; use "
+                            "--track-id N (repeat for several)")
     return ids
+
+
+def swap_selection(args: argparse.Namespace) -> FaceSelection:
+    """``--track-id``/``--person``, with the old ``--faces IDS`` read as more track ids."""
+    old = parse_face_ids(args.faces) if args.faces is not None else None
+    if old:
+        args = argparse.Namespace(**{**vars(args), "track_ids": [*(args.track_ids or ()), *old]})
+    return face_selection(args)
+
+
+def render_options(args: argparse.Namespace) -> RenderOptions:
+    """The render settings the command line asks for, checked."""
+    from latentswap_core.swap.render import RenderOptions
+
+    options = RenderOptions(
+        faces=swap_selection(args), colorspace=args.colorspace, ocio_config=args.ocio_config,
+        color_transfer=args.color_transfer, mask=args.mask, mask_erode=args.mask_erode, mask_blur=args.mask_blur,
+        blend=args.blend, mix=args.mix, batch=args.batch, workers=args.workers, skip_existing=args.skip_existing,
+    )
+    options.check()
+    return options
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,16 +123,11 @@ def run(args: argparse.Namespace) -> int:
     from latentswap_core.io import format_frames, open_source
     from latentswap_core.refine import RefineOptions, Refiner
     from latentswap_core.swap.backends import open_swapper
-    from latentswap_core.swap.render import RenderOptions, render_shot
+    from latentswap_core.swap.render import render_shot
     from latentswap_core.track import TrackOptions, track_source
     from latentswap_core.track.trackfile import read_track_for
 
-    options = RenderOptions(
-        faces=parse_face_ids(args.faces), colorspace=args.colorspace, ocio_config=args.ocio_config,
-        color_transfer=args.color_transfer, mask=args.mask, mask_erode=args.mask_erode, mask_blur=args.mask_blur,
-        blend=args.blend, mix=args.mix, batch=args.batch, workers=args.workers, skip_existing=args.skip_existing,
-    )
-    options.check()
+    options = render_options(args)
     refine_options = RefineOptions(strength=args.refine_strength, steps=args.refine_steps, seed=args.refine_seed,
                                    temporal=args.refine_temporal, sampler=args.refine_sampler,
                                    guidance=args.refine_guidance)
@@ -117,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
             report = render_shot(source, args.output, swapper, track, options,
                                  on_frame=lambda frame, faces, kept: progress.advance(frame=frame, faces=faces,
                                                                                       kept=kept),
-                                 refiner=refiner)
+                                 refiner=refiner, track_name=track_name(args.track, source.description))
     finally:
         source.close()
     lines = [f"created folder {folder}" for folder in report.created_folders]
@@ -128,6 +162,9 @@ def run(args: argparse.Namespace) -> int:
     if report.without_face:
         lines.append(f"no face to swap in {len(report.without_face)} frames, copied unchanged: "
                      f"{format_frames(report.without_face)}")
+    if report.unreliable_faces:
+        lines.append(f"{report.unreliable_faces} faces with unreliable landmarks not swapped (profiles, tiny or "
+                     f"occluded faces): frames {format_frames(report.unreliable_frames)}")
     for line in lines:
         if args.progress_json:
             emit_json("message", text=line)

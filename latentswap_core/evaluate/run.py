@@ -21,6 +21,7 @@ from latentswap_core.align import aligned_face_mask, alignment_transform, face_m
 from latentswap_core.errors import SequenceError
 from latentswap_core.evaluate import metrics, pose
 from latentswap_core.evaluate.metrics import OnnxExtras
+from latentswap_core.face_selection import FaceSelection
 from latentswap_core.io import FrameSource, Image, format_frames
 from latentswap_core.track import ShotTrack, TrackOptions, track_source
 
@@ -31,12 +32,13 @@ THUMBNAIL_SIZE = 128
 @dataclass(frozen=True)
 class EvalOptions:
     """``target``/``source``: faceset folders (no source: each frame's plate face is the source identity);
-    ``track_id``: the plate face to evaluate (None: the first track id); ``reference_faces``: faceset faces
+    ``faces``: the plate face to evaluate, by track id or person (in a frame with several, the lowest track id;
+    default: the first track); ``reference_faces``: faceset faces
     averaged into an identity; ``crop_size``: aligned crops for identity and flicker; weights: optional files."""
 
     target: Path
     source: Path | None = None
-    track_id: int | None = None
+    faces: FaceSelection = FaceSelection()
     colorspace: str | None = None
     ocio_config: str | None = None
     crop_size: int = 256
@@ -85,9 +87,10 @@ def reference_descriptor(folder: Path, count: int, describe: Callable[[np.ndarra
 
 def evaluate_shot(plate: FrameSource, swapped: FrameSource, options: EvalOptions, plate_track: ShotTrack | None = None,
                   swapped_track: ShotTrack | None = None,
-                  on_frame: Callable[[str, int], None] | None = None) -> Evaluation:
+                  on_frame: Callable[[str, int], None] | None = None,
+                  track_name: str = "the plate's track") -> Evaluation:
     """Every metric per frame and summarised; ``on_frame(stage, frame)`` after each frame of each stage
-    (``track plate``, ``track result``, ``measure``)."""
+    (``track plate``, ``track result``, ``measure``). ``track_name`` names the plate's track in errors."""
     from latentswap_core.identity import SAME_PERSON_DISTANCE, DlibIdentity
 
     check_frames(plate, swapped)
@@ -95,9 +98,11 @@ def evaluate_shot(plate: FrameSource, swapped: FrameSource, options: EvalOptions
     track_options = TrackOptions(colorspace=options.colorspace, ocio_config=options.ocio_config)
     if plate_track is None:
         plate_track = track_source(plate, track_options, lambda frame, found: tell("track plate", frame))
+    options.faces.check((face for entry in plate_track.frames for face in entry.faces), track_name)
+    selection = options.faces if not options.faces.everyone else \
+        FaceSelection(track_ids=tuple(plate_track.track_ids[:1]) or None)
     if swapped_track is None:
         swapped_track = track_source(swapped, track_options, lambda frame, found: tell("track result", frame))
-    track_id = options.track_id if options.track_id is not None else (plate_track.track_ids or [0])[0]
 
     identity = DlibIdentity()
     size = options.crop_size
@@ -117,7 +122,7 @@ def evaluate_shot(plate: FrameSource, swapped: FrameSource, options: EvalOptions
     for frame in plate.frames:
         plate_image, result_image = plate.read(frame), swapped.read(frame)
         row: dict[str, Any] = {"frame": frame}
-        plate_face = plate_track.face(frame, track_id)
+        plate_face = _plate_face(plate_track, frame, selection)
         result_face = _nearest_face(swapped_track, frame, plate_face)
         plate_rgb = _display(plate_image, options)
         result_rgb = _display(result_image, options)
@@ -181,6 +186,12 @@ def summarise(frames: list[dict[str, Any]], same_person: float) -> dict[str, Any
 
 def _display(image: Image, options: EvalOptions) -> np.ndarray:
     return np.clip(color.working_rgb(image, options.colorspace, options.ocio_config), 0.0, 1.0).astype(np.float32)
+
+
+def _plate_face(track: ShotTrack, frame: int, selection: FaceSelection) -> Any:
+    """The selected face of ``frame`` with the lowest track id (None: no selected face there)."""
+    chosen = [face for face in track.faces_at(frame) if selection.matches(face)]
+    return min(chosen, key=lambda face: face.track_id) if chosen else None
 
 
 def _nearest_face(track: ShotTrack, frame: int, plate_face: Any) -> Any:

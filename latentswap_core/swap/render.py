@@ -37,6 +37,7 @@ from latentswap_core.blend.color_transfer import MODES as COLOR_TRANSFER_MODES
 from latentswap_core.blend.color_transfer import transfer_color
 from latentswap_core.blend.compose import BLENDS, paste_face, refine_mask
 from latentswap_core.errors import LatentSwapError, OutputError, TrackFileError
+from latentswap_core.face_selection import FaceSelection
 from latentswap_core.io import FrameSource, Image, write_image
 from latentswap_core.io.image import to_float32
 from latentswap_core.refine.apply import Refiner
@@ -50,7 +51,7 @@ MASK_SOURCES = ("landmarks", "model", "both")
 
 @dataclass(frozen=True)
 class RenderOptions:
-    faces: tuple[int, ...] | None = None  # track ids to swap; None: every face
+    faces: FaceSelection = FaceSelection()  # by track id or person; default: every face
     colorspace: str | None = None  # the plate's; default by pixel type (ACEScg float, sRGB integer)
     ocio_config: str | None = None
     color_transfer: str = "rct"
@@ -84,6 +85,9 @@ class RenderReport:
     kept: list[int] = field(default_factory=list)  # existing frames left alone (skip_existing)
     without_face: list[int] = field(default_factory=list)  # copied through unchanged
     faces_swapped: int = 0
+    # selected faces the track marks landmarks_reliable False (profiles, tiny, filled in): left as the plate's
+    unreliable_faces: int = 0
+    unreliable_frames: list[int] = field(default_factory=list)
     created_folders: list[Path] = field(default_factory=list)  # output folders that did not exist
     stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     wall_seconds: float = 0.0
@@ -106,8 +110,9 @@ class _Frame:
     swapped: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (face, mask) per face
 
 
-def check_track(track: ShotTrack, frames: list[int], wanted: tuple[int, ...] | None, name: str) -> None:
-    """Refuse before any work a track that misses frames of the range or the face ids asked for."""
+def check_track(track: ShotTrack, frames: list[int], wanted: FaceSelection, name: str) -> None:
+    """Refuse before any work a track that misses frames of the range, or track ids or people asked for that it
+    holds nowhere (in no frame of the whole shot: a farm chunk without the face is fine)."""
     covered = {entry.frame for entry in track.frames}
     missing = [frame for frame in frames if frame not in covered]
     if missing:
@@ -115,18 +120,16 @@ def check_track(track: ShotTrack, frames: list[int], wanted: tuple[int, ...] | N
 
         raise TrackFileError(f"{name} has no entry for frames {format_frames(missing)}: track those frames again "
                              "or narrow --frames")
-    known = set(track.track_ids)
-    unknown = sorted(set(wanted or ()) - known)
-    if unknown:
-        raise TrackFileError(f"face id {', '.join(map(str, unknown))} is not in {name} (its ids: "
-                             f"{', '.join(map(str, sorted(known))) or 'none'}): pick ids from `latentswap info`")
+    wanted.check((face for entry in track.frames for face in entry.faces), name)
 
 
 def render_shot(source: FrameSource, output: str, swapper: Swapper, track: ShotTrack, options: RenderOptions,
                 on_frame: Callable[[int, int, bool], None] | None = None,
-                refiner: Refiner | None = None) -> RenderReport:
+                refiner: Refiner | None = None, track_name: str = "the track") -> RenderReport:
     """Swap every frame of ``source`` into ``output`` (a sequence pattern); ``on_frame(frame, faces, kept)``.
     With a ``refiner``, each swapped face is refined (in frame order, which its temporal smoothing needs).
+    Faces whose landmarks the track marks unreliable are not swapped (they would paste a face at a guessed
+    place) but counted in the report. ``track_name`` names the track in errors (e.g. its file).
     A missing output folder is created before the first frame is written, and removed again if the render fails
     before a frame landed in it."""
     options.check()
@@ -134,7 +137,7 @@ def render_shot(source: FrameSource, output: str, swapper: Swapper, track: ShotT
     if options.colorspace:
         color.check_colorspace(options.colorspace, options.ocio_config)
     frames = list(source.frames)
-    check_track(track, frames, options.faces, "the track")
+    check_track(track, frames, options.faces, track_name)
     report = RenderReport()
     started = time.perf_counter()
     todo = []
@@ -268,8 +271,13 @@ class _Renderer:
         return _Frame(number, image, plate_space, crops)
 
     def _faces(self, number: int) -> list[TrackedFace]:
-        wanted = self.options.faces
-        return [face for face in self.track.faces_at(number) if wanted is None or face.track_id in wanted]
+        """The frame's selected faces with reliable landmarks; the others are counted in the report."""
+        chosen = [face for face in self.track.faces_at(number) if self.options.faces.matches(face)]
+        unreliable = sum(not face.landmarks_reliable for face in chosen)
+        if unreliable:
+            self.report.unreliable_faces += unreliable
+            self.report.unreliable_frames.append(number)
+        return [face for face in chosen if face.landmarks_reliable]
 
     def swap(self, frames: list[_Frame]) -> None:
         crops = [face.crop for frame in frames for face in frame.faces]
