@@ -185,9 +185,11 @@ class ShotTracker:
             self.thumbnails[face.track_id] = (quality, frame, crop)
 
     def finish(self, source: str, width: int, height: int) -> ShotTrack:
-        """The shot so far, each track smoothed (per ``options.smooth``), each face with its ``to_aligned``
-        for ``options.face_type`` (from the smoothed landmarks)."""
-        shot = ShotTrack(source, width, height, self.frames, self.options.face_type, list(self.cut_frames))
+        """The shot so far: the second detector's gaps filled, each track smoothed (per ``options.smooth``),
+        tracks joined into people, each face with its ``to_aligned`` for ``options.face_type`` (from the
+        smoothed landmarks). The tracker's own frames are left as they were."""
+        frames = [FrameFaces(entry.frame, list(entry.faces)) for entry in self.frames]
+        shot = ShotTrack(source, width, height, frames, self.options.face_type, list(self.cut_frames))
         if self.continuous:
             started = time.perf_counter()
             fill_gaps(shot, self.options.fill)
