@@ -141,6 +141,7 @@ def faceset(faces) -> FaceLatents:
     latent_mask = torch.nn.functional.interpolate(mask, size=codec.latent_shape(SIZE)[1:], mode="area")
     return FaceLatents(latents=codec.encode(faces_8bit.float() / 255), latent_masks=latent_mask,
                        latent_priority=latent_mask.clone(), faces=faces_8bit, masks=mask_8bit,
+                       latent_keep=torch.ones_like(latent_mask), keep=torch.full_like(mask_8bit, 255),
                        priority=mask_8bit.clone())
 
 

@@ -183,3 +183,67 @@ def test_cli_writes_the_report_and_rejects_bad_input(biden_shot, obama_shot, tin
                       "-o", str(tmp_path / "r2"), "--frames", "1001-1003")
     assert done.returncode == 2 and "1002" in done.stderr and "missing" in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "r2").exists()
+
+
+def test_changed_outside_compares_at_the_plate_precision() -> None:
+    from latentswap_core.evaluate.run import _changed_outside
+    from latentswap_core.io import Image
+
+    rng = np.random.default_rng(1)
+    plate = Image(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8), ("R", "G", "B"))
+    # what swap writes for an 8-bit movie: the plate's values in half floats (they round, but back to the same codes)
+    stored = (plate.pixels.astype(np.float32) / 255).astype(np.float16)
+    assert not np.array_equal(stored.astype(np.float64), plate.pixels / 255)  # half cannot hold k/255 exactly
+    outside = np.zeros((40, 60), np.float32)
+    assert _changed_outside(plate, Image(stored, ("R", "G", "B")), outside) == 0
+    changed = stored.copy()
+    changed[3, 4, 1] = np.float16((int(plate.pixels[3, 4, 1]) + 1) % 256 / 255)  # one code value
+    assert _changed_outside(plate, Image(changed, ("R", "G", "B")), outside) == 1
+    sixteen = Image((plate.pixels.astype(np.uint16) * 257 + 3), ("R", "G", "B"))
+    as_float = Image(sixteen.pixels.astype(np.float32) / 65535, ("R", "G", "B"))
+    assert _changed_outside(sixteen, as_float, outside) == 0
+    as_half = Image(as_float.pixels.astype(np.float16), ("R", "G", "B"))  # 11 bits: 16-bit codes do not survive
+    assert _changed_outside(sixteen, as_half, outside) > 1000
+
+
+def test_the_grid_measure_sees_an_8px_codec_grid_and_detail_sees_blur(face_photo) -> None:
+    crop = cv2.resize(face_photo, (128, 128), interpolation=cv2.INTER_AREA).astype(np.float32)
+    if crop.max() > 1.5:
+        crop = crop / 255
+    mask = np.zeros((128, 128), np.float32)
+    mask[20:110, 24:104] = 1.0
+    clean = metrics.grid_energy(crop, 8, mask)
+    rows, cols = np.mgrid[0:128, 0:128]
+    lines = ((rows % 8 == 0) | (cols % 8 == 0))[..., None]  # one line per 8 px block edge
+
+    def gridded(strength: float, period: int = 8) -> float:
+        return metrics.grid_energy(np.clip(crop + strength * lines, 0, 1), period, mask)
+
+    assert clean < 2.0
+    assert gridded(0.02) > 1.4 * clean  # 5 code values of 8 bits: faint, and seen
+    assert gridded(0.05) > 3 * clean and gridded(0.05) > gridded(0.02)
+    assert metrics.grid_energy(crop, 16, mask) < 2.0
+    blurred = cv2.GaussianBlur(crop, (0, 0), 2.0)
+    assert metrics.detail_ratio(crop, crop, mask) == pytest.approx(1.0)
+    assert metrics.detail_ratio(blurred, crop, mask) < 0.6
+    assert metrics.grid_energy(crop[:20, :20], 8) is None  # under four periods: no figure
+
+
+def test_the_target_may_be_a_person_of_a_track_file(biden_shot, obama_shot, biden_track, obama_track) -> None:
+    from latentswap_core.evaluate.run import PersonFaces
+
+    plate, swapped = shots.ArraySource(biden_shot.frames), shots.ArraySource(obama_shot.frames)
+    for entry in obama_track.frames:
+        for face in entry.faces:
+            face.person = 3
+    obama = PersonFaces(obama_track, swapped, 3, "obama.track.json")
+    result = evaluate_shot(plate, swapped, EvalOptions(target=None, target_person=obama), biden_track, obama_track)
+    assert result.summary["identity_retrieval_rate"] == 1.0
+    assert result.summary["metrics"]["identity_to_target"]["mean"] < 0.1  # the swap's own frames are the target
+    biden = PersonFaces(biden_track, plate, biden_track.frames[0].faces[0].person, "biden.track.json")
+    result = evaluate_shot(plate, swapped, EvalOptions(target=None, target_person=biden), biden_track, obama_track)
+    assert result.summary["metrics"]["identity_to_target"]["mean"] > SAME_PERSON_DISTANCE  # obama is not biden
+    with pytest.raises(Exception, match="--person 9: not in obama.track.json"):
+        evaluate_shot(plate, swapped, EvalOptions(target=None, target_person=PersonFaces(obama_track, swapped, 9,
+                                                                                           "obama.track.json")),
+                      biden_track, obama_track)

@@ -65,6 +65,8 @@ def test_internal_graph_runs_from_the_cache_read_to_the_output(gizmo) -> None:
     assert nodes["CopyMask"]["inputs"] == ["FaceGrade", "MaskBlur"] and source("FacePremult") == "CopyMask"
     assert nodes["FaceMerge"]["class"] == "Merge2" and nodes["FaceMerge"]["knobs"]["operation"] == "over"
     assert nodes["FaceMerge"]["inputs"] == ["plate", "FacePremult", "mask"]  # B, A, mask
+    # the mask input is a holdout matte, as `swap --holdout`: the plate stays where it is white (a microphone)
+    assert nodes["FaceMerge"]["knobs"]["invert_mask"] == "true"
     assert nodes["ViewSwitch"]["inputs"] == ["FaceMerge", "FacePremult", "MaskBlur", "plate"]  # the view's order
     assert [name for name, node in nodes.items() if node["class"] == "Output"] == ["Output1"]
     assert source("Output1") == "ViewSwitch"

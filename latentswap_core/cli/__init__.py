@@ -13,11 +13,24 @@ import sys
 from collections.abc import Sequence
 
 from latentswap_core import __version__
-from latentswap_core.cli import catalog, convert, demo, evaluate, export, extract, info, refine, swap, track, train
+from latentswap_core.cli import (
+    catalog,
+    convert,
+    demo,
+    evaluate,
+    export,
+    extract,
+    info,
+    refine,
+    swap,
+    track,
+    train,
+    train_mask,
+)
 from latentswap_core.errors import LatentSwapError
 from latentswap_core.progress import emit_json
 
-COMMANDS = (info, convert, track, extract, catalog, train, refine, swap, export, demo, evaluate)
+COMMANDS = (info, convert, track, extract, catalog, train, train_mask, refine, swap, export, demo, evaluate)
 
 EXAMPLES = """\
 examples:

@@ -28,7 +28,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--plate", required=True, metavar="SEQ", help="the plate the swap was made from")
     parser.add_argument("--swapped", required=True, metavar="SEQ", help="the swap's output, e.g. swap/sh010.####.exr")
-    parser.add_argument("--target", required=True, metavar="FACESET", help="faceset of the identity the swap shows")
+    parser.add_argument("--target", required=True, metavar="FACESET|TRACK_JSON",
+                        help="the identity the swap shows: a faceset, or a track file with --target-person")
+    parser.add_argument("--target-person", type=int, metavar="P",
+                        help="with a track file as --target: its person P is the identity the swap shows")
+    parser.add_argument("--target-plate", metavar="SEQ",
+                        help="the frames that track file was made from (default: --plate)")
     parser.add_argument("--source", metavar="FACESET",
                         help="faceset of the plate's own identity (default: each frame's plate face)")
     parser.add_argument("--track", metavar="TRACK_JSON", help="the plate's track file (default: track the plate now)")
@@ -51,8 +56,10 @@ def run(args: argparse.Namespace) -> int:
     from latentswap_core.io import format_frames, open_source
     from latentswap_core.track.trackfile import read_track_for
 
+    target_person, target_plate = _target_person(args)
     options = EvalOptions(
-        target=Path(args.target), source=Path(args.source) if args.source else None, faces=face_selection(args),
+        target=None if target_person else Path(args.target), target_person=target_person,
+        source=Path(args.source) if args.source else None, faces=face_selection(args),
         colorspace=args.colorspace, ocio_config=args.ocio_config,
         arcface=_path(args.arcface), fid_weights=_path(args.fid_weights), lpips_weights=_path(args.lpips_weights),
     )
@@ -78,13 +85,16 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 for bar in bars.values():
                     bar.__exit__(*sys.exc_info())
-            inputs = {"plate": args.plate, "swapped": args.swapped, "target": args.target, "source": args.source,
+            inputs = {"plate": args.plate, "swapped": args.swapped, "target": args.target,
+                      "target_person": args.target_person, "source": args.source,
                       "track": args.track, "frames": format_frames(list(plate.frames))}
             document = write_report(evaluation, args.output, inputs)
         finally:
             swapped.close()
     finally:
         plate.close()
+        if target_plate is not None:
+            target_plate.close()
     lines = [f"wrote {Path(args.output) / 'index.html'} and summary.json ({len(evaluation.frames)} frames)",
              *summary_lines(document), *evaluation.messages]
     for line in lines:
@@ -93,6 +103,33 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(line, file=sys.stdout)
     return 0
+
+
+def _target_person(args: argparse.Namespace):
+    """``--target TRACK_JSON --target-person P``: that person and the frames of ``--target-plate`` (default: the
+    plate); (None, None) for a faceset as ``--target``."""
+    from latentswap_core.errors import SettingsError
+    from latentswap_core.evaluate.run import PersonFaces
+    from latentswap_core.io import open_source
+    from latentswap_core.track.trackfile import read_track_for
+
+    is_track = Path(args.target).is_file() and Path(args.target).suffix.lower() == ".json"
+    if args.target_person is None:
+        if is_track:
+            raise SettingsError(f"--target {args.target} is a track file: add --target-person P to say whose face "
+                                "the swap should show (`latentswap track` lists the people)")
+        if args.target_plate:
+            raise SettingsError("--target-plate goes with --target TRACK_JSON --target-person P")
+        return None, None
+    if not is_track:
+        raise SettingsError(f"--target-person needs a track file as --target, not {args.target}")
+    plate = open_source(args.target_plate or args.plate)
+    try:
+        track = read_track_for(args.target, plate)
+    except BaseException:
+        plate.close()
+        raise
+    return PersonFaces(track, plate, args.target_person, args.target), plate
 
 
 def _path(value: str | None) -> Path | None:

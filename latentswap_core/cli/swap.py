@@ -46,9 +46,16 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--color-transfer", default="rct", metavar="MODE",
                         help="match the swapped face's colour to the plate's face: none, rct, lct, mkl or idt "
                              "(default: rct)")
-    parser.add_argument("--mask", default="landmarks", choices=("landmarks", "model", "both"),
-                        help="blend mask: the plate face's landmark hull, the model's predicted mask, or their "
-                             "product (default: landmarks)")
+    parser.add_argument("--mask", default="landmarks", choices=("landmarks", "model", "both", "occlusion"),
+                        help="blend mask: the plate face's landmark hull, the model's predicted mask, their "
+                             "product, or the hull minus what --occlusion-model finds in front of the face "
+                             "(default: landmarks)")
+    parser.add_argument("--occlusion-model", metavar="MASK_DIR",
+                        help="an occlusion model from `latentswap train-mask` (with --mask occlusion)")
+    parser.add_argument("--holdout", metavar="MATTE_SEQ",
+                        help="mattes of what stays in front of the face (microphone, hands): e.g. roto rendered "
+                             "out as holdout.####.png (alpha, else the first channel; frames without a file hold "
+                             "nothing out); the plate is kept there")
     parser.add_argument("--mask-erode", type=float, default=0.0, metavar="PX",
                         help="shrink the face mask by PX plate pixels (negative grows it; default: 0)")
     parser.add_argument("--mask-blur", type=float, default=0.0, metavar="PX",
@@ -106,12 +113,18 @@ def swap_selection(args: argparse.Namespace) -> FaceSelection:
 
 def render_options(args: argparse.Namespace) -> RenderOptions:
     """The render settings the command line asks for, checked."""
+    from latentswap_core.devices import resolve_device
+    from latentswap_core.io.matte import MatteSequence
+    from latentswap_core.swap.occlusion import OcclusionMasker
     from latentswap_core.swap.render import RenderOptions
 
     options = RenderOptions(
         faces=swap_selection(args), colorspace=args.colorspace, ocio_config=args.ocio_config,
         color_transfer=args.color_transfer, mask=args.mask, mask_erode=args.mask_erode, mask_blur=args.mask_blur,
         blend=args.blend, mix=args.mix, batch=args.batch, workers=args.workers, skip_existing=args.skip_existing,
+        holdout=MatteSequence(args.holdout) if args.holdout else None,
+        occlusion=OcclusionMasker(args.occlusion_model, resolve_device(args.device)) if args.occlusion_model
+        else None,
     )
     options.check()
     return options

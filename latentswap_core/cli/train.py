@@ -62,6 +62,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--consent", metavar="TEXT", help="who agreed to these faces being used (a reference)")
     parser.add_argument("--src-name", metavar="NAME", help="name of the src identity (default: its folder name)")
     parser.add_argument("--dst-name", metavar="NAME", help="name of the dst identity (default: its folder name)")
+    parser.add_argument("--dst-holdout", metavar="MATTE_SEQ",
+                        help="mattes over the dst plate of what stays in front of the face (microphone, hands; "
+                             "e.g. roto rendered out as holdout.####.png, alpha or else the first channel): no loss "
+                             "looks there, so the model does not learn it; frames without a file hold nothing out")
+    parser.add_argument("--src-holdout", metavar="MATTE_SEQ", help="the same over the src plate")
     add_training_run(parser, "MODEL_DIR")
     parser.set_defaults(run=run)
 
@@ -88,6 +93,7 @@ def train(args: argparse.Namespace) -> int:
         decoder_response=args.decoder_response, eyes_mouth_priority=args.eyes_mouth_priority, augment=args.augment,
         augment_pool=args.augment_pool, augment_refresh=args.augment_refresh, consent=args.consent,
         src_name=args.src_name, dst_name=args.dst_name, seed=args.seed, device=args.device,
+        src_holdout=args.src_holdout, dst_holdout=args.dst_holdout,
     )
     # the faceset report comes once the run is accepted, before the latents are encoded (the first process only)
     trainer = Trainer(options, on_faceset_report=lambda report: say_faceset_report(

@@ -212,3 +212,84 @@ class OnnxExtras:
 
 def _unit(vector: np.ndarray) -> np.ndarray:
     return vector / max(float(np.linalg.norm(vector)), 1e-12)
+
+
+def grid_energy(crop: np.ndarray, period: int, mask: np.ndarray | None = None) -> float | None:
+    """How much a face crop's luminance rings at ``period`` pixels: the codec grid measure.
+
+    A codec that decodes latents off its manifold prints its block size (TAEF2: 8 px) as a faint grid. The
+    grid's energy lies at the spatial frequencies ``k / period`` (k = 1 .. period - 1 along rows, columns and
+    both); a face's own energy there is no larger than next to them. The measure is the mean, over those
+    frequencies, of the power there over the median power of the 5 x 5 frequencies around it (minus the grid's
+    own lines): about 1-3 for a clean face, larger with a grid. ``crop``: aligned face, H x W x 3 in [0, 1], at
+    the size the codec decoded it; ``mask``: where to look (the mask's bounding square, else the centre half).
+    None when the region is smaller than four periods."""
+    luma = np.asarray(crop, np.float64) @ np.array([0.2126, 0.7152, 0.0722])
+    height, width = luma.shape
+    if mask is not None and np.any(np.asarray(mask) > 0.5):
+        rows, cols = np.nonzero(np.asarray(mask) > 0.5)
+        y0, y1, x0, x1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    else:
+        y0, y1, x0, x1 = height // 4, height - height // 4, width // 4, width - width // 4
+    side = min(y1 - y0, x1 - x0) // period * period  # whole periods: the grid's frequencies fall on bins
+    if side < 4 * period:
+        return None
+    top, left = (y0 + y1 - side) // 2, (x0 + x1 - side) // 2
+    patch = luma[top:top + side, left:left + side]
+    patch = patch - patch.mean()
+    window = np.hanning(side + 2)[1:-1]
+    power = np.abs(np.fft.fft2(patch * np.outer(window, window))) ** 2
+    step = side // period
+    grid_bins = [(u * step, v * step) for u in range(period) for v in range(period) if u or v]
+    on_grid = np.zeros_like(power, bool)
+    for u, v in grid_bins:
+        on_grid[u, v] = True
+    ratios = []
+    for u, v in grid_bins:
+        around = [(int((u + du) % side), int((v + dv) % side)) for du in range(-2, 3) for dv in range(-2, 3)]
+        background = [power[a, b] for a, b in around if not on_grid[a, b]]
+        ratios.append(power[u, v] / max(float(np.median(background)), 1e-20))
+    return float(np.mean(ratios))
+
+
+def detail_ratio(result: np.ndarray, plate: np.ndarray, mask: np.ndarray) -> float | None:
+    """The result's fine detail over the plate's, inside ``mask``: the ratio of the mean absolute Laplacian of
+    the luminance (after a 3 x 3 Gaussian that steadies it against noise). 1: as sharp as the plate; a blurred
+    face is below 1, an over-sharpened or grainy one above. None when the mask is empty or the plate is flat."""
+    weight = np.asarray(mask, np.float64)
+    if weight.sum() <= 0:
+        return None
+    luma = np.array([0.2126, 0.7152, 0.0722], np.float32)
+
+    def detail(image: np.ndarray) -> float:
+        smooth = cv2.GaussianBlur(np.asarray(image, np.float32) @ luma, (3, 3), 0)
+        return float((np.abs(cv2.Laplacian(smooth, cv2.CV_32F)) * weight).sum() / weight.sum())
+
+    reference = detail(plate)
+    return detail(result) / reference if reference > 1e-6 else None
+
+
+def at_precision(values: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """``values`` stored as ``like``'s type would store them: float to an integer plate's code values (its full
+    range is [0, 1], rounded), or to half; a result is compared with a plate at the plate's own precision."""
+    values = np.asarray(values)
+    if values.dtype == like.dtype:
+        return values
+    if np.issubdtype(like.dtype, np.integer):
+        top = np.iinfo(like.dtype).max
+        if np.issubdtype(values.dtype, np.integer):
+            values = values.astype(np.float64) / np.iinfo(values.dtype).max
+        return np.rint(np.clip(np.asarray(values, np.float64), 0.0, 1.0) * top).astype(like.dtype)
+    return np.asarray(values).astype(like.dtype)
+
+
+def occlusion_coverage(alpha: np.ndarray, face: np.ndarray, occluder: np.ndarray) -> dict[str, float | None]:
+    """How a blend alpha (1: the swapped face) treats a drawn occluder matte, inside the face region (all H x W
+    in [0, 1], halves as the threshold): ``occluder_kept``, the share of occluder pixels in the face where the plate
+    stays (alpha below 0.5), and ``face_covered``, the share of the face's other pixels that the swap covers."""
+    inside = np.asarray(face) >= 0.5
+    occluded = inside & (np.asarray(occluder) >= 0.5)
+    clear = inside & (np.asarray(occluder) < 0.5)
+    swapped = np.asarray(alpha) >= 0.5
+    return {"occluder_kept": float((~swapped[occluded]).mean()) if occluded.any() else None,
+            "face_covered": float(swapped[clear].mean()) if clear.any() else None}

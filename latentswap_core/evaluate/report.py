@@ -176,4 +176,6 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         f"{mean('psnr', ' dB', 1)}, SSIM {mean('ssim')}",
         f"flicker {mean('flicker', '', 4)}, landmark jitter {mean('jitter_result', '', 4)} (plate "
         f"{mean('jitter_plate', '', 4)}); pixels changed outside the mask: {summary.get('changed_outside_total')}",
+        f"codec grid {mean('grid_ratio', 'x', 2)} the plate's own (1x: none added), detail "
+        f"{mean('detail_ratio', 'x', 2)} the plate's (below 1: blurred)",
     ]

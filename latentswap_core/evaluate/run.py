@@ -9,7 +9,7 @@ identity originally in the plate (the model's dst).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +27,23 @@ from latentswap_core.track import ShotTrack, TrackOptions, track_source
 
 FACE_TYPE = "whole_face"
 THUMBNAIL_SIZE = 128
+# The grid measure looks at the swap's crops as the model decoded them: their size and the codec's block size come
+# from the swap's header (latentswap/face_size, latentswap/codec_downscale), else these
+DEFAULT_FACE_SIZE = 256
+DEFAULT_CODEC_PERIOD = 8
 
 
 @dataclass(frozen=True)
 class EvalOptions:
-    """``target``/``source``: faceset folders (no source: each frame's plate face is the source identity);
+    """``target``/``source``: faceset folders (no source: each frame's plate face is the source identity), or
+    ``target_person``: the target is this person of ``target_track`` (a ShotTrack of ``target_plate``);
     ``faces``: the plate face to evaluate, by track id or person (in a frame with several, the lowest track id;
     default: the first track); ``reference_faces``: faceset faces
     averaged into an identity; ``crop_size``: aligned crops for identity and flicker; weights: optional files."""
 
-    target: Path
+    target: Path | None
     source: Path | None = None
+    target_person: PersonFaces | None = None
     faces: FaceSelection = FaceSelection()
     colorspace: str | None = None
     ocio_config: str | None = None
@@ -46,6 +52,16 @@ class EvalOptions:
     arcface: Path | None = None
     fid_weights: Path | None = None
     lpips_weights: Path | None = None
+
+
+@dataclass(frozen=True)
+class PersonFaces:
+    """One person of a track file, with the frames it was made from."""
+
+    track: ShotTrack
+    plate: FrameSource
+    person: int
+    name: str  # the track file as the user named it
 
 
 @dataclass
@@ -85,6 +101,30 @@ def reference_descriptor(folder: Path, count: int, describe: Callable[[np.ndarra
     return mean_descriptor([describe(faceset.face(int(i))) for i in picks])
 
 
+def person_descriptor(faces: PersonFaces, count: int, describe: Callable[[np.ndarray], np.ndarray], size: int,
+                      colorspace: str | None = None, ocio_config: str | None = None) -> np.ndarray:
+    """The mean descriptor of up to ``count`` faces of one person (reliable landmarks only), spread evenly over
+    the frames that hold them."""
+    from latentswap_core.identity import mean_descriptor
+
+    FaceSelection(people=(faces.person,)).check(
+        (face for entry in faces.track.frames for face in entry.faces), faces.name)
+    found = [(entry.frame, face) for entry in faces.track.frames for face in entry.faces
+             if face.person == faces.person and face.landmarks_reliable and entry.frame in faces.plate.frames]
+    if not found:
+        raise SequenceError(f"person {faces.person} of {faces.name} has no face with reliable landmarks in "
+                            f"{faces.plate.description}; pick another person or a faceset as --target")
+    picks = np.unique(np.linspace(0, len(found) - 1, min(count, len(found))).round().astype(int))
+    descriptors = []
+    for index in picks:
+        frame, face = found[int(index)]
+        image = faces.plate.read(frame)
+        rgb = np.clip(color.working_rgb(image, colorspace, ocio_config), 0.0, 1.0).astype(np.float32)
+        to_aligned = from_data_window(alignment_transform(face.landmarks, FACE_TYPE), image.data_offset)
+        descriptors.append(describe(warp_to_aligned(rgb, to_aligned, size)))
+    return mean_descriptor(descriptors)
+
+
 def evaluate_shot(plate: FrameSource, swapped: FrameSource, options: EvalOptions, plate_track: ShotTrack | None = None,
                   swapped_track: ShotTrack | None = None,
                   on_frame: Callable[[str, int], None] | None = None,
@@ -95,6 +135,10 @@ def evaluate_shot(plate: FrameSource, swapped: FrameSource, options: EvalOptions
 
     check_frames(plate, swapped)
     tell = on_frame or (lambda stage, frame: None)
+    # The swap writes in the plate's colourspace, whatever its storage: an 8-bit sRGB movie's swap is sRGB in half
+    # floats, not the ACEScg that float files default to. Both are read as the plate.
+    options = replace(options, colorspace=options.colorspace or color.default_colorspace(
+        plate.read(plate.frames[0]).pixels.dtype))
     track_options = TrackOptions(colorspace=options.colorspace, ocio_config=options.ocio_config)
     if plate_track is None:
         plate_track = track_source(plate, track_options, lambda frame, found: tell("track plate", frame))
@@ -110,10 +154,17 @@ def evaluate_shot(plate: FrameSource, swapped: FrameSource, options: EvalOptions
     def describe(crop: np.ndarray) -> np.ndarray:
         return identity.describe_aligned(crop)
 
-    target = reference_descriptor(options.target, options.reference_faces, describe)
+    if options.target_person is not None:
+        target = person_descriptor(options.target_person, options.reference_faces, describe, size,
+                                   options.colorspace, options.ocio_config)
+    elif options.target is not None:
+        target = reference_descriptor(options.target, options.reference_faces, describe)
+    else:
+        raise SequenceError("eval needs the identity the swap should show: a faceset, or a person of a track file")
     source = reference_descriptor(options.source, options.reference_faces, describe) if options.source else None
     extras = OnnxExtras(options.arcface, options.fid_weights, options.lpips_weights)
-    extras.reference(options.target, options.reference_faces)
+    if options.target is not None:
+        extras.reference(options.target, options.reference_faces)
 
     evaluation = Evaluation([], {})
     previous: dict[str, np.ndarray] | None = None
@@ -130,6 +181,7 @@ def evaluate_shot(plate: FrameSource, swapped: FrameSource, options: EvalOptions
         row["changed_outside"] = _changed_outside(plate_image, result_image, mask)
         row["psnr"] = metrics.masked_psnr(result_rgb, plate_rgb, mask)
         row["ssim"] = metrics.masked_ssim(result_rgb, plate_rgb, mask)
+        row["detail_ratio"] = metrics.detail_ratio(result_rgb, plate_rgb, mask)
         plate_landmarks.append(None if plate_face is None else plate_face.landmarks)
         result_landmarks.append(None if result_face is None else result_face.landmarks)
         row["face"] = plate_face is not None
@@ -146,6 +198,8 @@ def evaluate_shot(plate: FrameSource, swapped: FrameSource, options: EvalOptions
             row.update({f"identity_{key}": value for key, value in scores.items()})
             row.update(extras.measure(current["result"], current["plate"]))
             evaluation.thumbnails[frame] = (_thumbnail(current["plate"]), _thumbnail(current["result"]))
+            row.update(_grid_row(plate_rgb, result_rgb, plate_face.landmarks, plate_image.data_offset,
+                                 result_image.metadata))
         if plate_face is not None and result_face is not None:
             row.update(_pose_row(plate_face.landmarks, result_face.landmarks, (plate_track.width, plate_track.height)))
         row["flicker"] = _flicker(previous, current)
@@ -170,7 +224,7 @@ def summarise(frames: list[dict[str, Any]], same_person: float) -> dict[str, Any
     worst_low = {"identity_to_source", "psnr", "ssim", "arcface_similarity"}
     keys = ("identity_to_target", "identity_to_source", "arcface_similarity", "pose_error", "yaw_error",
             "pitch_error", "roll_error", "expression", "psnr", "ssim", "changed_outside", "flicker", "jitter_plate",
-            "jitter_result", "lpips")
+            "jitter_result", "lpips", "grid_ratio", "grid_plate", "grid_result", "detail_ratio")
     summary: dict[str, Any] = {"metrics": {}}
     for key in keys:
         if any(value is not None for value in values(key)):
@@ -215,12 +269,38 @@ def _face_region(result: Image, plate_face: Any, shape: tuple[int, ...]) -> np.n
 
 
 def _changed_outside(plate: Image, result: Image, mask: np.ndarray) -> int | None:
+    """Pixels outside ``mask`` that differ from the plate at the plate's precision: an 8-bit plate stored as half
+    floats keeps its 8-bit values, and such a pixel is unchanged."""
     names = [name for name in plate.channels if name in result.channels]
     if not names or plate.pixels.shape[:2] != result.pixels.shape[:2]:
         return None
-    a = np.stack([plate.channel(name).astype(np.float32) for name in names], axis=2)
-    b = np.stack([result.channel(name).astype(np.float32) for name in names], axis=2)
+    a = np.stack([plate.channel(name) for name in names], axis=2)
+    b = np.stack([metrics.at_precision(result.channel(name), a) for name in names], axis=2)
     return metrics.changed_outside(b, a, mask <= 0)
+
+
+def _grid_row(plate_rgb: np.ndarray, result_rgb: np.ndarray, landmarks: np.ndarray, data_offset: tuple[int, int],
+              header: dict[str, Any]) -> dict[str, float | None]:
+    """The codec grid measure (``metrics.grid_energy``) of the plate's face and the result's, in crops framed and
+    sized as the model saw them, and their ratio (``grid_ratio``: 1 when the swap adds no grid)."""
+    face_type = str(header.get("latentswap/face_type") or FACE_TYPE)
+    size = _header_int(header, "latentswap/face_size", DEFAULT_FACE_SIZE)
+    period = _header_int(header, "latentswap/codec_downscale", DEFAULT_CODEC_PERIOD)
+    to_aligned = alignment_transform(landmarks, face_type)
+    crop_transform = from_data_window(to_aligned, data_offset)
+    mask = aligned_face_mask(landmarks, to_aligned, size, face_type)
+    plate = metrics.grid_energy(warp_to_aligned(plate_rgb, crop_transform, size), period, mask)
+    result = metrics.grid_energy(warp_to_aligned(result_rgb, crop_transform, size), period, mask)
+    ratio = result / plate if plate and result is not None else None
+    return {"grid_plate": plate, "grid_result": result, "grid_ratio": ratio}
+
+
+def _header_int(header: dict[str, Any], key: str, default: int) -> int:
+    try:
+        value = int(str(header.get(key, "")))
+    except ValueError:
+        return default
+    return value if value > 0 else default
 
 
 def _pose_row(plate: np.ndarray, result: np.ndarray, frame_size: tuple[int, int]) -> dict[str, float]:

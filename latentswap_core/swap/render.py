@@ -40,13 +40,15 @@ from latentswap_core.errors import LatentSwapError, OutputError, TrackFileError
 from latentswap_core.face_selection import FaceSelection
 from latentswap_core.io import FrameSource, Image, write_image
 from latentswap_core.io.image import to_float32
+from latentswap_core.io.matte import MatteSequence
 from latentswap_core.refine.apply import Refiner
+from latentswap_core.swap.occlusion import OcclusionMasker
 from latentswap_core.swap.swapper import Swapper
 from latentswap_core.track.trackfile import ShotTrack, TrackedFace
 from latentswap_core.transcode import OutputFolders, output_paths
 
 READ_AHEAD = 4  # frames read before the model needs them
-MASK_SOURCES = ("landmarks", "model", "both")
+MASK_SOURCES = ("landmarks", "model", "both", "occlusion")
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,9 @@ class RenderOptions:
     colorspace: str | None = None  # the plate's; default by pixel type (ACEScg float, sRGB integer)
     ocio_config: str | None = None
     color_transfer: str = "rct"
-    mask: str = "landmarks"  # the blend mask: from the plate face's landmarks, the model's prediction, or both
+    # the blend mask: from the plate face's landmarks, the model's prediction, both, or the landmarks' minus what
+    # the occlusion model (``occlusion``) finds in front of the face
+    mask: str = "landmarks"
     mask_erode: float = 0.0  # plate pixels; negative grows the mask
     mask_blur: float = 0.0  # plate pixels of feather
     blend: str = "alpha"
@@ -63,6 +67,8 @@ class RenderOptions:
     batch: int = 4  # faces per model call
     workers: int = 2  # threads blending and writing frames
     skip_existing: bool = False
+    holdout: MatteSequence | None = None  # where the plate stays in front of the face (microphone, hands)
+    occlusion: OcclusionMasker | None = None  # with mask "occlusion"
 
     def check(self) -> None:
         if self.color_transfer not in COLOR_TRANSFER_MODES:
@@ -70,6 +76,9 @@ class RenderOptions:
                               f"{', '.join(COLOR_TRANSFER_MODES)}")
         if self.mask not in MASK_SOURCES:
             raise OutputError(f"--mask {self.mask!r} is unknown: use one of {', '.join(MASK_SOURCES)}")
+        if (self.mask == "occlusion") != (self.occlusion is not None):
+            raise OutputError("--mask occlusion and --occlusion-model MASK_DIR go together: train one with "
+                              "`latentswap train-mask`")
         if self.blend not in BLENDS:
             raise OutputError(f"--blend {self.blend!r} is unknown: use one of {', '.join(BLENDS)}")
         if not 0.0 <= self.mix <= 1.0:
@@ -99,6 +108,7 @@ class _AlignedFace:
     data_to_aligned: np.ndarray  # from the pixels held (data window) to normalised aligned coordinates
     crop: np.ndarray  # S x S x 3, working space
     landmark_mask: np.ndarray  # S x S, the face of the track's landmarks in the crop
+    occluder: np.ndarray | None = None  # S x S, what the occlusion model finds in front of the face
 
 
 @dataclass
@@ -221,6 +231,8 @@ class _Renderer:
         self.face_type = swapper.card.face_type
         # A hand-edited or tracked transform is used as is when it frames faces the way the model was trained.
         self.use_track_transforms = track.face_type == self.face_type
+        if options.occlusion is not None:
+            options.occlusion.check_face_type(self.face_type)
         self.metadata = {**swapper.card.metadata(), "latentswap/version": __version__}
         if refiner is not None:
             card = swapper.card
@@ -292,6 +304,15 @@ class _Renderer:
             swapped.extend(faces[:len(chunk)])
             masks.extend(face_masks[:len(chunk)])
         self.report.stage_seconds["swap"] += time.perf_counter() - began
+        if self.options.occlusion is not None:
+            began = time.perf_counter()
+            faces = [face for frame in frames for face in frame.faces]
+            for start in range(0, len(faces), batch):
+                chunk = faces[start:start + batch]
+                for face, occluder in zip(chunk, self.options.occlusion.occluders(np.stack([f.crop for f in chunk])),
+                                          strict=True):
+                    face.occluder = occluder
+            self.report.stage_seconds["occlusion"] += time.perf_counter() - began
         if self.refiner is not None:
             swapped = self._refine(frames, swapped, masks)
         results = iter(zip(swapped, masks, strict=True))
@@ -314,7 +335,8 @@ class _Renderer:
 
     def _blend_mask(self, aligned: _AlignedFace, predicted_mask: np.ndarray) -> np.ndarray:
         return {"landmarks": lambda: aligned.landmark_mask, "model": lambda: predicted_mask,
-                "both": lambda: aligned.landmark_mask * predicted_mask}[self.options.mask]()
+                "both": lambda: aligned.landmark_mask * predicted_mask,
+                "occlusion": lambda: aligned.landmark_mask * (1.0 - aligned.occluder)}[self.options.mask]()
 
     def finish(self, frame: _Frame, target: Path) -> None:
         """Colour-match and blend the frame's faces into the plate, then write the EXR (on a worker thread)."""
@@ -338,6 +360,9 @@ class _Renderer:
             # Several faces: each goes over what is already there.
             face_layer = pasted.face_rgba + face_layer * (1.0 - pasted.alpha[:, :, None])
             alpha_layer = pasted.alpha + alpha_layer * (1.0 - pasted.alpha)
+        if o.holdout is not None and frame.faces:
+            comp, face_layer, alpha_layer = self._hold_out(frame, pixels[:, :, rgb_indices], comp, face_layer,
+                                                           alpha_layer)
         pixel_type = self._pixel_type(image)
         if pixel_type == "half":
             # An alpha below half's smallest step is written as 0: give those pixels back the plate's own values,
@@ -360,6 +385,27 @@ class _Renderer:
         write_image(target, output, pixel_type)
         self.report.stage_seconds["write"] += time.perf_counter() - began
 
+    def _hold_out(self, frame: _Frame, plate: np.ndarray, comp: np.ndarray, face_layer: np.ndarray,
+                  alpha_layer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The plate back where the holdout matte is (at the plate's own pixels, edges as drawn), and the face
+        layer and alpha cut by it, so that a comp of face.RGBA over the plate gives the same picture."""
+        assert self.options.holdout is not None
+        image = frame.image
+        with self._naming(frame.number):
+            matte = self.options.holdout.at(frame.number, image.display_window[2:])
+        if matte is None:
+            return comp, face_layer, alpha_layer
+        x, y = image.data_offset
+        height, width = comp.shape[:2]
+        held = np.zeros((height, width), np.float32)  # the matte over the data window (outside it: none)
+        rows, columns = slice(max(y, 0), min(y + height, matte.shape[0])), slice(max(x, 0), min(x + width,
+                                                                                              matte.shape[1]))
+        held[rows.start - y:rows.stop - y, columns.start - x:columns.stop - x] = matte[rows, columns]
+        keep = 1.0 - held
+        comp = comp * keep[:, :, None] + plate * held[:, :, None]
+        return comp, face_layer * keep[:, :, None], alpha_layer * keep
+
     @staticmethod
     def _pixel_type(image: Image) -> str:
-        return "float" if image.pixel_type == "float" else "half"
+        """Half floats hold every 8- and 10-bit code value exactly; float plates and 12/16-bit ones need float."""
+        return "half" if image.pixel_type in ("half", "uint8", "uint10") else "float"

@@ -74,6 +74,8 @@ class ModelCard:
             "latentswap/model_sha256": self.weights_sha256,
             "latentswap/model_step": str(self.step),
             "latentswap/face_type": self.face_type,
+            "latentswap/face_size": str(self.face_size),
+            "latentswap/codec_downscale": str(self.codec.get("downscale", "")),
             "latentswap/codec": self.codec["name"],
             "latentswap/codec_sha256": codec_hashes,
             "latentswap/identity_src": src,

@@ -27,7 +27,7 @@ from latentswap_core.train.latent_cache import ENCODE_BATCH, FaceLatents
 
 RGB_PADDING = "reflection"  # what a rotated or shifted face shows at its edges; masks pad with zeros
 # FaceLatents' masks: each pixel-resolution mask and the latent-resolution mask area-downsampled from it
-MASK_FIELDS = (("masks", "latent_masks"), ("priority", "latent_priority"))
+MASK_FIELDS = (("masks", "latent_masks"), ("priority", "latent_priority"), ("keep", "latent_keep"))
 WARP_GRID_POINTS = 5  # random offsets on a 5 x 5 grid, smoothly upsampled to the latent size
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 

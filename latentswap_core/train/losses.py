@@ -8,13 +8,16 @@ import torch.nn.functional as F
 
 def masked_latent_mse(predicted: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
                       priority: torch.Tensor | None = None, priority_weight: float = 0.0,
-                      unmasked_weight: float = 0.1) -> torch.Tensor:
+                      unmasked_weight: float = 0.1, keep: torch.Tensor | None = None) -> torch.Tensor:
     """MSE weighted by the face mask (``B x 1 x S x S``) plus ``unmasked_weight`` everywhere (for the background)
-    plus ``priority_weight`` times the eyes/mouth mask ``priority``."""
+    plus ``priority_weight`` times the eyes/mouth mask ``priority``, all times ``keep`` (0 where a holdout matte
+    covers the face: nothing there is learnt)."""
     weight = mask + unmasked_weight
     if priority is not None and priority_weight:
         weight = weight + priority_weight * priority
-    return ((predicted - target) ** 2 * weight).sum() / (weight.sum() * predicted.shape[1])
+    if keep is not None:
+        weight = weight * keep
+    return ((predicted - target) ** 2 * weight).sum() / (weight.sum().clamp_min(1e-6) * predicted.shape[1])
 
 
 def mask_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -27,6 +27,7 @@ import torch
 from latentswap_core.codecs import load_codec
 from latentswap_core.errors import ModelError
 from latentswap_core.faceset import load_faceset
+from latentswap_core.io.matte import MatteSequence
 from latentswap_core.models import SwapModel, SwapModelConfig
 from latentswap_core.train.augment import AugmentedPool, AugmentSettings, random_latent_warp
 from latentswap_core.train.checkpoint import (
@@ -70,9 +71,11 @@ class Batch:
     latent_priority: torch.Tensor
     masks: torch.Tensor
     priority: torch.Tensor
+    latent_keep: torch.Tensor
+    keep: torch.Tensor
     faces: torch.Tensor | None = None
     inputs: torch.Tensor | None = None  # what the model sees: ``latents``, randomly warped when augmenting
-    FIELDS = ("latents", "latent_masks", "latent_priority", "masks", "priority")
+    FIELDS = ("latents", "latent_masks", "latent_priority", "masks", "priority", "latent_keep", "keep")
 
 
 @dataclass
@@ -117,6 +120,9 @@ class TrainOptions:
     src_name: str | None = None
     dst_name: str | None = None
     device: str = "auto"
+    # mattes over the plates the facesets came from (holdout.####.png): what no loss may learn (microphone, hands)
+    src_holdout: str | None = None
+    dst_holdout: str | None = None
 
     def __post_init__(self) -> None:
         self.src, self.dst, self.output = Path(self.src), Path(self.dst), Path(self.output)
@@ -211,8 +217,8 @@ class Trainer:
         cache = o.output / "cache"
         if not self.world.is_main:
             barrier(self.world)  # the main process encodes the facesets; the others read its cache
-        self.src = load_latents(o.src, self.codec, o.resolution, cache, "src")
-        self.dst = load_latents(o.dst, self.codec, o.resolution, cache, "dst")
+        self.src = load_latents(o.src, self.codec, o.resolution, cache, "src", self._holdout(o.src_holdout))
+        self.dst = load_latents(o.dst, self.codec, o.resolution, cache, "dst", self._holdout(o.dst_holdout))
         if self.world.is_main:
             barrier(self.world)
         self._resident = {"src": self._on_device(self.src), "dst": self._on_device(self.dst)}
@@ -226,6 +232,10 @@ class Trainer:
         self._preview_step = -1
         self.augment_settings = AugmentSettings()
         self._pools: dict[str, AugmentedPool] = {}
+
+    @staticmethod
+    def _holdout(pattern: str | None) -> MatteSequence | None:
+        return MatteSequence(pattern) if pattern else None
 
     def _on_device(self, data: FaceLatents) -> FaceLatents:
         """What batches are drawn from: on the GPU when the faceset takes under a quarter of its free memory (no
@@ -316,15 +326,18 @@ class Trainer:
         def pixels(t: torch.Tensor) -> torch.Tensor:
             return t[:n, :, pixel_rows, pixel_columns].float() / 255
 
-        return masked_pixel_loss(decoded, pixels(batch.faces), pixels(batch.masks), o.resolution,
-                                 pixels(batch.priority), o.eyes_mouth_priority)
+        keep = pixels(batch.keep)
+        return masked_pixel_loss(decoded, pixels(batch.faces), pixels(batch.masks) * keep, o.resolution,
+                                 pixels(batch.priority) * keep, o.eyes_mouth_priority)
 
     def _response_loss(self, predicted: torch.Tensor, batch: Batch) -> torch.Tensor:
         """L1 (+ eyes/mouth L1) of the latent error's predicted pixel effect, in a random ``pixel_loss_crop`` window
         of larger faces (the linear response needs no context margin)."""
         rows, columns, pixel_rows, pixel_columns = self._pixel_window()
         error = predicted[..., rows, columns].float() - batch.latents[..., rows, columns]
-        masks, priority = (t[..., pixel_rows, pixel_columns].float() / 255 for t in (batch.masks, batch.priority))
+        masks, priority, keep = (t[..., pixel_rows, pixel_columns].float() / 255
+                                 for t in (batch.masks, batch.priority, batch.keep))
+        masks, priority = masks * keep, priority * keep
         with self._autocast():  # a loss weighting: bf16's digits are plenty (CPU, 256 px: 5 ms of a 53 ms step)
             response = self.response(error)
         return masked_response_loss(response, masks, priority, self.options.eyes_mouth_priority)
@@ -349,8 +362,9 @@ class Trainer:
                     out = self.model.reconstruct(batch.inputs, identity)
                 parts = {
                     "latent": masked_latent_mse(out.latent.float(), batch.latents, batch.latent_masks,
-                                                batch.latent_priority, o.eyes_mouth_priority),
-                    "mask": mask_loss(out.mask, batch.latent_masks),
+                                                batch.latent_priority, o.eyes_mouth_priority, keep=batch.latent_keep),
+                    # the face minus what is held out: a model mask (swap --mask model) that leaves occluders be
+                    "mask": mask_loss(out.mask, batch.latent_masks * batch.latent_keep),
                     "commitment": out.commitment_loss.float(),
                 }
                 if self.response is not None:
