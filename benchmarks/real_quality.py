@@ -53,7 +53,7 @@ VARIANTS: dict[str, list[str]] = {
     "pixel8": ["--pixel-loss-every", "8"],
     "pixel4x2": ["--pixel-loss-every", "4", "--pixel-loss-samples", "2"],
     "no-response": ["--no-decoder-response"],
-    "no-augment": ["--no-augment"],
+    "augment": ["--augment"],
     "medium": ["--preset", "medium"],
     "liae": ["--layout", "liae"],
     "no-vq": ["--no-vq"],
@@ -110,6 +110,7 @@ def contact_sheet(plate: str, swapped: str, track_file: Path, frames: list[int],
                 rgb = np.clip(color.working_rgb(image, space, None), 0, 1).astype(np.float32)
                 to_aligned = from_data_window(alignment_transform(face.landmarks, "whole_face"), image.data_offset)
                 crops.append(warp_to_aligned(rgb, to_aligned, size))
+            crops = [np.clip(crop, 0, 1) for crop in crops]  # cubic warps overshoot
             difference = np.clip(np.abs(crops[1] - crops[0]) * 4, 0, 1)
             row = (np.concatenate([crops[0], crops[1], difference], axis=1) * 255 + 0.5).astype(np.uint8)
             cv2.putText(row, str(frame), (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 0), 1)
@@ -202,13 +203,17 @@ class Bench:
         print(json.dumps(row), flush=True)
 
     def run_occlusion(self, resolution: int, minutes: float, track: Path, person: str) -> None:
-        """An occlusion model from the mattes of five frames, judged on five other drawn frames: the share of the
-        occluder pixels in the face that the swap leaves as the plate, and of the rest of the face it covers."""
-        from latentswap_core.align import face_mask
+        """An occlusion model from the mattes of five frames, judged on five other drawn frames: of the drawn
+        occluder's pixels inside the face region, the share left as the plate (``occluder_kept``), and of the face's
+        other pixels the share the swap covers (``face_covered``), pooled over the frames."""
+        from latentswap_core.align import aligned_face_mask, alignment_transform, face_mask
         from latentswap_core.evaluate.metrics import occlusion_coverage
-        from latentswap_core.io import read_image
+        from latentswap_core.face_selection import FaceSelection
+        from latentswap_core.io import open_source, read_image
         from latentswap_core.io.matte import MatteSequence
+        from latentswap_core.swap.occlusion import OcclusionMasker
         from latentswap_core.track.trackfile import read_track_file
+        from latentswap_core.train.occlusion_trainer import OcclusionOptions, labelled_crops
 
         mattes = self.work / "occluders"
         mattes.mkdir(exist_ok=True)
@@ -223,31 +228,54 @@ class Bench:
         truth = MatteSequence(OCCLUDERS / "occluder.####.png")
         shot = read_track_file(track)
         frames = ",".join(map(str, OCCLUSION_TEST))
+
+        def add(variant: str, judged: list[int], alphas: list[np.ndarray], regions: list[np.ndarray],
+                occluders: list[np.ndarray]) -> None:
+            pooled = occlusion_coverage(*(np.concatenate([a.ravel() for a in arrays])
+                                          for arrays in (alphas, regions, occluders)))
+            row = {"case": "occlusion", "variant": variant, "px": resolution, "minutes": minutes,
+                   "frames": ",".join(map(str, judged)),
+                   **{key: None if value is None else round(value, 4) for key, value in pooled.items()}}
+            self.occlusion_rows.append(row)
+            print(json.dumps(row), flush=True)
+
+        # the model itself, on the held-out frames' crops (every one, whatever the track says of its landmarks)
+        masker = OcclusionMasker(model)
+        selection = OcclusionOptions(output=self.work / "unused", steps=1, faces=FaceSelection(people=(int(person),)))
+        plate = open_source(str(CLIP), list(OCCLUSION_TEST))
+        try:
+            held = labelled_crops(plate, shot, MatteSequence(OCCLUDERS / "occluder.####.png"), selection)
+        finally:
+            plate.close()
+        alphas, regions, occluders = [], [], []
+        for crop, matte, frame in zip(held.crops, held.mattes, held.frames, strict=True):
+            face = next(f for f in shot.faces_at(frame) if f.person == int(person))
+            to_aligned = alignment_transform(face.landmarks, "whole_face")
+            regions.append(aligned_face_mask(face.landmarks, to_aligned, crop.shape[-1], "whole_face"))
+            alphas.append(1.0 - masker.occluders(crop.permute(1, 2, 0).numpy()[None])[0])
+            occluders.append(matte[0].numpy())
+        add("occlusion model, aligned crops", held.frames, alphas, regions, occluders)
+        # the swap's blend alpha in the plate, on the frames it swapped (faces with reliable landmarks)
         for mask in ("landmarks", "occlusion"):
             out = self.work / f"occlusion-{mask}-{resolution}"
             extra = ["--occlusion-model", model] if mask == "occlusion" else []
             latentswap("swap", CLIP, "--model", self.work / f"model-self-default-{resolution}", "-o",
                        out / "swap.####.exr", "--frames", frames, "--track", track, "--person", person, "--mask",
                        mask, *extra, "--device", self.args.device, log=self.log)
-            kept, covered = [], []
+            judged, alphas, regions, occluders = [], [], [], []
             for frame in OCCLUSION_TEST:
                 image = read_image(out / f"swap.{frame:04d}.exr")
+                if not image.channel("mask.Y").any():
+                    continue  # not swapped: the track marks the face's landmarks unreliable
                 face = next(f for f in shot.faces_at(frame) if f.person == int(person))
-                region = face_mask(face.landmarks, (image.height, image.width), "whole_face")
-                scores = occlusion_coverage(image.channel("mask.Y"), region, truth.at(frame))
-                kept.append(scores["occluder_kept"])
-                covered.append(scores["face_covered"])
-            row = {"case": "occlusion", "variant": f"--mask {mask}", "px": resolution,
-                   "minutes": minutes if mask == "occlusion" else None,
-                   "occluder_kept": round(float(np.mean(kept)), 4), "face_covered": round(float(np.mean(covered)), 4),
-                   "occluder_kept_worst": round(float(np.min(kept)), 4),
-                   "face_covered_worst": round(float(np.min(covered)), 4)}
-            self.occlusion_rows.append(row)
-            print(json.dumps(row), flush=True)
+                judged.append(frame)
+                alphas.append(image.channel("mask.Y").astype(np.float32))
+                regions.append(face_mask(face.landmarks, (image.height, image.width), "whole_face"))
+                occluders.append(truth.at(frame))
+            add(f"swap --mask {mask}", judged, alphas, regions, occluders)
 
     def occlusion_table(self) -> str:
-        columns = ("variant", "px", "minutes", "occluder_kept", "occluder_kept_worst", "face_covered",
-                   "face_covered_worst")
+        columns = ("variant", "px", "minutes", "frames", "occluder_kept", "face_covered")
         lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         lines += ["| " + " | ".join("n/a" if row.get(key) is None else str(row[key]) for key in columns) + " |"
                   for row in self.occlusion_rows]

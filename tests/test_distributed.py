@@ -29,7 +29,8 @@ def test_torchrun_trains_one_model_with_replicas_in_step(tiny_facesets, shared_m
     output = tmp_path / "model"
     done = torchrun("-m", "latentswap_core", "train", "--src", str(tiny_facesets[0]), "--dst", str(tiny_facesets[1]),
                     "-o", str(output), "--resolution", str(TINY_FACESET_SIZE), "--steps", "4", "--save-every", "2",
-                    "--preview-every", "0", "--augment-refresh", "2", "--consent", "REF-2", "--progress-json")
+                    "--preview-every", "0", "--augment", "--augment-refresh", "2", "--consent", "REF-2",
+                    "--progress-json")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]

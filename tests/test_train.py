@@ -42,7 +42,8 @@ def test_loss_decreases(facesets, shared_models, tmp_path: Path) -> None:
 
 
 def test_resume_continues_exactly(facesets, shared_models, tmp_path: Path) -> None:
-    augmenting = dict(augment_pool=3, augment_refresh=2)  # the resumed run starts in the pool's second generation
+    # the resumed run starts in the pool's second generation
+    augmenting = dict(augment=True, augment_pool=3, augment_refresh=2)
     straight = Trainer(options(facesets, tmp_path / "straight", **augmenting)).run().history
     first = Trainer(options(facesets, tmp_path / "split", steps=3, **augmenting)).run()
     assert first.step == 3 and not first.interrupted

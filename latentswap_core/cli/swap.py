@@ -18,6 +18,7 @@ from latentswap_core.cli.arguments import (
 from latentswap_core.errors import SettingsError
 from latentswap_core.face_selection import FaceSelection
 from latentswap_core.progress import Progress, emit_json
+from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
 
 if TYPE_CHECKING:
     from latentswap_core.swap.render import RenderOptions
@@ -66,6 +67,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         help="run the model with torch or onnxruntime (exported once to MODEL_DIR/swap.onnx)")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto)")
     parser.add_argument("--codec-path", metavar="P", help="the codec's weights, if not where training found them")
+    parser.add_argument("--codec-projection", type=int, default=DEFAULT_PROJECTIONS, metavar="N",
+                        help="decode and re-encode the swapped latent N times before the last decode: pulls it "
+                             "back onto the codec's latents, which removes the codec's block grid (default: "
+                             f"{DEFAULT_PROJECTIONS})")
     parser.add_argument("--batch", type=int, default=4, metavar="N", help="faces per model call (default: 4)")
     parser.add_argument("--workers", type=int, default=2, metavar="N", help="threads blending and writing (default: 2)")
     parser.add_argument("--skip-existing", action="store_true", help="keep output frames that already exist")
@@ -150,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     source = open_source(args.source, args.frames)
     try:
         track = read_track_for(args.track, source) if args.track else None
-        swapper = open_swapper(args.model, args.backend, args.device, args.codec_path)
+        swapper = open_swapper(args.model, args.backend, args.device, args.codec_path, args.codec_projection)
         refiner = Refiner(args.refine, refine_options, resolve_device(args.device), args.codec_path) \
             if args.refine else None
         json_lines = args.progress_json

@@ -52,9 +52,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                              "linear model of the codec's decoder, fitted at start-up)")
     parser.add_argument("--eyes-mouth-priority", type=float, default=0.0, metavar="W",
                         help="extra loss weight on the eyes and mouth, from the mesh landmarks (1: twice; default: 0)")
-    parser.add_argument("--no-augment", dest="augment", action="store_false",
-                        help="no random warp and no augmented pool (moved and recoloured faces, encoded in the "
-                             "background)")
+    parser.add_argument("--augment", dest="augment", action="store_true",
+                        help="random warp of the model's input and a pool of moved and recoloured faces encoded in "
+                             "the background: for a src of a few photos; on real footage it blurred the swap and "
+                             "printed the codec grid at the same time budget (docs/training.md)")
+    parser.add_argument("--no-augment", dest="augment", action="store_false", help=argparse.SUPPRESS)  # old scripts
     parser.add_argument("--augment-pool", type=int, default=16, metavar="N",
                         help="augmented faces per identity in each pool generation (default: 16)")
     parser.add_argument("--augment-refresh", type=int, default=100, metavar="K",
@@ -68,7 +70,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                              "looks there, so the model does not learn it; frames without a file hold nothing out")
     parser.add_argument("--src-holdout", metavar="MATTE_SEQ", help="the same over the src plate")
     add_training_run(parser, "MODEL_DIR")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, augment=False)
 
 
 def run(args: argparse.Namespace) -> int:

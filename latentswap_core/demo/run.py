@@ -117,7 +117,7 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoRe
     trainer = Trainer(TrainOptions(out / "facesets" / "src", out / "facesets" / "dst", out / "model",
                                    resolution=options.resolution, minutes=options.minutes, consent=CONSENT,
                                    src_name="obama", dst_name="biden", preview_every=100, save_every=200,
-                                   augment_refresh=200, seed=options.seed))
+                                   augment=True, augment_refresh=200, seed=options.seed))  # 3 src photos
     result = trainer.run()
     say(f"    {result.step} steps, loss {result.history[-1]['loss']:.4f}" if result.history else "    no step")
     lap("train")

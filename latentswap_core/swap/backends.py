@@ -9,6 +9,7 @@ from latentswap_core.devices import resolve_device
 from latentswap_core.errors import ModelError
 from latentswap_core.models.store import WEIGHTS_FILE
 from latentswap_core.swap.onnx_runner import OnnxSwapper
+from latentswap_core.swap.projection import DEFAULT_PROJECTIONS, MAX_PROJECTIONS
 from latentswap_core.swap.swapper import Swapper, model_folder, read_card
 
 BACKENDS = ("torch", "onnx")
@@ -16,11 +17,17 @@ ONNX_FILE = "swap.onnx"  # exported once beside the weights, again when the weig
 
 
 def open_swapper(model_dir: str | os.PathLike[str], backend: str = "torch", device: str = "auto",
-                 codec_path: str | os.PathLike[str] | None = None) -> Swapper | OnnxSwapper:
+                 codec_path: str | os.PathLike[str] | None = None,
+                 projections: int = DEFAULT_PROJECTIONS) -> Swapper | OnnxSwapper:
     if backend not in BACKENDS:
         raise ModelError(f"--backend {backend!r} is unknown: use one of {', '.join(BACKENDS)}")
+    if not 0 <= projections <= MAX_PROJECTIONS:
+        raise ModelError(f"--codec-projection {projections} is not allowed: use 0 to {MAX_PROJECTIONS}")
     if backend == "torch":
-        return Swapper(model_dir, resolve_device(device), codec_path)
+        return Swapper(model_dir, resolve_device(device), codec_path, projections)
+    if projections != DEFAULT_PROJECTIONS:
+        raise ModelError(f"--codec-projection {projections} needs --backend torch: the ONNX export holds "
+                         f"{DEFAULT_PROJECTIONS}")
     folder = model_folder(model_dir)
     onnx_path = folder / ONNX_FILE
     if not onnx_path.is_file() or onnx_path.stat().st_mtime < (folder / WEIGHTS_FILE).stat().st_mtime:

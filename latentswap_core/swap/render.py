@@ -43,6 +43,7 @@ from latentswap_core.io.image import to_float32
 from latentswap_core.io.matte import MatteSequence
 from latentswap_core.refine.apply import Refiner
 from latentswap_core.swap.occlusion import OcclusionMasker
+from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
 from latentswap_core.swap.swapper import Swapper
 from latentswap_core.track.trackfile import ShotTrack, TrackedFace
 from latentswap_core.transcode import OutputFolders, output_paths
@@ -233,7 +234,8 @@ class _Renderer:
         self.use_track_transforms = track.face_type == self.face_type
         if options.occlusion is not None:
             options.occlusion.check_face_type(self.face_type)
-        self.metadata = {**swapper.card.metadata(), "latentswap/version": __version__}
+        self.metadata = {**swapper.card.metadata(), "latentswap/version": __version__,
+                         "latentswap/codec_projection": str(getattr(swapper, "projections", DEFAULT_PROJECTIONS))}
         if refiner is not None:
             card = swapper.card
             refiner.check_model(self.face_size, card.codec, card.face_type, str(card.folder))

@@ -25,6 +25,7 @@ from latentswap_core.codecs.loader import CODEC_NAMES, load_recorded_codec
 from latentswap_core.errors import ModelError
 from latentswap_core.models import SwapModel, load_model
 from latentswap_core.models.store import WEIGHTS_FILE
+from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
 
 MODEL_FOLDER = "model"
 PROVENANCE_FILE = "provenance.json"
@@ -32,18 +33,28 @@ PROVENANCE_FILE = "provenance.json"
 
 class SwapNetwork(nn.Module):
     """Aligned RGB faces ``B x 3 x S x S`` in [0, 1] -> ``B x 4 x S x S``: the swapped face (RGB, clamped to
-    [0, 1]) and its mask (A), both at the face's resolution."""
+    [0, 1]) and its mask (A), both at the face's resolution.
 
-    def __init__(self, codec: Codec, model: SwapModel, to_identity: str) -> None:
+    ``projections``: times the swapped latent is decoded and encoded again before the last decode. The swap
+    model's latents lie off the set of latents the codec's encoder makes, and its decoder prints its block grid
+    for them; a round trip through the codec pulls them back onto it (measured: docs/training.md, "Swap quality
+    on real footage")."""
+
+    def __init__(self, codec: Codec, model: SwapModel, to_identity: str,
+                 projections: int = DEFAULT_PROJECTIONS) -> None:
         super().__init__()
         self.codec_module = codec.module
         self.model = model
         self.to_identity = to_identity
+        self.projections = projections
         self._encode, self._decode = codec._encode, codec._decode  # the codec's pure tensor functions
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         out = self.model.swap(self._encode(rgb), self.to_identity)
-        face = self._decode(out.latent).clamp(0.0, 1.0)
+        latent = out.latent
+        for _ in range(self.projections):
+            latent = self._encode(self._decode(latent).clamp(0.0, 1.0))
+        face = self._decode(latent).clamp(0.0, 1.0)
         mask = F.interpolate(out.mask, size=face.shape[-2:], mode="bilinear", align_corners=False)
         return torch.cat([face, mask.clamp(0.0, 1.0)], dim=1)
 
@@ -137,14 +148,16 @@ class Swapper:
     """Load once, then ``swap`` batches of aligned faces (numpy, float32 sRGB in [0, 1])."""
 
     def __init__(self, model_dir: str | os.PathLike[str], device: str = "cpu",
-                 codec_path: str | os.PathLike[str] | None = None) -> None:
+                 codec_path: str | os.PathLike[str] | None = None,
+                 projections: int = DEFAULT_PROJECTIONS) -> None:
         folder = model_folder(model_dir)
         self.card = read_card(folder)
         self.device = torch.device(device)
         self.codec = load_model_codec(self.card, codec_path).to(self.device)
         self.model = load_model(folder, self.device)
         self.face_size = self.model.config.face_size
-        self.network = SwapNetwork(self.codec, self.model, self.model.config.identities[0]).eval()
+        self.projections = projections
+        self.network = SwapNetwork(self.codec, self.model, self.model.config.identities[0], projections).eval()
 
     @torch.no_grad()
     def swap(self, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

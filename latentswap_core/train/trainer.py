@@ -111,7 +111,11 @@ class TrainOptions:
     eyes_mouth_priority: float = 0.0  # extra loss weight inside the eyes/mouth mask (1: twice the face's)
     cpu_bf16: bool = True  # the swap model and frozen decoder in bf16 autocast on CPUs that compute it natively
     flip: bool = True
-    augment: bool = True  # random warp of the model's input latents + a pool of re-encoded moved/recoloured faces
+    # random warp of the model's input latents + a pool of re-encoded moved/recoloured faces. Off: on the real clip's
+    # self-reconstruction (benchmarks/real_quality.py, 4 CPU minutes) it cost 2.7x the steps (the pool's encoding
+    # shares the cores), printed the codec grid (1.67x the plate's, off: 1.07x) and blurred (detail 0.64 vs 0.92),
+    # for the same face SSIM (0.544 vs 0.542). The demo's src of three photos still needs it.
+    augment: bool = False
     augment_pool: int = 16  # augmented faces per identity in each pool generation
     augment_refresh: int = 100  # steps between pool generations (each is encoded in the background)
     augment_share: float = 0.5  # fraction of each batch drawn from the pool
