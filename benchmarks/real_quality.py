@@ -159,10 +159,16 @@ class Bench:
         if not photos_too:
             return sets
         photos = w / "photos"
-        if not photos.is_dir():
+        if not photos.is_dir():  # one size for all (eval compares a sequence): each fitted into 960x1200, padded
             photos.mkdir()
-            for path in PHOTOS:  # their own names: a photo set, not a numbered sequence (the sizes differ)
-                (photos / path.name).symlink_to(path)
+            for index, path in enumerate(PHOTOS, 1):
+                image = cv2.imread(str(path))
+                scale = min(960 / image.shape[1], 1200 / image.shape[0])
+                image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+                canvas = np.zeros((1200, 960, 3), np.uint8)
+                top, left = (1200 - image.shape[0]) // 2, (960 - image.shape[1]) // 2
+                canvas[top:top + image.shape[0], left:left + image.shape[1]] = image
+                cv2.imwrite(str(photos / f"photo.{index:04d}.png"), canvas)
         sets["photos"] = photos
         folder = w / f"photos_{resolution}"
         if not (folder / "faceset.json").is_file():
