@@ -113,8 +113,8 @@ class TrainOptions:
     flip: bool = True
     # random warp of the model's input latents + a pool of re-encoded moved/recoloured faces. Off: on the real clip's
     # self-reconstruction (benchmarks/real_quality.py, 4 CPU minutes) it cost 2.7x the steps (the pool's encoding
-    # shares the cores), printed the codec grid (1.67x the plate's, off: 1.07x) and blurred (detail 0.64 vs 0.92),
-    # for the same face SSIM (0.544 vs 0.542). The demo's src of three photos still needs it.
+    # shares the cores), printed the codec grid (1.67x the plate's, off: 1.21x) and blurred (detail 0.64 vs 0.87),
+    # for the same face SSIM (0.544 vs 0.547). The demo's src of three photos still needs it.
     augment: bool = False
     augment_pool: int = 16  # augmented faces per identity in each pool generation
     augment_refresh: int = 100  # steps between pool generations (each is encoded in the background)
