@@ -110,3 +110,13 @@ def test_training_losses_ignore_what_the_holdout_matte_covers(tiny_facesets, tmp
     assert float(masked_latent_mse(error_low, target, *args, keep=held.latent_keep[:1])) < 1e-6
     assert float(masked_latent_mse(error_low, target, *args)) > 0.01
     assert float(masked_latent_mse(error_high, target, *args, keep=held.latent_keep[:1])) > 0.01
+
+
+def test_a_holdout_matte_of_another_size_fails_before_any_frame_is_written(tiny_model: Path, tiny_plate: Path,
+                                                                          shared_dir: Path, tmp_path: Path) -> None:
+    write_png(tmp_path / "hold.1003.png", np.ones((36, 64), np.float32), ("Y",))
+    environment = {**os.environ, "LATENTSWAP_MODELS": str(shared_dir / "models")}
+    done = latentswap("swap", str(tiny_plate), "--model", str(tiny_model), "-o", str(tmp_path / "out" / "s.####.exr"),
+                      "--holdout", str(tmp_path / "hold.####.png"), env=environment, timeout=300)
+    assert done.returncode == 2 and "hold.1003.png: the matte is 64x36 but the plate is 640x360" in done.stderr
+    assert not (tmp_path / "out").exists()

@@ -36,7 +36,8 @@ DEFAULT_CODEC_PERIOD = 8
 @dataclass(frozen=True)
 class EvalOptions:
     """``target``/``source``: faceset folders (no source: each frame's plate face is the source identity), or
-    ``target_person``: the target is this person of ``target_track`` (a ShotTrack of ``target_plate``);
+    ``target_person``: the target is one person of a track file, cut from that track's frames (no ArcFace or FID
+    reference then: those need a faceset);
     ``faces``: the plate face to evaluate, by track id or person (in a frame with several, the lowest track id;
     default: the first track); ``reference_faces``: faceset faces
     averaged into an identity; ``crop_size``: aligned crops for identity and flicker; weights: optional files."""
@@ -135,6 +136,7 @@ def evaluate_shot(plate: FrameSource, swapped: FrameSource, options: EvalOptions
 
     check_frames(plate, swapped)
     tell = on_frame or (lambda stage, frame: None)
+    given_space = options.colorspace  # the target person's frames may be another kind of file than the plate
     # The swap writes in the plate's colourspace, whatever its storage: an 8-bit sRGB movie's swap is sRGB in half
     # floats, not the ACEScg that float files default to. Both are read as the plate.
     options = replace(options, colorspace=options.colorspace or color.default_colorspace(
@@ -156,7 +158,7 @@ def evaluate_shot(plate: FrameSource, swapped: FrameSource, options: EvalOptions
 
     if options.target_person is not None:
         target = person_descriptor(options.target_person, options.reference_faces, describe, size,
-                                   options.colorspace, options.ocio_config)
+                                   given_space, options.ocio_config)
     elif options.target is not None:
         target = reference_descriptor(options.target, options.reference_faces, describe)
     else:

@@ -149,6 +149,9 @@ def render_shot(source: FrameSource, output: str, swapper: Swapper, track: ShotT
         color.check_colorspace(options.colorspace, options.ocio_config)
     frames = list(source.frames)
     check_track(track, frames, options.faces, track_name)
+    held = [frame for frame in frames if options.holdout is not None and frame in options.holdout.frames]
+    if held:  # a matte of the wrong size fails here, before any frame is written
+        options.holdout.at(held[0], source.display_size())
     report = RenderReport()
     started = time.perf_counter()
     todo = []
