@@ -62,9 +62,10 @@ def add_colorspace(parser: argparse.ArgumentParser) -> None:
                         help="the source's colourspace (default: ACEScg for float, sRGB - Texture for 8/16-bit)")
 
 
-def add_training_length(parser: argparse.ArgumentParser) -> None:
+def add_training_length(parser: argparse.ArgumentParser, resumable: bool = True) -> None:
     length = parser.add_mutually_exclusive_group(required=True)
-    length.add_argument("--steps", type=int, metavar="N", help="train until step N (counting resumed steps)")
+    length.add_argument("--steps", type=int, metavar="N",
+                        help="train until step N (counting resumed steps)" if resumable else "train N steps")
     length.add_argument("--minutes", type=float, metavar="M", help="train for M minutes")
 
 

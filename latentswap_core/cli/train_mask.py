@@ -11,6 +11,7 @@ from latentswap_core.cli.arguments import (
     add_face_selection,
     add_ocio_config,
     add_progress_json,
+    add_training_length,
     face_selection,
     track_name,
 )
@@ -34,9 +35,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--size", type=int, default=128, help="crop size the model sees (default: 128)")
     parser.add_argument("--face-type", default="whole_face",
                         help="how faces are framed; the swap model's (default: whole_face)")
-    length = parser.add_mutually_exclusive_group(required=True)
-    length.add_argument("--steps", type=int, metavar="N", help="train N steps")
-    length.add_argument("--minutes", type=float, metavar="M", help="train for M minutes")
+    add_training_length(parser, resumable=False)
     parser.add_argument("--batch", type=int, default=8, metavar="B", help="crops per step (default: 8)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto)")

@@ -45,14 +45,21 @@ class MatteSequence:
         if size is not None and (width, height) != tuple(size):
             raise SequenceError(f"{path}: the matte is {width}x{height} but the plate is {size[0]}x{size[1]}; "
                                 "render the matte at the plate's resolution")
-        matte = np.zeros((height, width), np.float32)
-        left, top = image.origin[0] - x0, image.origin[1] - y0
-        rows = slice(max(top, 0), min(top + image.height, height))
-        columns = slice(max(left, 0), min(left + image.width, width))
-        matte[rows, columns] = values[rows.start - top:rows.stop - top, columns.start - left:columns.stop - left]
-        return matte
+        return placed(values, (height, width), (image.origin[0] - x0, image.origin[1] - y0))
 
     def describe(self) -> str:
         from latentswap_core.io.sequence import format_frames
 
         return f"{self.sequence.pattern} ({format_frames(self.frames)})"
+
+
+def placed(values: np.ndarray, shape: tuple[int, int], offset: tuple[int, int]) -> np.ndarray:
+    """A ``shape`` (height, width) float32 array, zero but where ``values`` lands with its first pixel at
+    ``offset`` (x, y; negative: partly outside). Takes a data window into its display window and back."""
+    out = np.zeros(shape, np.float32)
+    left, top = offset
+    rows = slice(max(top, 0), min(top + values.shape[0], shape[0]))
+    columns = slice(max(left, 0), min(left + values.shape[1], shape[1]))
+    if rows.start < rows.stop and columns.start < columns.stop:
+        out[rows, columns] = values[rows.start - top:rows.stop - top, columns.start - left:columns.stop - left]
+    return out

@@ -32,10 +32,6 @@ def save_occlusion_model(model: OcclusionNet, folder: str | os.PathLike[str], tr
     return folder
 
 
-def is_occlusion_model(folder: str | os.PathLike[str]) -> bool:
-    return (Path(folder) / CONFIG_FILE).is_file()
-
-
 def load_occlusion_model(folder: str | os.PathLike[str], device: str | torch.device = "cpu") -> OcclusionNet:
     """The model saved in ``folder`` (eval mode), or a one-line ModelError naming the file and what to do."""
     folder = Path(folder)

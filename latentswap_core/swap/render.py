@@ -40,7 +40,7 @@ from latentswap_core.errors import LatentSwapError, OutputError, TrackFileError
 from latentswap_core.face_selection import FaceSelection
 from latentswap_core.io import FrameSource, Image, write_image
 from latentswap_core.io.image import to_float32
-from latentswap_core.io.matte import MatteSequence
+from latentswap_core.io.matte import MatteSequence, placed
 from latentswap_core.refine.apply import Refiner
 from latentswap_core.swap.occlusion import OcclusionMasker
 from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
@@ -401,11 +401,7 @@ class _Renderer:
         if matte is None:
             return comp, face_layer, alpha_layer
         x, y = image.data_offset
-        height, width = comp.shape[:2]
-        held = np.zeros((height, width), np.float32)  # the matte over the data window (outside it: none)
-        rows, columns = slice(max(y, 0), min(y + height, matte.shape[0])), slice(max(x, 0), min(x + width,
-                                                                                              matte.shape[1]))
-        held[rows.start - y:rows.stop - y, columns.start - x:columns.stop - x] = matte[rows, columns]
+        held = placed(matte, comp.shape[:2], (-x, -y))  # the matte over the data window (outside it: none)
         keep = 1.0 - held
         comp = comp * keep[:, :, None] + plate * held[:, :, None]
         return comp, face_layer * keep[:, :, None], alpha_layer * keep
