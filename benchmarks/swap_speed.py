@@ -13,7 +13,10 @@ Speed does not depend on what a model has learnt. The onnx backend exports ``mod
 that export is timed and printed apart and excluded from everything else, as is the loading of every model.
 
 1. End to end: ``render_shot`` (the engine of ``latentswap swap``) with the default RenderOptions (batch 4 faces
-   per model call, 2 blend/write workers, rct colour transfer, landmark mask) writing to a temporary folder. The
+   per model call, 2 blend/write workers, rct colour transfer, landmark mask) and each of ``--layers`` (``face``:
+   the faces' box only, what the Nuke gizmo asks for; ``all``: full-frame comp + face layers; ``comp``) writing to
+   a temporary folder. Peak memory is the process's resident set, sampled every 5 ms during the render (it
+   includes the loaded models), and on a GPU torch's peak allocation. The
    wall time is ``RenderReport.wall_seconds`` (reading, aligning, swapping, blending and writing every frame);
    frames/s = frames / wall. Backends alternate within each repeat, so load from other processes hits both
    alike; medians of ``--repeats`` (every swapper has already run in part 2, so no render is a cold start;
@@ -28,6 +31,7 @@ that export is timed and printed apart and excluded from everything else, as is 
    end-to-end wall time per frame (one face per frame): how much of a frame is the model.
 
 Run:  .venv/bin/python benchmarks/swap_speed.py [--quick] [--frames N] [--repeats R] [--device cpu|cuda]
+                                                [--layers face,all] [--plates 1920x1080,3840x2160]
       (--quick: 1920x1080, 256 px, 4 frames, 1 repeat: a smoke run)
 """
 
@@ -39,7 +43,9 @@ import platform
 import shutil
 import statistics
 import tempfile
+import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,6 +62,7 @@ from latentswap_core.devices import resolve_device  # noqa: E402
 from latentswap_core.extract import ExtractOptions, faceset_from_photos  # noqa: E402
 from latentswap_core.io import open_source  # noqa: E402
 from latentswap_core.swap.backends import open_swapper  # noqa: E402
+from latentswap_core.swap.layers import LAYERS  # noqa: E402
 from latentswap_core.swap.render import RenderOptions, render_shot  # noqa: E402
 from latentswap_core.track import TrackOptions, track_source  # noqa: E402
 from latentswap_core.train import Trainer, TrainOptions  # noqa: E402
@@ -130,12 +137,47 @@ def model_seconds_per_face(swappers: dict, repeats: int) -> dict[tuple[int, str]
     return times
 
 
-def render_once(pattern: str, swapper, track, scratch: Path) -> tuple[float, dict[str, float]]:
-    """One ``render_shot`` into a fresh temporary folder: (wall seconds, stage seconds)."""
+class PeakMemory:
+    """The process's peak resident set (bytes) while the block runs, sampled every 5 ms from /proc (Linux)."""
+
+    def __enter__(self) -> PeakMemory:
+        self.peak = self._resident()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, self._resident())
+
+    @staticmethod
+    def _resident() -> int:
+        try:
+            with open("/proc/self/statm") as statm:
+                return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            return 0
+
+
+def render_once(pattern: str, swapper, track, scratch: Path, layers: str,
+                device: str) -> tuple[float, dict[str, float], int, int]:
+    """One ``render_shot`` into a fresh temporary folder: (wall seconds, stage seconds, peak resident bytes,
+    peak GPU bytes)."""
     out = Path(tempfile.mkdtemp(prefix="swap_", dir=scratch))
+    cuda = device.startswith("cuda")
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
     try:
-        report = render_shot(open_source(pattern), str(out / "swap.####.exr"), swapper, track, OPTIONS)
-        return report.wall_seconds, dict(report.stage_seconds)
+        with PeakMemory() as memory:
+            report = render_shot(open_source(pattern), str(out / "swap.####.exr"), swapper, track,
+                                 replace(OPTIONS, layers=layers))
+        gpu = torch.cuda.max_memory_allocated() if cuda else 0
+        return report.wall_seconds, dict(report.stage_seconds), memory.peak, gpu
     finally:
         shutil.rmtree(out)
 
@@ -148,10 +190,24 @@ def main() -> None:
                         "--quick 1)")
     parser.add_argument("--model-repeats", type=int, default=5, help="timed model calls per configuration")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (onnx then uses its CUDA/TensorRT providers)")
+    parser.add_argument("--layers", default="face,all", help=f"comma-separated, of {', '.join(LAYERS)} "
+                        "(default: face,all)")
+    parser.add_argument("--plates", default=None, help=f"comma-separated, of {', '.join(PLATES)} (default: both; "
+                        "--quick: 1920x1080)")
+    parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated (default: torch,onnx)")
     args = parser.parse_args()
+    layer_modes = [mode for mode in args.layers.split(",") if mode]
+    backends = [name for name in args.backends.split(",") if name]
+    if not layer_modes or any(mode not in LAYERS for mode in layer_modes):
+        parser.error(f"--layers {args.layers!r}: give some of {', '.join(LAYERS)}")
+    if not backends or any(name not in BACKENDS for name in backends):
+        parser.error(f"--backends {args.backends!r}: give some of {', '.join(BACKENDS)}")
     frames = args.frames or (4 if args.quick else 8)
     repeats = args.repeats or (1 if args.quick else 3)
-    plates = {"1920x1080": PLATES["1920x1080"]} if args.quick else PLATES
+    plate_names = args.plates.split(",") if args.plates else (["1920x1080"] if args.quick else list(PLATES))
+    if any(name not in PLATES for name in plate_names):
+        parser.error(f"--plates {args.plates!r}: give some of {', '.join(PLATES)}")
+    plates = {name: PLATES[name] for name in plate_names}
     face_sizes = (256,) if args.quick else FACE_SIZES
     device = resolve_device(args.device)
 
@@ -171,7 +227,7 @@ def main() -> None:
         print(f"facesets + {len(models)} throwaway models: {time.perf_counter() - began:.0f} s", flush=True)
         swappers, loads = {}, {}
         for size, model in models.items():
-            for backend in BACKENDS:
+            for backend in backends:
                 swappers[size, backend], first = open_timed(model, backend, device)
                 if backend == "onnx":  # the first open exported swap.onnx; a second one only loads
                     swappers[size, backend], loads[size, backend] = open_timed(model, backend, device)
@@ -191,46 +247,55 @@ def main() -> None:
             print(f"plate {plate_name}: rendered + tracked in {time.perf_counter() - began:.0f} s (excluded)",
                   flush=True)
             for face_size in face_sizes:
-                runs: dict[str, list[tuple[float, dict[str, float]]]] = {backend: [] for backend in BACKENDS}
-                for _ in range(repeats):
-                    for backend in BACKENDS:
-                        runs[backend].append(render_once(pattern, swappers[face_size, backend], track, root))
-                for backend in BACKENDS:
-                    wall = statistics.median(w for w, _ in runs[backend])
-                    stages = {s: statistics.median(st.get(s, 0.0) for _, st in runs[backend]) for s in STAGES}
-                    results[plate_name, face_size, backend] = (wall, stages, [w for w, _ in runs[backend]])
+                for layers in layer_modes:
+                    runs: dict[str, list[tuple[float, dict[str, float], int, int]]] = {b: [] for b in backends}
+                    for _ in range(repeats):
+                        for backend in backends:
+                            runs[backend].append(render_once(pattern, swappers[face_size, backend], track, root,
+                                                             layers, device))
+                    for backend in backends:
+                        wall = statistics.median(run[0] for run in runs[backend])
+                        stages = {s: statistics.median(run[1].get(s, 0.0) for run in runs[backend]) for s in STAGES}
+                        peak = max(run[2] for run in runs[backend])
+                        gpu = max(run[3] for run in runs[backend])
+                        results[plate_name, face_size, backend, layers] = (
+                            wall, stages, [run[0] for run in runs[backend]], peak, gpu)
             shutil.rmtree(root / f"plate_{plate_name}")
 
     print()
     print("End to end (render_shot wall time; stages in s/frame, summed over threads, overlapping)")
-    header = (f"{'plate':<10} {'model':>5} {'backend':<7} {'frames/s':>8} {'s/frame':>8} "
-              + " ".join(f"{s:>6}" for s in STAGES) + f" {'sum':>6} {'onnx/torch':>10}  walls (s)")
+    header = (f"{'plate':<10} {'model':>5} {'backend':<7} {'layers':<6} {'frames/s':>8} {'s/frame':>8} "
+              + " ".join(f"{s:>6}" for s in STAGES) + f" {'sum':>6} {'onnx/torch':>10} {'peak GB':>7} "
+              f"{'GPU GB':>6}  walls (s)")
     print(header)
     print("-" * len(header))
-    for (plate_name, face_size, backend), (wall, stages, walls) in results.items():
+    for (plate_name, face_size, backend, layers), (wall, stages, walls, peak, gpu) in results.items():
         per_frame = {s: stages[s] / frames for s in STAGES}
         ratio = ""
-        if backend == "onnx":
-            ratio = f"{results[plate_name, face_size, 'torch'][0] / wall:.2f}"
-        print(f"{plate_name:<10} {face_size:>5} {backend:<7} {frames / wall:>8.2f} {wall / frames:>8.3f} "
+        if backend == "onnx" and (plate_name, face_size, "torch", layers) in results:
+            ratio = f"{results[plate_name, face_size, 'torch', layers][0] / wall:.2f}"
+        print(f"{plate_name:<10} {face_size:>5} {backend:<7} {layers:<6} {frames / wall:>8.2f} {wall / frames:>8.3f} "
               + " ".join(f"{per_frame[s]:>6.3f}" for s in STAGES) + f" {sum(per_frame.values()):>6.3f} "
-              f"{ratio:>10}  {' '.join(f'{w:.2f}' for w in walls)}")
+              f"{ratio:>10} {peak / 1e9:>7.2f} {gpu / 1e9:>6.2f}  {' '.join(f'{w:.2f}' for w in walls)}")
 
     print()
+    last_layers = layer_modes[-1]
     print(f"Model only (swapper.swap on {OPTIONS.batch} aligned crops, per face: median and fastest of "
           f"{args.model_repeats}) "
-          "and its share of the end-to-end time per frame (1 face per frame)")
+          f"and its share of the end-to-end time per frame (1 face per frame, --layers {last_layers})")
     header = f"{'model':>5} {'backend':<7} {'ms/face':>8} {'fastest':>8} {'load s':>7}  " + "  ".join(
         f"{'share ' + name:>16}" for name in plates)
     print(header)
     print("-" * len(header))
     for (face_size, backend), seconds in model_only.items():
-        shares = "  ".join(f"{seconds / (results[name, face_size, backend][0] / frames):>16.0%}" for name in plates)
+        shares = "  ".join(f"{seconds / (results[name, face_size, backend, last_layers][0] / frames):>16.0%}"
+                           for name in plates)
         print(f"{face_size:>5} {backend:<7} {seconds * 1000:>8.1f} {min(model_times[face_size, backend]) * 1000:>8.1f} "
               f"{loads[face_size, backend]:>7.2f}  {shares}")
     for size in face_sizes:
-        print(f"onnx/torch model-only speed at {size} px: "
-              f"{model_only[size, 'torch'] / model_only[size, 'onnx']:.2f}")
+        if (size, "onnx") in model_only and (size, "torch") in model_only:
+            print(f"onnx/torch model-only speed at {size} px: "
+                  f"{model_only[size, 'torch'] / model_only[size, 'onnx']:.2f}")
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

@@ -50,6 +50,14 @@ class FaceSelection:
     def everyone(self) -> bool:
         return self.track_ids is None and self.people is None
 
+    def describe(self) -> str:
+        """``all``, ``track 0,2`` or ``person 1``: for headers and reports."""
+        if self.track_ids is not None:
+            return "track " + ",".join(map(str, self.track_ids))
+        if self.people is not None:
+            return "person " + ",".join(map(str, self.people))
+        return "all"
+
     def matches(self, face: SelectableFace) -> bool:
         if self.track_ids is not None:
             return face.track_id in self.track_ids

@@ -277,7 +277,8 @@ def swap_arguments(node, source, first, last, track_path=None):
     args = ["swap", source, "--model", os.path.expanduser(model),
             "-o", os.path.join(cache_dir(node), CACHE_PATTERN), "--frames", f"{first}-{last}",
             "--mask-erode", "0", "--mask-blur", "0",
-            "--color-transfer", str(node["color_transfer"].value()), "--blend", str(node["blend"].value())]
+            "--color-transfer", str(node["color_transfer"].value()), "--blend", str(node["blend"].value()),
+            "--layers", "face"]  # the gizmo merges the face over the plate itself
     refiner = str(node["refiner"].value()).strip()
     if refiner:
         strength = float(node["refine_strength"].value())

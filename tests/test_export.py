@@ -165,3 +165,13 @@ def test_providers_prefer_tensorrt_then_cuda() -> None:
     assert choose_providers(available) == ["TensorrtExecutionProvider", "CUDAExecutionProvider",
                                            "CPUExecutionProvider"]
     assert choose_providers(["CPUExecutionProvider"]) == ["CPUExecutionProvider"]
+
+
+def test_tensorrt_runs_in_fp16_with_its_engine_cache_beside_the_onnx_file(tmp_path: Path) -> None:
+    from latentswap_core.swap.onnx_runner import provider_settings
+
+    settings = dict(provider_settings(["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+                                      tmp_path))
+    assert settings["TensorrtExecutionProvider"]["trt_fp16_enable"] == "True"
+    assert settings["TensorrtExecutionProvider"]["trt_engine_cache_path"] == str(tmp_path / "tensorrt_cache")
+    assert settings["CPUExecutionProvider"] == {} and list(settings)[0] == "TensorrtExecutionProvider"

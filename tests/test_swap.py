@@ -156,12 +156,80 @@ def test_faces_with_unreliable_landmarks_are_left_alone_and_reported(model_dir: 
     assert read_image(out / "swap.1001.exr").channel("mask.Y").any()
 
 
-def test_onnx_backend_matches_torch(swapped, model_dir: Path, plate: Path, shared_dir: Path, tmp_path: Path) -> None:
-    environment = {**os.environ, "LATENTSWAP_MODELS": str(shared_dir / "models")}
+def test_onnx_backend_matches_torch_and_sends_no_telemetry(swapped, model_dir: Path, plate: Path, shared_dir: Path,
+                                                           tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    environment = {**os.environ, "LATENTSWAP_MODELS": str(shared_dir / "models"), "HOME": str(home)}
+    environment.pop("ORT_DISABLE_TELEMETRY", None)
     done = latentswap("swap", str(plate), "--model", str(model_dir), "-o", str(tmp_path / "swap.####.exr"),
                       "--mask-blur", "6", "--backend", "onnx", "--frames", "1001", env=environment, timeout=300)
     assert done.returncode == 0, done.stderr
     assert (model_dir / "model" / "swap.onnx").is_file()  # exported once, beside the weights
+    # onnxruntime queues telemetry with a device id under ~/.cache/Microsoft unless told not to
+    assert not (home / ".cache" / "Microsoft").exists()
     torch_result = read_image(swapped[0] / "swap.1001.exr").pixels.astype(np.float32)
-    onnx_result = read_image(tmp_path / "swap.1001.exr").pixels.astype(np.float32)
-    assert np.abs(torch_result - onnx_result).max() < 2e-3  # half-float output of two runtimes
+    onnx = read_image(tmp_path / "swap.1001.exr")
+    assert np.abs(torch_result - onnx.pixels.astype(np.float32)).max() < 2e-3  # half-float output of two runtimes
+    assert (onnx.metadata["latentswap/backend"], onnx.metadata["latentswap/providers"]) == ("onnx",
+                                                                                            "CPUExecutionProvider")
+
+
+@pytest.fixture(scope="module")
+def face_layers(model_dir: Path, plate: Path, shared_dir: Path, tmp_path_factory) -> Path:
+    """The plate swapped with --layers face (what the Nuke gizmo asks for), PIZ-compressed."""
+    out = tmp_path_factory.mktemp("face_layers")
+    environment = {**os.environ, "LATENTSWAP_MODELS": str(shared_dir / "models")}
+    done = latentswap("swap", str(plate), "--model", str(model_dir), "-o", str(out / "swap.####.exr"),
+                      "--mask-blur", "6", "--layers", "face", "--compression", "piz", env=environment, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_face_layers_hold_the_faces_box_only_and_merge_over_the_plate_to_the_comp(swapped, face_layers,
+                                                                                  plate: Path) -> None:
+    from latentswap_core.io.matte import placed
+
+    out, _ = swapped
+    for frame in (1001, 1003, 1004):
+        full = read_image(out / f"swap.{frame}.exr")
+        face = read_image(face_layers / f"swap.{frame}.exr")
+        assert face.channels == ("face.R", "face.G", "face.B", "face.A", "mask.Y")
+        assert face.display_window == full.display_window == (0, 0, 640, 360)
+        assert face.pixels.shape[0] * face.pixels.shape[1] < 0.3 * 640 * 360  # the box, not the frame
+        x, y = face.origin
+        layers = np.stack([placed(face.pixels[:, :, i].astype(np.float32), (360, 640), (x, y)) for i in range(5)],
+                          axis=2)
+        # the faces' box holds every pixel the faces reach: the same face layers as the full-frame render's
+        assert np.array_equal(layers, np.stack([full.channel(name).astype(np.float32) for name in face.channels],
+                                               axis=2))
+        original = read_image(Path(str(plate).replace("####", str(frame)))).pixels[:, :, :3].astype(np.float32)
+        merged = original * (1.0 - layers[:, :, 3:4]) + layers[:, :, :3]  # Nuke's over, premultiplied
+        assert np.allclose(merged, full.pixels[:, :, :3].astype(np.float32), atol=2e-3)
+    faceless = read_image(face_layers / f"swap.{FACELESS_FRAME}.exr")
+    assert faceless.pixels.shape == (1, 1, 5) and not faceless.pixels.any()
+
+
+def test_the_header_records_the_settings_the_run_and_the_model_relative_to_the_output(swapped, face_layers,
+                                                                                     model_dir: Path) -> None:
+    out, _ = swapped
+    full = read_image(out / "swap.1001.exr").metadata
+    face = read_image(face_layers / "swap.1001.exr").metadata
+    assert (full["latentswap/layers"], face["latentswap/layers"]) == ("all", "face")
+    assert (full["compression"], face["compression"]) == ("zips", "piz")  # Nuke's default, and the one asked for
+    assert full["latentswap/mask_blur"] == "6" and full["latentswap/color_transfer"] == "rct"
+    assert full["latentswap/mask"] == "landmarks" and full["latentswap/face_selection"] == "all"
+    assert full["latentswap/backend"] == "torch" and full["latentswap/providers"] == "cpu"
+    recorded = full["latentswap/model"]
+    assert not os.path.isabs(recorded) and (out / recorded).resolve() == (model_dir / "model").resolve()
+
+
+def test_a_bad_compression_or_layers_fails_at_once_in_one_line(model_dir: Path, plate: Path, tmp_path: Path) -> None:
+    for option, value, expected in (("--compression", "zip:abc", "level 'abc'"),
+                                    ("--compression", "lzma", "unknown EXR compression 'lzma'"),
+                                    ("--compression", "piz:3", "piz takes no level"),
+                                    ("--layers", "depth", "invalid choice: 'depth'")):
+        done = latentswap("swap", str(plate), "--model", str(model_dir), "-o", str(tmp_path / "out" / "s.####.exr"),
+                          option, value)
+        assert done.returncode == 2 and expected in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr and not (tmp_path / "out").exists()

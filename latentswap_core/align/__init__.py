@@ -35,6 +35,7 @@ from latentswap_core.align.warp import (
     aligned_source_region,
     opencv_matrix,
     plate_coverage,
+    plate_region,
     warp_to_aligned,
     warp_to_plate,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "mask_outline",
     "opencv_matrix",
     "plate_coverage",
+    "plate_region",
     "template_points",
     "transform_points",
     "umeyama",

@@ -83,16 +83,23 @@ def warp_to_plate(
     height, width = check_image_shape(plate_shape, "plate shape")
     flags = _interpolation_flag(interpolation) | cv2.WARP_INVERSE_MAP
     plate_to_crop = crop_matrix(to_aligned, size)
-    crop_px_per_plate_px = _scale(plate_to_crop)
-    margin = math.ceil((_SUPPORT_PX + 1) / crop_px_per_plate_px) + 1
-    corners = transform_points(_square_corners(size), invert_affine(plate_to_crop))
-    x0, y0, x1, y1 = _region(corners, margin, (height, width))
+    x0, y0, x1, y1 = plate_region(to_aligned, size, plate_shape)
     plate = np.zeros((height, width, pixels.shape[2]), np.float32)
     if x1 > x0 and y1 > y0:
-        pixels = _blur(pixels, _antialias_sigma(crop_px_per_plate_px), cv2.BORDER_REFLECT_101)
+        pixels = _blur(pixels, _antialias_sigma(_scale(plate_to_crop)), cv2.BORDER_REFLECT_101)
         region_to_crop = plate_to_crop @ to_homogeneous(translation(x0, y0))
         plate[y0:y1, x0:x1] = _warp(pixels, region_to_crop, (x1 - x0, y1 - y0), flags, cv2.BORDER_CONSTANT)
     return plate[:, :, 0] if flat else plate
+
+
+def plate_region(to_aligned: np.ndarray, size: int, plate_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the plate pixels ``warp_to_plate`` may make non-zero for a crop of ``size``, clipped to
+    the plate (empty when the crop lies off it). Work on a face put back can stay inside this box."""
+    height, width = check_image_shape(plate_shape, "plate shape")
+    plate_to_crop = crop_matrix(to_aligned, check_size(size))
+    margin = math.ceil((_SUPPORT_PX + 1) / _scale(plate_to_crop)) + 1
+    corners = transform_points(_square_corners(size), invert_affine(plate_to_crop))
+    return _region(corners, margin, (height, width))
 
 
 def plate_coverage(to_aligned: np.ndarray, size: int, plate_shape: tuple[int, ...]) -> np.ndarray:

@@ -102,8 +102,13 @@ def paste_face(
     to_aligned: np.ndarray,
     blend: str = "alpha",
     mix: float = 1.0,
+    origin: tuple[int, int] = (0, 0),
 ) -> PasteResult:
     """``face`` (S x S x 3) put back into ``plate`` through ``mask`` (S x S) and ``to_aligned``; see the module.
+
+    ``plate`` may be a box cut from a frame (``to_aligned`` then maps the box's pixels): a box holding the face's
+    ``align.plate_region`` grown by one pixel (or reaching the frame's edge) gives the frame's result there.
+    ``origin`` (x, y) is where the box lies in the frame, for error messages.
 
     ``blend="alpha"``: face over plate with the warped mask. ``"poisson"``: inside the mask's core
     (alpha > 0.5 before mix) the face's gradients are kept and its colour follows the plate on the core's
@@ -138,7 +143,7 @@ def paste_face(
     box_alpha = coverage * np.float32(mix)
     inside = box_alpha > 0.0
     plate_rgb = plate[box][:, :, :3].astype(np.float32)
-    _check_finite_under(plate_rgb, inside, (x0, y0))
+    _check_finite_under(plate_rgb, inside, (origin[0] + x0, origin[1] + y0))
 
     if blend == "poisson":
         face_rgb = _poisson_face(plate, premultiplied, coverage, region)

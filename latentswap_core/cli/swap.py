@@ -16,8 +16,10 @@ from latentswap_core.cli.arguments import (
     track_name,
 )
 from latentswap_core.errors import SettingsError
+from latentswap_core.io.image import DEFAULT_COMPRESSION, EXR_COMPRESSIONS
 from latentswap_core.face_selection import FaceSelection
 from latentswap_core.progress import Progress, emit_json
+from latentswap_core.swap.layers import DEFAULT_LAYERS, LAYERS
 from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
 
 if TYPE_CHECKING:
@@ -74,6 +76,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch", type=int, default=4, metavar="N", help="faces per model call (default: 4)")
     parser.add_argument("--workers", type=int, default=2, metavar="N", help="threads blending and writing (default: 2)")
     parser.add_argument("--skip-existing", action="store_true", help="keep output frames that already exist")
+    parser.add_argument("--layers", default=DEFAULT_LAYERS, choices=LAYERS,
+                        help="what each EXR holds: comp (R, G, B, A and the plate's other channels), face (face.R/G/B/A "
+                             "and mask.Y over the faces' box only: the data window; Nuke merges it over the plate) or "
+                             f"all (both, full frame) (default: {DEFAULT_LAYERS})")
+    parser.add_argument("--compression", default=DEFAULT_COMPRESSION, metavar="C",
+                        help=f"EXR compression: {', '.join(EXR_COMPRESSIONS)}; zip, zips, dwaa, dwab take a level "
+                             f"(zip:6, dwaa:45) (default: {DEFAULT_COMPRESSION}, as Nuke's Write)")
     refine = parser.add_argument_group("refinement (a refiner from `latentswap train-refiner`)")
     refine.add_argument("--refine", metavar="REFINER_DIR", help="refine each swapped face with this refiner")
     refine.add_argument("--refine-strength", type=float, default=0.3, metavar="S",
@@ -127,6 +136,7 @@ def render_options(args: argparse.Namespace) -> RenderOptions:
         faces=swap_selection(args), colorspace=args.colorspace, ocio_config=args.ocio_config,
         color_transfer=args.color_transfer, mask=args.mask, mask_erode=args.mask_erode, mask_blur=args.mask_blur,
         blend=args.blend, mix=args.mix, batch=args.batch, workers=args.workers, skip_existing=args.skip_existing,
+        layers=args.layers, compression=args.compression,
         holdout=MatteSequence(args.holdout) if args.holdout else None,
         occlusion=OcclusionMasker(args.occlusion_model, resolve_device(args.device)) if args.occlusion_model
         else None,

@@ -7,6 +7,7 @@ Writes are atomic: a frame appears whole under its final name or not at all.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import tempfile
@@ -39,6 +40,8 @@ _FORMAT_PIXEL_TYPES = {
 # header is almost always a corrupt file, and reading it would take tens of gigabytes.
 MAX_IMAGE_PIXELS = 16384 * 16384
 EXR_COMPRESSIONS = ("none", "rle", "zips", "zip", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab")
+DEFAULT_COMPRESSION = "zips"  # what Nuke's Write gives an EXR unless told otherwise: "Zip (1 scanline)"
+_COMPRESSION_LEVELS = {"zip": (1, 9), "zips": (1, 9), "dwaa": (1, 10000), "dwab": (1, 10000)}
 _FORMAT_KEYS = {"compression", "oiio:BitsPerSample", "oiio:ColorSpace", "oiio:subimages", "oiio:RowsPerChunk"}
 
 
@@ -252,9 +255,11 @@ def write_image(
         pixel_type = _stored_or_default(image.pixel_type, stored)
     elif pixel_type not in stored:
         raise ImageError(f"{path}: {format_name} cannot store {pixel_type} pixels; choose one of {', '.join(stored)}")
-    if compression and format_name == "openexr" and compression.split(":")[0] not in EXR_COMPRESSIONS:
-        raise ImageError(f"{path}: unknown EXR compression {compression!r}; use one of {', '.join(EXR_COMPRESSIONS)} "
-                         "(dwaa, dwab and zip take a level: dwaa:45)")
+    if compression and format_name == "openexr":
+        try:
+            check_exr_compression(compression)
+        except ImageError as error:
+            raise ImageError(f"{path}: {error}") from None
     spec = _spec_for(image, pixel_type, format_name, compression)
     with atomic_path(path) as temporary:
         if not writer.open(str(temporary), spec):
@@ -264,6 +269,27 @@ def write_image(
         if not ok:
             raise ImageError(f"{path}: writing failed ({_oiio_message(writer.geterror())}); check disk space "
                              "and permissions")
+
+
+def check_exr_compression(compression: str) -> str:
+    """``compression`` if OpenEXR has it (``zip``, or with a level: ``zip:6``, ``dwaa:45``), else an ImageError."""
+    name, colon, level = str(compression).partition(":")
+    if name not in EXR_COMPRESSIONS:
+        raise ImageError(f"unknown EXR compression {compression!r}; use one of {', '.join(EXR_COMPRESSIONS)} "
+                         "(zip, zips, dwaa and dwab take a level: zip:6, dwaa:45)")
+    if colon:
+        if name not in _COMPRESSION_LEVELS:
+            raise ImageError(f"EXR compression {name} takes no level; give {name} alone")
+        low, high = _COMPRESSION_LEVELS[name]
+        try:
+            value = float(level)
+        except ValueError:
+            value = math.nan
+        whole = name.startswith("zip")
+        if not (math.isfinite(value) and low <= value <= high and (not whole or value.is_integer())):
+            kind = "a whole number" if whole else "a number"
+            raise ImageError(f"EXR compression level {level!r} for {name}: give {kind} from {low} to {high}")
+    return compression
 
 
 def default_pixel_type(path: str | os.PathLike[str], preferred: str) -> str:

@@ -3,14 +3,16 @@ that the blend leaves what is in front of the face (microphone, hands) as the pl
 
 from __future__ import annotations
 
+import hashlib
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from latentswap_core.errors import ModelError
-from latentswap_core.models.occlusion_store import load_occlusion_model
+from latentswap_core.models.occlusion_store import WEIGHTS_FILE, load_occlusion_model
 
 
 class OcclusionMasker:
@@ -18,6 +20,8 @@ class OcclusionMasker:
         self.folder = folder
         self.device = torch.device(device)
         self.model = load_occlusion_model(folder, self.device)
+        # which occlusion model masked a render, for its header: the weights' hash (the folder may move)
+        self.model_id = hashlib.sha256((Path(folder) / WEIGHTS_FILE).read_bytes()).hexdigest()[:16]
 
     @property
     def face_type(self) -> str:

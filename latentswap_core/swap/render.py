@@ -15,6 +15,7 @@ own values, bit for bit (float plates keep their half or float type; integer pla
 
 from __future__ import annotations
 
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -31,18 +32,20 @@ from latentswap_core.align import (
     aligned_source_region,
     alignment_transform,
     from_data_window,
+    plate_region,
     warp_to_aligned,
 )
 from latentswap_core.blend.color_transfer import MODES as COLOR_TRANSFER_MODES
 from latentswap_core.blend.color_transfer import transfer_color
 from latentswap_core.blend.compose import BLENDS, paste_face, refine_mask
-from latentswap_core.errors import LatentSwapError, OutputError, TrackFileError
+from latentswap_core.errors import ImageError, LatentSwapError, OutputError, TrackFileError
 from latentswap_core.face_selection import FaceSelection
 from latentswap_core.io import FrameSource, Image, write_image
-from latentswap_core.io.image import to_float32
+from latentswap_core.io.image import DEFAULT_COMPRESSION, check_exr_compression, to_float32
 from latentswap_core.io.matte import MatteSequence, placed
 from latentswap_core.refine.apply import Refiner
 from latentswap_core.swap.occlusion import OcclusionMasker
+from latentswap_core.swap.layers import DEFAULT_LAYERS, LAYERS, FacesInBox, frame_layers
 from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
 from latentswap_core.swap.swapper import Swapper
 from latentswap_core.track.trackfile import ShotTrack, TrackedFace
@@ -70,6 +73,8 @@ class RenderOptions:
     skip_existing: bool = False
     holdout: MatteSequence | None = None  # where the plate stays in front of the face (microphone, hands)
     occlusion: OcclusionMasker | None = None  # with mask "occlusion"
+    layers: str = DEFAULT_LAYERS  # what each frame holds: comp, face or all (swap/layers.py)
+    compression: str = DEFAULT_COMPRESSION  # the EXRs' compression
 
     def check(self) -> None:
         if self.color_transfer not in COLOR_TRANSFER_MODES:
@@ -87,6 +92,24 @@ class RenderOptions:
         for name in ("batch", "workers"):
             if getattr(self, name) < 1:
                 raise OutputError(f"--{name} {getattr(self, name)} is not allowed: use 1 or more")
+        if self.layers not in LAYERS:
+            raise OutputError(f"--layers {self.layers!r} is unknown: use one of {', '.join(LAYERS)}")
+        try:
+            check_exr_compression(self.compression)
+        except ImageError as error:
+            raise OutputError(f"--compression: {error}") from None
+
+    def header(self) -> dict[str, str]:
+        """Every setting that changes the pixels, for the EXR header: two renders with other settings can be told
+        apart. (The model, codec and refiner are recorded by their own ids.)"""
+        settings = {
+            "color_transfer": self.color_transfer, "mask": self.mask, "mask_erode": f"{self.mask_erode:g}",
+            "mask_blur": f"{self.mask_blur:g}", "blend": self.blend, "mix": f"{self.mix:g}", "layers": self.layers,
+            "compression": self.compression, "face_selection": self.faces.describe(),
+            "holdout": self.holdout.describe() if self.holdout is not None else "",
+            "occlusion_model": self.occlusion.model_id if self.occlusion is not None else "",
+        }
+        return {f"latentswap/{name}": value for name, value in settings.items()}
 
 
 @dataclass
@@ -162,7 +185,8 @@ def render_shot(source: FrameSource, output: str, swapper: Swapper, track: ShotT
                 on_frame(frame, 0, True)
         else:
             todo.append(frame)
-    renderer = _Renderer(swapper, track, options, report, lambda n: f"{source.file_of(n)} (frame {n})", refiner)
+    renderer = _Renderer(swapper, track, options, report, lambda n: f"{source.file_of(n)} (frame {n})", refiner,
+                         Path(output).parent)
     # The folders are left last, after the writers have finished: on a failure they go if no frame landed.
     with OutputFolders(targets[frame] for frame in todo) as folders, \
             ThreadPoolExecutor(1, thread_name_prefix="read") as reader, \
@@ -204,6 +228,22 @@ def filled_batch(faces: list[np.ndarray], size: int) -> np.ndarray:
     return np.stack(faces + [faces[-1]] * (size - len(faces)))
 
 
+def _runner_header(swapper: Swapper) -> dict[str, str]:
+    """What ran the model: the backend and its device or onnxruntime's providers (which may differ from asked)."""
+    providers = getattr(swapper, "providers", None)
+    if providers is not None:
+        return {"latentswap/backend": "onnx", "latentswap/providers": ",".join(providers)}
+    return {"latentswap/backend": "torch", "latentswap/providers": str(getattr(swapper, "device", "cpu"))}
+
+
+def _relative(path: Path, start: Path) -> str:
+    """``path`` relative to ``start`` (both made absolute), or absolute where no relative path exists (drives)."""
+    try:
+        return Path(os.path.relpath(Path(path).resolve(), Path(start).resolve())).as_posix()
+    except ValueError:
+        return str(Path(path).resolve())
+
+
 def _read_ahead(reader: ThreadPoolExecutor, source: FrameSource, frames: list[int],
                 report: RenderReport) -> Iterator[tuple[int, Image]]:
     def read(frame: int) -> tuple[int, Image, float]:
@@ -228,7 +268,8 @@ def _read_ahead(reader: ThreadPoolExecutor, source: FrameSource, frames: list[in
 
 class _Renderer:
     def __init__(self, swapper: Swapper, track: ShotTrack, options: RenderOptions, report: RenderReport,
-                 frame_name: Callable[[int], str], refiner: Refiner | None = None) -> None:
+                 frame_name: Callable[[int], str], refiner: Refiner | None = None,
+                 output_folder: Path | None = None) -> None:
         self.swapper, self.track, self.options, self.report, self.refiner = swapper, track, options, report, refiner
         self.frame_name = frame_name
         self.face_size = swapper.face_size
@@ -237,12 +278,17 @@ class _Renderer:
         self.use_track_transforms = track.face_type == self.face_type
         if options.occlusion is not None:
             options.occlusion.check_face_type(self.face_type)
-        self.metadata = {**swapper.card.metadata(), "latentswap/version": __version__,
+        self.metadata = {**swapper.card.metadata(), **options.header(), **_runner_header(swapper),
+                         "latentswap/version": __version__,
                          "latentswap/codec_projection": str(getattr(swapper, "projections", DEFAULT_PROJECTIONS))}
+        if output_folder is not None:  # the model by its path from the output, which survives a move of both
+            self.metadata["latentswap/model"] = _relative(swapper.card.folder, output_folder)
         if refiner is not None:
             card = swapper.card
             refiner.check_model(self.face_size, card.codec, card.face_type, str(card.folder))
             self.metadata.update(refiner.metadata())
+            if output_folder is not None:
+                self.metadata["latentswap/refiner"] = _relative(refiner.folder, output_folder)
 
     def batches(self, frames: Iterator[tuple[int, Image]]) -> Iterator[list[_Frame]]:
         """Frames grouped so that each group holds at least ``batch`` faces (or is the last)."""
@@ -346,65 +392,80 @@ class _Renderer:
     def finish(self, frame: _Frame, target: Path) -> None:
         """Colour-match and blend the frame's faces into the plate, then write the EXR (on a worker thread)."""
         began = time.perf_counter()
+        pixel_type = self._pixel_type(frame.image)
+        faces = self._composite(frame, pixel_type)
+        self.report.stage_seconds["blend"] += time.perf_counter() - began
+        began = time.perf_counter()
+        metadata = {**frame.image.metadata, **self.metadata, "latentswap/source_frame": str(frame.number),
+                    "latentswap/faces": str(len(frame.faces)), "Software": f"LatentSwap {__version__}"}
+        output = frame_layers(frame.image, faces, self.options.layers, pixel_type, metadata)
+        write_image(target, output, pixel_type, self.options.compression)
+        self.report.stage_seconds["write"] += time.perf_counter() - began
+
+    def _composite(self, frame: _Frame, pixel_type: str) -> FacesInBox | None:
+        """The faces blended over the plate inside the box that holds them all (None: nothing to blend).
+
+        Only that box of the plate is converted and blended: a 4K frame costs what its faces cost."""
         image = frame.image
-        pixels = to_float32(image.pixels)
-        rgb_indices = image.rgb_indices()
-        comp = pixels[:, :, rgb_indices]  # a copy; a grey plate's one channel stands for R, G and B
-        height, width = comp.shape[:2]
-        face_layer = np.zeros((height, width, 4), np.float32)
-        alpha_layer = np.zeros((height, width), np.float32)
+        box = self._faces_box(frame)
+        if box is None:
+            return None
+        y0, y1, x0, x1 = box
+        plate = to_float32(image.pixels[y0:y1, x0:x1][:, :, image.rgb_indices()])
+        comp = plate
+        face_layer = np.zeros((y1 - y0, x1 - x0, 4), np.float32)
         o = self.options
         for aligned, (face, predicted_mask) in zip(frame.faces, frame.swapped, strict=True):
             mask = self._blend_mask(aligned, predicted_mask)
+            box_to_aligned = from_data_window(aligned.data_to_aligned, (x0, y0))
             with self._naming(frame.number):
                 matched = transfer_color(face, aligned.crop, mask, o.color_transfer)
-            in_plate_space = color.from_working(matched, frame.plate_space, o.ocio_config)
-            refined = refine_mask(mask, o.mask_erode, o.mask_blur, aligned.data_to_aligned)
-            pasted = paste_face(comp, in_plate_space, refined, aligned.data_to_aligned, blend=o.blend, mix=o.mix)
+                in_plate_space = color.from_working(matched, frame.plate_space, o.ocio_config)
+                refined = refine_mask(mask, o.mask_erode, o.mask_blur, box_to_aligned)
+                pasted = paste_face(comp, in_plate_space, refined, box_to_aligned, blend=o.blend, mix=o.mix,
+                                    origin=(x0, y0))
             comp = pasted.comp
             # Several faces: each goes over what is already there.
             face_layer = pasted.face_rgba + face_layer * (1.0 - pasted.alpha[:, :, None])
-            alpha_layer = pasted.alpha + alpha_layer * (1.0 - pasted.alpha)
-        if o.holdout is not None and frame.faces:
-            comp, face_layer, alpha_layer = self._hold_out(frame, pixels[:, :, rgb_indices], comp, face_layer,
-                                                           alpha_layer)
-        pixel_type = self._pixel_type(image)
+        if o.holdout is not None:
+            comp, face_layer = self._hold_out(frame, box, plate, comp, face_layer)
         if pixel_type == "half":
             # An alpha below half's smallest step is written as 0: give those pixels back the plate's own values,
             # so that mask.Y == 0 always means untouched.
-            invisible = (alpha_layer.astype(np.float16) == 0) & (alpha_layer > 0)
-            comp[invisible] = pixels[:, :, rgb_indices][invisible]
+            alpha = face_layer[:, :, 3]
+            invisible = (alpha.astype(np.float16) == 0) & (alpha > 0)
+            comp[invisible] = plate[invisible]
             face_layer[invisible] = 0.0
-            alpha_layer[invisible] = 0.0
-        self.report.stage_seconds["blend"] += time.perf_counter() - began
-        began = time.perf_counter()
-        channels = image.channels
-        alpha = pixels[:, :, channels.index("A")] if "A" in channels else np.ones((height, width), np.float32)
-        others = [i for i, name in enumerate(channels) if i not in rgb_indices and name != "A"]
-        stacked = np.concatenate([comp, alpha[:, :, None], pixels[:, :, others], face_layer, alpha_layer[:, :, None]],
-                                 axis=2)
-        names = ("R", "G", "B", "A", *(channels[i] for i in others), "face.R", "face.G", "face.B", "face.A", "mask.Y")
-        metadata = {**image.metadata, **self.metadata, "latentswap/source_frame": str(frame.number),
-                    "latentswap/faces": str(len(frame.faces)), "Software": f"LatentSwap {__version__}"}
-        output = Image(np.ascontiguousarray(stacked, np.float32), names, image.origin, image.display_window, metadata)
-        write_image(target, output, pixel_type)
-        self.report.stage_seconds["write"] += time.perf_counter() - began
+        return FacesInBox(box, comp, face_layer)
 
-    def _hold_out(self, frame: _Frame, plate: np.ndarray, comp: np.ndarray, face_layer: np.ndarray,
-                  alpha_layer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _faces_box(self, frame: _Frame) -> tuple[int, int, int, int] | None:
+        """(y0, y1, x0, x1): every pixel the frame's faces may reach, grown by one pixel (the Poisson blend's
+        boundary), within the plate's data window; None when no face reaches the plate."""
+        height, width = frame.image.pixels.shape[:2]
+        regions = [plate_region(face.data_to_aligned, self.face_size, (height, width)) for face in frame.faces]
+        regions = [(x0, y0, x1, y1) for x0, y0, x1, y1 in regions if x1 > x0 and y1 > y0]
+        if not regions:
+            return None
+        x0, y0, x1, y1 = (min(r[0] for r in regions), min(r[1] for r in regions), max(r[2] for r in regions),
+                          max(r[3] for r in regions))
+        return max(y0 - 1, 0), min(y1 + 1, height), max(x0 - 1, 0), min(x1 + 1, width)
+
+    def _hold_out(self, frame: _Frame, box: tuple[int, int, int, int], plate: np.ndarray, comp: np.ndarray,
+                  face_layer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The plate back where the holdout matte is (at the plate's own pixels, edges as drawn), and the face
-        layer and alpha cut by it, so that a comp of face.RGBA over the plate gives the same picture."""
+        layer cut by it, so that a comp of face.RGBA over the plate gives the same picture."""
         assert self.options.holdout is not None
         image = frame.image
         with self._naming(frame.number):
             matte = self.options.holdout.at(frame.number, image.display_window[2:])
         if matte is None:
-            return comp, face_layer, alpha_layer
+            return comp, face_layer
         x, y = image.data_offset
-        held = placed(matte, comp.shape[:2], (-x, -y))  # the matte over the data window (outside it: none)
+        y0, _, x0, _ = box
+        held = placed(matte, comp.shape[:2], (-(x + x0), -(y + y0)))  # the matte over the box (outside it: none)
         keep = 1.0 - held
         comp = comp * keep[:, :, None] + plate * held[:, :, None]
-        return comp, face_layer * keep[:, :, None], alpha_layer * keep
+        return comp, face_layer * keep[:, :, None]
 
     @staticmethod
     def _pixel_type(image: Image) -> str:

@@ -1,0 +1,85 @@
+"""The frame a swap writes: the layers the comp needs, assembled from the plate and the box that holds the faces.
+
+``--layers``:
+
+- ``all``: ``R, G, B, A`` (the comp: the plate's RGB with the faces over it, the plate's alpha or 1), the plate's
+  other channels, ``face.R/G/B/A`` (the faces, premultiplied) and ``mask.Y`` (their blend alpha), over the
+  plate's data window;
+- ``comp``: ``R, G, B, A`` and the plate's other channels;
+- ``face``: ``face.R/G/B/A`` and ``mask.Y`` over the faces' box only: the EXR's data window is that box inside
+  the plate's display window (Nuke reads it as black outside), a few hundred pixels instead of the frame. Merged
+  over the plate it gives the comp; the gizmo does that merge live.
+
+Everything the faces do not reach is the plate's own value, bit for bit. Pixels are ``half`` or ``float``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from latentswap_core.io import Image
+from latentswap_core.io.image import to_float32
+
+LAYERS = ("comp", "face", "all")
+DEFAULT_LAYERS = "all"
+FACE_CHANNELS = ("face.R", "face.G", "face.B", "face.A", "mask.Y")
+_DTYPES = {"half": np.float16, "float": np.float32}
+
+
+@dataclass(frozen=True)
+class FacesInBox:
+    """A frame's faces blended into ``box`` (y0, y1, x0, x1, half-open, data-window pixels) of its plate."""
+
+    box: tuple[int, int, int, int]
+    comp: np.ndarray  # h x w x 3 float32: the plate's RGB there with the faces over it
+    face: np.ndarray  # h x w x 4 float32: the faces premultiplied by their alpha, and that alpha
+
+
+def frame_layers(image: Image, faces: FacesInBox | None, layers: str, pixel_type: str,
+                 metadata: dict[str, Any]) -> Image:
+    """The output frame of ``image`` (the plate) with ``faces`` (None: no face in this frame)."""
+    dtype = _DTYPES[pixel_type]
+    if layers == "face":
+        return _face_only(image, faces, dtype, metadata)
+    pixels = image.pixels
+    rgb = image.rgb_indices()
+    channels = image.channels
+    others = [i for i, name in enumerate(channels) if i not in rgb and name != "A"]
+    names = ["R", "G", "B", "A", *(channels[i] for i in others)]
+    if layers == "all":
+        names += FACE_CHANNELS
+    out = np.zeros((*pixels.shape[:2], len(names)), dtype)
+    out[:, :, :3] = _typed(pixels[:, :, rgb], dtype)
+    out[:, :, 3] = _typed(pixels[:, :, channels.index("A")], dtype) if "A" in channels else 1.0
+    if others:
+        out[:, :, 4:4 + len(others)] = _typed(pixels[:, :, others], dtype)
+    if faces is not None:
+        y0, y1, x0, x1 = faces.box
+        out[y0:y1, x0:x1, :3] = faces.comp
+        if layers == "all":
+            out[y0:y1, x0:x1, -5:-1] = faces.face
+            out[y0:y1, x0:x1, -1] = faces.face[:, :, 3]
+    return Image(out, tuple(names), image.origin, image.display_window, metadata)
+
+
+def _face_only(image: Image, faces: FacesInBox | None, dtype: type, metadata: dict[str, Any]) -> Image:
+    """The faces' box as the data window; a frame without a face holds one black pixel at the data origin."""
+    if faces is None:
+        return Image(np.zeros((1, 1, len(FACE_CHANNELS)), dtype), FACE_CHANNELS, image.origin, image.display_window,
+                     metadata)
+    y0, y1, x0, x1 = faces.box
+    out = np.empty((y1 - y0, x1 - x0, len(FACE_CHANNELS)), dtype)
+    out[:, :, :4] = faces.face
+    out[:, :, 4] = faces.face[:, :, 3]
+    origin = (image.origin[0] + x0, image.origin[1] + y0)
+    return Image(out, FACE_CHANNELS, origin, image.display_window, metadata)
+
+
+def _typed(pixels: np.ndarray, dtype: type) -> np.ndarray:
+    """``pixels`` as ``dtype``; integer code values scaled to [0, 1] first (as the EXR writer would)."""
+    if pixels.dtype == dtype:
+        return pixels
+    return to_float32(pixels).astype(dtype) if np.issubdtype(pixels.dtype, np.integer) else pixels.astype(dtype)
