@@ -271,11 +271,11 @@ class Bench:
             judged, alphas, regions, occluders = [], [], [], []
             for frame in OCCLUSION_TEST:
                 image = read_image(out / f"swap.{frame:04d}.exr")
-                if not image.channel("mask.Y").any():
+                if not image.channel("lsmask.Y").any():
                     continue  # not swapped: the track marks the face's landmarks unreliable
                 face = next(f for f in shot.faces_at(frame) if f.person == int(person))
                 judged.append(frame)
-                alphas.append(image.channel("mask.Y").astype(np.float32))
+                alphas.append(image.channel("lsmask.Y").astype(np.float32))
                 regions.append(face_mask(face.landmarks, (image.height, image.width), "whole_face"))
                 occluders.append(truth.at(frame))
             add(f"swap --mask {mask}", judged, alphas, regions, occluders)

@@ -25,6 +25,7 @@ import numpy as np
 
 from latentswap_core.errors import FacesetError
 from latentswap_core.io import Image, read_image, write_image, write_text_atomically
+from latentswap_core.io.json_file import inside, read_json
 
 FACESET_VERSION = 1
 INDEX_FILE = "faceset.json"
@@ -126,19 +127,19 @@ def load_faceset(folder: str | os.PathLike[str]) -> Faceset:
     index_path = folder / INDEX_FILE
     if not index_path.is_file():
         raise FacesetError(f"{folder}: not a faceset (no {INDEX_FILE}); make one with `latentswap extract`")
+    index = read_json(index_path, FacesetError, "extract the faceset again")
     try:
-        index = json.loads(index_path.read_text())
         if index.get("version") != FACESET_VERSION:
             raise FacesetError(f"{index_path}: faceset version {index.get('version')} is not supported "
                                f"(expected {FACESET_VERSION}); extract it again")
         faces = [FacesetEntry(**entry) for entry in index["faces"]]
         faceset = Faceset(folder, int(index["size"]), str(index["face_type"]), str(index["source"]), faces,
                           list(index.get("skipped", [])))
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise FacesetError(f"{index_path}: malformed faceset index ({error}); extract it again") from None
     for entry in faceset.faces:
         for name in (entry.file, entry.mask):
-            if not (folder / name).is_file():
+            if not inside(folder, name, FacesetError, str(index_path)).is_file():
                 raise FacesetError(f"{folder / name}: listed in {INDEX_FILE} but missing; extract the faceset again")
     if not faceset.faces:
         raise FacesetError(f"{folder}: the faceset holds no faces; extract from footage where faces are visible")

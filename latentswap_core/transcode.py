@@ -19,7 +19,8 @@ import numpy as np
 from latentswap_core import color
 from latentswap_core.errors import OutputError
 from latentswap_core.io import FrameSource, Image, check_not_overwriting, looks_like_sequence, parse_sequence
-from latentswap_core.io.image import default_pixel_type, to_float32, write_image
+from latentswap_core.io.atomic import check_output_file
+from latentswap_core.io.image import default_pixel_type, reads_back_whole, to_float32, write_image
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ def output_paths(source: FrameSource, output: str) -> dict[int, Path]:
     check_not_overwriting(source.input_files(), targets.values())
     for folder in {path.parent for path in targets.values()}:
         _check_can_create(folder)
+    for path in targets.values():
+        check_output_file(path)
     return targets
 
 
@@ -115,9 +118,11 @@ def transcode(source: FrameSource, output: str, options: TranscodeOptions,
         if space:
             color.check_colorspace(space, options.ocio_config)
     written = []
+    size = source.display_size() if options.skip_existing else None
     with OutputFolders(targets.values()) as folders:
         for frame, target in targets.items():
-            skipped = options.skip_existing and target.is_file()
+            # a frame cut short (a full disk, a killed copy) is written again, not kept
+            skipped = options.skip_existing and target.is_file() and reads_back_whole(target, size)
             if not skipped:
                 image = source.read(frame)
                 # Colour conversion computes in float32; store what the source stored (8-bit movie -> half EXR).

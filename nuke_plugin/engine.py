@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -104,6 +105,21 @@ def _prefix(path):
 
 # --- running a job -------------------------------------------------------------------------------------------
 
+def windows_creation_flags(platform=None):
+    """Popen's creationflags: on Windows a process group of its own (so that CTRL_BREAK_EVENT reaches the engine
+    alone, not Nuke) and no console window; 0 elsewhere."""
+    if (platform or sys.platform) != "win32":
+        return 0
+    return getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200) | getattr(subprocess, "CREATE_NO_WINDOW", 0x8000000)
+
+
+def stop_signal(platform=None):
+    """The signal that asks the engine to stop cleanly: SIGTERM, or CTRL_BREAK_EVENT on Windows."""
+    if (platform or sys.platform) == "win32":
+        return getattr(signal, "CTRL_BREAK_EVENT", 1)
+    return signal.SIGTERM
+
+
 class EngineJob:
     """One run of the engine: ``command_prefix + args + ["--progress-json"]``.
 
@@ -164,7 +180,8 @@ class EngineJob:
         try:
             self._process = subprocess.Popen(
                 self.command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                cwd=self.cwd, env=self.env if self.env is not None else child_environment(), shell=False)
+                cwd=self.cwd, env=self.env if self.env is not None else child_environment(), shell=False,
+                creationflags=windows_creation_flags())
         except OSError as error:
             raise EngineError(f"cannot run {self.command[0]} ({_one_line(str(error))}); check the engine knob, "
                               "$LATENTSWAP_CLI or $LATENTSWAP_PYTHON") from None
@@ -193,7 +210,9 @@ class EngineJob:
         raise EngineError(message)
 
     def cancel(self, kill_after=30.0):
-        """Ask the job to stop (SIGTERM to the child: the CLI unwinds like Ctrl-C). Returns at once.
+        """Ask the job to stop: the CLI unwinds like Ctrl-C (saves a training run, removes partial files).
+        Returns at once. SIGTERM on Linux and macOS; on Windows, where terminate() would kill the process on the
+        spot, CTRL_BREAK_EVENT to the engine's own process group.
 
         If it is still running ``kill_after`` seconds later it is killed (None: never).
         """
@@ -202,7 +221,7 @@ class EngineJob:
         if process is None or process.poll() is not None:
             return
         try:
-            process.terminate()
+            process.send_signal(stop_signal())
         except OSError:  # it ended in between
             return
         if kill_after is not None:

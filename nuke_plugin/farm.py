@@ -43,15 +43,18 @@ def build_parser():
 
 
 def write_nodes(names):
+    """The nodes to render: those named (``Group1.Write1`` inside a Group), else every enabled Write, DeepWrite
+    and WriteGeo of the script, inside Groups too, but not the LatentSwap gizmo's own plate writer."""
     if names:
         found = []
         for name in names:
             node = nuke.toNode(name)
-            if node is None or node.Class() != "Write":
+            if node is None or node.Class() not in gizmo.RENDER_CLASSES:
                 raise SystemExit(f"render.py: error: there is no Write node called {name} in the script")
             found.append(node)
         return found
-    return [node for node in nuke.allNodes("Write") if not node["disable"].value()]
+    return [node for node_class in gizmo.RENDER_CLASSES for node in nuke.allNodes(node_class, recurseGroups=True)
+            if not node["disable"].value() and not gizmo.inside_latentswap(node)]
 
 
 def ensure_plugin():

@@ -24,6 +24,7 @@ EDITED_TRACK_FILE = "track.edited.json"
 RAW_WRITE = "RawWrite"
 CACHE_READ = "CacheRead"
 FACE_KNOB_SUFFIXES = ("_center", "_scale", "_rotate")
+RENDER_CLASSES = ("Write", "DeepWrite", "WriteGeo")  # what a render executes; Groups' Writes are Writes too
 
 
 class PluginError(Exception):
@@ -35,7 +36,8 @@ def register_callbacks():
     """Called by init.py in every mode: node creation, knob changes, and the render guard on Writes."""
     nuke.addOnCreate(on_create, nodeClass=GIZMO_CLASS)
     nuke.addKnobChanged(knob_changed, nodeClass=GIZMO_CLASS)
-    nuke.addBeforeRender(before_render)
+    for node_class in RENDER_CLASSES:
+        nuke.addBeforeFrameRender(before_frame_render, nodeClass=node_class)
 
 
 def on_create():
@@ -169,13 +171,40 @@ def upstream_read(node):
 
 
 def plate_source(node, first, last):
-    """The plate as a file sequence for the engine: the upstream Read's file, or the input rendered to EXRs."""
+    """The plate as a file sequence for the engine: the upstream Read's files when the engine can read exactly
+    what the Read gives (its path evaluated; no frame offset), else the input rendered to EXRs."""
     if node.input(0) is None:
         raise PluginError(f"{node.name()}: connect the plate input")
     read = upstream_read(node)
-    if read is not None:
-        return str(read["file"].value())
+    if read is not None and not read_retimes(read):
+        return read_path(read)
     return render_input(node, first, last)
+
+
+def read_path(read):
+    """The Read's file as Nuke resolves it: Tcl, $VARS and filename filters applied (``nuke.filename``), and a
+    relative path taken from the project directory (else the script's folder), as Nuke's Read does."""
+    path = str(nuke.filename(read) or read["file"].value())
+    if not os.path.isabs(path):
+        path = os.path.join(project_directory(), path)
+    return os.path.normpath(path)
+
+
+def project_directory():
+    """The root's project_directory (evaluated), else the saved script's folder, else the working folder."""
+    root = nuke.root()
+    knob = root.knob("project_directory")
+    folder = str(knob.evaluate() if knob is not None else "").strip()
+    if not folder:
+        folder = os.path.dirname(str(root["name"].value()))
+    return os.path.expanduser(folder) if folder else os.getcwd()
+
+
+def read_retimes(read):
+    """Whether the Read shows other file frames than the frame numbers say (frame mode offset/start at/expr)."""
+    knob = read.knob("frame")
+    text = str(knob.value()).strip() if knob is not None else ""
+    return text not in ("", "0")
 
 
 def render_input(node, first, last):
@@ -366,7 +395,7 @@ def precompute_from_menu():
 
 
 # ---------------------------------------------------------------------------------------------- render guard
-def _inside_latentswap(node):
+def inside_latentswap(node):
     full = node.fullName()
     if "." not in full:
         return False
@@ -390,31 +419,26 @@ def upstream_latentswap(node):
     return found
 
 
-def render_range(write):
-    if write.knob("use_limit") is not None and write["use_limit"].value():
-        return int(write["first"].value()), int(write["last"].value())
-    return int(nuke.root()["first_frame"].value()), int(nuke.root()["last_frame"].value())
-
-
 def render_command(first, last):
     script = str(nuke.root()["name"].value()) or "shot.nk"
     tool = os.path.join(engine.default_plugin_root(), "tools", "render.py")
     return f"nuke -t {tool} {script} --frames {first}-{last}"
 
 
-def before_render():
-    """Fail a render of a Write fed by a LatentSwap node whose cache frames are missing."""
+def before_frame_render():
+    """Stop a render at a frame whose precomputed face is missing for a LatentSwap node feeding the Write.
+
+    Checked per frame, so a farm chunk (``nuke -x -F 1001-1010``, a Render dialog sub-range) needs only its own
+    frames; a LatentSwap node whose range does not hold the frame passes the plate through there."""
     write = nuke.thisNode()
-    if _inside_latentswap(write):  # the plate render of Precompute itself
+    if inside_latentswap(write):  # the plate render of Precompute itself
         return
-    start, end = render_range(write)
+    frame = int(nuke.frame())
     for node in upstream_latentswap(write):
-        first, last = max(start, int(node["first_frame"].value())), min(end, int(node["last_frame"].value()))
-        if last < first:
-            continue
-        missing = missing_cache_frames(node, first, last)
-        if missing:
+        first, last = int(node["first_frame"].value()), int(node["last_frame"].value())
+        if first <= frame <= last and missing_cache_frames(node, frame, frame):
+            missing = missing_cache_frames(node, first, last)
             raise RuntimeError(
-                f"{node.name()}: {len(missing)} of {last - first + 1} precomputed frames are missing in "
-                f"{cache_folder_text(node)} ({compact_ranges(missing)}); run `{render_command(first, last)}` "
-                "or press Precompute on the node")
+                f"{node.name()}: the precomputed frame {frame} is missing in {cache_folder_text(node)} "
+                f"({len(missing)} of {last - first + 1} missing: {compact_ranges(missing)}); run "
+                f"`{render_command(min(missing), max(missing))}` or press Precompute on the node")

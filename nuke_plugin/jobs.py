@@ -131,13 +131,13 @@ class Job:
             self.cancelled = isinstance(error, engine.EngineCancelled)
         except Exception as error:  # a bug here must still reach the user, not die with the thread
             self.error = f"{type(error).__name__}: {error}"
-        try:
-            if self.error is None and self.on_done is not None:
-                nuke.executeInMainThread(self._call_done)
-            elif self.error is not None and not self.cancelled:
-                nuke.executeInMainThread(self._report, (self.error,))
-        finally:
-            self._task = None  # closes the progress bar
+        self._task = None  # closes the progress bar
+        # finished is set by the last main-thread call, so that wait() returns after the callbacks have run
+        if self.error is None and self.on_done is not None:
+            nuke.executeInMainThread(self._call_done)
+        elif self.error is not None and not self.cancelled:
+            nuke.executeInMainThread(self._report, (self.error,))
+        else:
             self.finished.set()
 
     def _call_done(self):
@@ -145,11 +145,16 @@ class Job:
             self.on_done()
         except Exception as error:
             self._report(f"{type(error).__name__}: {error}")
+        finally:
+            self.finished.set()
 
     def _report(self, message):
-        if self.on_error is not None:
-            self.on_error(message)
-        nuke.message(f"{self.title} failed:\n{message}")
+        try:
+            if self.on_error is not None:
+                self.on_error(message)
+            nuke.message(f"{self.title} failed:\n{message}")
+        finally:
+            self.finished.set()
 
     def cancel(self):
         """Stop the job (from Nuke's main thread): the worker passes it on to the engine."""
@@ -158,6 +163,8 @@ class Job:
             self.engine_job.cancel()
 
     def wait(self, timeout=None):
+        """Block until the job and its on_done/on_error callbacks have run; False on failure. In the GUI the
+        callbacks run in Nuke's main thread: waiting there for a job that is still running would hang Nuke."""
         self.finished.wait(timeout)
         if self.thread is not None:
             self.thread.join(timeout)

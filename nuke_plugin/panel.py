@@ -182,9 +182,14 @@ def make_panel():
 
 
 def show_panel():
-    """LatentSwap > Train Model...: the panel in a pane (its jobs run in the background)."""
+    """LatentSwap > Train Model...: the panel beside the Properties bin, or floating where the layout has none
+    (a toolbar command has no pane of its own, so ``addToPane()`` alone would show nothing)."""
     panel = make_panel()
-    panel.addToPane()
+    pane = nuke.getPaneFor("Properties.1")
+    if pane is not None:
+        panel.addToPane(pane)
+    else:
+        panel.show()
     return panel
 
 

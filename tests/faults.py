@@ -153,7 +153,7 @@ def read_frames_of(paths: list[Path]) -> dict[str, np.ndarray]:
     frames = {}
     for path in paths:
         image = read_image(path)
-        assert image.channels[:4] == ("R", "G", "B", "A") and "mask.Y" in image.channels, (path, image.channels)
+        assert image.channels[:4] == ("R", "G", "B", "A") and "lsmask.Y" in image.channels, (path, image.channels)
         assert np.isfinite(image.pixels.astype(np.float32)).all(), path
         frames[path.name] = image.pixels
     return frames

@@ -184,6 +184,12 @@ def test_cli_writes_the_report_and_rejects_bad_input(biden_shot, obama_shot, tin
     assert done.returncode == 2 and "1002" in done.stderr and "missing" in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "r2").exists()
 
+    (tmp_path / "plate" / "index.html").write_text("the user's own page")  # a report into the plate's folder
+    done = latentswap("eval", "--plate", str(plate), "--swapped", str(shifted), "--target", str(tiny_facesets[0]),
+                      "-o", str(tmp_path / "plate"))
+    assert done.returncode == 2 and "holds other files" in done.stderr
+    assert (tmp_path / "plate" / "index.html").read_text() == "the user's own page"
+
 
 def test_changed_outside_compares_at_the_plate_precision() -> None:
     from latentswap_core.evaluate.run import _changed_outside

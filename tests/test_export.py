@@ -175,3 +175,25 @@ def test_tensorrt_runs_in_fp16_with_its_engine_cache_beside_the_onnx_file(tmp_pa
     assert settings["TensorrtExecutionProvider"]["trt_fp16_enable"] == "True"
     assert settings["TensorrtExecutionProvider"]["trt_engine_cache_path"] == str(tmp_path / "tensorrt_cache")
     assert settings["CPUExecutionProvider"] == {} and list(settings)[0] == "TensorrtExecutionProvider"
+
+
+def test_onnx_backend_runs_only_an_export_of_the_models_own_weights(tiny_model: Path, tmp_path: Path,
+                                                                   shared_models) -> None:
+    from latentswap_core.swap.backends import open_swapper
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    first = open_swapper(model, "onnx", "cpu")
+    onnx_path = model / "model" / "swap.onnx"
+    weights_hash = first.card.weights_sha256
+    assert first.metadata["model_sha256"] == weights_hash
+    # a swap.onnx that claims other weights (another model's, or one dropped in by hand), newer than the weights
+    graph = onnx.load(str(onnx_path))
+    for prop in graph.metadata_props:
+        if prop.key == "model_sha256":
+            prop.value = "0" * 64
+    onnx.save(graph, str(onnx_path))
+    again = open_swapper(model, "onnx", "cpu")
+    assert again.metadata["model_sha256"] == weights_hash  # exported again, not run under this model's name
+    written = {prop.key: prop.value for prop in onnx.load(str(onnx_path)).metadata_props}
+    assert written["model_sha256"] == weights_hash

@@ -65,10 +65,10 @@ def test_swap_keeps_the_plate_exactly_where_the_holdout_matte_is(tiny_model: Pat
         result = read_image(out / f"swap.{frame}.exr")
         x = 320 + 6 * (frame - 1001)
         box = (slice(160, 200), slice(x - 20, x + 20))
-        ring = result.channel("mask.Y")[150:210, x - 30:x + 30].copy()
+        ring = result.channel("lsmask.Y")[150:210, x - 30:x + 30].copy()
         ring[10:50, 10:50] = 1.0
         assert ring.min() > 0.5  # the face is swapped all around the box
-        inside = result.channel("mask.Y")[box]
+        inside = result.channel("lsmask.Y")[box]
         if frame == 1004:  # no matte file for this frame: nothing held out
             assert inside.min() > 0.5
             continue

@@ -11,7 +11,7 @@ import pytest
 from latentswap_core.errors import ImageError
 from latentswap_core.io import Image, read_image, write_image
 
-COMP_CHANNELS = ("R", "G", "B", "A", "face.R", "face.G", "face.B", "face.A", "mask.Y")
+COMP_CHANNELS = ("R", "G", "B", "A", "face.R", "face.G", "face.B", "face.A", "lsmask.Y")
 
 
 def plate_like(face_photo: np.ndarray, dtype: type, channels: int) -> np.ndarray:

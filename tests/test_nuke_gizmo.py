@@ -81,7 +81,7 @@ def test_track_bakes_animated_face_knobs_and_an_edit_reaches_precompute(nuke, pl
 
     for frame in range(FRAMES[0], FRAMES[1] + 1):
         image = read_image(tmp_path / "cache" / f"swap.{frame}.exr")
-        assert {"face.R", "face.G", "face.B", "face.A", "mask.Y"} <= set(image.channels)
+        assert {"face.R", "face.G", "face.B", "face.A", "lsmask.Y"} <= set(image.channels)
     assert node["status"].value() == "cache ready: 1001-1004"
 
 
@@ -104,7 +104,9 @@ def test_gui_errors_go_to_a_message_from_the_worker_thread(nuke, plate, tmp_path
     nuke.set_gui(True)
     node = make_gizmo(nuke, plate, tmp_path / "no_model", tmp_path / "cache")
     job = gizmo.precompute(node)
-    assert job is not None and job.wait(300) is False
+    assert job is not None
+    nuke.run_main_thread(until=job.finished, timeout=300)  # Nuke's event loop runs the job's callbacks
+    assert job.wait() is False
     assert len(nuke.messages) == 1 and str(tmp_path / "no_model") in nuke.messages[0]
     assert nuke.progress_tasks and nuke.progress_tasks[0].title == "LatentSwap Precompute (LatentSwap1)"
     assert nuke.main_thread_calls and not any(from_main for _, _, from_main in nuke.main_thread_calls)
@@ -122,7 +124,9 @@ def test_gui_track_runs_in_the_background_and_cancel_stops_it(nuke, plate, tiny_
     nuke.set_gui(True)
     node = make_gizmo(nuke, plate, tiny_model, tmp_path / "cache")
     job = gizmo.track(node)
-    assert job.wait(300) is True and nuke.messages == []
+    assert not job.finished.is_set() or nuke.main_thread_calls  # the job runs on while the main thread is free
+    nuke.run_main_thread(until=job.finished, timeout=300)
+    assert job.wait() is True and nuke.messages == []
     assert node["face0_center"].keys() == [1001.0, 1003.0, 1004.0]  # baked by a call handed to the main thread
     task = nuke.progress_tasks[0]
     assert task.title == "LatentSwap Track (LatentSwap1)" and task.progress[-1] == 100
@@ -135,8 +139,9 @@ def test_gui_track_runs_in_the_background_and_cancel_stops_it(nuke, plate, tiny_
         if nuke.progress_tasks:
             nuke.progress_tasks[0].cancel()
             break
-        job.finished.wait(0.05)
-    assert job.wait(300) is False and job.cancelled
+        nuke.run_main_thread(timeout=0.05)
+    nuke.run_main_thread(until=job.finished, timeout=300)
+    assert job.wait() is False and job.cancelled
     assert nuke.messages == []  # a cancel is not an error to report
 
 
@@ -174,7 +179,7 @@ def test_farm_without_init_adds_the_plugin_and_names_a_missing_write(fake_nuke, 
         farm.main([str(tmp_path / "shot.nk"), "--frames", "1001-1004", "--write", "Comp"])
     assert "there is no Write node called Comp" in str(raised.value)
     assert fake_nuke.plugin_paths == [str(REPO / "gizmos")]
-    assert [entry[0] for entry in fake_nuke.callbacks["beforeRender"]] == [gizmo.before_render]
+    assert {entry[0] for entry in fake_nuke.callbacks["beforeFrameRender"]} == {gizmo.before_frame_render}
     with pytest.raises(SystemExit):
         farm.main([str(tmp_path / "shot.nk"), "--frames", "1004-1001"])
     assert "is empty" in capsys.readouterr().err
@@ -189,13 +194,33 @@ def test_render_guard_refuses_missing_cache_frames(nuke, plate, tmp_path) -> Non
     with pytest.raises(RuntimeError) as raised:
         nuke.execute(write, 1001, 1004)
     message = str(raised.value)
-    assert "3 of 4 precomputed frames are missing" in message and "1002-1004" in message
-    assert "tools/render.py" in message and "--frames 1001-1004" in message
-    assert nuke.executed == []
+    assert "the precomputed frame 1002 is missing" in message and "3 of 4 missing: 1002-1004" in message
+    assert "tools/render.py" in message and "--frames 1002-1004" in message
+    assert nuke.executed == [] and nuke.rendered_frames == [("Write1", 1001)]  # stopped at the missing frame
     for frame in (1002, 1003, 1004):
         (tmp_path / "cache" / f"swap.{frame}.exr").write_bytes(b"")
     nuke.execute(write, 1001, 1004)
     assert nuke.executed == [("Write1", 1001, 1004, 1)]
+
+
+def test_a_farm_chunk_needs_only_its_own_frames(nuke, plate, tmp_path) -> None:
+    nuke.set_root(str(tmp_path / "shot.nk"), 1001, 1100, *SIZE)
+    node = make_gizmo(nuke, plate, tmp_path / "model", tmp_path / "cache")
+    node["last_frame"].setValue(1100)
+    (tmp_path / "cache").mkdir()
+    for frame in range(1001, 1011):  # the first chunk was precomputed, the rest not yet
+        (tmp_path / "cache" / f"swap.{frame}.exr").write_bytes(b"")
+    with nuke.nodes.Group(name="Outputs") as group:  # a Write inside a Group, and a DeepWrite, are guarded too
+        inner = nuke.nodes.Write(file=str(tmp_path / "comp.####.exr"), name="Write1")
+    inner.setInput(0, node)
+    deep = nuke.nodes.DeepWrite(file=str(tmp_path / "deep.####.exr"), name="DeepWrite1")
+    deep.setInput(0, node)
+    nuke.execute(inner, 1001, 1010)  # nuke -x -F 1001-1010: no complaint about 1011-1100
+    assert nuke.executed == [("Outputs.Write1", 1001, 1010, 1)]
+    for writer in (inner, deep):
+        with pytest.raises(RuntimeError, match="the precomputed frame 1011 is missing"):
+            nuke.execute(writer, 1005, 1015)
+    assert group.node("Write1") is inner
 
 
 def test_cache_dir_may_hold_tcl_and_the_menu_precomputes_the_selected_nodes(nuke, plate, tmp_path,
@@ -242,3 +267,36 @@ def test_the_faces_knob_becomes_one_track_id_option_per_face(nuke, plate, tmp_pa
     node["faces"].setValue("0,x")
     with pytest.raises(gizmo.PluginError, match="the faces knob '0,x' is not 'all' or track ids such as 0 or 0,2"):
         gizmo.swap_arguments(node, str(plate), *FRAMES)
+
+
+def test_the_read_shortcut_passes_the_path_nuke_resolves_and_renders_a_retimed_read(nuke, plate, tmp_path,
+                                                                                   monkeypatch) -> None:
+    import nuke_plugin.gizmo as gizmo
+
+    monkeypatch.setenv("PLATES", str(plate.parent))
+    node = make_gizmo(nuke, plate, tmp_path / "model", tmp_path / "cache")
+    read = nuke.toNode("Plate")
+    read["file"].setValue("[getenv PLATES]/" + plate.name)  # Tcl in the file knob, as pipelines write it
+    assert gizmo.plate_source(node, *FRAMES) == str(plate)
+    read["file"].setValue("$PLATES/" + plate.name)
+    assert gizmo.plate_source(node, *FRAMES) == str(plate)
+    nuke.root()["name"].setValue(str(plate.parent / "shot.nk"))  # a path relative to the script's folder
+    read["file"].setValue(plate.name)
+    assert gizmo.plate_source(node, *FRAMES) == str(plate)
+    assert nuke.executed == []
+    read["frame"].setValue("10")  # frame mode offset: the Read shows other file frames than the numbers say
+    assert gizmo.plate_source(node, *FRAMES) == str(tmp_path / "cache" / "raw" / "raw.####.exr")
+    assert nuke.executed == [("LatentSwap1.RawWrite", 1001, 1004, 1)]  # rendered through Nuke instead
+
+
+def test_stopping_the_engine_on_windows_asks_it_to_unwind() -> None:
+    import signal
+    import subprocess
+
+    from nuke_plugin import engine
+
+    flags = engine.windows_creation_flags("win32")
+    assert flags & getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)  # CTRL_BREAK reaches the engine alone
+    assert flags & getattr(subprocess, "CREATE_NO_WINDOW", 0x8000000)
+    assert engine.stop_signal("win32") == getattr(signal, "CTRL_BREAK_EVENT", 1)  # not TerminateProcess
+    assert engine.windows_creation_flags("linux") == 0 and engine.stop_signal("linux") == signal.SIGTERM

@@ -52,22 +52,31 @@ def test_internal_graph_runs_from_the_cache_read_to_the_output(gizmo) -> None:
         return nodes[name]["inputs"][index]
 
     inputs = {name: int(node["knobs"].get("number", 0)) for name, node in nodes.items() if node["class"] == "Input"}
-    assert inputs == {"plate": 0, "mask": 1}
+    assert inputs == {"plate": 0, "holdout": 1}
     read = nodes["CacheRead"]["knobs"]
     assert read["file"] == r"\[value parent.cache_dir]/swap.####.exr" and nodes["CacheRead"]["class"] == "Read"
+    # outside the precomputed range no face: not the first or last face held over a moving plate
+    assert read["before"] == "black" and read["after"] == "black"
     assert nodes["ShuffleFace"]["knobs"]["in"] == "face" and source("ShuffleFace") == "CacheRead"
-    # Nuke has a built-in "mask" layer (mask.a): the EXR's mask.Y is copied by its full name into the alpha.
-    assert nodes["MaskChannel"]["class"] == "Copy" and nodes["MaskChannel"]["knobs"]["from0"] == "mask.Y"
+    # Nuke's built-in "mask" layer takes no new channels: the blend alpha is the face layer's own alpha.
+    assert nodes["MaskChannel"]["class"] == "Copy" and nodes["MaskChannel"]["knobs"]["from0"] == "face.alpha"
     assert source("MaskChannel") == "CacheRead"
     assert source("MaskErode") == "MaskChannel" and source("MaskBlur") == "MaskErode"
     assert nodes["MaskErode"]["class"] == "FilterErode" and nodes["MaskBlur"]["class"] == "Blur"
     assert source("FaceUnpremult") == "ShuffleFace" and source("FaceGrade") == "FaceUnpremult"
     assert nodes["CopyMask"]["inputs"] == ["FaceGrade", "MaskBlur"] and source("FacePremult") == "CopyMask"
     assert nodes["FaceMerge"]["class"] == "Merge2" and nodes["FaceMerge"]["knobs"]["operation"] == "over"
-    assert nodes["FaceMerge"]["inputs"] == ["plate", "FacePremult", "mask"]  # B, A, mask
-    # the mask input is a holdout matte, as `swap --holdout`: the plate stays where it is white (a microphone)
+    assert nodes["FaceMerge"]["inputs"] == ["plate", "FacePremult", "holdout"]  # B, A, mask
+    assert nodes["FaceMerge"]["knobs"]["inputs"] == "2+1"  # as Nuke writes a Merge with its mask input
+    # the mask input is a holdout matte, as `swap --holdout`: the plate stays where it is white (a microphone);
+    # with nothing connected it is black, which inverted swaps everywhere
     assert nodes["FaceMerge"]["knobs"]["invert_mask"] == "true"
-    assert nodes["ViewSwitch"]["inputs"] == ["FaceMerge", "FacePremult", "MaskBlur", "plate"]  # the view's order
+    # the plate keeps its own alpha (or none); the face's alpha only when the face_alpha knob asks for it
+    assert nodes["FaceMerge"]["knobs"]["output"] == "rgb"
+    alpha = nodes["FaceAlphaMerge"]
+    assert alpha["inputs"] == ["FaceMerge", "FacePremult", "holdout"] and alpha["knobs"]["output"] == "alpha"
+    assert alpha["knobs"]["disable"] == "{!parent.face_alpha}"
+    assert nodes["ViewSwitch"]["inputs"] == ["FaceAlphaMerge", "FacePremult", "MaskBlur", "plate"]  # the view's order
     assert [name for name, node in nodes.items() if node["class"] == "Output"] == ["Output1"]
     assert source("Output1") == "ViewSwitch"
     raw = nodes["RawWrite"]["knobs"]
@@ -100,3 +109,15 @@ def test_buttons_are_one_line_calls_of_existing_functions(gizmo, fake_nuke) -> N
         match = re.fullmatch(r"import (nuke_plugin\.\w+) as g; g\.(\w+)\(nuke\.thisNode\(\)\)", code)
         assert match, code
         assert callable(getattr(importlib.import_module(match.group(1)), match.group(2)))
+
+
+def test_every_channel_the_internals_name_exists_in_nuke(gizmo, fake_nuke) -> None:  # noqa: F811
+    _, graph = gizmo  # building the graph ran the gizmo's add_layer lines
+    assert fake_nuke.layers["face"] == ("face.red", "face.green", "face.blue", "face.alpha")
+    for name, node in graph["nodes"].items():
+        for knob in ("from0", "to0", "maskChannelInput"):
+            channel = node["knobs"].get(knob)
+            if channel:
+                assert fake_nuke.channel_exists(channel), f"{name}.{knob} names {channel}, which Nuke does not have"
+    with pytest.raises(ValueError, match="built-in layers"):
+        fake_nuke.add_layer(["mask", "mask.Y"])

@@ -46,12 +46,16 @@ def test_gui_job_reports_through_the_main_thread(fake_nuke, stand_in) -> None:  
 
     fake_nuke.set_gui(True)
     events = []
-    job = jobs.run_job(stand_in, ["ok"], "Swap", on_event=events.append)
-    assert job.wait(60) is True
+    done = []
+    job = jobs.run_job(stand_in, ["ok"], "Swap", on_event=events.append, on_done=lambda: done.append(True))
+    assert not job.finished.wait(1) and done == []  # the job's end waits for Nuke's main loop to run on_done
+    fake_nuke.run_main_thread(until=job.finished, timeout=60)
+    assert job.wait() is True and done == [True]  # wait() returns after the main-thread callback has run
     assert [event["event"] for event in events] == ["start", "progress", "end"]
     task = fake_nuke.progress_tasks[0]
     assert task.progress == [50] and task.messages == ["swap: started", "swap: 1/2 (3 s left)", "swap: done"]
     job = jobs.run_job(stand_in, ["fail"], "Swap")
-    assert job.wait(60) is False
+    fake_nuke.run_main_thread(until=job.finished, timeout=60)
+    assert job.wait() is False
     assert fake_nuke.messages == ["Swap failed:\nplate.####.exr: frame 1002 is missing; render it"]
     assert not any(from_main for _, _, from_main in fake_nuke.main_thread_calls)

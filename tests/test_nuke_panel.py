@@ -69,7 +69,8 @@ def test_stop_ends_a_gui_training_job(fake_nuke, shared_models, tiny_facesets, t
     job = window.job
     assert job is not None and job.thread is not None  # running in the background
     window.knobChanged(window.stop_button)  # at once: before the engine even started
-    assert job.wait(300) is False and job.cancelled
+    fake_nuke.run_main_thread(until=job.finished, timeout=300)
+    assert job.wait() is False and job.cancelled
     assert fake_nuke.messages == [] and window.lines[-1] == "stopping..."
 
     window.knobChanged(window.start_button)
@@ -77,8 +78,9 @@ def test_stop_ends_a_gui_training_job(fake_nuke, shared_models, tiny_facesets, t
     for _ in range(1200):  # stop once training reports progress
         if any(event.get("event") == "progress" for event in job.engine_job.events) or job.finished.is_set():
             break
-        job.finished.wait(0.1)
+        fake_nuke.run_main_thread(timeout=0.1)
     window.knobChanged(window.stop_button)
-    assert job.wait(300) is False and job.cancelled and job.engine_job.returncode == 130
+    fake_nuke.run_main_thread(until=job.finished, timeout=300)
+    assert job.wait() is False and job.cancelled and job.engine_job.returncode == 130
     assert fake_nuke.messages == []
     assert any("interrupted at step" in line and "--resume continues" in line for line in window.lines)

@@ -22,7 +22,10 @@ def test_terminal_mode_registers_paths_and_callbacks_but_no_menus(fake_nuke) -> 
     assert [(entry[0], entry[3]) for entry in fake_nuke.callbacks["onCreate"]] == [(gizmo.on_create, "LatentSwap")]
     assert [(entry[0], entry[3]) for entry in fake_nuke.callbacks["knobChanged"]] == [
         (gizmo.knob_changed, "LatentSwap")]
-    assert [(entry[0], entry[3]) for entry in fake_nuke.callbacks["beforeRender"]] == [(gizmo.before_render, "Write")]
+    # the cache guard runs per frame (a farm chunk needs only its frames) for every class a render executes
+    assert [(entry[0], entry[3]) for entry in fake_nuke.callbacks["beforeFrameRender"]] == [
+        (gizmo.before_frame_render, "Write"), (gizmo.before_frame_render, "DeepWrite"),
+        (gizmo.before_frame_render, "WriteGeo")]
     assert fake_nuke.menus == {}
 
 
@@ -39,6 +42,11 @@ def test_gui_mode_adds_the_toolbar_and_the_panel(fake_nuke) -> None:  # noqa: F8
     assert toolbar.findItem("Precompute Swaps...").script() is gizmo.precompute_from_menu
     assert fake_nuke.menu("Pane").findItem("LatentSwap Training") is not None
     assert panel.PANEL_ID in nukescripts.registered
+    # from the Nodes toolbar there is no pane context: the panel must still show (beside the Properties bin)
+    assert toolbar.findItem("Train Model...").invoke().shown
+    with fake_nuke.pane_context():  # Windows > Custom runs the registered command inside a pane
+        nukescripts.registered[panel.PANEL_ID]()
+    assert nukescripts.panels[-1].shown
 
     node = toolbar.findItem("LatentSwap").invoke() or fake_nuke.allNodes("LatentSwap")[0]
     assert node.Class() == "LatentSwap" and node.node("CacheRead") is not None

@@ -181,7 +181,7 @@ def test_swap_with_refine_changes_only_the_face_and_records_the_refiner(trained:
         original = read_image(Path(str(tiny_plate).replace("####", str(frame)))).pixels
         result = read_image(tmp_path / f"s.{frame}.exr")
         assert result.pixels.shape[:2] == original.shape[:2]
-        outside = result.channel("mask.Y") == 0
+        outside = result.channel("lsmask.Y") == 0
         assert 0.5 < outside.mean() < 0.98
         assert np.array_equal(result.pixels[:, :, :4][outside], original[outside])
         assert result.metadata["latentswap/refiner_id"] and "steps=6" in result.metadata["latentswap/refine"]

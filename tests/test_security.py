@@ -233,3 +233,21 @@ def test_model_metadata_holding_code_is_read_as_text(tiny_model: Path, tmp_path:
     with pytest.raises(ModelError, match="unknown fields"):
         SwapModelConfig.from_dict({**config, "__class__": INJECTION}, source="config.json")
     assert not list(tmp_path.rglob("PWNED")) and not (REPO / "PWNED").exists()
+
+
+def test_a_faceset_reads_only_files_inside_its_folder(tiny_facesets, tmp_path: Path) -> None:
+    from latentswap_core.errors import FacesetError
+    from latentswap_core.faceset import load_faceset
+
+    outside = tmp_path / "secret.png"
+    shutil.copy(next(tiny_facesets[0].rglob("*.png")), outside)  # a real image, so only the place is wrong
+    for name in ("../secret.png", str(outside), "faces/../../secret.png"):
+        copy = tmp_path / f"set{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(tiny_facesets[0], copy)
+        index = json.loads((copy / "faceset.json").read_text())
+        index["faces"][0]["file"] = name if not name.startswith("../") else "../" + outside.name
+        (copy / "faceset.json").write_text(json.dumps(index))
+        with pytest.raises(FacesetError) as raised:
+            load_faceset(copy)
+        assert repr(index["faces"][0]["file"]) in str(raised.value)
+        assert "outside" in str(raised.value) or "not a file name inside" in str(raised.value)

@@ -43,7 +43,7 @@ def swapped(model_dir: Path, plate: Path, shared_dir: Path, tmp_path_factory) ->
 def test_output_holds_comp_face_and_mask_layers_with_metadata(swapped, model_dir: Path) -> None:
     out, stdout = swapped
     image = read_image(out / "swap.1001.exr")
-    assert image.channels == ("R", "G", "B", "A", "face.R", "face.G", "face.B", "face.A", "mask.Y")
+    assert image.channels == ("R", "G", "B", "A", "face.R", "face.G", "face.B", "face.A", "lsmask.Y")
     assert image.pixels.dtype == np.float16 and image.pixels.shape[:2] == (360, 640)
     card = json.loads((model_dir / "model" / "provenance.json").read_text())
     meta = image.metadata
@@ -58,7 +58,7 @@ def test_pixels_outside_the_face_are_bit_identical(swapped, plate: Path) -> None
     for frame in (1001, 1003, 1004):
         original = read_image(Path(str(plate).replace("####", str(frame)))).pixels
         result = read_image(out / f"swap.{frame}.exr")
-        mask = result.channel("mask.Y")
+        mask = result.channel("lsmask.Y")
         outside = mask == 0
         assert 0.02 < (~outside).mean() < 0.5  # a face was blended, and only there
         assert np.array_equal(result.pixels[:, :, :4][outside], original[outside])
@@ -73,7 +73,7 @@ def test_a_frame_without_a_face_is_copied_unchanged_and_reported(swapped, plate:
     original = read_image(Path(str(plate).replace("####", str(FACELESS_FRAME)))).pixels
     result = read_image(out / f"swap.{FACELESS_FRAME}.exr")
     assert np.array_equal(result.pixels[:, :, :4], original)
-    assert not result.channel("mask.Y").any()
+    assert not result.channel("lsmask.Y").any()
     assert f"no face to swap in 1 frames, copied unchanged: {FACELESS_FRAME}" in stdout
 
 
@@ -121,11 +121,15 @@ def test_skip_existing_keeps_finished_frames(model_dir: Path, plate: Path, share
                       env=environment, timeout=300)
     assert done.returncode == 0, done.stderr
     first = (tmp_path / "swap.1001.exr").stat().st_mtime_ns
+    cut = tmp_path / "swap.1003.exr"  # a frame cut short (a full disk, a killed copy) is not a finished frame
+    shutil.copy(tmp_path / "swap.1002.exr", cut)
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
     done = latentswap("swap", str(plate), "--model", str(model_dir), "-o", str(target), "--skip-existing",
                       "--color-transfer", "mkl", env=environment, timeout=300)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "swap.1001.exr").stat().st_mtime_ns == first
     assert "kept 2 existing frames: 1001-1002" in done.stdout
+    assert read_image(cut).metadata["latentswap/source_frame"] == "1003"  # rendered again, whole
     assert sorted(path.name for path in tmp_path.iterdir()) == [f"swap.{f}.exr" for f in range(1001, 1005)]
 
 
@@ -152,8 +156,8 @@ def test_faces_with_unreliable_landmarks_are_left_alone_and_reported(model_dir: 
                                        "faces): frames 1003")
     original = read_image(Path(str(plate).replace("####", "1003"))).pixels
     result = read_image(out / "swap.1003.exr")
-    assert np.array_equal(result.pixels[:, :, :4], original) and not result.channel("mask.Y").any()
-    assert read_image(out / "swap.1001.exr").channel("mask.Y").any()
+    assert np.array_equal(result.pixels[:, :, :4], original) and not result.channel("lsmask.Y").any()
+    assert read_image(out / "swap.1001.exr").channel("lsmask.Y").any()
 
 
 def test_onnx_backend_matches_torch_and_sends_no_telemetry(swapped, model_dir: Path, plate: Path, shared_dir: Path,
@@ -194,7 +198,7 @@ def test_face_layers_hold_the_faces_box_only_and_merge_over_the_plate_to_the_com
     for frame in (1001, 1003, 1004):
         full = read_image(out / f"swap.{frame}.exr")
         face = read_image(face_layers / f"swap.{frame}.exr")
-        assert face.channels == ("face.R", "face.G", "face.B", "face.A", "mask.Y")
+        assert face.channels == ("face.R", "face.G", "face.B", "face.A", "lsmask.Y")
         assert face.display_window == full.display_window == (0, 0, 640, 360)
         assert face.pixels.shape[0] * face.pixels.shape[1] < 0.3 * 640 * 360  # the box, not the frame
         x, y = face.origin
@@ -233,3 +237,14 @@ def test_a_bad_compression_or_layers_fails_at_once_in_one_line(model_dir: Path, 
                           option, value)
         assert done.returncode == 2 and expected in done.stderr, done.stderr
         assert "Traceback" not in done.stderr and not (tmp_path / "out").exists()
+
+
+def test_swapping_a_swap_output_replaces_its_layers(swapped, model_dir: Path, shared_dir: Path,
+                                                    tmp_path: Path) -> None:
+    environment = {**os.environ, "LATENTSWAP_MODELS": str(shared_dir / "models")}
+    done = latentswap("swap", str(swapped[0] / "swap.####.exr"), "--model", str(model_dir), "-o",
+                      str(tmp_path / "again.####.exr"), "--frames", "1001", env=environment, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "held a swap's own layers (face.A, face.B, face.G, face.R, lsmask.Y): replaced" in done.stdout
+    again = read_image(tmp_path / "again.1001.exr")
+    assert again.channels == ("R", "G", "B", "A", "face.R", "face.G", "face.B", "face.A", "lsmask.Y")

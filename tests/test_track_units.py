@@ -213,8 +213,26 @@ def test_unreadable_track_files(tmp_path: Path) -> None:
     with pytest.raises(TrackFileError, match="file not found"):
         read_track_file(tmp_path / "none.json")
     (tmp_path / "cut.json").write_text('{"version": 1, "frames": [')
-    with pytest.raises(TrackFileError, match="not a JSON track file"):
+    with pytest.raises(TrackFileError, match="not valid JSON"):
         read_track_file(tmp_path / "cut.json")
+
+
+def test_hostile_track_files_are_refused_in_one_line_without_reading_forever(tmp_path: Path) -> None:
+    import os
+
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    os.mkfifo(tmp_path / "pipe.json")  # opening it to read would hang until a writer came
+    (tmp_path / "loop.json").symlink_to(tmp_path / "loop.json")
+    (tmp_path / "folder.json").mkdir()
+    for path, fragment in ((tmp_path / "deep.json", "nested too deeply"),
+                           (tmp_path / "pipe.json", "not a regular file"),
+                           (Path("/dev/zero"), "not a regular file"),
+                           (tmp_path / "loop.json", "cannot be read"),
+                           (tmp_path / "folder.json", "is a folder")):
+        with pytest.raises(TrackFileError) as error:
+            read_track_file(path)
+        message = str(error.value)
+        assert fragment in message and str(path) in message and "\n" not in message, message
 
 
 def test_version_1_track_files_still_read(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from latentswap_core import __version__
 from latentswap_core.cli import (
@@ -57,8 +58,15 @@ the install (see `latentswap models`).
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """Command-line mistakes as one line, as every other error a user can cause (argparse adds a usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="latentswap",
         description="LatentSwap: per-shot face replacement for VFX plates.",
         epilog=EXAMPLES,
@@ -76,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Farms and the Nuke plugin stop jobs with SIGTERM: unwind like Ctrl-C, so partial files are removed.
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    if hasattr(signal, "SIGBREAK"):  # Windows: the Nuke plugin stops a job with CTRL_BREAK_EVENT
+        signal.signal(signal.SIGBREAK, _raise_interrupt)
     json_lines = getattr(args, "progress_json", False)
     try:
         return int(args.run(args) or 0)

@@ -3,9 +3,66 @@
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
 from pathlib import Path
 
 from latentswap_core.face_selection import FaceSelection
+
+MAX_COUNT = 10**9  # steps, frames: more is a typo, not a plan
+MAX_BATCH = 4096  # faces per step or per model call: more does not fit any GPU at 128 px
+MAX_SEED = 2**63 - 1
+
+
+def number(low: float | None = None, high: float | None = None, *,
+           above: float | None = None) -> Callable[[str], float]:
+    """An argparse type: a finite number (NaN and infinity are refused) in ``low``..``high`` (and > ``above``)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+        _check_range(value, low, high, above)
+        return value
+    return parse
+
+
+def whole(low: int | None = 0, high: int | None = MAX_COUNT) -> Callable[[str], int]:
+    """An argparse type: a whole number in ``low``..``high``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        _check_range(value, low, high, None)
+        return value
+    return parse
+
+
+def _check_range(value: float, low: float | None, high: float | None, above: float | None) -> None:
+    if above is not None and not value > above:
+        raise argparse.ArgumentTypeError(f"{_text(value)} is not allowed: give more than {_text(above)}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"{_text(low)} to {_text(high)}" if low is not None and high is not None else \
+            f"{_text(low)} or more" if low is not None else f"at most {_text(high)}"
+        raise argparse.ArgumentTypeError(f"{_text(value)} is outside {bounds}")
+
+
+def _text(value: float | None) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
+
+def exr_compression(text: str) -> str:
+    """An argparse type: an OpenEXR compression (``zip``, ``dwaa:45``)."""
+    from latentswap_core.errors import ImageError
+    from latentswap_core.io.image import check_exr_compression
+
+    try:
+        return check_exr_compression(text)
+    except ImageError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def add_frames(parser: argparse.ArgumentParser) -> None:
@@ -64,16 +121,18 @@ def add_colorspace(parser: argparse.ArgumentParser) -> None:
 
 def add_training_length(parser: argparse.ArgumentParser, resumable: bool = True) -> None:
     length = parser.add_mutually_exclusive_group(required=True)
-    length.add_argument("--steps", type=int, metavar="N",
+    length.add_argument("--steps", type=whole(1), metavar="N",
                         help="train until step N (counting resumed steps)" if resumable else "train N steps")
-    length.add_argument("--minutes", type=float, metavar="M", help="train for M minutes")
+    length.add_argument("--minutes", type=number(high=10**6, above=0), metavar="M", help="train for M minutes")
 
 
 def add_training_run(parser: argparse.ArgumentParser, folder: str) -> None:
     """How a training run is kept and reported: resume, checkpoints, previews, seed, device, progress."""
     parser.add_argument("--resume", action="store_true", help=f"continue the run saved in {folder}")
-    parser.add_argument("--save-every", type=int, default=500, metavar="N", help="checkpoint every N steps")
-    parser.add_argument("--preview-every", type=int, default=100, metavar="K", help="preview grid every K steps")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--save-every", type=whole(0), default=500, metavar="N",
+                        help="checkpoint every N steps (0: at the end only)")
+    parser.add_argument("--preview-every", type=whole(0), default=100, metavar="K",
+                        help="preview grid every K steps (0: none)")
+    parser.add_argument("--seed", type=whole(0, MAX_SEED), default=0, help="random seed (default: 0)")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto)")
     add_progress_json(parser)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from latentswap_core.cli.arguments import number, whole
+
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
@@ -15,9 +17,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                     "(../shared or $LATENTSWAP_SHARED); nothing is downloaded.",
     )
     parser.add_argument("-o", "--output", required=True, metavar="DIR", help="a new or empty folder for everything")
-    parser.add_argument("--minutes", type=float, default=4.0, help="training time (default: 4)")
-    parser.add_argument("--frames", type=int, default=48, help="frames in the shot (default: 48)")
-    parser.add_argument("--resolution", type=int, default=128, help="face size of the model (default: 128)")
+    parser.add_argument("--minutes", type=number(high=10**6, above=0), default=4.0, help="training time (default: 4)")
+    parser.add_argument("--frames", type=whole(1, 100_000), default=48, help="frames in the shot (default: 48)")
+    parser.add_argument("--resolution", type=whole(64, 2048), default=128, help="face size of the model (default: 128)")
     parser.add_argument("--shared", metavar="FOLDER", help="the shared material (default: $LATENTSWAP_SHARED, "
                                                               "else ../shared beside the checkout)")
     parser.set_defaults(run=run)

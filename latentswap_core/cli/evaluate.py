@@ -14,6 +14,7 @@ from latentswap_core.cli.arguments import (
     add_progress_json,
     face_selection,
     track_name,
+    whole,
 )
 from latentswap_core.progress import Progress, emit_json
 
@@ -30,7 +31,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--swapped", required=True, metavar="SEQ", help="the swap's output, e.g. swap/sh010.####.exr")
     parser.add_argument("--target", required=True, metavar="FACESET|TRACK_JSON",
                         help="the identity the swap shows: a faceset, or a track file with --target-person")
-    parser.add_argument("--target-person", type=int, metavar="P",
+    parser.add_argument("--target-person", type=whole(0, None), metavar="P",
                         help="with a track file as --target: its person P is the identity the swap shows")
     parser.add_argument("--target-plate", metavar="SEQ",
                         help="the frames that track file was made from (default: --plate)")
@@ -52,10 +53,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from latentswap_core.evaluate import EvalOptions, evaluate_shot, summary_lines, write_report
+    from latentswap_core.evaluate.report import check_report_folder
     from latentswap_core.evaluate.run import check_frames
     from latentswap_core.io import format_frames, open_source
     from latentswap_core.track.trackfile import read_track_for
 
+    check_report_folder(args.output)
     target_person, target_plate = _target_person(args)
     options = EvalOptions(
         target=None if target_person else Path(args.target), target_person=target_person,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from latentswap_core.cli.arguments import add_progress_json
+from latentswap_core.cli.arguments import MAX_BATCH, add_progress_json, whole
 from latentswap_core.progress import emit_json
+from latentswap_core.swap.export import MAX_OPSET, MIN_OPSET
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -21,9 +22,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("model_dir", metavar="MODEL_DIR", help="the folder `latentswap train -o` wrote")
     parser.add_argument("--format", required=True, choices=("onnx", "torchscript"), help="file format")
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="the file to write")
-    parser.add_argument("--batch-size", type=int, metavar="N",
+    parser.add_argument("--batch-size", type=whole(1, MAX_BATCH), metavar="N",
                         help="onnx: fix the batch to N faces (e.g. for TensorRT); default: dynamic")
-    parser.add_argument("--opset", type=int, default=17, help="onnx opset, 17 or newer (default: 17)")
+    parser.add_argument("--opset", type=whole(MIN_OPSET, MAX_OPSET), default=17,
+                        help="onnx opset, 17 or newer (default: 17)")
     parser.add_argument("--exporter", default="legacy", choices=("legacy", "dynamo"),
                         help="torch's ONNX exporter (default: legacy, the faster and quieter for this network)")
     parser.add_argument("--codec-path", metavar="P", help="codec weights folder, if not on the model search path")

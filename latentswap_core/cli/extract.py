@@ -14,6 +14,7 @@ from latentswap_core.cli.arguments import (
     add_progress_json,
     face_selection,
     track_name,
+    whole,
 )
 from latentswap_core.progress import Progress
 
@@ -30,10 +31,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("source", help="plate.####.exr, a movie, an image or a folder of photos")
     parser.add_argument("-o", "--output", required=True, help="the faceset folder to create")
     add_frames(parser)
-    parser.add_argument("--size", type=int, default=256, help="crop size in pixels, 128-1024 in steps of 64")
+    parser.add_argument("--size", type=whole(None, None), default=256,
+                        help="crop size in pixels, 128-1024 in steps of 64")
     parser.add_argument("--face-type", default="whole_face", help="face, whole_face or head (default: whole_face)")
     add_face_selection(parser)
-    parser.add_argument("--every", type=int, default=1, metavar="K", help="look at every K-th frame only")
+    parser.add_argument("--every", type=whole(1, 1_000_000), default=1, metavar="K",
+                        help="look at every K-th frame only")
     parser.add_argument("--track", metavar="TRACK_JSON", help="use this track file instead of tracking again")
     add_colorspace(parser)
     add_ocio_config(parser)

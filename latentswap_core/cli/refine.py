@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from latentswap_core.cli.arguments import add_training_length, add_training_run
+from latentswap_core.cli.arguments import MAX_BATCH, add_training_length, add_training_run, number, whole
 from latentswap_core.cli.train import CONSENT_WARNING, run_with_progress
 
 
@@ -28,22 +28,25 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--codec", default="taef2", choices=("taef2", "pixel", "sd-vae"),
                         help="latent space without --model (default: taef2)")
     parser.add_argument("--codec-path", metavar="P", help="codec weights folder (sd-vae: required)")
-    parser.add_argument("--resolution", type=int, metavar="PX", help="face size without --model (default: the "
+    parser.add_argument("--resolution", type=whole(64, 2048), metavar="PX",
+                        help="face size without --model (default: the "
                                                                      "faceset's)")
     parser.add_argument("--preset", default="small", help="UNet width: tiny, small or medium (default: small)")
     parser.add_argument("--prediction", default="v_prediction", choices=("v_prediction", "epsilon"),
                         help="what the UNet predicts (default: v_prediction)")
     add_training_length(parser)
-    parser.add_argument("--batch", type=int, default=4, metavar="B", help="latents per group per step (default: 4)")
-    parser.add_argument("--lr", type=float, default=2e-4, help="AdamW learning rate (default: 2e-4)")
-    parser.add_argument("--max-strength", type=float, default=0.6, metavar="S",
+    parser.add_argument("--batch", type=whole(1, MAX_BATCH), default=4, metavar="B",
+                        help="latents per group per step (default: 4)")
+    parser.add_argument("--lr", type=number(high=1.0, above=0), default=2e-4,
+                        help="AdamW learning rate (default: 2e-4)")
+    parser.add_argument("--max-strength", type=number(), default=0.6, metavar="S",
                         help="highest noise level (0..1 of the schedule) the reconstruction and swap groups train; "
                              "keep it above the --refine-strength you render with (default: 0.6)")
-    parser.add_argument("--identity-weight", type=float, default=0.1, metavar="W",
+    parser.add_argument("--identity-weight", type=number(0, 1e6), default=0.1, metavar="W",
                         help="weight of the identity loss (default: 0.1)")
-    parser.add_argument("--reconstruction-weight", type=float, default=1.0, metavar="W",
+    parser.add_argument("--reconstruction-weight", type=number(0, 1e6), default=1.0, metavar="W",
                         help="weight of the reconstruction loss with --model (default: 1)")
-    parser.add_argument("--identity-steps", type=int, default=300, metavar="N",
+    parser.add_argument("--identity-steps", type=whole(0), default=300, metavar="N",
                         help="steps fitting the latent identity encoder before training (default: 300)")
     parser.add_argument("--arcface", metavar="ONNX", help="an ArcFace .onnx model for the identity embedding "
                                                           "(default: dlib's offline 128-d descriptor)")

@@ -7,17 +7,22 @@ import sys
 from typing import TYPE_CHECKING
 
 from latentswap_core.cli.arguments import (
+    MAX_BATCH,
+    MAX_SEED,
     add_colorspace,
     add_face_selection,
     add_frames,
     add_ocio_config,
     add_progress_json,
+    exr_compression,
     face_selection,
+    number,
     track_name,
+    whole,
 )
 from latentswap_core.errors import SettingsError
-from latentswap_core.io.image import DEFAULT_COMPRESSION, EXR_COMPRESSIONS
 from latentswap_core.face_selection import FaceSelection
+from latentswap_core.io.image import DEFAULT_COMPRESSION, EXR_COMPRESSIONS
 from latentswap_core.progress import Progress, emit_json
 from latentswap_core.swap.layers import DEFAULT_LAYERS, LAYERS
 from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
@@ -31,7 +36,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "swap", help="swap the faces of a plate with a trained model and write EXRs for the comp",
         description="Per frame: the tracked faces are aligned, swapped by the model, colour-matched to the plate, "
                     "feathered and blended back, sub-pixel exact. Each output EXR holds the comp (R, G, B, A), the "
-                    "swapped faces premultiplied (face.R/G/B/A) and the blend alpha (mask.Y), in the plate's "
+                    "swapped faces premultiplied (face.R/G/B/A) and the blend alpha (lsmask.Y), in the plate's "
                     "colourspace and resolution; pixels the blend does not reach are the plate's own. Faces whose "
                     "landmarks the track marks unreliable (profiles, tiny or occluded faces) are not swapped.",
     )
@@ -59,44 +64,46 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         help="mattes of what stays in front of the face (microphone, hands): e.g. roto rendered "
                              "out as holdout.####.png (alpha, else the first channel; frames without a file hold "
                              "nothing out); the plate is kept there")
-    parser.add_argument("--mask-erode", type=float, default=0.0, metavar="PX",
+    parser.add_argument("--mask-erode", type=number(), default=0.0, metavar="PX",
                         help="shrink the face mask by PX plate pixels (negative grows it; default: 0)")
-    parser.add_argument("--mask-blur", type=float, default=0.0, metavar="PX",
+    parser.add_argument("--mask-blur", type=number(), default=0.0, metavar="PX",
                         help="feather the mask edge over PX plate pixels (default: 0)")
     parser.add_argument("--blend", default="alpha", metavar="MODE", help="alpha or poisson (default: alpha)")
-    parser.add_argument("--mix", type=float, default=1.0, help="strength of the swap, 0..1 (default: 1)")
+    parser.add_argument("--mix", type=number(), default=1.0, help="strength of the swap, 0..1 (default: 1)")
     parser.add_argument("--backend", default="torch", choices=("torch", "onnx"),
                         help="run the model with torch or onnxruntime (exported once to MODEL_DIR/swap.onnx)")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto)")
     parser.add_argument("--codec-path", metavar="P", help="the codec's weights, if not where training found them")
-    parser.add_argument("--codec-projection", type=int, default=DEFAULT_PROJECTIONS, metavar="N",
+    parser.add_argument("--codec-projection", type=whole(None, None), default=DEFAULT_PROJECTIONS, metavar="N",
                         help="decode and re-encode the swapped latent N times before the last decode: pulls it "
                              "back onto the codec's latents, which removes the codec's block grid (default: "
                              f"{DEFAULT_PROJECTIONS})")
-    parser.add_argument("--batch", type=int, default=4, metavar="N", help="faces per model call (default: 4)")
-    parser.add_argument("--workers", type=int, default=2, metavar="N", help="threads blending and writing (default: 2)")
+    parser.add_argument("--batch", type=whole(1, MAX_BATCH), default=4, metavar="N",
+                        help="faces per model call (default: 4)")
+    parser.add_argument("--workers", type=whole(1, 256), default=2, metavar="N",
+                        help="threads blending and writing (default: 2)")
     parser.add_argument("--skip-existing", action="store_true", help="keep output frames that already exist")
     parser.add_argument("--layers", default=DEFAULT_LAYERS, choices=LAYERS,
-                        help="what each EXR holds: comp (R, G, B, A and the plate's other channels), face (face.R/G/B/A "
-                             "and mask.Y over the faces' box only: the data window; Nuke merges it over the plate) or "
-                             f"all (both, full frame) (default: {DEFAULT_LAYERS})")
-    parser.add_argument("--compression", default=DEFAULT_COMPRESSION, metavar="C",
+                        help="what each EXR holds: comp (R, G, B, A and the plate's other channels), face "
+                             "(face.R/G/B/A and lsmask.Y over the faces' box only: the data window; Nuke merges it "
+                             f"over the plate) or all (both, full frame) (default: {DEFAULT_LAYERS})")
+    parser.add_argument("--compression", default=DEFAULT_COMPRESSION, type=exr_compression, metavar="C",
                         help=f"EXR compression: {', '.join(EXR_COMPRESSIONS)}; zip, zips, dwaa, dwab take a level "
                              f"(zip:6, dwaa:45) (default: {DEFAULT_COMPRESSION}, as Nuke's Write)")
     refine = parser.add_argument_group("refinement (a refiner from `latentswap train-refiner`)")
     refine.add_argument("--refine", metavar="REFINER_DIR", help="refine each swapped face with this refiner")
-    refine.add_argument("--refine-strength", type=float, default=0.3, metavar="S",
+    refine.add_argument("--refine-strength", type=number(), default=0.3, metavar="S",
                         help="how much of the diffusion is re-run from the swap: 0 keeps it, 1 ignores it "
                              "(default: 0.3)")
-    refine.add_argument("--refine-steps", type=int, default=20, metavar="N",
+    refine.add_argument("--refine-steps", type=whole(1, 10_000), default=20, metavar="N",
                         help="sampler steps for the whole schedule; strength x N are run (default: 20)")
-    refine.add_argument("--refine-seed", type=int, default=0, metavar="N",
+    refine.add_argument("--refine-seed", type=whole(0, MAX_SEED), default=0, metavar="N",
                         help="noise seed; each track keeps its noise on every frame (default: 0)")
-    refine.add_argument("--refine-temporal", type=float, default=0.5, metavar="T",
+    refine.add_argument("--refine-temporal", type=number(), default=0.5, metavar="T",
                         help="share of the previous frame's added detail kept, against flicker (default: 0.5)")
     refine.add_argument("--refine-sampler", default="ddim", choices=("ddim", "dpm-solver"),
                         help="deterministic sampler (default: ddim)")
-    refine.add_argument("--refine-guidance", type=float, default=1.0, metavar="G",
+    refine.add_argument("--refine-guidance", type=number(0, 100), default=1.0, metavar="G",
                         help="classifier-free guidance on the identity; above 1 doubles the cost (default: 1)")
     add_ocio_config(parser)
     add_progress_json(parser)
@@ -185,6 +192,9 @@ def run(args: argparse.Namespace) -> int:
     lines = [f"created folder {folder}" for folder in report.created_folders]
     lines.append(f"wrote {len(report.written)} frames to {args.output} ({report.faces_swapped} faces swapped, "
                  f"{report.wall_seconds:.1f} s)")
+    if report.replaced_layers:
+        lines.append(f"the plate held a swap's own layers ({', '.join(sorted(report.replaced_layers))}): replaced by "
+                     "this swap's")
     if report.kept:
         lines.append(f"kept {len(report.kept)} existing frames: {format_frames(report.kept)}")
     if report.without_face:

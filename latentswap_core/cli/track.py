@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-from latentswap_core.cli.arguments import add_colorspace, add_frames, add_ocio_config, add_progress_json
+from latentswap_core.cli.arguments import add_colorspace, add_frames, add_ocio_config, add_progress_json, whole
 from latentswap_core.errors import OutputError
 from latentswap_core.progress import Progress
 
@@ -27,7 +28,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--report", metavar="PNG",
                         help="also write a contact sheet: one thumbnail per person per camera shot, to pick the "
                              "person to replace (e.g. sh010.people.png)")
-    parser.add_argument("--second-detector-every", type=int, default=6, metavar="K",
+    parser.add_argument("--second-detector-every", type=whole(0, 1_000_000), default=6, metavar="K",
                         help="run the second face detector (profiles, small faces; ~1.3 s a frame) every K frames "
                              "of a shot, 0 never (default: 6)")
     parser.add_argument("--face-type", default="whole_face", metavar="TYPE",
@@ -54,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from latentswap_core import color
     from latentswap_core.align import face_type_spec
     from latentswap_core.io import Image, check_not_overwriting, format_frames, open_source, write_image
+    from latentswap_core.io.atomic import check_output_file
     from latentswap_core.track import SmoothOptions, TrackOptions, track_source, write_track_file
     from latentswap_core.track.report import contact_sheet, person_summary
     from latentswap_core.track.second_detector import SecondDetectorOptions
@@ -64,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
         raise OutputError(f"{output}: the folder {output.parent} does not exist; create it or choose another output")
     if output.is_dir():
         raise OutputError(f"{output}: is a folder; give the track file's name, e.g. {output / 'shot.track.json'}")
+    check_output_file(output)
+    if not os.access(output.parent, os.W_OK | os.X_OK):  # checked before the tracking, not after it
+        raise OutputError(f"{output}: the folder {output.parent} is not writable; choose another output")
     if args.colorspace:
         color.check_colorspace(args.colorspace, args.ocio_config)
     report_path = Path(args.report) if args.report else None

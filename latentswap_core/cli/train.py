@@ -7,16 +7,14 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from latentswap_core.cli.arguments import add_training_length, add_training_run
+from latentswap_core.cli.arguments import MAX_BATCH, add_training_length, add_training_run, number, whole
 from latentswap_core.progress import Progress, emit_json
 
 if TYPE_CHECKING:
-    from latentswap_core.train import StepReport, TrainResult
+    from latentswap_core.train import StepReport, TrainResult, number
 
 CONSENT_WARNING = "latentswap: warning: no --consent given: record who agreed to this face being used"
-WARNING_PREFIX = "latentswap: warning: "
-
-
+WARNING_PREFIX = "latentswap: warning: ", whole
 def add_commands(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "train", help="train a swap model on a src and a dst faceset",
@@ -30,36 +28,39 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="MODEL_DIR", help="the model folder to write")
     parser.add_argument("--codec", default="taef2", choices=("taef2", "pixel", "sd-vae"), help="latent space")
     parser.add_argument("--codec-path", metavar="P", help="codec weights folder (sd-vae: required)")
-    parser.add_argument("--resolution", type=int, default=256, help="face size in pixels (default: 256)")
+    parser.add_argument("--resolution", type=whole(64, 2048), default=256, help="face size in pixels (default: 256)")
     parser.add_argument("--preset", default="small", help="model width: small, medium or large (default: small)")
     parser.add_argument("--layout", default="df", choices=("df", "liae"), help="model layout (default: df)")
     parser.add_argument("--no-vq", dest="vq", action="store_false", help="no vector quantiser in the bottleneck")
     add_training_length(parser)
-    parser.add_argument("--batch", type=int, default=4, metavar="B", help="faces per identity per step (default: 4)")
-    parser.add_argument("--lr", type=float, default=5e-4, help="AdamW learning rate (default: 5e-4)")
-    parser.add_argument("--accumulate", type=int, default=1, metavar="N", help="batches per optimizer step")
-    parser.add_argument("--average-decay", type=float, default=0.999, metavar="D",
+    parser.add_argument("--batch", type=whole(1, MAX_BATCH), default=4, metavar="B",
+                        help="faces per identity per step (default: 4)")
+    parser.add_argument("--lr", type=number(high=1.0, above=0), default=5e-4,
+                        help="AdamW learning rate (default: 5e-4)")
+    parser.add_argument("--accumulate", type=whole(1, MAX_BATCH), default=1, metavar="N",
+                        help="batches per optimizer step")
+    parser.add_argument("--average-decay", type=number(), default=0.999, metavar="D",
                         help="model/ holds a moving average of the weights with this decay, steadier than the last "
                         "step's (default: 0.999; 0: the last step's weights)")
-    parser.add_argument("--pixel-loss-every", type=int, default=32, metavar="K",
+    parser.add_argument("--pixel-loss-every", type=whole(0), default=32, metavar="K",
                         help="pixel DSSIM + L1 through the codec decoder every K-th step, 0 never (default: 32)")
-    parser.add_argument("--pixel-loss-samples", type=int, default=1, metavar="N",
+    parser.add_argument("--pixel-loss-samples", type=whole(1, MAX_BATCH), default=1, metavar="N",
                         help="faces per identity decoded for the pixel loss (default: 1)")
-    parser.add_argument("--pixel-loss-crop", type=int, default=256, metavar="PX",
+    parser.add_argument("--pixel-loss-crop", type=whole(16, 4096), default=256, metavar="PX",
                         help="a random PX window of larger faces for the pixel and response losses (default: 256)")
     parser.add_argument("--no-decoder-response", dest="decoder_response", action="store_false",
                         help="no decoder-response loss (every step: the pixel effect of the latent error through a "
                              "linear model of the codec's decoder, fitted at start-up)")
-    parser.add_argument("--eyes-mouth-priority", type=float, default=0.0, metavar="W",
+    parser.add_argument("--eyes-mouth-priority", type=number(0, 1000), default=0.0, metavar="W",
                         help="extra loss weight on the eyes and mouth, from the mesh landmarks (1: twice; default: 0)")
     parser.add_argument("--augment", dest="augment", action="store_true",
                         help="random warp of the model's input and a pool of moved and recoloured faces encoded in "
                              "the background: for a src of a few photos; on real footage it blurred the swap and "
                              "printed the codec grid at the same time budget (docs/training.md)")
     parser.add_argument("--no-augment", dest="augment", action="store_false", help=argparse.SUPPRESS)  # old scripts
-    parser.add_argument("--augment-pool", type=int, default=16, metavar="N",
+    parser.add_argument("--augment-pool", type=whole(1, 100_000), default=16, metavar="N",
                         help="augmented faces per identity in each pool generation (default: 16)")
-    parser.add_argument("--augment-refresh", type=int, default=100, metavar="K",
+    parser.add_argument("--augment-refresh", type=whole(1), default=100, metavar="K",
                         help="steps between pool generations (default: 100)")
     parser.add_argument("--consent", metavar="TEXT", help="who agreed to these faces being used (a reference)")
     parser.add_argument("--src-name", metavar="NAME", help="name of the src identity (default: its folder name)")

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from latentswap_core.cli.arguments import (
+    MAX_BATCH,
+    MAX_SEED,
     add_colorspace,
     add_face_selection,
     add_ocio_config,
@@ -14,6 +16,7 @@ from latentswap_core.cli.arguments import (
     add_training_length,
     face_selection,
     track_name,
+    whole,
 )
 from latentswap_core.progress import Progress, emit_json
 
@@ -32,12 +35,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--track", required=True, metavar="TRACK_JSON", help="the shot's track file")
     add_face_selection(parser)
     parser.add_argument("-o", "--output", required=True, metavar="MASK_DIR", help="folder for the occlusion model")
-    parser.add_argument("--size", type=int, default=128, help="crop size the model sees (default: 128)")
+    parser.add_argument("--size", type=whole(None, None), default=128, help="crop size the model sees (default: 128)")
     parser.add_argument("--face-type", default="whole_face",
                         help="how faces are framed; the swap model's (default: whole_face)")
     add_training_length(parser, resumable=False)
-    parser.add_argument("--batch", type=int, default=8, metavar="B", help="crops per step (default: 8)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch", type=whole(1, MAX_BATCH), default=8, metavar="B", help="crops per step (default: 8)")
+    parser.add_argument("--seed", type=whole(0, MAX_SEED), default=0)
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto)")
     add_colorspace(parser)
     add_ocio_config(parser)

@@ -172,7 +172,7 @@ def write_contact_sheet(plate: str, swap: str, frames: list[int], track, path: P
         faces = track.faces_at(frame)
         box = _face_box(faces[0].bbox if faces else None, original.shape)
         y0, y1, x0, x1 = box
-        mask = (np.clip(swapped.channel("mask.Y")[y0:y1, x0:x1], 0, 1) * 255 + 0.5).astype(np.uint8)
+        mask = (np.clip(swapped.channel("lsmask.Y")[y0:y1, x0:x1], 0, 1) * 255 + 0.5).astype(np.uint8)
         tiles = [_display(original[y0:y1, x0:x1]), _display(swapped.pixels[y0:y1, x0:x1]),
                  np.repeat(mask[:, :, None], 3, axis=2)]
         rows.append(np.concatenate([cv2.resize(t, (SHEET_TILE, SHEET_TILE), interpolation=cv2.INTER_AREA)

@@ -30,6 +30,21 @@ PLOTS = (
 CONTACT_FRAMES = 4  # best and worst frames by identity distance to the target, each
 
 
+REPORT_FILES = ("summary.json", "index.html", "contact_sheet.png")
+
+
+def check_report_folder(folder: str | os.PathLike[str]) -> Path:
+    """Refuse, before any work, a folder that holds files other than an earlier report's: a user's index.html
+    would be overwritten, and a plate's folder would then read as a sequence with extra images."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder}: is a file; give a folder for the report")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / "summary.json").is_file():
+        raise OutputError(f"{folder}: holds other files; give an empty or new folder for the report (or the folder "
+                          "of an earlier report, which is replaced)")
+    return folder
+
+
 def write_report(evaluation: Evaluation, folder: str | os.PathLike[str], inputs: dict[str, Any]) -> dict[str, Any]:
     """Write the report; returns the summary document (the content of ``summary.json``)."""
     folder = Path(folder)

@@ -261,9 +261,11 @@ def _nearest_face(track: ShotTrack, frame: int, plate_face: Any) -> Any:
 
 
 def _face_region(result: Image, plate_face: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """The result's blend alpha (mask.Y) when it has one, else the plate face's landmark hull."""
-    if "mask.Y" in result.channels:
-        return np.clip(result.channel("mask.Y").astype(np.float32), 0.0, 1.0)
+    """The result's blend alpha (lsmask.Y; mask.Y in earlier renders) when it has one, else the plate face's
+    landmark hull."""
+    for name in ("lsmask.Y", "mask.Y"):
+        if name in result.channels:
+            return np.clip(result.channel(name).astype(np.float32), 0.0, 1.0)
     if plate_face is None:
         return np.zeros(shape[:2], np.float32)
     offset = np.array(result.data_offset, np.float64)

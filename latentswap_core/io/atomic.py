@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,9 +32,7 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     A crash or kill mid-write leaves at most a hidden ``.name.partial-*`` file, never a partial ``final``;
     an earlier file under the final name stays intact until the rename replaces it.
     """
-    final = Path(final)
-    if final.is_dir():
-        raise OutputError(f"{final}: is a folder; give the name of a file to write")
+    final = check_output_file(final)
     temporary = partial_path(final)
     try:
         yield temporary
@@ -43,6 +42,28 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def check_output_file(final: str | os.PathLike[str]) -> Path:
+    """``final`` as a Path if a file may be written there; else an OutputError, before any work is done.
+
+    Refused: a folder, and an existing file that is not a regular file (a device, FIFO or socket, or a link to
+    one): the atomic rename would replace it with a regular file, and run as root ``-o /dev/null`` would destroy
+    /dev/null.
+    """
+    final = Path(final)
+    if final.is_dir():
+        raise OutputError(f"{final}: is a folder; give the name of a file to write")
+    try:
+        mode = os.stat(final).st_mode
+    except FileNotFoundError:
+        return final
+    except OSError as error:
+        raise OutputError(f"{final}: cannot be checked ({error.strerror or error}); choose another output") from None
+    if not stat.S_ISREG(mode):
+        raise OutputError(f"{final}: exists and is not a regular file (a device, pipe or socket); give the name of "
+                          "a file to write")
+    return final
 
 
 def write_bytes_atomically(final: str | os.PathLike[str], data: bytes) -> None:

@@ -1,7 +1,7 @@
 """Reading and writing one image file through OpenImageIO, keeping what a compositor expects kept.
 
 Pixels stay in the file's own type (half stays half, 16-bit stays 16-bit), every channel and layer
-(``face.R``, ``mask.Y``) and the data/display windows survive, and header metadata is a plain dict.
+(``face.R``, ``lsmask.Y``) and the data/display windows survive, and header metadata is a plain dict.
 Writes are atomic: a frame appears whole under its final name or not at all.
 """
 
@@ -196,6 +196,21 @@ def read_header(path: str | os.PathLike[str]) -> oiio.ImageSpec:
     reader.close()
     check_size(path, spec)
     return spec
+
+
+def reads_back_whole(path: str | os.PathLike[str], display_size: tuple[int, int] | None = None,
+                     frame: int | None = None) -> bool:
+    """Whether ``path`` is a finished frame worth keeping on a rerun (``--skip-existing``): every pixel reads back
+    (a frame cut short by a full disk or a copy does not), its display window is ``display_size`` (width,
+    height), and a frame LatentSwap wrote carries ``frame`` as its source frame."""
+    try:
+        image = read_image(path)
+    except ImageError:
+        return False
+    if display_size is not None and tuple(image.display_window[2:]) != tuple(display_size):
+        return False
+    stamped = image.metadata.get("latentswap/source_frame")
+    return frame is None or stamped is None or str(stamped) == str(frame)
 
 
 def check_size(path: str | os.PathLike[str], spec: oiio.ImageSpec) -> None:

@@ -14,6 +14,7 @@ from safetensors.torch import load_file, save_file
 
 from latentswap_core.errors import ModelError
 from latentswap_core.io import atomic_path, write_text_atomically
+from latentswap_core.io.json_file import read_json
 from latentswap_core.models.occlusion_net import OcclusionConfig, OcclusionNet
 
 CONFIG_FILE = "occlusion.json"
@@ -39,10 +40,10 @@ def load_occlusion_model(folder: str | os.PathLike[str], device: str | torch.dev
     for path in (config_path, weights_path):
         if not path.is_file():
             raise ModelError(f"{path} is missing: point to a folder written by `latentswap train-mask`")
+    document = read_json(config_path, ModelError, "train the occlusion model again")
     try:
-        document = json.loads(config_path.read_text(encoding="utf-8"))
         config = OcclusionConfig.from_dict(dict(document["config"]), str(config_path))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError) as error:
         raise ModelError(f"{config_path} is not an occlusion model's config ({error}): train it again") from None
     try:
         state = load_file(str(weights_path), device=str(device))

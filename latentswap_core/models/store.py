@@ -12,6 +12,7 @@ from safetensors.torch import load_file, save_file
 
 from latentswap_core.errors import ModelError
 from latentswap_core.io import atomic_path, write_text_atomically
+from latentswap_core.io.json_file import read_json
 from latentswap_core.models.config import SwapModelConfig
 from latentswap_core.models.swap_model import SwapModel
 
@@ -37,10 +38,7 @@ def load_model(folder: str | os.PathLike[str], device: str | torch.device = "cpu
     for path in (config_path, weights_path):
         if not path.is_file():
             raise ModelError(f"{path} is missing: point to a model folder written by save_model")
-    try:
-        data = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelError(f"{config_path} is not readable JSON ({error}): save the model again") from error
+    data = read_json(config_path, ModelError, "save the model again")
     config = SwapModelConfig.from_dict(data, source=str(config_path))
     try:
         state = load_file(str(weights_path), device=str(device))

@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 
 from latentswap_core.errors import ModelError
 from latentswap_core.io import atomic_path, write_text_atomically
+from latentswap_core.io.json_file import read_json
 from latentswap_core.refine.config import RefinerConfig
 from latentswap_core.refine.network import LatentIdentityEncoder, RefinerUNet
 
@@ -73,13 +74,7 @@ def refiner_folder(path: str | os.PathLike[str]) -> Path:
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelError(f"{path} is missing: train the refiner again or restore the file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelError(f"{path} is not readable JSON ({type(error).__name__}): train the refiner again or "
-                         "restore the file") from None
+    return read_json(path, ModelError, "train the refiner again or restore the file")
 
 
 def load_refiner(folder: Path, device: str | torch.device = "cpu") -> RefinerParts:

@@ -7,7 +7,6 @@ import os
 
 from latentswap_core.devices import resolve_device
 from latentswap_core.errors import ModelError
-from latentswap_core.models.store import WEIGHTS_FILE
 from latentswap_core.swap.onnx_runner import OnnxSwapper
 from latentswap_core.swap.projection import DEFAULT_PROJECTIONS, MAX_PROJECTIONS
 from latentswap_core.swap.swapper import Swapper, model_folder, read_card
@@ -29,12 +28,24 @@ def open_swapper(model_dir: str | os.PathLike[str], backend: str = "torch", devi
         raise ModelError(f"--codec-projection {projections} needs --backend torch: the ONNX export holds "
                          f"{DEFAULT_PROJECTIONS}")
     folder = model_folder(model_dir)
+    card = read_card(folder)
     onnx_path = folder / ONNX_FILE
-    if not onnx_path.is_file() or onnx_path.stat().st_mtime < (folder / WEIGHTS_FILE).stat().st_mtime:
+    providers = ["CPUExecutionProvider"] if device == "cpu" else None  # None: TensorRT, CUDA, then CPU
+    swapper = None
+    if onnx_path.is_file():
+        try:
+            swapper = OnnxSwapper(onnx_path, providers)
+        except ModelError:  # damaged: made again below
+            swapper = None
+    # Run only an export of these very weights (its metadata names their hash): a swap.onnx from other weights,
+    # or one put there by hand, is exported again rather than run under this model's name.
+    if swapper is None or swapper.metadata.get("model_sha256") != card.weights_sha256:
         from latentswap_core.swap.export import export_model
 
         export_model(folder, onnx_path, "onnx", codec_path=codec_path)
-    providers = ["CPUExecutionProvider"] if device == "cpu" else None  # None: TensorRT, CUDA, then CPU
-    swapper = OnnxSwapper(onnx_path, providers)
-    swapper.card = read_card(folder)
+        swapper = OnnxSwapper(onnx_path, providers)
+        if swapper.metadata.get("model_sha256") != card.weights_sha256:
+            raise ModelError(f"{onnx_path} does not hold the model {card.model_id} after exporting it; check that "
+                             f"{folder} is writable and not changed by another process")
+    swapper.card = card
     return swapper

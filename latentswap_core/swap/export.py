@@ -33,11 +33,13 @@ from torch import nn
 
 from latentswap_core.errors import LatentSwapError, ModelError, OutputError
 from latentswap_core.io import atomic_path
+from latentswap_core.io.atomic import check_output_file
 from latentswap_core.swap.swapper import ModelCard, Swapper
 
 FORMATS = ("onnx", "torchscript")
 EXPORTERS = ("legacy", "dynamo")
 MIN_OPSET = 17
+MAX_OPSET = 20  # the newest opset torch's TorchScript-based exporter writes
 ONNX_TOLERANCE = 1e-3
 TORCHSCRIPT_TOLERANCE = 1e-4
 CHECK_FACES = 2
@@ -120,7 +122,7 @@ def check_output(output: str | os.PathLike[str]) -> Path:
         raise OutputError(f"cannot write {path}: the folder {parent} does not exist; create it first")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write {path}: the folder {parent} is not writable")
-    return path
+    return check_output_file(path)
 
 
 def export_onnx(swapper: Swapper, output: str | os.PathLike[str], batch_size: int | None = None,

@@ -3,10 +3,10 @@
 ``--layers``:
 
 - ``all``: ``R, G, B, A`` (the comp: the plate's RGB with the faces over it, the plate's alpha or 1), the plate's
-  other channels, ``face.R/G/B/A`` (the faces, premultiplied) and ``mask.Y`` (their blend alpha), over the
+  other channels, ``face.R/G/B/A`` (the faces, premultiplied) and ``lsmask.Y`` (their blend alpha), over the
   plate's data window;
 - ``comp``: ``R, G, B, A`` and the plate's other channels;
-- ``face``: ``face.R/G/B/A`` and ``mask.Y`` over the faces' box only: the EXR's data window is that box inside
+- ``face``: ``face.R/G/B/A`` and ``lsmask.Y`` over the faces' box only: the EXR's data window is that box inside
   the plate's display window (Nuke reads it as black outside), a few hundred pixels instead of the frame. Merged
   over the plate it gives the comp; the gizmo does that merge live.
 
@@ -25,7 +25,10 @@ from latentswap_core.io.image import to_float32
 
 LAYERS = ("comp", "face", "all")
 DEFAULT_LAYERS = "all"
-FACE_CHANNELS = ("face.R", "face.G", "face.B", "face.A", "mask.Y")
+# The blend alpha is also face.A. Earlier renders called it mask.Y, but "mask" is one of Nuke's built-in layers,
+# which takes no new channels (Nuke read it as mask_extra.Y).
+FACE_CHANNELS = ("face.R", "face.G", "face.B", "face.A", "lsmask.Y")
+OWN_CHANNELS = (*FACE_CHANNELS, "mask.Y")  # what a swap writes besides the comp, now and formerly
 _DTYPES = {"half": np.float16, "float": np.float32}
 
 
@@ -47,7 +50,8 @@ def frame_layers(image: Image, faces: FacesInBox | None, layers: str, pixel_type
     pixels = image.pixels
     rgb = image.rgb_indices()
     channels = image.channels
-    others = [i for i, name in enumerate(channels) if i not in rgb and name != "A"]
+    # a plate that is itself a swap output: its face layers are replaced, not kept beside the new ones
+    others = [i for i, name in enumerate(channels) if i not in rgb and name != "A" and name not in OWN_CHANNELS]
     names = ["R", "G", "B", "A", *(channels[i] for i in others)]
     if layers == "all":
         names += FACE_CHANNELS

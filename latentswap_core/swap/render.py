@@ -6,7 +6,7 @@ transfer, blending and writing run on a pool of workers, so the three overlap. E
 - ``R, G, B, A``: the comp; RGB is the plate's with the faces blended in, A the plate's alpha (1 without one);
 - the plate's other channels, untouched;
 - ``face.R, face.G, face.B, face.A``: the swapped faces in plate space, premultiplied by their blend alpha;
-- ``mask.Y``: the blend alpha,
+- ``lsmask.Y``: the blend alpha,
 
 in the plate's colourspace and resolution, with its data and display windows, and header metadata naming the
 model, codec, identities, consent reference and source frame. Pixels the blend does not reach are the plate's
@@ -41,11 +41,11 @@ from latentswap_core.blend.compose import BLENDS, paste_face, refine_mask
 from latentswap_core.errors import ImageError, LatentSwapError, OutputError, TrackFileError
 from latentswap_core.face_selection import FaceSelection
 from latentswap_core.io import FrameSource, Image, write_image
-from latentswap_core.io.image import DEFAULT_COMPRESSION, check_exr_compression, to_float32
+from latentswap_core.io.image import DEFAULT_COMPRESSION, check_exr_compression, reads_back_whole, to_float32
 from latentswap_core.io.matte import MatteSequence, placed
 from latentswap_core.refine.apply import Refiner
+from latentswap_core.swap.layers import DEFAULT_LAYERS, LAYERS, OWN_CHANNELS, FacesInBox, frame_layers
 from latentswap_core.swap.occlusion import OcclusionMasker
-from latentswap_core.swap.layers import DEFAULT_LAYERS, LAYERS, FacesInBox, frame_layers
 from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
 from latentswap_core.swap.swapper import Swapper
 from latentswap_core.track.trackfile import ShotTrack, TrackedFace
@@ -122,6 +122,7 @@ class RenderReport:
     unreliable_faces: int = 0
     unreliable_frames: list[int] = field(default_factory=list)
     created_folders: list[Path] = field(default_factory=list)  # output folders that did not exist
+    replaced_layers: set[str] = field(default_factory=set)  # a swap's own layers the plate held (a re-swap)
     stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     wall_seconds: float = 0.0
 
@@ -178,8 +179,10 @@ def render_shot(source: FrameSource, output: str, swapper: Swapper, track: ShotT
     report = RenderReport()
     started = time.perf_counter()
     todo = []
+    size = source.display_size() if options.skip_existing else None
     for frame in frames:
-        if options.skip_existing and targets[frame].is_file():
+        # a frame cut short (a full disk, a killed copy) is rendered again, not kept
+        if options.skip_existing and targets[frame].is_file() and reads_back_whole(targets[frame], size, frame):
             report.kept.append(frame)
             if on_frame:
                 on_frame(frame, 0, True)
@@ -392,6 +395,7 @@ class _Renderer:
     def finish(self, frame: _Frame, target: Path) -> None:
         """Colour-match and blend the frame's faces into the plate, then write the EXR (on a worker thread)."""
         began = time.perf_counter()
+        self.report.replaced_layers.update(name for name in frame.image.channels if name in OWN_CHANNELS)
         pixel_type = self._pixel_type(frame.image)
         faces = self._composite(frame, pixel_type)
         self.report.stage_seconds["blend"] += time.perf_counter() - began
@@ -431,7 +435,7 @@ class _Renderer:
             comp, face_layer = self._hold_out(frame, box, plate, comp, face_layer)
         if pixel_type == "half":
             # An alpha below half's smallest step is written as 0: give those pixels back the plate's own values,
-            # so that mask.Y == 0 always means untouched.
+            # so that lsmask.Y == 0 always means untouched.
             alpha = face_layer[:, :, 3]
             invisible = (alpha.astype(np.float16) == 0) & (alpha > 0)
             comp[invisible] = plate[invisible]

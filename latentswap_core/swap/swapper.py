@@ -9,7 +9,6 @@ so the torch path, the ONNX export and the TorchScript export all run the very s
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from torch import nn
 from latentswap_core.codecs.base import Codec
 from latentswap_core.codecs.loader import CODEC_NAMES, load_recorded_codec
 from latentswap_core.errors import ModelError
+from latentswap_core.io.json_file import read_json
 from latentswap_core.models import SwapModel, load_model
 from latentswap_core.models.store import WEIGHTS_FILE
 from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
@@ -107,8 +107,8 @@ def model_folder(path: str | os.PathLike[str]) -> Path:
 
 def read_card(folder: Path) -> ModelCard:
     provenance_path = folder / PROVENANCE_FILE
+    provenance = read_json(provenance_path, ModelError, "train the model again or restore the file")
     try:
-        provenance = json.loads(provenance_path.read_text(encoding="utf-8"))
         codec = provenance["codec"]
         identities = provenance.get("identities", {})
         consent = provenance.get("consent")
@@ -129,8 +129,9 @@ def read_card(folder: Path) -> ModelCard:
         digest = hashlib.sha256(weights_path.read_bytes()).hexdigest()
     except OSError as error:
         raise ModelError(f"{weights_path} cannot be read ({error.strerror}): keep it beside {config_path}") from None
+    config = read_json(config_path, ModelError, "save the model again")
     try:
-        face_size = int(json.loads(config_path.read_text(encoding="utf-8")).get("face_size", 0))
+        face_size = int(config.get("face_size", 0))
     except (OSError, ValueError, TypeError, AttributeError) as error:
         raise ModelError(f"{config_path} is not a readable model config ({type(error).__name__}): save the model "
                          "again") from None

@@ -18,6 +18,7 @@ import numpy as np
 
 from latentswap_core.errors import TrackFileError
 from latentswap_core.io import write_text_atomically
+from latentswap_core.io.json_file import read_json
 
 if TYPE_CHECKING:
     from latentswap_core.io import FrameSource
@@ -143,13 +144,7 @@ def write_track_file(path: str | os.PathLike[str], track: ShotTrack) -> None:
 def read_track_file(path: str | os.PathLike[str]) -> ShotTrack:
     """The ShotTrack in ``path``; TrackFileError (one line: file, place, fix) if it is not a valid track file."""
     path = Path(path)
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TrackFileError(f"{path}: file not found; run `latentswap track` to make it") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise TrackFileError(f"{path}: not a JSON track file ({error}); write it again with `latentswap track`") \
-            from None
+    document = read_json(path, TrackFileError, "write it with `latentswap track`")
     return from_json(document, str(path))
 
 

@@ -16,6 +16,7 @@ is a moving average of the trained weights (``weight_average.py``); the checkpoi
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from contextlib import closing, nullcontext
 from dataclasses import asdict, dataclass
@@ -136,18 +137,20 @@ class TrainOptions:
     def check(self) -> None:
         if (self.steps is None) == (self.minutes is None):
             raise ModelError("give either --steps N or --minutes M to say how long to train")
-        for name in ("batch", "accumulate", "pixel_loss_crop", "augment_pool", "augment_refresh"):
+        for name in ("batch", "accumulate", "pixel_loss_crop", "pixel_loss_samples", "augment_pool", "augment_refresh"):
             if getattr(self, name) < 1:
-                raise ModelError(f"--{name} {getattr(self, name)} is not allowed: use 1 or more")
-        if (self.steps is not None and self.steps < 1) or (self.minutes is not None and self.minutes <= 0):
+                raise ModelError(f"--{name.replace('_', '-')} {getattr(self, name)} is not allowed: use 1 or more")
+        if (self.steps is not None and self.steps < 1) or (self.minutes is not None and not self.minutes > 0):
             raise ModelError("--steps and --minutes must be more than 0")
+        if self.minutes is not None and not math.isfinite(self.minutes):
+            raise ModelError(f"--minutes {self.minutes} is not allowed: give a finite number of minutes")
         if not 0 <= self.average_decay < 1:
             raise ModelError(f"--average-decay {self.average_decay} is not allowed: use 0 (off) or a decay below 1")
         if not 0 <= self.augment_share <= 1:
             raise ModelError(f"--augment-share {self.augment_share} is not allowed: use a fraction from 0 to 1")
         if not self.eyes_mouth_priority >= 0:
             raise ModelError(f"--eyes-mouth-priority {self.eyes_mouth_priority} is not allowed: use 0 or more")
-        if self.lr <= 0:
+        if not 0 < self.lr <= 1:  # NaN and infinity too: they train a non-finite model
             raise ModelError(f"--lr {self.lr} is not allowed: use a small positive rate such as 5e-4")
 
     def as_json(self) -> dict[str, Any]:

@@ -9,9 +9,11 @@ class with a ``.gizmo`` file on the plugin path builds the gizmo from its text (
 from __future__ import annotations
 
 import os
+import queue
 import re
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -37,10 +39,13 @@ messages: list[str] = []
 main_thread_calls: list[tuple] = []
 progress_tasks: list[ProgressTask] = []
 executed: list[tuple] = []
+rendered_frames: list[tuple[str, int]] = []  # (node, frame) for each frame execute() got through
 opened_scripts: list[str] = []
 execute_hook: Callable[..., None] | None = None  # called as execute_hook(node, first, last) by execute()
 script_open_hook: Callable[[str], None] | None = None  # builds the nodes of an opened script
 _context: list[tuple] = []
+_main_queue: queue.Queue = queue.Queue()
+_pane_context: list[str] = []  # the pane a Pane-menu command runs in; empty: no pane context (e.g. a toolbar)
 _group_stack: list[Node] = []
 _root: Node | None = None
 _frame = [1]
@@ -51,11 +56,16 @@ def reset() -> None:
     global GUI, _root, execute_hook, script_open_hook
     GUI = False
     env["gui"] = False
-    for store in (created, plugin_paths, messages, main_thread_calls, progress_tasks, executed, opened_scripts,
+    for store in (created, plugin_paths, messages, main_thread_calls, progress_tasks, executed, rendered_frames,
+                  opened_scripts,
                   _context, _group_stack):
         del store[:]
     callbacks.clear()
     menus.clear()
+    del _pane_context[:]
+    layers.clear()
+    while not _main_queue.empty():
+        _main_queue.get_nowait()
     execute_hook = None
     script_open_hook = None
     _root = Node("Root", "root", register=False)
@@ -390,7 +400,9 @@ KNOB_TYPES: dict[int, type] = {1: String_Knob, 2: File_Knob, 3: Int_Knob, 4: Enu
 # ---------------------------------------------------------------------------------------------- nodes
 _DEFAULT_KNOBS: dict[str, list[tuple]] = {
     "Read": [("file", File_Knob, ""), ("first", Int_Knob, 1), ("last", Int_Knob, 1), ("origfirst", Int_Knob, 1),
-             ("origlast", Int_Knob, 1), ("raw", Boolean_Knob, False)],
+             ("origlast", Int_Knob, 1), ("raw", Boolean_Knob, False), ("frame_mode", String_Knob, "expression"),
+             ("frame", String_Knob, ""), ("before", String_Knob, "hold"), ("after", String_Knob, "hold"),
+             ("on_error", String_Knob, "error"), ("colorspace", String_Knob, "default")],
     "Write": [("file", File_Knob, ""), ("file_type", String_Knob, ""), ("datatype", String_Knob, ""),
               ("channels", String_Knob, "rgb"), ("raw", Boolean_Knob, False), ("use_limit", Boolean_Knob, False),
               ("first", Int_Knob, 1), ("last", Int_Knob, 1), ("create_directories", Boolean_Knob, False)],
@@ -679,8 +691,16 @@ def value(path: str, default: Any = None) -> Any:
     return node[knob_name].value()
 
 
+REPLACE = 1
+
+
 def filename(node: Node, *args: Any) -> str:
-    return str(node["file"].value())
+    """The file knob with its Tcl and $VARS expanded, %04d/#### kept (nuke.REPLACE: the current frame's)."""
+    text = os.path.expandvars(_tcl(str(node["file"].value()), node))
+    if args and args[0] == REPLACE:
+        text = re.sub(r"%0(\d)d", lambda match: f"{_frame[0]:0{match.group(1)}d}", text)
+        text = re.sub(r"#+", lambda match: f"{_frame[0]:0{len(match.group(0))}d}", text)
+    return text
 
 
 def _tcl(text: str, node: Node | None) -> str:
@@ -751,6 +771,11 @@ def addKnobChanged(call: Callable, args: tuple = (), kwargs: dict | None = None,
 def addBeforeRender(call: Callable, args: tuple = (), kwargs: dict | None = None,
                     nodeClass: str = "Write") -> None:
     _add("beforeRender", call, args, kwargs, nodeClass)
+
+
+def addBeforeFrameRender(call: Callable, args: tuple = (), kwargs: dict | None = None,
+                         nodeClass: str = "Write") -> None:
+    _add("beforeFrameRender", call, args, kwargs, nodeClass)
 
 
 def addAfterRender(call: Callable, args: tuple = (), kwargs: dict | None = None, nodeClass: str = "Write") -> None:
@@ -878,6 +903,32 @@ def _find_gizmo(cls: str) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------- UI
+class Pane:
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def name(self) -> str:
+        return self._name
+
+
+def getPaneFor(panelName: str) -> Pane | None:
+    """The pane holding ``panelName`` ("Properties.1" in Nuke's default layouts); None outside the GUI."""
+    return Pane(panelName) if GUI and panelName == "Properties.1" else None
+
+
+class pane_context:
+    """Test helper: run a command as Nuke runs a Pane-menu command, inside a pane (``addToPane()`` lands there)."""
+
+    def __init__(self, name: str = "Viewer.1") -> None:
+        self.name = name
+
+    def __enter__(self) -> None:
+        _pane_context.append(self.name)
+
+    def __exit__(self, *error: Any) -> None:
+        _pane_context.pop()
+
+
 def message(text: str) -> None:
     messages.append(str(text))
 
@@ -892,10 +943,35 @@ def ask(text: str) -> bool:
 
 
 def executeInMainThread(call: Callable, args: Any = (), kwargs: dict | None = None) -> None:
+    """Queued for Nuke's main-thread event loop, as Nuke does: it runs when the main thread is idle, here when a
+    test runs ``run_main_thread``. A main thread that blocks waiting for it would hang, as in Nuke."""
     if not isinstance(args, tuple):
         args = (args,)
     main_thread_calls.append((call, args, threading.current_thread() is threading.main_thread()))
-    call(*args, **(kwargs or {}))
+    _main_queue.put((call, args, dict(kwargs or {})))
+
+
+def run_main_thread(until: threading.Event | None = None, timeout: float = 60.0) -> None:
+    """Test helper: Nuke's main-thread event loop. Runs the queued ``executeInMainThread`` calls until ``until``
+    is set (None: until the queue is empty, or ``timeout`` passed); raise TimeoutError if ``until`` never came."""
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("run_main_thread is Nuke's main loop: call it from the main thread")
+    deadline = time.monotonic() + timeout
+    while True:
+        if until is not None and until.is_set() and _main_queue.empty():
+            return
+        left = deadline - time.monotonic()
+        if left <= 0:
+            if until is None:
+                return
+            raise TimeoutError(f"the main thread waited {timeout} s for an event that never came")
+        try:
+            call, args, kwargs = _main_queue.get(timeout=min(left, 0.02))
+        except queue.Empty:
+            if until is None:
+                return
+            continue
+        call(*args, **kwargs)
 
 
 def executeInMainThreadWithResult(call: Callable, args: Any = (), kwargs: dict | None = None) -> Any:
@@ -945,6 +1021,19 @@ def execute(node: Any, start: int = 1, end: int = 1, incr: int = 1, views: Any =
         if node_class in ("*", node.Class()):
             with _in_context(node, None):
                 call(*args, **kwargs)
+    # Nuke runs the before-frame callbacks frame by frame, each with nuke.frame() at that frame; one that raises
+    # stops the render there (the frames before it are written).
+    previous = _frame[0]
+    try:
+        for current in range(int(start), int(end) + 1, max(int(incr), 1)):
+            _frame[0] = current
+            for call, args, kwargs, node_class in list(callbacks.get("beforeFrameRender", [])):
+                if node_class in ("*", node.Class()):
+                    with _in_context(node, None):
+                        call(*args, **kwargs)
+            rendered_frames.append((node.fullName(), current))
+    finally:
+        _frame[0] = previous
     executed.append((node.fullName(), int(start), int(end), int(incr)))
     if execute_hook is not None:
         execute_hook(node, int(start), int(end))
@@ -1072,12 +1161,51 @@ def parse_script(text: str) -> list[dict[str, Any]]:
         elif word == "end_group":
             statements.append({"command": "end_group", "args": []})
             i += 1
+        elif word == "add_layer" and i + 1 < len(words) and isinstance(words[i + 1], Braced):
+            statements.append({"command": "add_layer", "args": _tokens(words[i + 1])})
+            i += 2
         else:
             raise SyntaxError(f"unexpected word {word!r}")
     return statements
 
 
 _NO_INPUT_CLASSES = ("Input", "Read", "Constant", "Camera", "Camera2", "Camera3", "BackdropNode", "StickyNote")
+
+
+def input_count(value: Any) -> int:
+    """A node's ``inputs``: ``3``, or ``2+1`` as Nuke writes a node with a mask input (two inputs and the mask)."""
+    text = str(value)
+    match = re.fullmatch(r"(\d+)(?:\+(\d+))?", text)
+    if match is None:
+        raise SyntaxError(f"inputs {text!r} is not a count such as 2 or 2+1")
+    return int(match.group(1)) + int(match.group(2) or 0)
+
+
+# Nuke's built-in layers: their channels are fixed (a script cannot add channels to them; Nuke renames a custom
+# ``mask.*`` channel to ``mask_extra``).
+BUILTIN_LAYERS = {
+    "rgba": ("rgba.red", "rgba.green", "rgba.blue", "rgba.alpha"), "rgb": ("rgba.red", "rgba.green", "rgba.blue"),
+    "alpha": ("rgba.alpha",), "depth": ("depth.Z",), "motion": ("forward.u", "forward.v", "backward.u",
+                                                               "backward.v"),
+    "forward": ("forward.u", "forward.v"), "backward": ("backward.u", "backward.v"),
+    "mask": ("mask.a",), "rotopaint_mask": ("rotopaint_mask.a",),
+}
+layers: dict[str, tuple[str, ...]] = {}
+
+
+def add_layer(words: list[str]) -> None:
+    """``add_layer {face face.red face.green face.blue face.alpha}``; adding to a built-in layer is an error."""
+    name, channels = str(words[0]), tuple(str(word) for word in words[1:])
+    if name in BUILTIN_LAYERS and set(channels) - set(BUILTIN_LAYERS[name]):
+        raise ValueError(f"add_layer {name}: {name} is one of Nuke's built-in layers; its channels cannot change")
+    if not channels or any(channel.split(".")[0] != name for channel in channels):
+        raise ValueError(f"add_layer {name}: channels must be {name}.something, got {' '.join(channels)}")
+    layers[name] = channels
+
+
+def channel_exists(channel: str) -> bool:
+    """Whether a script may name ``channel`` (``face.alpha``): in a built-in layer or one added with add_layer."""
+    return any(channel in known for known in (*BUILTIN_LAYERS.values(), *layers.values()))
 
 
 def build_graph(statements: list[dict[str, Any]]) -> dict[str, Any]:
@@ -1096,11 +1224,13 @@ def build_graph(statements: list[dict[str, Any]]) -> dict[str, Any]:
             variables[statement["args"][0]] = stack[-1]
         elif command in ("version", "end_group"):
             continue
+        elif command == "add_layer":
+            add_layer(statement["args"])
         elif group is None and statement["class"] in ("Gizmo", "Group"):
             group = statement
         else:
             knobs = dict(statement["knobs"])
-            count = int(knobs.get("inputs", 0 if statement["class"] in _NO_INPUT_CLASSES else 1))
+            count = input_count(knobs.get("inputs", 0 if statement["class"] in _NO_INPUT_CLASSES else 1))
             inputs = [stack.pop() if stack else None for _ in range(count)]
             entry = {"class": statement["class"], "knobs": knobs, "inputs": [
                 None if item is None else item["knobs"]["name"] for item in inputs]}

@@ -41,7 +41,10 @@ class PythonPanel:
         self.shown = True
 
     def addToPane(self, pane: Any = None) -> None:
-        self.shown = True
+        """Nuke adds the panel to ``pane``, or without one to the pane of the command that runs (Pane menu);
+        outside a pane context (a toolbar command) nothing shows."""
+        if pane is not None or nuke._pane_context:
+            self.shown = True
 
     def setMinimumSize(self, width: int, height: int) -> None:
         pass
