@@ -68,6 +68,7 @@ from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when ru
 from latentswap_core.codecs import load_codec  # noqa: E402
 from latentswap_core.io import Image, write_image  # noqa: E402
 from latentswap_core.models import SwapModel, SwapModelConfig  # noqa: E402
+from latentswap_core.models.config import PRESETS  # noqa: E402
 from latentswap_core.models.swap_model import parameter_count  # noqa: E402
 from latentswap_core.train.latent_cache import load_latents  # noqa: E402
 from latentswap_core.train.losses import ssim  # noqa: E402
@@ -444,7 +445,7 @@ def main() -> None:
     parser.add_argument("--skip-steps", action="store_true", help="only the time-to-quality part")
     parser.add_argument("--skip-quality", action="store_true", help="only the step-time part")
     parser.add_argument("--batch", type=int, default=4, help="faces per identity per step, both codecs (default 4)")
-    parser.add_argument("--preset", default="small", choices=("small", "medium", "large"),
+    parser.add_argument("--preset", default="small", choices=tuple(PRESETS),
                         help="model width for both codecs (default: small, the Trainer's default)")
     parser.add_argument("--step-time", default=None, help=argparse.SUPPRESS)  # "codec,px": one configuration
     parser.add_argument("--quality", default=None, help=argparse.SUPPRESS)  # codec: one time-to-quality run

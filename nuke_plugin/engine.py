@@ -239,7 +239,10 @@ class EngineJob:
 
     # readers -------------------------------------------------------------------------------------------------
     def _read_stdout(self):
-        for raw in iter(self._process.stdout.readline, b""):
+        stream = self._process.stdout if self._process is not None else None
+        if stream is None:
+            return
+        for raw in iter(stream.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             event = parse_event(line)
             if event is None:
@@ -258,27 +261,18 @@ class EngineJob:
                 except Exception as error:  # a broken callback must not stop reading (the pipe would fill)
                     with self._lock:
                         self.log.append(f"on_event failed: {type(error).__name__}: {error}")
-        self._process.stdout.close()
+        stream.close()
 
     def _read_stderr(self):
-        for raw in iter(self._process.stderr.readline, b""):
+        stream = self._process.stderr if self._process is not None else None
+        if stream is None:
+            return
+        for raw in iter(stream.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             with self._lock:
                 self.stderr_lines.append(line)
                 del self.stderr_lines[:-_KEPT_STDERR_LINES]
-        self._process.stderr.close()
-
-
-def run_engine(command_prefix, args, on_event=None, cwd=None, env=None):
-    """Run one job to the end and return its events; EngineError (one line) if it fails."""
-    job = EngineJob(command_prefix, args, on_event=on_event, cwd=cwd, env=env).start()
-    try:
-        job.wait()
-    except BaseException:
-        if job.running:  # interrupted while waiting (KeyboardInterrupt): do not leave the engine running
-            job.cancel()
-        raise
-    return list(job.events)
+        stream.close()
 
 
 def parse_event(line):

@@ -194,7 +194,7 @@ def project_directory():
     """The root's project_directory (evaluated), else the saved script's folder, else the working folder."""
     root = nuke.root()
     knob = root.knob("project_directory")
-    folder = str(knob.evaluate() if knob is not None else "").strip()
+    folder = str(knob.evaluate() if isinstance(knob, nuke.EvalString_Knob) else "").strip()
     if not folder:
         folder = os.path.dirname(str(root["name"].value()))
     return os.path.expanduser(folder) if folder else os.getcwd()

@@ -90,7 +90,7 @@ def face_animation(track, height=None):
     ``height``: the plate's height (default: the track file's own ``height``).
     """
     height = track["height"] if height is None else height
-    animation = {}
+    animation: dict = {}
     for entry in track["frames"]:
         for face in entry["faces"]:
             values = coordinates.nuke_face_params(face["to_aligned"], height)
@@ -121,13 +121,6 @@ def apply_edits(track, edits, height=None, tolerance=EDIT_TOLERANCE):
                                      "frames where Track found the face")
             _edit_face(face, [float(value) for value in values], height, tolerance)
     return edited
-
-
-def apply_edits_to_file(path, edits, height=None, output=None):
-    """Read the track file at ``path``, apply ``edits`` and write it (to ``output``, default ``path``)."""
-    track = apply_edits(read_track(path), edits, height)
-    write_track(output or path, track)
-    return track
 
 
 def _edit_face(face, values, height, tolerance):

@@ -20,7 +20,7 @@ from helpers import latentswap
 from latentswap_core.errors import ImageError
 from latentswap_core.io import read_image
 from latentswap_core.io.atomic import PARTIAL_MARK
-from latentswap_core.io.image import MAX_IMAGE_PIXELS, check_size
+from latentswap_core.io.image import MAX_IMAGE_PIXELS, check_pixel_count
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
@@ -116,8 +116,8 @@ def test_a_header_claiming_too_many_pixels_is_refused_before_reading(tmp_path: P
     spec = oiio.ImageSpec(40_000, 40_000, 3, "half")  # 9.6 GB of pixels: under OpenImageIO's own limit
     assert spec.width * spec.height > MAX_IMAGE_PIXELS
     with pytest.raises(ImageError, match=r"big\.exr: the header claims 40000x40000 pixels"):
-        check_size(tmp_path / "big.exr", spec)
-    check_size(tmp_path / "ok.exr", oiio.ImageSpec(8192, 4320, 4, "half"))
+        check_pixel_count(tmp_path / "big.exr", spec)
+    check_pixel_count(tmp_path / "ok.exr", oiio.ImageSpec(8192, 4320, 4, "half"))
 
 
 def test_the_script_writes_the_corpus_and_lists_the_commands(tmp_path: Path) -> None:

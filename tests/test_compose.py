@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from latentswap_core.align import crop_matrix, transform_points, warp_to_aligned
-from latentswap_core.blend.compose import FacePaste, paste_face, refine_mask
-from latentswap_core.errors import AlignmentError, ImageError
+from latentswap_core.blend.compose import paste_face, refine_mask
+from latentswap_core.errors import AlignmentError, ImageError, SettingsError
 from latentswap_core.io import read_image
 
 SIZE = 256
@@ -225,16 +225,14 @@ def test_a_face_cut_by_the_frame_edge(blend):
     assert np.all(np.isfinite(result.comp))
 
 
-def test_face_paste_settings(photo, to_aligned):
+def test_knob_values_out_of_range_are_settings_errors(photo, to_aligned):
     face, mask = warp_to_aligned(photo, to_aligned, SIZE) * 0.8, disk_mask(100.0)
-    settings = FacePaste(erode_px=8.0, blur_px=24.0, blend="alpha", mix=0.9)
-    by_settings = settings.paste(photo, face, mask, to_aligned)
-    by_hand = paste_face(photo, face, refine_mask(mask, 8.0, 24.0, to_aligned), to_aligned, "alpha", 0.9)
-    assert np.array_equal(by_settings.comp, by_hand.comp)
-    with pytest.raises(AlignmentError, match="unknown blend 'seamless'"):
-        FacePaste(blend="seamless")
-    with pytest.raises(AlignmentError, match="erode 500 px is outside -400..400"):
-        FacePaste(erode_px=500)
+    with pytest.raises(SettingsError, match="unknown blend 'seamless'"):
+        paste_face(photo, face, mask, to_aligned, blend="seamless")
+    with pytest.raises(SettingsError, match="erode 500 px is outside -400..400"):
+        refine_mask(mask, 500.0, 0.0, to_aligned)
+    with pytest.raises(SettingsError, match="blur is nan"):
+        refine_mask(mask, 0.0, float("nan"), to_aligned)
 
 
 @pytest.mark.parametrize(
@@ -249,7 +247,7 @@ def test_face_paste_settings(photo, to_aligned):
     ],
 )
 def test_bad_knobs(erode, blur, message):
-    with pytest.raises(AlignmentError, match=message):
+    with pytest.raises(SettingsError, match=message):
         refine_mask(disk_mask(50.0), erode, blur)
 
 
@@ -279,9 +277,9 @@ def test_bad_input(to_aligned):
             paste_face(bad_plate, bad_face, bad_mask, to_aligned)
     with pytest.raises(AlignmentError, match="to_aligned of shape \\(3, 3\\)"):
         paste_face(plate, face, mask, np.eye(3))
-    with pytest.raises(AlignmentError, match="mix 1.5 is outside 0..1"):
+    with pytest.raises(SettingsError, match="mix 1.5 is outside 0..1"):
         paste_face(plate, face, mask, to_aligned, mix=1.5)
-    with pytest.raises(AlignmentError, match="unknown blend 'median'"):
+    with pytest.raises(SettingsError, match="unknown blend 'median'"):
         paste_face(plate, face, mask, to_aligned, blend="median")
     # NaN in the plate away from the face is passed through, not an error.
     far = plate.copy()

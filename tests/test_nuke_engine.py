@@ -14,7 +14,19 @@ from pathlib import Path
 import pytest
 
 from nuke_plugin import engine
-from nuke_plugin.engine import EngineCancelled, EngineError, EngineJob, find_engine, run_engine
+from nuke_plugin.engine import EngineCancelled, EngineError, EngineJob, find_engine
+
+
+def run_engine(command_prefix, args, on_event=None):
+    """One job run to its end (what a Nuke button does): its events, or EngineError with its one line."""
+    job = EngineJob(command_prefix, args, on_event=on_event).start()
+    try:
+        job.wait()
+    except BaseException:
+        if job.running:
+            job.cancel()
+        raise
+    return list(job.events)
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = REPO / ".venv" / "bin" / "latentswap"

@@ -58,7 +58,8 @@ def test_edit_moves_transform_and_landmarks(track: dict, tmp_path: Path) -> None
     cx, cy, scale, rotate = animation[0][1001]
     edits = {0: {1001: (cx, cy + 10.0, scale, rotate)}}
 
-    edited = trackbake.apply_edits_to_file(str(path), edits, HEIGHT)
+    edited = trackbake.apply_edits(trackbake.read_track(str(path)), edits, HEIGHT)
+    trackbake.write_track(str(path), edited)
     again = trackbake.read_track(str(path))
     assert again == edited
 

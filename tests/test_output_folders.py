@@ -12,7 +12,7 @@ from helpers import latentswap
 
 from latentswap_core.errors import OutputError
 from latentswap_core.io import Image, read_image, write_image
-from latentswap_core.transcode import OutputFolders, output_paths
+from latentswap_core.io.output_files import OutputFolders, output_paths
 
 
 @pytest.fixture

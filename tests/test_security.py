@@ -214,8 +214,8 @@ def test_the_cli_takes_a_metacharacter_path_literally(tmp_path: Path, face_photo
 
 def test_model_metadata_holding_code_is_read_as_text(tiny_model: Path, tmp_path: Path, monkeypatch) -> None:
     from latentswap_core.errors import ModelError
+    from latentswap_core.models.card import model_folder, read_card
     from latentswap_core.models.config import SwapModelConfig
-    from latentswap_core.swap.swapper import model_folder, read_card
 
     monkeypatch.chdir(tmp_path)
     folder = tmp_path / "model"
@@ -251,3 +251,37 @@ def test_a_faceset_reads_only_files_inside_its_folder(tiny_facesets, tmp_path: P
             load_faceset(copy)
         assert repr(index["faces"][0]["file"]) in str(raised.value)
         assert "outside" in str(raised.value) or "not a file name inside" in str(raised.value)
+
+
+def test_a_model_folder_that_asks_too_much_or_holds_bad_weights_is_refused_by_name(tiny_model: Path,
+                                                                                   tmp_path: Path) -> None:
+    import resource
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from latentswap_core.errors import ModelError
+    from latentswap_core.models.store import load_model
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model / "model", folder)
+    weights = load_file(str(folder / "model.safetensors"))
+    name = next(n for n, t in weights.items() if t.is_floating_point())
+    broken = dict(weights)
+    broken[name] = broken[name].clone()
+    broken[name].view(-1)[0] = float("nan")
+    save_file(broken, str(folder / "model.safetensors"))
+    with pytest.raises(ModelError, match=r"model\.safetensors holds NaN or infinite weights"):
+        load_model(folder)
+    broken[name] = weights[name].to(torch.int8)
+    save_file(broken, str(folder / "model.safetensors"))
+    with pytest.raises(ModelError, match=f"holds {name} as int8"):
+        load_model(folder)
+    save_file(weights, str(folder / "model.safetensors"))
+    config = json.loads((folder / "config.json").read_text())
+    config["codebook_size"] = 2**31  # gigabytes of codebook, asked by a 20-byte change
+    (folder / "config.json").write_text(json.dumps(config))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ModelError, match="G parameters"):
+        load_model(folder)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: refused before allocating

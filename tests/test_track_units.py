@@ -266,3 +266,14 @@ def test_people_and_cuts_round_trip(tmp_path: Path) -> None:
     assert back.shot_ranges() == [(1001, 1007), (1008, 1012)]
     assert (back.face(1003, 0).detector, back.face(1003, 0).landmarks_reliable) == ("cnn", False)
     assert back.face(1004, 0).landmarks_reliable
+
+
+def test_a_track_id_twice_in_one_frame_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "twice.json"
+    write_track_file(path, shot_with_gap())
+    document = json.loads(path.read_text())
+    entry = next(entry for entry in document["frames"] if entry["faces"])
+    entry["faces"] = entry["faces"] * 300  # a hand-edited file that would paste one face 300 times
+    path.write_text(json.dumps(document))
+    with pytest.raises(TrackFileError, match=r"holds track id \d+ more than once"):
+        read_track_file(path)

@@ -397,15 +397,69 @@ def make_corpus(folder: str | os.PathLike[str], model_dir: str | os.PathLike[str
     target = out("output_is_folder_track")
     add("output_is_folder_track", ["track", plate, "-o", target], 2, (target,), target)
 
+    _hostile_cases(plate, inputs, out, add)
     if model_dir is not None:
         _model_cases(Path(model_dir), plate, inputs, out, add, faceset)
     return cases
 
 
+def _hostile_cases(plate: Path, inputs: Path, out, add) -> None:
+    """Round two: special files as inputs and outputs, hostile JSON, names the file system refuses, numbers that
+    are not numbers. None of them may replace a special file, read forever, hang or end in exit 70."""
+    hostile = inputs / "hostile"
+    hostile.mkdir(exist_ok=True)
+    fifo = hostile / "pipe.json"
+    if hasattr(os, "mkfifo") and not fifo.exists():
+        os.mkfifo(fifo)
+        add("fifo_output_track", ["track", plate, "-o", fifo], 2, (fifo,),
+            note="an existing pipe (or device) as -o is refused, never replaced by a regular file")
+        target = out("fifo_track_extract")
+        add("fifo_track_extract", ["extract", plate, "-o", target / "set", "--track", fifo], 2, (fifo,),
+            target / "set", note="a pipe as --track is refused, not read until it hangs")
+    if Path("/dev/zero").exists():
+        target = out("dev_zero_track_extract")
+        add("dev_zero_track_extract", ["extract", plate, "-o", target / "set", "--track", "/dev/zero"], 2,
+            ("/dev/zero",), target / "set", note="a device as --track is refused, not read until memory runs out")
+    deep = hostile / "deep.track.json"
+    deep.write_text("[" * 200_000 + "]" * 200_000)
+    target = out("deep_json_track_extract")
+    add("deep_json_track_extract", ["extract", plate, "-o", target / "set", "--track", deep], 2, (deep,),
+        target / "set", note="JSON nested 200,000 deep is refused in one line")
+    folder_track = hostile / "folder.track.json"
+    folder_track.mkdir(exist_ok=True)
+    target = out("folder_track_extract")
+    add("folder_track_extract", ["extract", plate, "-o", target / "set", "--track", folder_track], 2,
+        (folder_track,), target / "set")
+    loop = hostile / "loop.track.json"
+    if not loop.is_symlink():
+        loop.symlink_to(loop)
+    target = out("symlink_loop_track_extract")
+    add("symlink_loop_track_extract", ["extract", plate, "-o", target / "set", "--track", loop], 2, (loop,),
+        target / "set")
+    target = out("long_name_track")
+    long_name = "n" * 300 + ".track.json"
+    add("long_name_track", ["track", plate, "-o", target / long_name], 2, ("nnnn",), target / long_name,
+        note="a name over 255 bytes is refused before the tracking work")
+    target = out("file_as_output_folder_extract")
+    (target / "a_file").write_text("not a folder")
+    add("file_as_output_folder_extract", ["extract", plate, "-o", target / "a_file"], 2, (target / "a_file",))
+    for option, value in (("--lr", "inf"), ("--lr", "nan"), ("--minutes", "nan"), ("--pixel-loss-samples", "0"),
+                          ("--batch", "100000000")):
+        add(f"train_{option[2:]}_{value}", ["train", "--src", inputs, "--dst", inputs, "-o", out("train_number") / "m",
+                                           "--steps", "2", option, value], 2, (option, value),
+            note="NaN, infinity and absurd sizes are refused at the command line")
+    for option, value in (("--mix", "nan"), ("--mask-blur", "inf"), ("--compression", "zip:abc"),
+                          ("--workers", "0")):
+        add(f"swap_{option[2:]}_{value}", ["swap", plate, "--model", inputs, "-o", out("swap_number") / "s.####.exr",
+                                          option, value], 2, (option, value))
+    add("export_opset_99", ["export", inputs, "-o", out("export_opset") / "m.onnx", "--opset", "99"], 2,
+        ("--opset", "99"), note="an opset the exporter cannot write: one line, not a graph dump")
+
+
 def _model_cases(model_dir: Path, plate: Path, inputs: Path, out, add,
                  faceset: str | os.PathLike[str] | None) -> None:
     """Tampered copies of a trained model for swap, export and train, added through ``add``."""
-    from latentswap_core.swap.swapper import model_folder
+    from latentswap_core.models.card import model_folder
 
     source = model_folder(model_dir)
     models = inputs / "models"

@@ -12,7 +12,7 @@ mask (S x S in [0, 1]) and ``to_aligned`` (plate pixels -> [0, 1]^2, docs/alignm
 
 Several faces in one frame: paste them one after another, each onto the previous ``comp``.
 
-Knob units: ``FacePaste.erode_px`` and ``blur_px`` are plate pixels, converted to crop pixels with the crop's
+Knob units: ``refine_mask``'s ``erode_px`` and ``blur_px`` are plate pixels, converted to crop pixels with the crop's
 scale, so a setting looks the same at every crop size. ``erode_px`` moves the mask's edge inwards by that
 many pixels (negative: outwards); ``blur_px`` is the width of the feathered edge (a Gaussian of sigma
 ``blur_px / 6``, so the edge goes from 0 to 1 over about ``blur_px``). Ranges follow DeepFaceLab's merger:
@@ -32,7 +32,7 @@ import scipy.sparse.linalg
 
 from latentswap_core.align.transform import check_matrix, check_size
 from latentswap_core.align.warp import warp_to_plate
-from latentswap_core.errors import AlignmentError, ImageError
+from latentswap_core.errors import AlignmentError, ImageError, SettingsError
 
 BLENDS = ("alpha", "poisson")
 MAX_ERODE_PX = 400.0
@@ -51,24 +51,6 @@ class PasteResult:
     face_rgba: np.ndarray  # H x W x 4 float32, premultiplied by alpha
     alpha: np.ndarray  # H x W float32
     region: tuple[int, int, int, int]  # y0, y1, x0, x1 (half-open) around alpha > 0; (0, 0, 0, 0) when empty
-
-
-@dataclass(frozen=True)
-class FacePaste:
-    """The merge stage's settings: mask erode and feather in plate pixels, blend mode, mix (0: plate, 1: face)."""
-
-    erode_px: float = 0.0
-    blur_px: float = 0.0
-    blend: str = "alpha"
-    mix: float = 1.0
-
-    def __post_init__(self) -> None:
-        _check_knobs(self.erode_px, self.blur_px)
-        _check_blend(self.blend, self.mix)
-
-    def paste(self, plate: np.ndarray, face: np.ndarray, mask: np.ndarray, to_aligned: np.ndarray) -> PasteResult:
-        refined = refine_mask(mask, self.erode_px, self.blur_px, to_aligned)
-        return paste_face(plate, face, refined, to_aligned, self.blend, self.mix)
 
 
 def refine_mask(
@@ -285,27 +267,27 @@ def _check_knobs(erode_px: object, blur_px: object) -> tuple[float, float]:
     erode = _finite_number(erode_px, "erode")
     blur = _finite_number(blur_px, "blur")
     if abs(erode) > MAX_ERODE_PX:
-        raise AlignmentError(f"erode {erode:g} px is outside -{MAX_ERODE_PX:g}..{MAX_ERODE_PX:g}; "
+        raise SettingsError(f"erode {erode:g} px is outside -{MAX_ERODE_PX:g}..{MAX_ERODE_PX:g}; "
                              "negative values grow the mask, positive shrink it")
     if not 0.0 <= blur <= MAX_BLUR_PX:
-        raise AlignmentError(f"blur {blur:g} px is outside 0..{MAX_BLUR_PX:g}; it is the feathered edge's width")
+        raise SettingsError(f"blur {blur:g} px is outside 0..{MAX_BLUR_PX:g}; it is the feathered edge's width")
     return erode, blur
 
 
 def _check_blend(blend: object, mix: object) -> float:
     if blend not in BLENDS:
-        raise AlignmentError(f"unknown blend {blend!r}; use one of {', '.join(BLENDS)}")
+        raise SettingsError(f"unknown blend {blend!r}; use one of {', '.join(BLENDS)}")
     value = _finite_number(mix, "mix")
     if not 0.0 <= value <= 1.0:
-        raise AlignmentError(f"mix {value:g} is outside 0..1 (0 keeps the plate, 1 the full face)")
+        raise SettingsError(f"mix {value:g} is outside 0..1 (0 keeps the plate, 1 the full face)")
     return value
 
 
 def _finite_number(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise AlignmentError(f"{what} {value!r} is not a number")
+        raise SettingsError(f"{what} {value!r} is not a number")
     if not math.isfinite(float(value)):
-        raise AlignmentError(f"{what} is {value}; give a finite number")
+        raise SettingsError(f"{what} is {value}; give a finite number")
     return float(value)
 
 

@@ -7,6 +7,7 @@ Every error a user can cause is printed as one line (``latentswap: error: ...``)
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
@@ -62,7 +63,7 @@ class _Parser(argparse.ArgumentParser):
     """Command-line mistakes as one line, as every other error a user can cause (argparse adds a usage block)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+        self.exit(2, f"latentswap: error: {' '.join(message.split())} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,6 +97,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return _fail("interrupted; finished frames are kept, run again to continue", 130, json_lines)
+    except OSError as error:
+        if error.errno not in _USER_OS_ERRORS or args.debug:
+            if args.debug:
+                raise
+            return _fail(f"unexpected {type(error).__name__}: {error} (run again with --debug for the traceback "
+                         "and report it)", 70, json_lines)
+        return _fail(_os_message(error), 2, json_lines)
     except Exception as error:
         if args.debug:
             raise
@@ -103,11 +111,28 @@ def main(argv: Sequence[str] | None = None) -> int:
                      "and report it)", 70, json_lines)
 
 
+# What the machine or the user's paths cause, not our code: a full disk, a read-only or foreign folder, a name too
+# long, a file where a folder is needed. One line naming the path, exit 2.
+_USER_OS_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENAMETOOLONG,
+                   errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.ELOOP, errno.ENOENT, errno.EMFILE, errno.EXDEV}
+_OS_ADVICE = {errno.ENOSPC: "free some space", errno.EDQUOT: "free some space", errno.ENAMETOOLONG: "use a shorter "
+              "name (255 bytes at most)", errno.EACCES: "check its permissions", errno.EPERM: "check its permissions",
+              errno.EROFS: "write somewhere writable", errno.EEXIST: "choose another name or remove it",
+              errno.ENOTDIR: "a file stands where a folder is needed; choose another path"}
+
+
+def _os_message(error: OSError) -> str:
+    place = error.filename if error.filename is not None else "a file"
+    advice = _OS_ADVICE.get(error.errno or 0, "check the path")
+    return f"{place!s}: {error.strerror or error}; {advice}"
+
+
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
 def _fail(message: str, code: int, json_lines: bool) -> int:
+    message = message.replace("\r", "\\r").replace("\n", "\\n")  # a newline in a path must not split the line
     if json_lines:
         emit_json("error", message=message, exit_code=code)
     print(f"latentswap: error: {message}", file=sys.stderr)

@@ -6,7 +6,7 @@ import argparse
 
 from latentswap_core.cli.arguments import MAX_BATCH, add_progress_json, whole
 from latentswap_core.progress import emit_json
-from latentswap_core.swap.export import MAX_OPSET, MIN_OPSET
+from latentswap_core.swap.opsets import MAX_OPSET, MIN_OPSET
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:

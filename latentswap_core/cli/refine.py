@@ -7,6 +7,7 @@ import sys
 
 from latentswap_core.cli.arguments import MAX_BATCH, add_training_length, add_training_run, number, whole
 from latentswap_core.cli.train import CONSENT_WARNING, run_with_progress
+from latentswap_core.codecs.names import CODEC_NAMES
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -25,7 +26,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         help="the swap model to refine (its codec and face size are used; recommended)")
     parser.add_argument("--swaps", nargs="+", default=(), metavar="FACESET",
                         help="facesets of the faces the model will swap (e.g. the plate's --dst faceset)")
-    parser.add_argument("--codec", default="taef2", choices=("taef2", "pixel", "sd-vae"),
+    parser.add_argument("--codec", default="taef2", choices=CODEC_NAMES,
                         help="latent space without --model (default: taef2)")
     parser.add_argument("--codec-path", metavar="P", help="codec weights folder (sd-vae: required)")
     parser.add_argument("--resolution", type=whole(64, 2048), metavar="PX",

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from latentswap_core.blend.color_transfer import MODES as COLOR_TRANSFER_MODES
+from latentswap_core.blend.compose import BLENDS
 from latentswap_core.cli.arguments import (
     MAX_BATCH,
     MAX_SEED,
@@ -26,6 +28,7 @@ from latentswap_core.io.image import DEFAULT_COMPRESSION, EXR_COMPRESSIONS
 from latentswap_core.progress import Progress, emit_json
 from latentswap_core.swap.layers import DEFAULT_LAYERS, LAYERS
 from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
+from latentswap_core.swap.render import MASK_SOURCES
 
 if TYPE_CHECKING:
     from latentswap_core.swap.render import RenderOptions
@@ -51,10 +54,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     # Before --track-id: "all" or track ids such as 0,2. Saved Nuke scripts and farm jobs still pass it.
     parser.add_argument("--faces", metavar="IDS", help=argparse.SUPPRESS)
     add_colorspace(parser)
-    parser.add_argument("--color-transfer", default="rct", metavar="MODE",
+    parser.add_argument("--color-transfer", default="rct", metavar="MODE", choices=COLOR_TRANSFER_MODES,
                         help="match the swapped face's colour to the plate's face: none, rct, lct, mkl or idt "
                              "(default: rct)")
-    parser.add_argument("--mask", default="landmarks", choices=("landmarks", "model", "both", "occlusion"),
+    parser.add_argument("--mask", default="landmarks", choices=MASK_SOURCES,
                         help="blend mask: the plate face's landmark hull, the model's predicted mask, their "
                              "product, or the hull minus what --occlusion-model finds in front of the face "
                              "(default: landmarks)")
@@ -68,7 +71,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         help="shrink the face mask by PX plate pixels (negative grows it; default: 0)")
     parser.add_argument("--mask-blur", type=number(), default=0.0, metavar="PX",
                         help="feather the mask edge over PX plate pixels (default: 0)")
-    parser.add_argument("--blend", default="alpha", metavar="MODE", help="alpha or poisson (default: alpha)")
+    parser.add_argument("--blend", default="alpha", metavar="MODE", choices=BLENDS,
+                        help="alpha or poisson (default: alpha)")
     parser.add_argument("--mix", type=number(), default=1.0, help="strength of the swap, 0..1 (default: 1)")
     parser.add_argument("--backend", default="torch", choices=("torch", "onnx"),
                         help="run the model with torch or onnxruntime (exported once to MODEL_DIR/swap.onnx)")
@@ -192,6 +196,8 @@ def run(args: argparse.Namespace) -> int:
     lines = [f"created folder {folder}" for folder in report.created_folders]
     lines.append(f"wrote {len(report.written)} frames to {args.output} ({report.faces_swapped} faces swapped, "
                  f"{report.wall_seconds:.1f} s)")
+    if report.off_plate_faces:
+        lines.append(f"{report.off_plate_faces} faces lie wholly outside the plate in the track: not swapped")
     if report.replaced_layers:
         lines.append(f"the plate held a swap's own layers ({', '.join(sorted(report.replaced_layers))}): replaced by "
                      "this swap's")

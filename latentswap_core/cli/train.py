@@ -8,13 +8,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from latentswap_core.cli.arguments import MAX_BATCH, add_training_length, add_training_run, number, whole
+from latentswap_core.codecs.names import CODEC_NAMES
+from latentswap_core.models.config import LAYOUTS, PRESETS
 from latentswap_core.progress import Progress, emit_json
 
 if TYPE_CHECKING:
-    from latentswap_core.train import StepReport, TrainResult, number
+    from latentswap_core.train import StepReport, TrainResult
 
 CONSENT_WARNING = "latentswap: warning: no --consent given: record who agreed to this face being used"
-WARNING_PREFIX = "latentswap: warning: ", whole
+WARNING_PREFIX = "latentswap: warning: "
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "train", help="train a swap model on a src and a dst faceset",
@@ -26,11 +30,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--src", required=True, metavar="FACESET", help="faceset of the face to put in")
     parser.add_argument("--dst", required=True, metavar="FACESET", help="faceset of the face to replace")
     parser.add_argument("-o", "--output", required=True, metavar="MODEL_DIR", help="the model folder to write")
-    parser.add_argument("--codec", default="taef2", choices=("taef2", "pixel", "sd-vae"), help="latent space")
+    parser.add_argument("--codec", default="taef2", choices=CODEC_NAMES, help="latent space")
     parser.add_argument("--codec-path", metavar="P", help="codec weights folder (sd-vae: required)")
     parser.add_argument("--resolution", type=whole(64, 2048), default=256, help="face size in pixels (default: 256)")
-    parser.add_argument("--preset", default="small", help="model width: small, medium or large (default: small)")
-    parser.add_argument("--layout", default="df", choices=("df", "liae"), help="model layout (default: df)")
+    parser.add_argument("--preset", default="small", choices=tuple(PRESETS),
+                        help="model width: small, medium, large, or dfl (DeepFaceLab SAEHD's widths) (default: small)")
+    parser.add_argument("--layout", default="df", choices=LAYOUTS, help="model layout (default: df)")
     parser.add_argument("--no-vq", dest="vq", action="store_false", help="no vector quantiser in the bottleneck")
     add_training_length(parser)
     parser.add_argument("--batch", type=whole(1, MAX_BATCH), default=4, metavar="B",

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from latentswap_core.codecs.base import Codec
+from latentswap_core.codecs.names import CODEC_NAMES
 from latentswap_core.errors import ModelError
-
-CODEC_NAMES = ("taef2", "sd-vae", "pixel")
 
 
 def load_codec(name: str, path: str | Path | None = None, pixel_factor: int | None = None) -> Codec:

@@ -12,6 +12,7 @@ from pathlib import Path
 from latentswap_core.errors import OutputError
 
 PARTIAL_MARK = ".partial-"
+MAX_NAME_BYTES = 255 - 40  # a file name's limit, less what the partial name beside it adds
 # Read once at import (setting the umask to read it is not thread-safe later): files land with the permissions the
 # user's umask gives any new file, not the 0600 some writers (safetensors) create, so the farm and Nuke can read them.
 _UMASK = os.umask(0o022)
@@ -52,6 +53,9 @@ def check_output_file(final: str | os.PathLike[str]) -> Path:
     /dev/null.
     """
     final = Path(final)
+    if len(os.fsencode(final.name)) > MAX_NAME_BYTES:
+        raise OutputError(f"{final.name[:40]}...: the file name is {len(os.fsencode(final.name))} bytes, more than "
+                          f"file systems take ({MAX_NAME_BYTES}); give a shorter name")
     if final.is_dir():
         raise OutputError(f"{final}: is a folder; give the name of a file to write")
     try:

@@ -152,7 +152,7 @@ def _read_part(reader: oiio.ImageInput, path: Path, first: oiio.ImageSpec) -> tu
         raise ImageError(f"{path}: deep images are not supported; flatten it first")
     if (spec.x, spec.y, spec.width, spec.height) != (first.x, first.y, first.width, first.height):
         raise ImageError(f"{path}: its parts have different data windows; write it as one part (interleaved)")
-    check_size(path, spec)
+    check_pixel_count(path, spec)
     with held_c_stderr(reader.format_name() == "png") as held:
         pixels = reader.read_image(reader.current_subimage(), 0, 0, spec.nchannels, oiio.UNKNOWN)
         failed = pixels is None or reader.has_error
@@ -194,7 +194,7 @@ def read_header(path: str | os.PathLike[str]) -> oiio.ImageSpec:
         raise ImageError(f"{path}: not a readable image ({_oiio_message(oiio.geterror())}); replace the file")
     spec = oiio.ImageSpec(reader.spec())
     reader.close()
-    check_size(path, spec)
+    check_pixel_count(path, spec)
     return spec
 
 
@@ -213,7 +213,7 @@ def reads_back_whole(path: str | os.PathLike[str], display_size: tuple[int, int]
     return frame is None or stamped is None or str(stamped) == str(frame)
 
 
-def check_size(path: str | os.PathLike[str], spec: oiio.ImageSpec) -> None:
+def check_pixel_count(path: str | os.PathLike[str], spec: oiio.ImageSpec) -> None:
     """Refuse a header whose data window is empty or larger than MAX_IMAGE_PIXELS, before reading pixels."""
     width, height = spec.width, spec.height
     if width < 1 or height < 1 or width * height > MAX_IMAGE_PIXELS:
@@ -303,7 +303,7 @@ def check_exr_compression(compression: str) -> str:
         whole = name.startswith("zip")
         if not (math.isfinite(value) and low <= value <= high and (not whole or value.is_integer())):
             kind = "a whole number" if whole else "a number"
-            raise ImageError(f"EXR compression level {level!r} for {name}: give {kind} from {low} to {high}")
+            raise ImageError(f"EXR compression {compression!r}: the level of {name} is {kind} from {low} to {high}")
     return compression
 
 

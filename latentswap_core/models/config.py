@@ -19,6 +19,10 @@ PRESETS: dict[str, dict[str, int]] = {
     "small": {"encoder_dims": 32, "inter_dims": 128, "decoder_dims": 32},
     "medium": {"encoder_dims": 48, "inter_dims": 192, "decoder_dims": 48},
     "large": {"encoder_dims": 64, "inter_dims": 256, "decoder_dims": 64},
+    # DeepFaceLab SAEHD's default widths (e_dims 64, ae_dims 256, d_dims 64, d_mask_dims 22): its decoder runs at
+    # d_dims x 8, x 4, x 2 and stays at x 2 up to full resolution, as ours does from decoder_dims x 4, x 2, x 1 with
+    # decoder_dims = 2 x 64 (and the mask branch at 2 x 22). What a user would otherwise train, as a baseline.
+    "dfl": {"encoder_dims": 64, "inter_dims": 256, "decoder_dims": 128, "mask_dims": 44},
 }
 
 

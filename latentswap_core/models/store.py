@@ -16,6 +16,7 @@ from latentswap_core.io.json_file import read_json
 from latentswap_core.models.config import SwapModelConfig
 from latentswap_core.models.swap_model import SwapModel
 
+MAX_PARAMETERS = 2 * 10**9  # the widest preset at 1024 px has well under a tenth of this
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
@@ -53,11 +54,16 @@ def model_from_weights(config: SwapModelConfig, state: dict[str, torch.Tensor], 
                        weights_name: str = WEIGHTS_FILE, config_name: str = CONFIG_FILE) -> SwapModel:
     """The model of ``config`` holding ``state`` (eval mode), or a one-line ModelError naming the two sources."""
     try:
-        model = SwapModel(config)
+        with torch.device("meta"):  # shapes only: a config asking for gigabytes is refused before any allocation
+            skeleton = SwapModel(config)
     except (TypeError, ValueError, RuntimeError) as error:
         raise ModelError(f"{config_name} holds values no model can be built from ({error}): save the model again") \
             from None
-    expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+    expected = {name: tuple(t.shape) for name, t in skeleton.state_dict().items()}
+    parameters = sum(t.numel() for t in skeleton.state_dict().values())
+    if parameters > MAX_PARAMETERS:
+        raise ModelError(f"{config_name} describes a model of {parameters / 1e9:.1f} G parameters, more than a swap "
+                         f"model has ({MAX_PARAMETERS / 1e9:.0f} G at most): the file is damaged or not ours")
     found = {name: tuple(t.shape) for name, t in state.items()}
     if expected != found:
         missing = sorted(set(expected) - set(found))
@@ -67,5 +73,16 @@ def model_from_weights(config: SwapModelConfig, state: dict[str, torch.Tensor], 
             f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}" if extra else f"shape of {wrong[:3]}"
         )
         raise ModelError(f"{weights_name} does not match {config_name} ({detail}): keep the two files together")
+    kinds = {name: t.dtype for name, t in skeleton.state_dict().items()}
+    for name, tensor in state.items():
+        wanted = kinds[name]
+        if (not tensor.dtype.is_floating_point) if wanted.is_floating_point else tensor.dtype != wanted:
+            raise ModelError(f"{weights_name} holds {name} as {str(tensor.dtype).replace('torch.', '')}, not "
+                             f"{str(kinds[name]).replace('torch.', '')}: the file is damaged or not ours; save the "
+                             "model again")
+        if tensor.dtype.is_floating_point and not bool(torch.isfinite(tensor).all()):
+            raise ModelError(f"{weights_name} holds NaN or infinite weights ({name}): the model is damaged or its "
+                             "training diverged; train it again (a lower --lr) or use an earlier checkpoint")
+    model = SwapModel(config)
     model.load_state_dict(state, strict=True)
     return model.to(device).eval()

@@ -31,6 +31,7 @@ from latentswap_core.devices import resolve_device
 from latentswap_core.errors import ModelError
 from latentswap_core.faceset import load_faceset
 from latentswap_core.models import SwapModel, load_model
+from latentswap_core.models.card import ModelCard, load_model_codec, model_folder, read_card
 from latentswap_core.refine.config import PREDICTIONS, PRESETS, RefinerConfig
 from latentswap_core.refine.data import decode_to_uint8, prepare_data
 from latentswap_core.refine.diffusion import predicted_clean, refine_latents, training_schedule, training_target
@@ -44,7 +45,6 @@ from latentswap_core.refine.store import (
     save_refiner,
     weights_of,
 )
-from latentswap_core.swap.swapper import ModelCard, load_model_codec, model_folder, read_card
 from latentswap_core.train.checkpoint import (
     STATE_FILE,
     TRAINER_FILE,

@@ -7,9 +7,10 @@ import os
 
 from latentswap_core.devices import resolve_device
 from latentswap_core.errors import ModelError
+from latentswap_core.models.card import model_folder, read_card
 from latentswap_core.swap.onnx_runner import OnnxSwapper
 from latentswap_core.swap.projection import DEFAULT_PROJECTIONS, MAX_PROJECTIONS
-from latentswap_core.swap.swapper import Swapper, model_folder, read_card
+from latentswap_core.swap.swapper import Swapper
 
 BACKENDS = ("torch", "onnx")
 ONNX_FILE = "swap.onnx"  # exported once beside the weights, again when the weights are newer

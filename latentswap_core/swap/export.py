@@ -34,12 +34,12 @@ from torch import nn
 from latentswap_core.errors import LatentSwapError, ModelError, OutputError
 from latentswap_core.io import atomic_path
 from latentswap_core.io.atomic import check_output_file
-from latentswap_core.swap.swapper import ModelCard, Swapper
+from latentswap_core.models.card import ModelCard
+from latentswap_core.swap.opsets import MAX_OPSET, MIN_OPSET
+from latentswap_core.swap.swapper import Swapper
 
 FORMATS = ("onnx", "torchscript")
 EXPORTERS = ("legacy", "dynamo")
-MIN_OPSET = 17
-MAX_OPSET = 20  # the newest opset torch's TorchScript-based exporter writes
 ONNX_TOLERANCE = 1e-3
 TORCHSCRIPT_TOLERANCE = 1e-4
 CHECK_FACES = 2
@@ -130,8 +130,8 @@ def export_onnx(swapper: Swapper, output: str | os.PathLike[str], batch_size: in
     """Write ``output`` (atomically) only if onnxruntime on CPU matches torch within ``ONNX_TOLERANCE``."""
     import onnx
 
-    if opset < MIN_OPSET:
-        raise OutputError(f"opset {opset} is too old: the export needs opset {MIN_OPSET} or newer")
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise OutputError(f"opset {opset} cannot be written: the export writes opsets {MIN_OPSET} to {MAX_OPSET}")
     if exporter not in EXPORTERS:
         raise OutputError(f"unknown ONNX exporter {exporter!r}: use one of {', '.join(EXPORTERS)}")
     if batch_size is not None and batch_size < 1:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from latentswap_core.errors import ModelError
-from latentswap_core.swap.swapper import ModelCard
+from latentswap_core.models.card import ModelCard
 
 PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 TENSORRT_CACHE = "tensorrt_cache"  # TensorRT's built engines, kept beside the ONNX file: building takes minutes

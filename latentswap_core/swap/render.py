@@ -23,6 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -43,13 +44,15 @@ from latentswap_core.face_selection import FaceSelection
 from latentswap_core.io import FrameSource, Image, write_image
 from latentswap_core.io.image import DEFAULT_COMPRESSION, check_exr_compression, reads_back_whole, to_float32
 from latentswap_core.io.matte import MatteSequence, placed
-from latentswap_core.refine.apply import Refiner
+from latentswap_core.io.output_files import OutputFolders, output_paths
+
+if TYPE_CHECKING:  # torch-backed: the command line imports this module's options without loading torch
+    from latentswap_core.refine.apply import Refiner
+    from latentswap_core.swap.occlusion import OcclusionMasker
+    from latentswap_core.swap.swapper import Swapper
 from latentswap_core.swap.layers import DEFAULT_LAYERS, LAYERS, OWN_CHANNELS, FacesInBox, frame_layers
-from latentswap_core.swap.occlusion import OcclusionMasker
 from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
-from latentswap_core.swap.swapper import Swapper
 from latentswap_core.track.trackfile import ShotTrack, TrackedFace
-from latentswap_core.transcode import OutputFolders, output_paths
 
 READ_AHEAD = 4  # frames read before the model needs them
 MASK_SOURCES = ("landmarks", "model", "both", "occlusion")
@@ -123,6 +126,7 @@ class RenderReport:
     unreliable_frames: list[int] = field(default_factory=list)
     created_folders: list[Path] = field(default_factory=list)  # output folders that did not exist
     replaced_layers: set[str] = field(default_factory=set)  # a swap's own layers the plate held (a re-swap)
+    off_plate_faces: int = 0  # selected faces the track puts wholly outside the plate: not swapped
     stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     wall_seconds: float = 0.0
 
@@ -231,6 +235,13 @@ def filled_batch(faces: list[np.ndarray], size: int) -> np.ndarray:
     return np.stack(faces + [faces[-1]] * (size - len(faces)))
 
 
+def _on_plate(face: TrackedFace, track: ShotTrack) -> bool:
+    """Whether any of the face's landmarks' box lies on the plate (the track's display size)."""
+    points = np.asarray(face.landmarks, np.float64).reshape(-1, 2)
+    (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
+    return bool(x1 > 0 and y1 > 0 and x0 < track.width and y0 < track.height)
+
+
 def _runner_header(swapper: Swapper) -> dict[str, str]:
     """What ran the model: the backend and its device or onnxruntime's providers (which may differ from asked)."""
     providers = getattr(swapper, "providers", None)
@@ -298,16 +309,23 @@ class _Renderer:
         group: list[_Frame] = []
         count = 0
         for number, image in frames:
-            began = time.perf_counter()
-            with self._naming(number):
+            with self._stage("align"), self._naming(number):
                 group.append(self._align(number, image))
-            self.report.stage_seconds["align"] += time.perf_counter() - began
             count += len(group[-1].faces)
             if count >= self.options.batch:
                 yield group
                 group, count = [], 0
         if group:
             yield group
+
+    @contextmanager
+    def _stage(self, name: str) -> Iterator[None]:
+        """Adds the block's seconds to the report's ``stage_seconds[name]`` (summed over threads)."""
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.report.stage_seconds[name] += time.perf_counter() - began
 
     @contextmanager
     def _naming(self, number: int) -> Iterator[None]:
@@ -339,6 +357,10 @@ class _Renderer:
     def _faces(self, number: int) -> list[TrackedFace]:
         """The frame's selected faces with reliable landmarks; the others are counted in the report."""
         chosen = [face for face in self.track.faces_at(number) if self.options.faces.matches(face)]
+        # faces wholly outside the plate (a hand-edited track, a track of another crop) have nothing to swap
+        on_plate = [face for face in chosen if _on_plate(face, self.track)]
+        self.report.off_plate_faces += len(chosen) - len(on_plate)
+        chosen = on_plate
         unreliable = sum(not face.landmarks_reliable for face in chosen)
         if unreliable:
             self.report.unreliable_faces += unreliable
@@ -349,24 +371,22 @@ class _Renderer:
         crops = [face.crop for frame in frames for face in frame.faces]
         if not crops:
             return
-        began = time.perf_counter()
         swapped, masks = [], []
         batch = self.options.batch
-        for start in range(0, len(crops), batch):
-            chunk = crops[start:start + batch]
-            faces, face_masks = self.swapper.swap(filled_batch(chunk, batch))
-            swapped.extend(faces[:len(chunk)])
-            masks.extend(face_masks[:len(chunk)])
-        self.report.stage_seconds["swap"] += time.perf_counter() - began
+        with self._stage("swap"):
+            for start in range(0, len(crops), batch):
+                chunk = crops[start:start + batch]
+                faces, face_masks = self.swapper.swap(filled_batch(chunk, batch))
+                swapped.extend(faces[:len(chunk)])
+                masks.extend(face_masks[:len(chunk)])
         if self.options.occlusion is not None:
-            began = time.perf_counter()
-            faces = [face for frame in frames for face in frame.faces]
-            for start in range(0, len(faces), batch):
-                chunk = faces[start:start + batch]
-                for face, occluder in zip(chunk, self.options.occlusion.occluders(np.stack([f.crop for f in chunk])),
-                                          strict=True):
-                    face.occluder = occluder
-            self.report.stage_seconds["occlusion"] += time.perf_counter() - began
+            with self._stage("occlusion"):
+                aligned = [face for frame in frames for face in frame.faces]
+                for start in range(0, len(aligned), batch):
+                    chunk = aligned[start:start + batch]
+                    occluders = self.options.occlusion.occluders(np.stack([face.crop for face in chunk]))
+                    for face, occluder in zip(chunk, occluders, strict=True):
+                        face.occluder = occluder
         if self.refiner is not None:
             swapped = self._refine(frames, swapped, masks)
         results = iter(zip(swapped, masks, strict=True))
@@ -375,16 +395,16 @@ class _Renderer:
 
     def _refine(self, frames: list[_Frame], swapped: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarray]:
         """The refiner's version of each swapped face, changed only under the mask the blend will use."""
-        began = time.perf_counter()
         faces = [face for frame in frames for face in frame.faces]
         keys = [(face.track_id, frame.number) for frame in frames for face in frame.faces]
         blend_masks = [self._blend_mask(face, predicted) for face, predicted in zip(faces, masks, strict=True)]
         refined: list[np.ndarray] = []
         batch = self.options.batch
-        for start in range(0, len(swapped), batch):
-            refined.extend(self.refiner.refine(np.stack(swapped[start:start + batch]),
-                                               np.stack(blend_masks[start:start + batch]), keys[start:start + batch]))
-        self.report.stage_seconds["refine"] += time.perf_counter() - began
+        with self._stage("refine"):
+            for start in range(0, len(swapped), batch):
+                refined.extend(self.refiner.refine(np.stack(swapped[start:start + batch]),
+                                                   np.stack(blend_masks[start:start + batch]),
+                                                   keys[start:start + batch]))
         return refined
 
     def _blend_mask(self, aligned: _AlignedFace, predicted_mask: np.ndarray) -> np.ndarray:
@@ -394,17 +414,15 @@ class _Renderer:
 
     def finish(self, frame: _Frame, target: Path) -> None:
         """Colour-match and blend the frame's faces into the plate, then write the EXR (on a worker thread)."""
-        began = time.perf_counter()
         self.report.replaced_layers.update(name for name in frame.image.channels if name in OWN_CHANNELS)
         pixel_type = self._pixel_type(frame.image)
-        faces = self._composite(frame, pixel_type)
-        self.report.stage_seconds["blend"] += time.perf_counter() - began
-        began = time.perf_counter()
-        metadata = {**frame.image.metadata, **self.metadata, "latentswap/source_frame": str(frame.number),
-                    "latentswap/faces": str(len(frame.faces)), "Software": f"LatentSwap {__version__}"}
-        output = frame_layers(frame.image, faces, self.options.layers, pixel_type, metadata)
-        write_image(target, output, pixel_type, self.options.compression)
-        self.report.stage_seconds["write"] += time.perf_counter() - began
+        with self._stage("blend"):
+            faces = self._composite(frame, pixel_type)
+        with self._stage("write"):
+            metadata = {**frame.image.metadata, **self.metadata, "latentswap/source_frame": str(frame.number),
+                        "latentswap/faces": str(len(frame.faces)), "Software": f"LatentSwap {__version__}"}
+            output = frame_layers(frame.image, faces, self.options.layers, pixel_type, metadata)
+            write_image(target, output, pixel_type, self.options.compression)
 
     def _composite(self, frame: _Frame, pixel_type: str) -> FacesInBox | None:
         """The faces blended over the plate inside the box that holds them all (None: nothing to blend).

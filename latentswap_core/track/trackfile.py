@@ -165,6 +165,10 @@ def from_json(document: Any, name: str = "track file") -> ShotTrack:
                    where, 'needs "frame" (integer) and "faces" (list)')
         frames.append(FrameFaces(entry["frame"], [_face(check, f"{where} (frame {entry['frame']}).faces[{number}]",
                                                         face, version) for number, face in enumerate(entry["faces"])]))
+        ids = [face.track_id for face in frames[-1].faces]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        check.that(not twice, f"{where} (frame {entry['frame']})",
+                   f"holds track id {twice[0] if twice else ''} more than once; one face per track per frame")
     numbers = [entry.frame for entry in frames]
     check.that(numbers == sorted(set(numbers)), "frames", "are not in increasing order without repeats")
     cuts = document.get("cuts", []) if version >= 2 else []

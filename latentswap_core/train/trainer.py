@@ -30,6 +30,7 @@ from latentswap_core.errors import ModelError
 from latentswap_core.faceset import load_faceset
 from latentswap_core.io.matte import MatteSequence
 from latentswap_core.models import SwapModel, SwapModelConfig
+from latentswap_core.models.limits import MAX_CONSENT_CHARS
 from latentswap_core.train.augment import AugmentedPool, AugmentSettings, random_latent_warp
 from latentswap_core.train.checkpoint import (
     check_fingerprint,
@@ -150,6 +151,9 @@ class TrainOptions:
             raise ModelError(f"--augment-share {self.augment_share} is not allowed: use a fraction from 0 to 1")
         if not self.eyes_mouth_priority >= 0:
             raise ModelError(f"--eyes-mouth-priority {self.eyes_mouth_priority} is not allowed: use 0 or more")
+        if self.consent is not None and len(self.consent) > MAX_CONSENT_CHARS:
+            raise ModelError(f"--consent is {len(self.consent)} characters: give a reference to the agreement (at "
+                             f"most {MAX_CONSENT_CHARS}), not its text; it is copied into every frame's header")
         if not 0 < self.lr <= 1:  # NaN and infinity too: they train a non-finite model
             raise ModelError(f"--lr {self.lr} is not allowed: use a small positive rate such as 5e-4")
 

@@ -15,7 +15,22 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+from nuke_script import (  # noqa: E402, F401  (the script parser the gizmo linter shares; tests use all of it)
+    BUILTIN_LAYERS,
+    NODE_KNOBS,
+    Braced,
+    check_layer,
+    input_count,
+    known_knob,
+    parse_script,
+    parse_user_knob,
+)
+from nuke_script import build_graph as script_graph  # noqa: E402
+from nuke_script import tokens as _tokens  # noqa: E402
 
 NUKE_VERSION_MAJOR = 15
 NUKE_VERSION_MINOR = 0
@@ -495,8 +510,12 @@ class Node:
         knob._node = None
 
     def _set_knob(self, name: str, value: Any) -> None:
+        """A knob set from a script or ``nuke.nodes.X(knob=...)``: a built-in class has only its own knobs, as in
+        Nuke (a misspelt knob is an error, not a silently added one)."""
         knob = self._knobs.get(name)
         if knob is None:
+            if known_knob(self._class, name) is False:
+                raise NameError(f"{self._class} has no knob named {name!r}")
             knob = Knob(name)
             self.addKnob(knob)
         knob.setValue(value)
@@ -1061,145 +1080,12 @@ def scriptName() -> str:
 
 
 # ---------------------------------------------------------------------------------------------- script text
-def _tokens(text: str) -> list[Any]:
-    """Nuke script words: ``{...}`` stays one token (its inner text, as a ``Braced``), ``"..."`` unquoted."""
-    tokens: list[Any] = []
-    i, n = 0, len(text)
-    while i < n:
-        char = text[i]
-        if char.isspace():
-            i += 1
-        elif char == "{":
-            depth, j = 1, i + 1
-            while j < n and depth:
-                if text[j] == "\\":
-                    j += 2
-                    continue
-                depth += {"{": 1, "}": -1}.get(text[j], 0)
-                j += 1
-            if depth:
-                raise SyntaxError(f"unbalanced {{ at character {i}")
-            tokens.append(Braced(text[i + 1:j - 1]))
-            i = j
-        elif char == "}":
-            raise SyntaxError(f"unbalanced }} at character {i}")
-        elif char == '"':
-            j, out = i + 1, []
-            while j < n and text[j] != '"':
-                if text[j] == "\\" and j + 1 < n:
-                    nxt = text[j + 1]
-                    out.append({"n": "\n", "t": "\t"}.get(nxt, nxt) if nxt != "[" else "\\[")
-                    j += 2
-                    continue
-                out.append(text[j])
-                j += 1
-            if j >= n:
-                raise SyntaxError(f"unterminated quote at character {i}")
-            tokens.append("".join(out))
-            i = j + 1
-        elif char == "#" and (i == 0 or text[i - 1] == "\n"):
-            while i < n and text[i] != "\n":
-                i += 1
-        else:
-            j, depth = i, 0
-            while j < n and (depth or (not text[j].isspace() and text[j] not in '{}"')):
-                depth += {"[": 1, "]": -1}.get(text[j], 0)
-                j += 1
-            tokens.append(text[i:j])
-            i = j
-    return tokens
-
-
-class Braced(str):
-    """The inner text of a ``{...}`` word."""
-
-
-def parse_user_knob(body: str) -> dict[str, Any]:
-    """``{7 mix l Mix R 0 1}`` -> {"type": 7, "name": "mix", "options": {"l": "Mix", "R": ["0", "1"]}, "flags": []}."""
-    words = _tokens(body)
-    knob: dict[str, Any] = {"type": int(words[0]), "name": str(words[1]), "options": {}, "flags": []}
-    i = 2
-    while i < len(words):
-        word = words[i]
-        if not isinstance(word, Braced) and word[:1] in "+-" and not re.match(r"^[+-]?\d", word):
-            knob["flags"].append(word)
-            i += 1
-        elif word == "R":
-            knob["options"]["R"] = [words[i + 1], words[i + 2]]
-            i += 3
-        else:
-            knob["options"][word] = words[i + 1] if i + 1 < len(words) else ""
-            i += 2
-    return knob
-
-
-def parse_script(text: str) -> list[dict[str, Any]]:
-    """Statements of a .nk/.gizmo text: nodes ``{"class", "knobs": [(name, value)], "user_knobs": [...]}``
-    and commands ``{"command": word, "args": [...]}`` (push, set, end_group, version)."""
-    words = _tokens(text)
-    statements: list[dict[str, Any]] = []
-    i = 0
-    while i < len(words):
-        word = words[i]
-        if i + 1 < len(words) and isinstance(words[i + 1], Braced) and word[:1].isupper():
-            inner = _tokens(words[i + 1])
-            if len(inner) % 2:
-                raise SyntaxError(f"node {word} has a knob without a value: {inner[-1]!r}")
-            knobs = [(inner[j], inner[j + 1]) for j in range(0, len(inner), 2)]
-            statements.append({"class": word, "knobs": knobs,
-                               "user_knobs": [parse_user_knob(v) for k, v in knobs if k == "addUserKnob"]})
-            i += 2
-        elif word == "push":
-            statements.append({"command": "push", "args": [words[i + 1]]})
-            i += 2
-        elif word == "set":
-            statements.append({"command": "set", "args": [words[i + 1], words[i + 2]]})
-            i += 3
-        elif word == "version":
-            statements.append({"command": "version", "args": [words[i + 1], words[i + 2]]})
-            i += 3
-        elif word == "end_group":
-            statements.append({"command": "end_group", "args": []})
-            i += 1
-        elif word == "add_layer" and i + 1 < len(words) and isinstance(words[i + 1], Braced):
-            statements.append({"command": "add_layer", "args": _tokens(words[i + 1])})
-            i += 2
-        else:
-            raise SyntaxError(f"unexpected word {word!r}")
-    return statements
-
-
-_NO_INPUT_CLASSES = ("Input", "Read", "Constant", "Camera", "Camera2", "Camera3", "BackdropNode", "StickyNote")
-
-
-def input_count(value: Any) -> int:
-    """A node's ``inputs``: ``3``, or ``2+1`` as Nuke writes a node with a mask input (two inputs and the mask)."""
-    text = str(value)
-    match = re.fullmatch(r"(\d+)(?:\+(\d+))?", text)
-    if match is None:
-        raise SyntaxError(f"inputs {text!r} is not a count such as 2 or 2+1")
-    return int(match.group(1)) + int(match.group(2) or 0)
-
-
-# Nuke's built-in layers: their channels are fixed (a script cannot add channels to them; Nuke renames a custom
-# ``mask.*`` channel to ``mask_extra``).
-BUILTIN_LAYERS = {
-    "rgba": ("rgba.red", "rgba.green", "rgba.blue", "rgba.alpha"), "rgb": ("rgba.red", "rgba.green", "rgba.blue"),
-    "alpha": ("rgba.alpha",), "depth": ("depth.Z",), "motion": ("forward.u", "forward.v", "backward.u",
-                                                               "backward.v"),
-    "forward": ("forward.u", "forward.v"), "backward": ("backward.u", "backward.v"),
-    "mask": ("mask.a",), "rotopaint_mask": ("rotopaint_mask.a",),
-}
 layers: dict[str, tuple[str, ...]] = {}
 
 
 def add_layer(words: list[str]) -> None:
-    """``add_layer {face face.red face.green face.blue face.alpha}``; adding to a built-in layer is an error."""
-    name, channels = str(words[0]), tuple(str(word) for word in words[1:])
-    if name in BUILTIN_LAYERS and set(channels) - set(BUILTIN_LAYERS[name]):
-        raise ValueError(f"add_layer {name}: {name} is one of Nuke's built-in layers; its channels cannot change")
-    if not channels or any(channel.split(".")[0] != name for channel in channels):
-        raise ValueError(f"add_layer {name}: channels must be {name}.something, got {' '.join(channels)}")
+    """``add_layer {face face.red face.green face.blue face.alpha}``, as Nuke runs it (an error on a built-in layer)."""
+    name, channels = check_layer(words)
     layers[name] = channels
 
 
@@ -1209,34 +1095,11 @@ def channel_exists(channel: str) -> bool:
 
 
 def build_graph(statements: list[dict[str, Any]]) -> dict[str, Any]:
-    """Connect the internal nodes of a group the way Nuke does: a stack, each node popping ``inputs``
-    entries (the top of the stack is input 0), ``push $var`` / ``push 0`` / ``set var [stack 0]``."""
-    stack: list[Any] = []
-    variables: dict[str, Any] = {}
-    nodes_by_name: dict[str, dict[str, Any]] = {}
-    group: dict[str, Any] | None = None
-    for statement in statements:
-        command = statement.get("command")
-        if command == "push":
-            arg = statement["args"][0]
-            stack.append(None if arg == "0" else variables[arg.lstrip("$")])
-        elif command == "set":
-            variables[statement["args"][0]] = stack[-1]
-        elif command in ("version", "end_group"):
-            continue
-        elif command == "add_layer":
-            add_layer(statement["args"])
-        elif group is None and statement["class"] in ("Gizmo", "Group"):
-            group = statement
-        else:
-            knobs = dict(statement["knobs"])
-            count = input_count(knobs.get("inputs", 0 if statement["class"] in _NO_INPUT_CLASSES else 1))
-            inputs = [stack.pop() if stack else None for _ in range(count)]
-            entry = {"class": statement["class"], "knobs": knobs, "inputs": [
-                None if item is None else item["knobs"]["name"] for item in inputs]}
-            nodes_by_name[knobs["name"]] = entry
-            stack.append(entry)
-    return {"group": group, "nodes": nodes_by_name}
+    """The script's group and nodes (``nuke_script.build_graph``); its add_layer lines run, as Nuke runs them."""
+    graph = script_graph(statements)
+    for name, channels in graph["layers"].items():
+        add_layer([name, *channels])
+    return graph
 
 
 def _build_gizmo(cls: str, path: str, name: str | None) -> Node:
@@ -1271,6 +1134,8 @@ def _build_gizmo(cls: str, path: str, name: str | None) -> Node:
                     continue
                 if isinstance(value, Braced) and value.startswith("{"):
                     if child.knob(key) is None:
+                        if known_knob(child.Class(), key) is False:
+                            raise NameError(f"{child_name}: {child.Class()} has no knob named {key!r}")
                         child.addKnob(Knob(key))
                     child[key].setExpression(value[1:-1])
                 else:
