@@ -97,16 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return _fail("interrupted; finished frames are kept, run again to continue", 130, json_lines)
-    except OSError as error:
-        if error.errno not in _USER_OS_ERRORS or args.debug:
-            if args.debug:
-                raise
-            return _fail(f"unexpected {type(error).__name__}: {error} (run again with --debug for the traceback "
-                         "and report it)", 70, json_lines)
-        return _fail(_os_message(error), 2, json_lines)
     except Exception as error:
         if args.debug:
             raise
+        if isinstance(error, OSError) and error.errno in _USER_OS_ERRORS:
+            return _fail(_os_message(error), 2, json_lines)
         return _fail(f"unexpected {type(error).__name__}: {error} (run again with --debug for the traceback "
                      "and report it)", 70, json_lines)
 

@@ -45,14 +45,14 @@ from latentswap_core.io import FrameSource, Image, write_image
 from latentswap_core.io.image import DEFAULT_COMPRESSION, check_exr_compression, reads_back_whole, to_float32
 from latentswap_core.io.matte import MatteSequence, placed
 from latentswap_core.io.output_files import OutputFolders, output_paths
+from latentswap_core.swap.layers import DEFAULT_LAYERS, LAYERS, OWN_CHANNELS, FacesInBox, frame_layers
+from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
+from latentswap_core.track.trackfile import ShotTrack, TrackedFace
 
 if TYPE_CHECKING:  # torch-backed: the command line imports this module's options without loading torch
     from latentswap_core.refine.apply import Refiner
     from latentswap_core.swap.occlusion import OcclusionMasker
     from latentswap_core.swap.swapper import Swapper
-from latentswap_core.swap.layers import DEFAULT_LAYERS, LAYERS, OWN_CHANNELS, FacesInBox, frame_layers
-from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
-from latentswap_core.track.trackfile import ShotTrack, TrackedFace
 
 READ_AHEAD = 4  # frames read before the model needs them
 MASK_SOURCES = ("landmarks", "model", "both", "occlusion")
