@@ -438,8 +438,8 @@ def _hostile_cases(plate: Path, inputs: Path, out, add) -> None:
         target / "set")
     target = out("long_name_track")
     long_name = "n" * 300 + ".track.json"
-    add("long_name_track", ["track", plate, "-o", target / long_name], 2, ("nnnn",), target / long_name,
-        note="a name over 255 bytes is refused before the tracking work")
+    add("long_name_track", ["track", plate, "-o", target / long_name], 2, ("nnnn",), target,
+        note="a name over 255 bytes is refused before the tracking work (its folder stays empty)")
     target = out("file_as_output_folder_extract")
     (target / "a_file").write_text("not a folder")
     add("file_as_output_folder_extract", ["extract", plate, "-o", target / "a_file"], 2, (target / "a_file",))

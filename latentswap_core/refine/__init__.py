@@ -3,13 +3,29 @@ target identity's embedding, that re-runs the last part of the schedule from a s
 the autoencoder loses. Train with ``RefinerTrainer`` (``latentswap train-refiner``), apply with ``Refiner``
 (``latentswap swap --refine``)."""
 
+from importlib import import_module
+from types import ModuleType
+
 from latentswap_core.lazy import lazy_exports
+
+
+def _apply() -> ModuleType:
+    return import_module("latentswap_core.refine.apply")
+
+
+def _config() -> ModuleType:
+    return import_module("latentswap_core.refine.config")
+
+
+def _trainer() -> ModuleType:
+    return import_module("latentswap_core.refine.trainer")
+
 
 # loaded on first use: the command line imports this package's light modules without torch
 __getattr__, __all__ = lazy_exports(__name__, {
-    "RefineOptions": "latentswap_core.refine.apply",
-    "Refiner": "latentswap_core.refine.apply",
-    "RefinerConfig": "latentswap_core.refine.config",
-    "RefinerOptions": "latentswap_core.refine.trainer",
-    "RefinerTrainer": "latentswap_core.refine.trainer",
+    "RefineOptions": _apply,
+    "Refiner": _apply,
+    "RefinerConfig": _config,
+    "RefinerOptions": _trainer,
+    "RefinerTrainer": _trainer,
 })
