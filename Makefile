@@ -2,7 +2,7 @@
 PYTHON ?= python3.11
 VENV := .venv
 
-.PHONY: install test lint
+.PHONY: install test test-fast lint
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -12,6 +12,9 @@ install:
 
 test: lint
 	$(VENV)/bin/python -m pytest -q
+
+test-fast: lint  # the edit loop: everything but the tests marked slow (CI runs them all)
+	$(VENV)/bin/python -m pytest -q -m "not slow"
 
 lint:
 	$(VENV)/bin/ruff check .

@@ -39,7 +39,7 @@ def load_config(name: str | None = None) -> ocio.Config:
 def _load_config(name: str) -> ocio.Config:
     try:
         return ocio.Config.CreateFromFile(name)
-    except ocio.Exception as error:
+    except (ocio.Exception, ocio.ExceptionMissingFile) as error:  # the second is no subclass of the first
         detail = " ".join(str(error).split())
         raise ColorError(f"cannot load the OCIO config {name} ({detail}); fix $OCIO or pass another config") from None
 

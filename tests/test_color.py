@@ -28,6 +28,23 @@ def test_plate_to_working_space_and_back_is_lossless(acescg_plate: np.ndarray, f
     assert np.array_equal(back[..., 3], acescg_plate[..., 3]), "alpha must pass untouched"
 
 
+# OCIO's ACEScg (AP1, D60) to linear Rec.709 (D65) matrix, Bradford-adapted, as the ACES configs write it
+AP1_TO_REC709 = np.array([[1.70505, -0.62179, -0.08326], [-0.13026, 1.14080, -0.01055], [-0.02400, -0.12897, 1.15297]])
+
+
+def srgb_encode(linear: np.ndarray) -> np.ndarray:
+    return np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(np.maximum(linear, 0), 1 / 2.4) - 0.055)
+
+
+def test_the_working_space_is_srgb_encoded_rec709_at_known_anchors() -> None:
+    """Anchors computed without OCIO: a wrong working space (ACEScg itself, linear sRGB, Rec.709 video) fails."""
+    grey = color.to_working(np.full((1, 1, 3), 0.18, np.float32), "ACEScg")
+    assert np.allclose(grey, 0.4614, atol=2e-3)  # 18 % grey, sRGB-encoded
+    orange = np.array([0.30, 0.12, 0.03])
+    working = color.to_working(orange.astype(np.float32).reshape(1, 1, 3), "ACEScg").reshape(3)
+    assert np.allclose(working, srgb_encode(AP1_TO_REC709 @ orange), atol=2e-3), working
+
+
 def test_values_outside_zero_one_are_not_clamped(acescg_plate: np.ndarray) -> None:
     hot = acescg_plate.copy()
     hot[:50, :, :3] *= 40.0          # specular highlights far above 1
@@ -74,4 +91,7 @@ def test_broken_config_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monk
     broken.write_text("ocio_profile_version: 2\nroles: [this is not valid\n")
     monkeypatch.setenv("OCIO", str(broken))
     with pytest.raises(ColorError, match=r"cannot load the OCIO config .*broken.ocio .*fix \$OCIO"):
+        color.load_config()
+    monkeypatch.setenv("OCIO", str(tmp_path / "missing.ocio"))
+    with pytest.raises(ColorError, match=r"cannot load the OCIO config .*missing.ocio .*does not exist"):
         color.load_config()

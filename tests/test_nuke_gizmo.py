@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import runpy
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -300,3 +301,51 @@ def test_stopping_the_engine_on_windows_asks_it_to_unwind() -> None:
     assert flags & getattr(subprocess, "CREATE_NO_WINDOW", 0x8000000)
     assert engine.stop_signal("win32") == getattr(signal, "CTRL_BREAK_EVENT", 1)  # not TerminateProcess
     assert engine.windows_creation_flags("linux") == 0 and engine.stop_signal("linux") == signal.SIGTERM
+
+
+@pytest.fixture(scope="module")
+def high_plate(shared_dir: Path, tmp_path_factory) -> Path:
+    """Four 640x360 frames with the face high and right of centre: (400, 110) in image pixels, y down, which is
+    (400, 250) in Nuke's coordinates, y up. A centred face would hide a missing y-flip."""
+    from latentswap_core.demo import shot as shots
+
+    photo = shots.load_photo("biden2", shared_dir)
+    shot = shots.render_shot([photo], [[shots.Pose(angle=0.0, scale=0.4, x=400.0, y=110.0)]] * 4, noise_sigma=2.0,
+                             size=SIZE)
+    return Path(shots.write_exr_plate(shot.frames, tmp_path_factory.mktemp("high_plate"), alpha=True))
+
+
+def argv_recording_engine(folder: Path) -> tuple[Path, Path]:
+    """An engine that records its arguments and succeeds: (the executable, the JSON file it writes)."""
+    record = folder / "argv.json"
+    engine = folder / "recording_engine"
+    engine.write_text(f"#!{sys.executable}\nimport json, sys\n"
+                      f"open({str(record)!r}, 'w').write(json.dumps(sys.argv[1:]))\n")
+    engine.chmod(0o755)
+    return engine, record
+
+
+def test_precompute_passes_the_knobs_and_the_y_flipped_face_edit_to_the_engine(nuke, high_plate, tiny_model,
+                                                                              tmp_path) -> None:
+    cache = tmp_path / "cache"
+    node = make_gizmo(nuke, high_plate, tiny_model, cache)
+    node["track"].execute()
+    centre = node["face0_center"]
+    assert abs(centre.valueAt(1001, 0) - 400) < 25 and abs(centre.valueAt(1001, 1) - 250) < 25  # y up
+    for knob, value in (("color_transfer", "lct"), ("blend", "poisson"), ("mask_erode", 3.0), ("mask_blur", 5.0),
+                        ("faces", "0")):
+        node[knob].setValue(value)
+    centre.setValueAt(centre.valueAt(1002, 1) + 15.0, 1002, 1)  # a hand edit: 15 px up on 1002
+    engine, record = argv_recording_engine(tmp_path)
+    node["engine"].setValue(str(engine))
+    node["precompute"].execute()
+    edited = str(cache / "track.edited.json")
+    assert json.loads(record.read_text()) == [
+        "swap", str(high_plate), "--model", str(tiny_model), "-o", str(cache / "swap.####.exr"),
+        "--frames", "1001-1004", "--mask-erode", "0", "--mask-blur", "0",  # erode and blur stay live in Nuke
+        "--color-transfer", "lct", "--blend", "poisson", "--layers", "face", "--track-id", "0", "--track", edited,
+        "--progress-json"]
+    before = {entry["frame"]: entry["faces"] for entry in json.loads((cache / "track.json").read_text())["frames"]}
+    after = {entry["frame"]: entry["faces"] for entry in json.loads(Path(edited).read_text())["frames"]}
+    moved = np.array(after[1002][0]["landmarks"]) - np.array(before[1002][0]["landmarks"])
+    assert np.allclose(moved, [0.0, -15.0], atol=0.01)  # up in Nuke is up the image: y down there

@@ -248,3 +248,114 @@ def test_swapping_a_swap_output_replaces_its_layers(swapped, model_dir: Path, sh
     assert "held a swap's own layers (face.A, face.B, face.G, face.R, lsmask.Y): replaced" in done.stdout
     again = read_image(tmp_path / "again.1001.exr")
     assert again.channels == ("R", "G", "B", "A", "face.R", "face.G", "face.B", "face.A", "lsmask.Y")
+
+
+def test_the_swapper_renders_the_src_identity_and_not_the_plates_own(model_dir: Path, tiny_facesets,
+                                                                      shared_models) -> None:
+    """The plate's faces (dst) come out through the src decoder: an audit found every swap test passing when the
+    swapper rendered dst, the plate's own person."""
+    import torch
+
+    from latentswap_core.faceset import load_faceset
+    from latentswap_core.models.card import read_card
+    from latentswap_core.swap.swapper import Swapper
+
+    swapper = Swapper(model_dir)
+    card = read_card(model_dir / "model")
+    assert card.identities["src"]["name"] != card.identities["dst"]["name"]
+    plate_faces = load_faceset(tiny_facesets[1])
+    faces = np.stack([plate_faces.face(i) for i in range(len(plate_faces.faces))]).astype(np.float32)
+    swapped, _ = swapper.swap(faces)
+
+    def decoded_as(identity: str) -> np.ndarray:
+        with torch.no_grad():
+            latent = swapper.network._encode(torch.from_numpy(faces).permute(0, 3, 1, 2))
+            out = swapper.network._decode(swapper.model.reconstruct(latent, identity).latent).clamp(0, 1)
+        return out.permute(0, 2, 3, 1).numpy()
+
+    assert np.abs(swapped - decoded_as("src")).max() < 1e-5
+    assert np.abs(swapped - decoded_as("dst")).mean() > 0.01
+
+
+SETTINGS = {"base": (), "mix_0": ("--mix", "0"), "mix_half": ("--mix", "0.5"), "erode": ("--mask-erode", "6"),
+            "blur": ("--mask-blur", "6"), "no_colour_transfer": ("--color-transfer", "none"),
+            "poisson": ("--blend", "poisson"), "model_mask": ("--mask", "model")}
+
+
+@pytest.fixture(scope="module")
+def by_setting(model_dir: Path, plate: Path, shared_dir: Path, tmp_path_factory) -> dict[str, object]:
+    """Frame 1001 swapped once per CLI setting (all layers), read back: every setting must reach the pixels."""
+    root = tmp_path_factory.mktemp("settings")
+    environment = {**os.environ, "LATENTSWAP_MODELS": str(shared_dir / "models")}
+    images = {}
+    for name, setting in SETTINGS.items():
+        done = latentswap("swap", str(plate), "--model", str(model_dir), "-o", str(root / name / "swap.####.exr"),
+                          "--frames", "1001", "--layers", "all", *setting, env=environment, timeout=300)
+        assert done.returncode == 0, f"{name}: {done.stderr}"
+        images[name] = read_image(root / name / "swap.1001.exr")
+    images["plate"] = read_image(Path(str(plate).replace("####", "1001")))
+    return images
+
+
+def comp(image) -> np.ndarray:
+    return image.pixels[:, :, :4].astype(np.float32)
+
+
+def mask(image) -> np.ndarray:
+    return image.channel("lsmask.Y").astype(np.float32)
+
+
+def test_mix_zero_is_the_plate_bit_for_bit_and_half_mix_halves_the_mask(by_setting) -> None:
+    assert np.array_equal(by_setting["mix_0"].pixels[:, :, :4], by_setting["plate"].pixels)
+    assert mask(by_setting["base"]).max() > 0.9
+    assert np.abs(mask(by_setting["mix_half"]) - 0.5 * mask(by_setting["base"])).max() < 2e-3
+
+
+def test_erode_shrinks_the_mask_and_blur_softens_its_edge(by_setting) -> None:
+    base, eroded, blurred = (mask(by_setting[name]) for name in ("base", "erode", "blur"))
+    assert (eroded <= base + 1e-3).all() and eroded.sum() < 0.9 * base.sum()
+    soft = [int(((m > 0.02) & (m < 0.98)).sum()) for m in (base, blurred)]
+    steepest = [float(max(np.abs(np.diff(m, axis=0)).max(), np.abs(np.diff(m, axis=1)).max())) for m in (base, blurred)]
+    assert soft[1] > 1.5 * soft[0] and steepest[1] < 0.6 * steepest[0], (soft, steepest)
+
+
+def test_colour_transfer_moves_the_faces_masked_mean_toward_the_plates(by_setting) -> None:
+    inside = mask(by_setting["base"]) > 0.99
+    plate_mean = comp(by_setting["plate"])[inside][:, :3].mean(axis=0)
+    distance = {name: float(np.abs(comp(by_setting[name])[inside][:, :3].mean(axis=0) - plate_mean).sum())
+                for name in ("base", "no_colour_transfer")}
+    assert distance["base"] < 0.5 * distance["no_colour_transfer"], distance
+
+
+def test_poisson_blend_and_the_model_mask_each_change_the_result(by_setting) -> None:
+    base = comp(by_setting["base"])
+    assert np.abs(comp(by_setting["poisson"]) - base).max() > 0.02
+    assert np.abs(mask(by_setting["model_mask"]) - mask(by_setting["base"])).max() > 0.1
+
+
+def test_a_float32_overscan_plate_with_a_depth_layer_keeps_its_type_windows_and_layers(swapped, model_dir: Path,
+                                                                                       plate: Path, shared_models,
+                                                                                       tmp_path: Path) -> None:
+    from latentswap_core.io import Image, write_image
+
+    source = read_image(Path(str(plate).replace("####", "1001"))).pixels.astype(np.float32)
+    depth = np.linspace(1.0, 100.0, source.shape[0] * source.shape[1], dtype=np.float32).reshape(*source.shape[:2], 1)
+    overscan = np.pad(np.concatenate([source, depth], axis=2), ((8, 8), (16, 16), (0, 0)), mode="edge")
+    original = Image(overscan, ("R", "G", "B", "A", "depth.Z"), origin=(-16, -8), display_window=(0, 0, 640, 360))
+    write_image(tmp_path / "plate.1001.exr", original)
+    done = latentswap("swap", str(tmp_path / "plate.####.exr"), "--model", str(model_dir), "-o",
+                      str(tmp_path / "out" / "swap.####.exr"), env=dict(os.environ), timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = read_image(tmp_path / "out" / "swap.1001.exr")
+    assert result.pixels.dtype == np.float32
+    assert (result.origin, result.display_window) == ((-16, -8), (0, 0, 640, 360))
+    assert np.array_equal(result.channel("depth.Z"), original.channel("depth.Z"))
+    outside = result.channel("lsmask.Y") == 0
+    changed = np.zeros(outside.shape, bool)
+    for name in ("R", "G", "B", "A"):
+        assert np.array_equal(result.channel(name)[outside], original.channel(name)[outside]), name
+        changed |= result.channel(name) != original.channel(name)
+    assert changed.sum() > 1000  # the face itself was swapped
+    reference = read_image(swapped[0] / "swap.1001.exr").metadata
+    missing = {key for key in reference if key.startswith("latentswap/")} - set(result.metadata)
+    assert not missing

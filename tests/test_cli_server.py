@@ -1,0 +1,42 @@
+"""The tests' fork server (tests/cli_server.py) runs ``latentswap`` as a fresh interpreter does: the same
+output and exit code, the caller's folder and environment, and a timeout that kills the run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from helpers import latentswap
+
+
+def same_as_fresh(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    forked, fresh = latentswap(*args, env=env), latentswap(*args, env=env, fresh=True)
+    assert (forked.returncode, forked.stdout, forked.stderr) == (fresh.returncode, fresh.stdout, fresh.stderr)
+    return forked
+
+
+def test_output_and_exit_codes_match_a_fresh_interpreter(tiny_plate: Path) -> None:
+    assert same_as_fresh("--version").returncode == 0
+    assert same_as_fresh("info", str(tiny_plate)).stdout.count("1001") >= 1
+    refused = same_as_fresh("info", "no such plate.exr")
+    assert refused.returncode == 2 and refused.stderr.startswith("latentswap: error: ")
+    assert same_as_fresh("swap", "--mix", "2").returncode == 2  # argparse's refusal
+
+
+def test_the_run_sees_the_callers_folder_and_environment(tiny_plate: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(Path(str(tiny_plate)).parent)
+    assert latentswap("info", Path(str(tiny_plate)).name).returncode == 0  # a path relative to the caller's folder
+    broken = {**os.environ, "OCIO": str(tmp_path / "missing.ocio")}
+    done = same_as_fresh("convert", Path(str(tiny_plate)).name, "-o", str(tmp_path / "out.####.exr"),
+                         "--output-colorspace", "sRGB - Texture", env=broken)
+    assert done.returncode == 2 and "missing.ocio" in done.stderr
+
+
+def test_a_run_past_its_timeout_is_killed(tiny_facesets, shared_models, tmp_path: Path) -> None:
+    with pytest.raises(subprocess.TimeoutExpired):
+        latentswap("train", "--src", str(tiny_facesets[0]), "--dst", str(tiny_facesets[1]), "-o",
+                   str(tmp_path / "model"), "--steps", "100000", "--consent", "REF-7", timeout=3)
+    assert latentswap("--version").returncode == 0  # the server goes on
