@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from helpers import latentswap
 
 from latentswap_core.io import read_image
 from latentswap_core.io.atomic import PARTIAL_MARK
@@ -137,9 +138,8 @@ def finish_training(facesets: tuple[Path, Path], model_dir: Path, extra_steps: i
                     size: int = 128, env: dict[str, str] | None = None) -> tuple[int, int]:
     """--resume the killed run for ``extra_steps`` more steps to the end: (step before, step after)."""
     before = check_checkpoint(model_dir)
-    done = subprocess.run([sys.executable, "-m", "latentswap_core",
-                           *train_args(facesets, model_dir, before + extra_steps, save_every, True, size)],
-                          capture_output=True, text=True, env=env, timeout=300)
+    done = latentswap(*train_args(facesets, model_dir, before + extra_steps, save_every, True, size), env=env,
+                      timeout=300)
     assert done.returncode == 0, done.stderr
     return before, check_checkpoint(model_dir)
 

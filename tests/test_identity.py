@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import latentswap
 
 from latentswap_core.errors import ModelError
 from latentswap_core.faceset import load_faceset
@@ -79,9 +78,7 @@ def aligned_crops(tmp_path_factory, shared_dir: Path) -> dict[int, dict[str, lis
             shutil.copy(shared_dir / "data" / "faces" / f"{name}.jpg", photos)
         for size in (128, 256):
             faceset_folder = root / f"{person}_{size}"
-            done = subprocess.run([sys.executable, "-m", "latentswap_core", "extract", str(photos), "-o",
-                                   str(faceset_folder), "--size", str(size)], capture_output=True, text=True,
-                                  timeout=120)
+            done = latentswap("extract", str(photos), "-o", str(faceset_folder), "--size", str(size))
             assert done.returncode == 0, done.stderr
             faceset = load_faceset(faceset_folder)
             crops.setdefault(size, {})[person] = [faceset.face(i) for i in range(len(faceset.faces))]
