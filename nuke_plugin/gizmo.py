@@ -13,7 +13,7 @@ import tempfile
 
 import nuke
 
-from nuke_plugin import engine, jobs, trackbake
+from nuke_plugin import colour, engine, jobs, trackbake
 
 GIZMO_CLASS = "LatentSwap"
 PIXEL_NEUTRAL_CLASSES = ("Dot", "NoOp", "Backdrop", "BackdropNode")
@@ -172,12 +172,15 @@ def upstream_read(node):
 
 def plate_source(node, first, last):
     """The plate as a file sequence for the engine: the upstream Read's files when the engine can read exactly
-    what the Read gives (its path evaluated; no frame offset), else the input rendered to EXRs."""
+    what the Read gives (its path evaluated; no frame offset; working-space pixels), else the input rendered to
+    EXRs."""
     if node.input(0) is None:
         raise PluginError(f"{node.name()}: connect the plate input")
     read = upstream_read(node)
     if read is not None and not read_retimes(read):
-        return read_path(read)
+        path = read_path(read)
+        if colour.read_gives_its_files(read, path):
+            return path
     return render_input(node, first, last)
 
 
@@ -235,7 +238,7 @@ def _track(node):
     first, last = frame_range(node)
     source = plate_source(node, first, last)
     track_path = os.path.join(cache_dir(node), TRACK_FILE)
-    args = ["track", source, "-o", track_path, "--frames", f"{first}-{last}"]
+    args = ["track", source, "-o", track_path, "--frames", f"{first}-{last}", *colour.engine_arguments()]
     update_status(node, "tracking...")
 
     def done():
@@ -307,7 +310,8 @@ def swap_arguments(node, source, first, last, track_path=None):
             "-o", os.path.join(cache_dir(node), CACHE_PATTERN), "--frames", f"{first}-{last}",
             "--mask-erode", "0", "--mask-blur", "0",
             "--color-transfer", str(node["color_transfer"].value()), "--blend", str(node["blend"].value()),
-            "--layers", "face"]  # the gizmo merges the face over the plate itself
+            "--layers", "face",  # the gizmo merges the face over the plate itself
+            *colour.engine_arguments()]  # the plate in, the face out, in the script's working space
     refiner = str(node["refiner"].value()).strip()
     if refiner:
         strength = float(node["refine_strength"].value())

@@ -325,9 +325,12 @@ def argv_recording_engine(folder: Path) -> tuple[Path, Path]:
     return engine, record
 
 
-def test_precompute_passes_the_knobs_and_the_y_flipped_face_edit_to_the_engine(nuke, high_plate, tiny_model,
+def test_precompute_passes_the_knobs_colour_and_the_y_flipped_face_edit_to_the_engine(nuke, high_plate, tiny_model,
                                                                               tmp_path) -> None:
     cache = tmp_path / "cache"
+    for knob, value in (("colorManagement", "OCIO"), ("OCIO_config", "custom"),
+                        ("customOCIOConfigPath", "ocio://studio-config-latest"), ("workingSpaceLUT", "ACEScg")):
+        nuke.root()[knob].setValue(value)
     node = make_gizmo(nuke, high_plate, tiny_model, cache)
     node["track"].execute()
     centre = node["face0_center"]
@@ -343,7 +346,9 @@ def test_precompute_passes_the_knobs_and_the_y_flipped_face_edit_to_the_engine(n
     assert json.loads(record.read_text()) == [
         "swap", str(high_plate), "--model", str(tiny_model), "-o", str(cache / "swap.####.exr"),
         "--frames", "1001-1004", "--mask-erode", "0", "--mask-blur", "0",  # erode and blur stay live in Nuke
-        "--color-transfer", "lct", "--blend", "poisson", "--layers", "face", "--track-id", "0", "--track", edited,
+        "--color-transfer", "lct", "--blend", "poisson", "--layers", "face",
+        "--colorspace", "ACEScg", "--ocio-config", "ocio://studio-config-latest",  # the script's working space
+        "--track-id", "0", "--track", edited,
         "--progress-json"]
     before = {entry["frame"]: entry["faces"] for entry in json.loads((cache / "track.json").read_text())["frames"]}
     after = {entry["frame"]: entry["faces"] for entry in json.loads(Path(edited).read_text())["frames"]}

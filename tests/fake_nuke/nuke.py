@@ -35,6 +35,7 @@ from nuke_script import tokens as _tokens  # noqa: E402
 NUKE_VERSION_MAJOR = 15
 NUKE_VERSION_MINOR = 0
 NUKE_VERSION_STRING = "15.0v1"
+EXE_PATH = "/usr/local/Nuke15.0v1/Nuke15.0"
 GUI = False
 env: dict[str, Any] = {"gui": False, "NukeVersionMajor": 15}
 
@@ -87,6 +88,13 @@ def reset() -> None:
     _root.addKnob(Int_Knob("first_frame", "first frame", 1))
     _root.addKnob(Int_Knob("last_frame", "last frame", 100))
     _root.addKnob(Format_Knob("format", "format", Format(1920, 1080)))
+    # Nuke 15's defaults for a new script: its own colour management, the nuke-default config, "linear"
+    _root.addKnob(Enumeration_Knob("colorManagement", "color management", ["Nuke", "OCIO"]))
+    _root.addKnob(Enumeration_Knob("OCIO_config", "OCIO config", ["nuke-default", "aces_1.2", "custom",
+                                                                  "fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1"]))
+    _root.addKnob(File_Knob("customOCIOConfigPath", "custom OCIO config", ""))
+    _root.addKnob(Enumeration_Knob("workingSpaceLUT", "working space", ["linear", "scene_linear", "ACEScg",
+                                                                         "ACES - ACEScg"]))
     _frame[0] = 1
 
 
