@@ -17,6 +17,7 @@ from typing import NoReturn
 from latentswap_core import __version__
 from latentswap_core.cli import (
     catalog,
+    clean,
     convert,
     demo,
     evaluate,
@@ -32,7 +33,7 @@ from latentswap_core.cli import (
 from latentswap_core.errors import LatentSwapError
 from latentswap_core.progress import emit_json
 
-COMMANDS = (info, convert, track, extract, catalog, train, train_mask, refine, swap, export, demo, evaluate)
+COMMANDS = (info, convert, track, extract, catalog, train, train_mask, refine, swap, export, demo, evaluate, clean)
 
 EXAMPLES = """\
 examples:

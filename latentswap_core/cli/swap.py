@@ -201,6 +201,8 @@ def run(args: argparse.Namespace) -> int:
     if report.replaced_layers:
         lines.append(f"the plate held a swap's own layers ({', '.join(sorted(report.replaced_layers))}): replaced by "
                      "this swap's")
+    if report.stale_partials:
+        lines.append(f"removed {len(report.stale_partials)} stale partial file(s) of killed renders")
     if report.kept:
         lines.append(f"kept {len(report.kept)} existing frames: {format_frames(report.kept)}")
     if report.without_face:

@@ -45,6 +45,7 @@ from latentswap_core.io import FrameSource, Image, write_image
 from latentswap_core.io.image import DEFAULT_COMPRESSION, check_exr_compression, reads_back_whole, to_float32
 from latentswap_core.io.matte import MatteSequence, placed
 from latentswap_core.io.output_files import OutputFolders, output_paths
+from latentswap_core.io.stale_partials import remove_stale_partials
 from latentswap_core.swap.layers import DEFAULT_LAYERS, LAYERS, OWN_CHANNELS, FacesInBox, frame_layers
 from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
 from latentswap_core.track.trackfile import ShotTrack, TrackedFace
@@ -127,6 +128,7 @@ class RenderReport:
     created_folders: list[Path] = field(default_factory=list)  # output folders that did not exist
     replaced_layers: set[str] = field(default_factory=set)  # a swap's own layers the plate held (a re-swap)
     off_plate_faces: int = 0  # selected faces the track puts wholly outside the plate: not swapped
+    stale_partials: list[Path] = field(default_factory=list)  # dead writers' partial files removed at the start
     stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     wall_seconds: float = 0.0
 
@@ -181,6 +183,8 @@ def render_shot(source: FrameSource, output: str, swapper: Swapper, track: ShotT
     if held:  # a matte of the wrong size fails here, before any frame is written
         options.holdout.at(held[0], source.display_size())
     report = RenderReport()
+    if Path(output).parent.is_dir():
+        report.stale_partials = remove_stale_partials(Path(output).parent)
     started = time.perf_counter()
     todo = []
     size = source.display_size() if options.skip_existing else None
