@@ -19,13 +19,11 @@ BUILTIN_PREFIX = "fn-nuke_"  # Nuke 14+'s built-in configs: fn-nuke_cg-config-v1
 LINEAR_FILE_TYPES = (".exr", ".hdr")  # files whose "default" colourspace is the working space
 
 
-def _knob_text(node, name, default):
+def _knob_text(node, name, default, evaluated=False):
     knob = node.knob(name)
     if knob is None:
         return default
-    evaluate = getattr(knob, "evaluate", None)
-    value = evaluate() if name == "customOCIOConfigPath" and evaluate is not None else knob.value()
-    return str(value).strip() or default
+    return str(knob.evaluate() if evaluated else knob.value()).strip() or default
 
 
 def script_colour(root=None, environ=None):
@@ -41,7 +39,7 @@ def script_colour(root=None, environ=None):
     if environ.get("OCIO"):  # Nuke itself uses $OCIO over the script's choice
         config = environ["OCIO"]
     elif config_name == "custom":
-        config = _knob_text(root, "customOCIOConfigPath", "")
+        config = _knob_text(root, "customOCIOConfigPath", "", evaluated=True)  # $VARS, Tcl
     elif config_name.startswith(BUILTIN_PREFIX):
         config = "ocio://" + config_name[len(BUILTIN_PREFIX):]
     else:  # the configs Nuke ships as files (aces_1.2, ...)

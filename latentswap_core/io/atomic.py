@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
 from collections.abc import Iterator
@@ -20,9 +21,14 @@ os.umask(_UMASK)
 FILE_MODE = 0o666 & ~_UMASK
 
 
+_TOKEN_BYTES = 8
+# ``partial_path``'s names, the writer's PID as group 1 (for io/stale_partials.py)
+PARTIAL_NAME = re.compile(rf"^\..+{re.escape(PARTIAL_MARK)}(\d+)-[0-9a-f]{{{2 * _TOKEN_BYTES}}}(\.[^.]*)?$")
+
+
 def partial_path(final: Path) -> Path:
     """A hidden name beside ``final`` that keeps its extension (image writers choose the format by it)."""
-    token = f"{os.getpid()}-{secrets.token_hex(8)}"
+    token = f"{os.getpid()}-{secrets.token_hex(_TOKEN_BYTES)}"
     return final.with_name(f".{final.stem}{PARTIAL_MARK}{token}{final.suffix}")
 
 

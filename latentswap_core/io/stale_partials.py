@@ -9,12 +9,12 @@ nothing here, and a live writer touches its file at least once a frame.
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 
+from latentswap_core.io.atomic import PARTIAL_NAME
+
 STALE_AFTER_SECONDS = 24 * 3600
-_PARTIAL_NAME = re.compile(r"^\..+\.partial-(\d+)-[0-9a-f]{16}(\.[^.]*)?$")
 
 
 def _writer_alive(pid: int) -> bool:
@@ -36,7 +36,7 @@ def stale_partials(folder: str | os.PathLike[str], older_than: float = STALE_AFT
     paths = Path(folder).rglob(".*") if recursive else Path(folder).glob(".*")
     found = []
     for path in paths:
-        match = _PARTIAL_NAME.match(path.name)
+        match = PARTIAL_NAME.match(path.name)
         if match is None or path.is_symlink() or not path.is_file():
             continue
         try:
