@@ -9,21 +9,23 @@ rendered by the gizmo's internal ``RawWrite``, and come back through its interna
 from __future__ import annotations
 
 import os
-import tempfile
 
 import nuke
 
-from nuke_plugin import colour, engine, jobs, trackbake
+from nuke_plugin import cache, colour, engine, jobs, trackbake
 
 GIZMO_CLASS = "LatentSwap"
 PIXEL_NEUTRAL_CLASSES = ("Dot", "NoOp", "Backdrop", "BackdropNode")
 CACHE_PATTERN = "swap.####.exr"
 RAW_PATTERN = os.path.join("raw", "raw.####.exr")
+DEFAULT_CACHE_FOLDER = "latentswap_cache"  # beside the script: <script folder>/latentswap_cache/<node>
 TRACK_FILE = "track.json"
 EDITED_TRACK_FILE = "track.edited.json"
 RAW_WRITE = "RawWrite"
 CACHE_READ = "CacheRead"
 FACE_KNOB_SUFFIXES = ("_center", "_scale", "_rotate")
+STATUS_KNOBS = ("model", "refiner", "refine_strength", "refine_steps", "color_transfer", "blend", "faces", "engine",
+                "cache_dir", "first_frame", "last_frame", "view", "showPanel", "inputChange")
 RENDER_CLASSES = ("Write", "DeepWrite", "WriteGeo")  # what a render executes; Groups' Writes are Writes too
 
 
@@ -41,11 +43,8 @@ def register_callbacks():
 
 
 def on_create():
-    """A new (or loaded) LatentSwap node: give it a cache folder and a status line."""
-    node = nuke.thisNode()
-    if not str(node["cache_dir"].value()).strip():
-        node["cache_dir"].setValue(default_cache_dir(node))
-    update_status(node)
+    """A new, loaded or pasted LatentSwap node: its status line (its cache folder follows the script and name)."""
+    update_status(nuke.thisNode())
 
 
 def knob_changed():
@@ -53,37 +52,91 @@ def knob_changed():
     knob = nuke.thisKnob()
     if knob is None:
         return
-    if knob.name() in ("model", "refiner", "cache_dir", "first_frame", "last_frame", "view", "showPanel",
-                       "inputChange"):
+    if knob.name() in STATUS_KNOBS or knob.name() in face_knob_names(node):
         update_status(node)
 
 
 # ---------------------------------------------------------------------------------------------- small helpers
 def default_cache_dir(node):
-    """``$TMPDIR/latentswap/<script>/<node>`` (the system temp folder when TMPDIR is not set)."""
-    script = os.path.splitext(os.path.basename(str(nuke.root()["name"].value())))[0] or "untitled"
-    base = os.environ.get("TMPDIR") or tempfile.gettempdir()
-    return os.path.join(base, "latentswap", script, node.name())
+    """``<script folder>/latentswap_cache/<node>``: beside the script, where the farm sees it too, and per node, so
+    a node pasted into another script or renamed gets its own; "" for a script never saved."""
+    script = str(nuke.root()["name"].value()).strip()
+    if not script:
+        return ""
+    return os.path.join(os.path.dirname(os.path.abspath(script)), DEFAULT_CACHE_FOLDER,
+                        node.fullName().replace(".", "_"))
 
 
 def cache_folder_text(node):
-    """The cache_dir knob's folder, its Tcl (``[getenv TMPDIR]/...``) evaluated; "" when empty."""
+    """The node's cache folder: the cache_dir knob (its Tcl, ``[getenv SHOTS]/...``, evaluated) or, empty, the
+    default beside the script; "" when neither names one."""
     knob = node["cache_dir"]
     text = str(knob.value()).strip()
     if "[" in text:
         text = str(knob.evaluate()).strip()
-    return os.path.expanduser(text) if text else ""
+    return os.path.expanduser(text) if text else default_cache_dir(node)
 
 
 def cache_dir(node):
-    """The node's cache folder (filled with the default when empty), created if missing."""
+    """The node's cache folder, created if missing; PluginError when the script was never saved and the knob is
+    empty."""
     folder = cache_folder_text(node)
     if not folder:
-        folder = default_cache_dir(node)
-        node["cache_dir"].setValue(folder)
+        raise PluginError(f"{node.name()}: save the script first (the cache goes beside it, in "
+                          f"{DEFAULT_CACHE_FOLDER}/) or set the cache dir knob")
     if not os.path.isdir(folder):
         os.makedirs(folder)
     return folder
+
+
+def cache_settings(node):
+    """Every setting that changes the pixels Precompute renders, as JSON values; their hash keys the cache.
+
+    The plate counts by its Read (file knob as written, so a farm that remaps paths keys it the same, frame
+    offset, colourspace) or, for any other input, by the name of the node feeding the gizmo: edits upstream of
+    that node are not seen. Model and refiner folders count by their files' sizes and times."""
+    model = str(node["model"].value()).strip()
+    settings = {
+        "model": model,
+        "model_files": cache.folder_stamps(os.path.expanduser(model)) if model else {},
+        "color_transfer": str(node["color_transfer"].value()),
+        "blend": str(node["blend"].value()),
+        "faces": str(node["faces"].value()).replace(" ", "").lower() or "all",
+        "face_edits": cache.text_digest("\n".join(f"{name} {node[name].toScript()}"
+                                                  for name in sorted(face_knob_names(node)))),
+        "plate": plate_identity(node),
+        "colour": colour.engine_arguments(),
+        "engine": str(node["engine"].value()).strip(),
+    }
+    folder = cache_folder_text(node)
+    settings["track"] = cache.file_stamp(os.path.join(folder, TRACK_FILE)) if folder else None
+    refiner = str(node["refiner"].value()).strip()
+    if refiner:
+        settings.update(refiner=refiner, refiner_files=cache.folder_stamps(os.path.expanduser(refiner)),
+                        refine_strength=f"{float(node['refine_strength'].value()):g}",
+                        refine_steps=int(node["refine_steps"].value()))
+    return settings
+
+
+def plate_identity(node):
+    """What the plate input is, for the cache key: the upstream Read's knobs that choose its pixels, or the name
+    of the node feeding the gizmo."""
+    read = upstream_read(node)
+    if read is not None:
+        frame = read.knob("frame")
+        return {"read": str(read["file"].value()), "frame": str(frame.value()).strip() if frame is not None else "",
+                "colorspace": str(read["colorspace"].value()), "raw": bool(read["raw"].value())}
+    source = node.input(0)
+    return {"input": source.fullName() if source is not None else ""}
+
+
+def keyed_cache_folder(node, settings=None):
+    """``<cache folder>/<key of the settings>``: where a Precompute with these settings renders; "" when the node
+    has no cache folder."""
+    folder = cache_folder_text(node)
+    if not folder:
+        return ""
+    return os.path.join(folder, cache.settings_key(cache_settings(node) if settings is None else settings))
 
 
 def frame_range(node, first=None, last=None):
@@ -99,8 +152,9 @@ def frame_path(pattern, frame):
     return pattern.replace("####", f"{frame:04d}")
 
 
-def missing_cache_frames(node, first, last):
-    folder = cache_folder_text(node)
+def missing_cache_frames(node, first, last, folder=None):
+    """The frames of first-last with no precomputed EXR in ``folder`` (default: the one the gizmo reads)."""
+    folder = str(node["cache_folder"].value()).strip() if folder is None else folder
     pattern = os.path.join(folder, CACHE_PATTERN)
     return [frame for frame in range(first, last + 1) if not folder or not os.path.isfile(frame_path(pattern, frame))]
 
@@ -122,26 +176,41 @@ def compact_ranges(frames):
 
 
 def update_status(node, text=None):
-    """The status line: what the cache holds for the frame range (or ``text``)."""
+    """The status line (or ``text``): what the cache holds for the frame range under the current settings.
+
+    A cache rendered with these settings is ready (and the gizmo reads it); one rendered with others is stale, and
+    the line names the settings that changed."""
     if node.knob("status") is None:
         return
     if text is None:
-        try:
-            first, last = frame_range(node)
-        except PluginError as error:
-            text = str(error)
-        else:
-            missing = missing_cache_frames(node, first, last)
-            total = last - first + 1
-            if not missing:
-                text = f"cache ready: {first}-{last}"
-            elif len(missing) == total:
-                text = "not precomputed: press Precompute"
-            else:
-                text = f"cache: {total - len(missing)} of {total} frames; missing {compact_ranges(missing)}"
+        text = cache_status(node)
         if not str(node["model"].value()).strip():
             text = "no model: set the model knob (Train Model... makes one). " + text
     node["status"].setValue(text)
+
+
+def cache_status(node):
+    try:
+        first, last = frame_range(node)
+    except PluginError as error:
+        return str(error)
+    if not cache_folder_text(node):
+        return f"save the script (the cache goes beside it, in {DEFAULT_CACHE_FOLDER}/) or set the cache dir knob"
+    settings = cache_settings(node)
+    current = keyed_cache_folder(node, settings)
+    total = last - first + 1
+    missing = missing_cache_frames(node, first, last, current)
+    shown = str(node["cache_folder"].value()).strip()
+    if len(missing) < total:
+        if shown != current:
+            node["cache_folder"].setValue(current)  # a cache for these settings exists: read it
+        if not missing:
+            return f"cache ready: {first}-{last}"
+        return f"cache: {total - len(missing)} of {total} frames; missing {compact_ranges(missing)}"
+    if shown and len(missing_cache_frames(node, first, last, shown)) < total:
+        changed = cache.changed_settings(cache.read_settings(shown) or {}, settings)
+        return f"cache stale ({', '.join(changed) or 'settings'} changed): press Precompute"
+    return "not precomputed: press Precompute"
 
 
 def _engine_prefix(node):
@@ -219,6 +288,7 @@ def render_input(node, first, last):
     folder = os.path.dirname(pattern)
     if not os.path.isdir(folder):
         os.makedirs(folder)
+    write["file"].setValue(pattern.replace(os.sep, "/"))
     write["disable"].setValue(False)
     try:
         nuke.execute(write, first, last, 1)
@@ -296,18 +366,21 @@ def face_edits(node, track_data):
 
 # ---------------------------------------------------------------------------------------------- Precompute
 def precompute(node, first=None, last=None, on_done=None):
-    """The Precompute button: ``latentswap swap`` into ``cache_dir/swap.####.exr`` for the frame range."""
+    """The Precompute button: ``latentswap swap`` into ``<cache dir>/<settings key>/swap.####.exr`` for the frame
+    range; the gizmo reads that folder from the start, so frames show as they finish."""
     return _in_gui(_precompute, node, first, last, on_done)
 
 
-def swap_arguments(node, source, first, last, track_path=None):
-    """The ``latentswap swap`` arguments for a node (erode and blur stay live in the gizmo: 0 here)."""
+def swap_arguments(node, source, first, last, track_path=None, output_folder=None):
+    """The ``latentswap swap`` arguments for a node (erode and blur stay live in the gizmo: 0 here), rendering into
+    ``output_folder`` (default: the folder keyed by the node's settings)."""
     model = str(node["model"].value()).strip()
     if not model:
         raise PluginError(f"{node.name()}: set the model knob to a model folder from latentswap train "
                           "(LatentSwap > Train Model...)")
+    folder = output_folder or keyed_cache_folder(node) or cache_dir(node)
     args = ["swap", source, "--model", os.path.expanduser(model),
-            "-o", os.path.join(cache_dir(node), CACHE_PATTERN), "--frames", f"{first}-{last}",
+            "-o", os.path.join(folder, CACHE_PATTERN), "--frames", f"{first}-{last}",
             "--mask-erode", "0", "--mask-blur", "0",
             "--color-transfer", str(node["color_transfer"].value()), "--blend", str(node["blend"].value()),
             "--layers", "face",  # the gizmo merges the face over the plate itself
@@ -351,9 +424,16 @@ def write_edited_track(node):
 def _precompute(node, first, last, on_done):
     prefix = _engine_prefix(node)
     first, last = frame_range(node, first, last)
-    args = swap_arguments(node, "", first, last)  # checks the knobs before any rendering
+    cache_dir(node)  # checks the knobs before any rendering
+    swap_arguments(node, "", first, last)
     source = plate_source(node, first, last)
-    args = swap_arguments(node, source, first, last, write_edited_track(node))
+    settings = cache_settings(node)
+    folder = keyed_cache_folder(node, settings)
+    args = swap_arguments(node, source, first, last, write_edited_track(node), folder)
+    if not os.path.isdir(folder):
+        os.makedirs(folder)
+    cache.write_settings(folder, settings)
+    node["cache_folder"].setValue(folder)
     update_status(node, "precomputing...")
 
     def done():
@@ -430,19 +510,32 @@ def render_command(first, last):
 
 
 def before_frame_render():
-    """Stop a render at a frame whose precomputed face is missing for a LatentSwap node feeding the Write.
+    """Stop a render at a frame whose precomputed face is missing, or stale, for a LatentSwap node feeding the Write.
 
     Checked per frame, so a farm chunk (``nuke -x -F 1001-1010``, a Render dialog sub-range) needs only its own
-    frames; a LatentSwap node whose range does not hold the frame passes the plate through there."""
+    frames; a LatentSwap node whose range does not hold the frame passes the plate through there. A cache rendered
+    with other settings than the node's (a model trained on, a knob changed after Precompute) is refused: the
+    render would show the old swap."""
     write = nuke.thisNode()
     if inside_latentswap(write):  # the plate render of Precompute itself
         return
     frame = int(nuke.frame())
     for node in upstream_latentswap(write):
         first, last = int(node["first_frame"].value()), int(node["last_frame"].value())
-        if first <= frame <= last and missing_cache_frames(node, frame, frame):
-            missing = missing_cache_frames(node, first, last)
+        if not first <= frame <= last:
+            continue
+        update_status(node)  # reads the cache of the current settings where one exists
+        shown = str(node["cache_folder"].value()).strip()
+        settings = cache_settings(node)
+        current = keyed_cache_folder(node, settings)
+        if shown and current and os.path.normpath(shown) != os.path.normpath(current):
+            changed = cache.changed_settings(cache.read_settings(shown) or {}, settings)
             raise RuntimeError(
-                f"{node.name()}: the precomputed frame {frame} is missing in {cache_folder_text(node)} "
+                f"{node.name()}: its cache in {shown} was rendered with other settings ({', '.join(changed)} changed "
+                f"since); run `{render_command(first, last)}` or press Precompute on the node and save the script")
+        if missing_cache_frames(node, frame, frame, current):
+            missing = missing_cache_frames(node, first, last, current)
+            raise RuntimeError(
+                f"{node.name()}: the precomputed frame {frame} is missing in {current or 'the cache'} "
                 f"({len(missing)} of {last - first + 1} missing: {compact_ranges(missing)}); run "
                 f"`{render_command(min(missing), max(missing))}` or press Precompute on the node")

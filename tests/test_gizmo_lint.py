@@ -44,6 +44,6 @@ def test_a_knob_the_plugin_reads_must_exist(tmp_path: Path) -> None:
     plugin = tmp_path / "nuke_plugin"
     plugin.mkdir()
     (plugin / "gizmo.py").write_text('def f(node):\n    return node["cache_dir"].value(), '
-                                     'node["cache_folder"].value()\n')
-    assert lint_gizmo.lint(GIZMO, plugin) == [f"{GIZMO}: the plugin reads knob 'cache_folder', which the gizmo does "
+                                     'node["cache_fodler"].value()\n')
+    assert lint_gizmo.lint(GIZMO, plugin) == [f"{GIZMO}: the plugin reads knob 'cache_fodler', which the gizmo does "
                                                "not have"]

@@ -80,8 +80,10 @@ def test_track_bakes_animated_face_knobs_and_an_edit_reaches_precompute(nuke, pl
     assert np.allclose(moved, [20.0, 0.0], atol=0.01)
     assert after[1001] == before[1001] and after[1004] == before[1004] and after[1002] == []
 
+    rendered = Path(node["cache_folder"].value())  # the gizmo's CacheRead reads cache_dir/<settings key>
+    assert rendered.parent == tmp_path / "cache" and len(rendered.name) == 16
     for frame in range(FRAMES[0], FRAMES[1] + 1):
-        image = read_image(tmp_path / "cache" / f"swap.{frame}.exr")
+        image = read_image(rendered / f"swap.{frame}.exr")
         assert {"face.R", "face.G", "face.B", "face.A", "lsmask.Y"} <= set(image.channels)
     assert node["status"].value() == "cache ready: 1001-1004"
 
@@ -166,7 +168,9 @@ def test_farm_render_precomputes_then_executes_the_writes(nuke, plate, tiny_mode
     assert nuke.opened_scripts == [str(tmp_path / "shot.nk")]
     assert [name for name, *_ in nuke.executed] == ["LatentSwap1.RawWrite", "Write1"]
     assert nuke.executed[-1] == ("Write1", 1001, 1004, 1)
-    assert all((tmp_path / "cache" / f"swap.{frame}.exr").is_file() for frame in range(1001, 1005))
+    rendered = Path(nuke.toNode("LatentSwap1")["cache_folder"].value())
+    assert rendered.parent == tmp_path / "cache"
+    assert all((rendered / f"swap.{frame}.exr").is_file() for frame in range(1001, 1005))
     assert nuke.toNode("LatentSwap1.RawWrite")["disable"].value() is True
     assert nuke.plugin_paths == [str(REPO / "gizmos")]  # init.py had added it: not twice
 
@@ -187,11 +191,14 @@ def test_farm_without_init_adds_the_plugin_and_names_a_missing_write(fake_nuke, 
 
 
 def test_render_guard_refuses_missing_cache_frames(nuke, plate, tmp_path) -> None:
+    import nuke_plugin.gizmo as gizmo
+
     node = make_gizmo(nuke, plate, tmp_path / "model", tmp_path / "cache")
     write = nuke.nodes.Write(file=str(tmp_path / "comp.####.exr"), name="Write1")
     write.setInput(0, node)
-    (tmp_path / "cache").mkdir()
-    (tmp_path / "cache" / "swap.1001.exr").write_bytes(b"")
+    cache = Path(gizmo.keyed_cache_folder(node))
+    cache.mkdir(parents=True)
+    (cache / "swap.1001.exr").write_bytes(b"")
     with pytest.raises(RuntimeError) as raised:
         nuke.execute(write, 1001, 1004)
     message = str(raised.value)
@@ -199,18 +206,21 @@ def test_render_guard_refuses_missing_cache_frames(nuke, plate, tmp_path) -> Non
     assert "tools/render.py" in message and "--frames 1002-1004" in message
     assert nuke.executed == [] and nuke.rendered_frames == [("Write1", 1001)]  # stopped at the missing frame
     for frame in (1002, 1003, 1004):
-        (tmp_path / "cache" / f"swap.{frame}.exr").write_bytes(b"")
+        (cache / f"swap.{frame}.exr").write_bytes(b"")
     nuke.execute(write, 1001, 1004)
     assert nuke.executed == [("Write1", 1001, 1004, 1)]
 
 
 def test_a_farm_chunk_needs_only_its_own_frames(nuke, plate, tmp_path) -> None:
+    import nuke_plugin.gizmo as gizmo
+
     nuke.set_root(str(tmp_path / "shot.nk"), 1001, 1100, *SIZE)
     node = make_gizmo(nuke, plate, tmp_path / "model", tmp_path / "cache")
     node["last_frame"].setValue(1100)
-    (tmp_path / "cache").mkdir()
+    cache = Path(gizmo.keyed_cache_folder(node))
+    cache.mkdir(parents=True)
     for frame in range(1001, 1011):  # the first chunk was precomputed, the rest not yet
-        (tmp_path / "cache" / f"swap.{frame}.exr").write_bytes(b"")
+        (cache / f"swap.{frame}.exr").write_bytes(b"")
     with nuke.nodes.Group(name="Outputs") as group:  # a Write inside a Group, and a DeepWrite, are guarded too
         inner = nuke.nodes.Write(file=str(tmp_path / "comp.####.exr"), name="Write1")
     inner.setInput(0, node)
@@ -343,8 +353,10 @@ def test_precompute_passes_the_knobs_colour_and_the_y_flipped_face_edit_to_the_e
     node["engine"].setValue(str(engine))
     node["precompute"].execute()
     edited = str(cache / "track.edited.json")
+    keyed = Path(node["cache_folder"].value())
+    assert keyed.parent == cache and json.loads((keyed / "settings.json").read_text())["color_transfer"] == "lct"
     assert json.loads(record.read_text()) == [
-        "swap", str(high_plate), "--model", str(tiny_model), "-o", str(cache / "swap.####.exr"),
+        "swap", str(high_plate), "--model", str(tiny_model), "-o", str(keyed / "swap.####.exr"),
         "--frames", "1001-1004", "--mask-erode", "0", "--mask-blur", "0",  # erode and blur stay live in Nuke
         "--color-transfer", "lct", "--blend", "poisson", "--layers", "face",
         "--colorspace", "ACEScg", "--ocio-config", "ocio://studio-config-latest",  # the script's working space

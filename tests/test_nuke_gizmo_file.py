@@ -11,8 +11,8 @@ from test_nuke_fake import REPO, fake_nuke  # noqa: F401  (the fixture)
 GIZMO = REPO / "gizmos" / "LatentSwap.gizmo"
 # knob -> addUserKnob type id (NUKE_NOTES.md): the "LatentSwap" tab of docs/nuke_plugin.md.
 KNOBS = {"model": 2, "engine": 2, "faces": 1, "track": 22, "precompute": 22, "first_frame": 3, "last_frame": 3,
-         "cache_dir": 2, "color_transfer": 4, "blend": 4, "refiner": 2, "refine_strength": 7, "refine_steps": 3,
-         "mask_erode": 7, "mask_blur": 7, "mix": 7, "view": 4,
+         "cache_dir": 2, "cache_folder": 1, "color_transfer": 4, "blend": 4, "refiner": 2, "refine_strength": 7,
+         "refine_steps": 3, "mask_erode": 7, "mask_blur": 7, "mix": 7, "view": 4,
          "status": 26}
 
 
@@ -61,7 +61,8 @@ def test_internal_graph_runs_from_the_cache_read_to_the_output(gizmo) -> None:
     inputs = {name: int(node["knobs"].get("number", 0)) for name, node in nodes.items() if node["class"] == "Input"}
     assert inputs == {"plate": 0, "holdout": 1}
     read = nodes["CacheRead"]["knobs"]
-    assert read["file"] == r"\[value parent.cache_dir]/swap.####.exr" and nodes["CacheRead"]["class"] == "Read"
+    # Precompute's keyed folder (cache_dir/<settings key>), which the plugin sets on the hidden cache_folder
+    assert read["file"] == r"\[value parent.cache_folder]/swap.####.exr" and nodes["CacheRead"]["class"] == "Read"
     # outside the precomputed range no face: not the first or last face held over a moving plate
     assert read["before"] == "black" and read["after"] == "black"
     assert nodes["ShuffleFace"]["knobs"]["in"] == "face" and source("ShuffleFace") == "CacheRead"

@@ -228,6 +228,20 @@ class Knob:
     def evaluate(self) -> str:
         return _tcl(str(self.value()), self._node)
 
+    def toScript(self, quote: bool = False, context: Any = None) -> str:
+        """The knob as a .nk file writes it: ``{{expression}}``, ``{curve x1001 960 x1002 961}`` or the value
+        per index; several indices in braces."""
+        parts = []
+        for i in range(self.width):
+            keys = self._keys[i]
+            if self._expressions[i] is not None:
+                parts.append("{{" + str(self._expressions[i]) + "}}")
+            elif keys:
+                parts.append("{curve " + " ".join(f"x{time:g} {keys[time]!r}" for time in sorted(keys)) + "}")
+            else:
+                parts.append(str(self._values[i]))
+        return parts[0] if self.width == 1 else "{" + " ".join(parts) + "}"
+
     def setFlag(self, flag: int) -> None:
         self._flags |= flag
 

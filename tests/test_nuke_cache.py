@@ -1,0 +1,143 @@
+"""The gizmo's precompute cache, keyed by the settings that change the pixels, through the fake nuke.
+
+A stub engine stands in for ``latentswap swap``: it writes an empty file per frame where it is told, which is all
+the cache logic looks at. What is proven: a cache rendered with other settings is stale (the status names what
+changed and a render refuses it), changing a setting back finds the earlier cache, live knobs never invalidate,
+and the default folder sits beside the script, one per node, surviving a version-up of the script.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+from test_nuke_fake import REPO, fake_nuke  # noqa: F401  (the fixture)
+
+FRAMES = (1001, 1004)
+
+
+@pytest.fixture
+def nuke(fake_nuke, tmp_path):  # noqa: F811
+    fake_nuke.set_root(str(tmp_path / "shots" / "sh010_v001.nk"), FRAMES[0], FRAMES[1], 640, 360)
+    runpy.run_path(str(REPO / "init.py"))
+    return fake_nuke
+
+
+def frame_writing_engine(folder: Path) -> Path:
+    """An engine that writes an empty file for each frame of ``-o PATTERN --frames A-B`` and succeeds."""
+    engine = folder / "frame_engine"
+    engine.write_text(
+        f"#!{sys.executable}\nimport sys\nargs = sys.argv[1:]\n"
+        "pattern, frames = args[args.index('-o') + 1], args[args.index('--frames') + 1]\n"
+        "first, last = (int(part) for part in frames.split('-'))\n"
+        "for frame in range(first, last + 1):\n"
+        "    open(pattern.replace('####', '%04d' % frame), 'w').close()\n")
+    engine.chmod(0o755)
+    return engine
+
+
+def model_folder(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"weights")
+    return folder
+
+
+def make_node(nuke, tmp_path: Path, cache: Path | None):
+    plate = tmp_path / "plates" / "plate.####.exr"
+    read = nuke.nodes.Read(file=str(plate), first=FRAMES[0], last=FRAMES[1], name="Plate")
+    node = nuke.createNode("LatentSwap")
+    node.setInput(0, read)
+    node["engine"].setValue(str(frame_writing_engine(tmp_path)))
+    node["model"].setValue(str(model_folder(tmp_path / f"model_{node.name()}")))
+    if cache is not None:
+        node["cache_dir"].setValue(str(cache))
+    node["first_frame"].setValue(FRAMES[0])
+    node["last_frame"].setValue(FRAMES[1])
+    return node
+
+
+def test_a_changed_setting_makes_the_cache_stale_and_changing_it_back_finds_it(nuke, tmp_path) -> None:
+    import nuke_plugin.gizmo as gizmo
+
+    cache = tmp_path / "cache"
+    node = make_node(nuke, tmp_path, cache)
+    face = nuke.XY_Knob("face0_center", "face 0 centre")  # as Track bakes it
+    node.addKnob(face)
+    face.setValueAt(320.0, 1001, 0)
+    assert node["status"].value() == "not precomputed: press Precompute"
+    node["precompute"].execute()
+    first_cache = Path(node["cache_folder"].value())
+    assert first_cache.parent == cache and (first_cache / "swap.1004.exr").is_file()
+    assert node["status"].value() == "cache ready: 1001-1004"
+    write = nuke.nodes.Write(file=str(tmp_path / "comp.####.exr"), name="Write1")
+    write.setInput(0, node)
+    nuke.execute(write, *FRAMES)
+
+    for knob, value in (("mask_erode", 4.0), ("mask_blur", 9.0), ("mix", 0.5), ("view", "mask")):
+        node[knob].setValue(value)  # live in the gizmo: the cache holds the same pixels
+    assert node["status"].value() == "cache ready: 1001-1004"
+
+    node["color_transfer"].setValue("lct")
+    assert node["status"].value() == "cache stale (color transfer changed): press Precompute"
+    assert Path(node["cache_folder"].value()) == first_cache  # the old swap stays on screen until Precompute
+    with pytest.raises(RuntimeError, match=r"rendered with other settings \(color transfer changed since\)"):
+        nuke.execute(write, *FRAMES)
+    node["precompute"].execute()
+    second_cache = Path(node["cache_folder"].value())
+    assert second_cache != first_cache and second_cache.parent == cache
+    assert node["status"].value() == "cache ready: 1001-1004"
+
+    node["color_transfer"].setValue("rct")  # back: the first cache is ready again, no Precompute
+    assert node["status"].value() == "cache ready: 1001-1004"
+    assert Path(node["cache_folder"].value()) == first_cache
+
+    face.setValueAt(330.0, 1001, 0)  # a hand edit on the Faces tab
+    assert node["status"].value() == "cache stale (face edits changed): press Precompute"
+    face.setValueAt(320.0, 1001, 0)
+    assert node["status"].value() == "cache ready: 1001-1004"
+
+    weights = Path(node["model"].value()) / "model.safetensors"
+    trained = weights.stat()
+    weights.write_bytes(b"trained on")  # the same model folder, trained further
+    gizmo.update_status(node)  # the files changed outside Nuke: the next look at the node sees it
+    assert node["status"].value() == "cache stale (model weights changed): press Precompute"
+    with pytest.raises(RuntimeError, match=r"model weights changed since"):
+        nuke.execute(write, *FRAMES)
+    weights.write_bytes(b"weights")
+    os.utime(weights, ns=(trained.st_atime_ns, trained.st_mtime_ns))  # as it was
+
+    node["refiner"].setValue(str(model_folder(tmp_path / "refiner")))
+    assert node["status"].value() == ("cache stale (refiner, refiner weights, refine strength, refine steps "
+                                      "changed): press Precompute")
+    node["refiner"].setValue("")
+    read = nuke.toNode("Plate")
+    read["file"].setValue(str(tmp_path / "plates" / "plate_v2.####.exr"))  # a new plate version
+    gizmo.update_status(node)
+    assert node["status"].value() == "cache stale (plate changed): press Precompute"
+
+
+def test_the_default_cache_is_beside_the_script_one_folder_per_node(nuke, tmp_path) -> None:
+    import nuke_plugin.gizmo as gizmo
+
+    first, second = make_node(nuke, tmp_path, None), make_node(nuke, tmp_path, None)
+    shots = tmp_path / "shots" / "latentswap_cache"
+    assert gizmo.cache_folder_text(first) == str(shots / "LatentSwap1")  # where the farm sees it, not $TMPDIR
+    assert gizmo.cache_folder_text(second) == str(shots / "LatentSwap2")  # a pasted copy gets its own
+    first["precompute"].execute()
+    assert Path(first["cache_folder"].value()).parent == shots / "LatentSwap1"
+    assert second["status"].value() == "not precomputed: press Precompute"
+
+    nuke.root()["name"].setValue(str(tmp_path / "shots" / "sh010_v002.nk"))  # a version-up keeps the cache
+    gizmo.update_status(first)
+    assert first["status"].value() == "cache ready: 1001-1004"
+
+    nuke.root()["name"].setValue("")  # a script never saved: nowhere the farm could see
+    gizmo.update_status(second)
+    assert second["status"].value().startswith("save the script (the cache goes beside it")
+    with pytest.raises(gizmo.PluginError, match="LatentSwap2: save the script first .* or set the cache dir knob"):
+        second["precompute"].execute()
+    assert not (tmp_path / "latentswap_cache").exists()
