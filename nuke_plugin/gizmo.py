@@ -176,26 +176,32 @@ def compact_ranges(frames):
 
 
 def update_status(node, text=None):
-    """The status line (or ``text``): what the cache holds for the frame range under the current settings.
+    """The status line (or ``text``): what the cache holds for the frame range under the current settings; and the
+    node's label in the Node Graph (``[value cache_state]``): that in a few words.
 
     A cache rendered with these settings is ready (and the gizmo reads it); one rendered with others is stale, and
     the line names the settings that changed."""
     if node.knob("status") is None:
         return
+    state, cache_text = cache_status(node)
     if text is None:
-        text = cache_status(node)
+        text = cache_text
         if not str(node["model"].value()).strip():
             text = "no model: set the model knob (Train Model... makes one). " + text
     node["status"].setValue(text)
+    if node.knob("cache_state") is not None:
+        node["cache_state"].setValue(state)
 
 
 def cache_status(node):
+    """(a few words for the node's label, the status line) of the node's cache for its frame range."""
     try:
         first, last = frame_range(node)
     except PluginError as error:
-        return str(error)
+        return "empty frame range", str(error)
     if not cache_folder_text(node):
-        return f"save the script (the cache goes beside it, in {DEFAULT_CACHE_FOLDER}/) or set the cache dir knob"
+        return "no cache dir", (f"save the script (the cache goes beside it, in {DEFAULT_CACHE_FOLDER}/) or set the "
+                                "cache dir knob")
     settings = cache_settings(node)
     current = keyed_cache_folder(node, settings)
     total = last - first + 1
@@ -205,12 +211,13 @@ def cache_status(node):
         if shown != current:
             node["cache_folder"].setValue(current)  # a cache for these settings exists: read it
         if not missing:
-            return f"cache ready: {first}-{last}"
-        return f"cache: {total - len(missing)} of {total} frames; missing {compact_ranges(missing)}"
+            return "cache ready", f"cache ready: {first}-{last}"
+        return (f"cache: {len(missing)} missing",
+                f"cache: {total - len(missing)} of {total} frames; missing {compact_ranges(missing)}")
     if shown and len(missing_cache_frames(node, first, last, shown)) < total:
         changed = cache.changed_settings(cache.read_settings(shown) or {}, settings)
-        return f"cache stale ({', '.join(changed) or 'settings'} changed): press Precompute"
-    return "not precomputed: press Precompute"
+        return "cache stale", f"cache stale ({', '.join(changed) or 'settings'} changed): press Precompute"
+    return "not precomputed", "not precomputed: press Precompute"
 
 
 def _engine_prefix(node):

@@ -81,8 +81,10 @@ def test_a_changed_setting_makes_the_cache_stale_and_changing_it_back_finds_it(n
         node[knob].setValue(value)  # live in the gizmo: the cache holds the same pixels
     assert node["status"].value() == "cache ready: 1001-1004"
 
+    assert node["cache_state"].value() == "cache ready"  # the node's label in the Node Graph
     node["color_transfer"].setValue("lct")
     assert node["status"].value() == "cache stale (color transfer changed): press Precompute"
+    assert node["cache_state"].value() == "cache stale"
     assert Path(node["cache_folder"].value()) == first_cache  # the old swap stays on screen until Precompute
     with pytest.raises(RuntimeError, match=r"rendered with other settings \(color transfer changed since\)"):
         nuke.execute(write, *FRAMES)

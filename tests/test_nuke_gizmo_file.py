@@ -11,8 +11,8 @@ from test_nuke_fake import REPO, fake_nuke  # noqa: F401  (the fixture)
 GIZMO = REPO / "gizmos" / "LatentSwap.gizmo"
 # knob -> addUserKnob type id (NUKE_NOTES.md): the "LatentSwap" tab of docs/nuke_plugin.md.
 KNOBS = {"model": 2, "engine": 2, "faces": 1, "track": 22, "precompute": 22, "first_frame": 3, "last_frame": 3,
-         "cache_dir": 2, "cache_folder": 1, "color_transfer": 4, "blend": 4, "refiner": 2, "refine_strength": 7,
-         "refine_steps": 3, "mask_erode": 7, "mask_blur": 7, "mix": 7, "view": 4,
+         "cache_dir": 2, "cache_folder": 1, "cache_state": 1, "color_transfer": 4, "blend": 4, "refiner": 2,
+         "refine_strength": 7, "refine_steps": 3, "mask_erode": 7, "mask_blur": 7, "mix": 7, "view": 4,
          "status": 26}
 
 
@@ -47,6 +47,7 @@ def test_every_documented_knob_exists_with_its_type(gizmo) -> None:
     assert user["view"]["options"]["M"].split() == ["comp", "face", "mask", "original"]
     assert user["mix"]["options"]["R"] == ["0", "1"]
     values = dict(graph["group"]["knobs"])
+    assert values["label"] == r"\[value cache_state]"  # the cache's state on the node in the Node Graph
     assert values["color_transfer"] == "rct" and values["view"] == "comp" and values["mix"] == "1"
     assert values["refine_strength"] == "0.3" and values["refine_steps"] == "20" and "refiner" not in values
 
@@ -71,7 +72,16 @@ def test_internal_graph_runs_from_the_cache_read_to_the_output(gizmo) -> None:
     assert source("MaskChannel") == "CacheRead"
     assert source("MaskErode") == "MaskChannel" and source("MaskBlur") == "MaskErode"
     assert nodes["MaskErode"]["class"] == "FilterErode" and nodes["MaskBlur"]["class"] == "Blur"
-    assert source("FaceUnpremult") == "ShuffleFace" and source("FaceGrade") == "FaceUnpremult"
+    # the face's colour is carried past its edge before the mask is grown or blurred (no dark halo where alpha
+    # reaches pixels whose premultiplied colour is 0): the premultiplied face over its own blurred, unpremultiplied
+    # smear, which must reach beyond the widest grow plus blur
+    assert nodes["FaceSmear"]["class"] == "Blur" and source("FaceSmear") == "ShuffleFace"
+    assert nodes["FaceSmear"]["knobs"]["channels"] == "rgba"
+    assert nodes["FaceSmear"]["knobs"]["size"] == "{max(20,2*abs(parent.mask_erode)+parent.mask_blur)}"
+    assert nodes["FaceSmearUnpremult"]["class"] == "Unpremult" and source("FaceSmearUnpremult") == "FaceSmear"
+    assert nodes["FaceExtend"]["class"] == "Merge2" and nodes["FaceExtend"]["knobs"]["operation"] == "over"
+    assert nodes["FaceExtend"]["inputs"] == ["FaceSmearUnpremult", "ShuffleFace"]  # B: the smear, A: the face
+    assert source("FaceGrade") == "FaceExtend"
     assert nodes["CopyMask"]["inputs"] == ["FaceGrade", "MaskBlur"] and source("FacePremult") == "CopyMask"
     assert nodes["FaceMerge"]["class"] == "Merge2" and nodes["FaceMerge"]["knobs"]["operation"] == "over"
     assert nodes["FaceMerge"]["inputs"] == ["plate", "FacePremult", "holdout"]  # B, A, mask
