@@ -28,6 +28,8 @@ def test_the_shipped_gizmo_is_clean() -> None:
     (("  mix {{parent.mix}}\n  name FaceMerge\n", "  mix {{parent.mixx}}\n  name FaceMerge\n"), "parent.mixx"),
     ((" addUserKnob {7 mix l \"mix\" R 0 1}\n", " addUserKnob {7 mix l \"mix\" R 0 1}\n addUserKnob {7 mix}\n"),
      "'mix' defined twice"),
+    (("T FaceGrade.multiply}", "T FaceGrade.multipy}"), "points to FaceGrade.multipy"),
+    (("T FaceGrade.gamma}", "T Grade1.gamma}"), "points to Grade1.gamma"),
     (("end_group", ""), "end_group"),
     (("  inputs 2+1\n", "  inputs 2+x\n"), "cannot be read"),
 ])

@@ -52,6 +52,13 @@ def lint(path: Path, plugin: Path | None = REPO / "nuke_plugin") -> list[str]:
             except SyntaxError as error:
                 problems.append(f"{path}: button {knob['name']}: not Python {PYTHON_FOR_BUTTONS[0]}."
                                 f"{PYTHON_FOR_BUTTONS[1]} ({error.msg})")
+    for knob in user:
+        if knob["type"] == 41:  # a link knob: T names an internal node's knob
+            node_name, _, target = str(knob["options"].get("T", "")).partition(".")
+            node = graph["nodes"].get(node_name)
+            if node is None or known_knob(node["class"], target) is False:
+                problems.append(f"{path}: link knob {knob['name']} points to {node_name}.{target}, which the gizmo "
+                                "does not have")
     known = set(names) | {key for key, _ in graph["group"]["knobs"]}
     channels = {channel for layer in (*BUILTIN_LAYERS.values(), *graph["layers"].values()) for channel in layer}
     layers = set(BUILTIN_LAYERS) | set(graph["layers"])
