@@ -51,12 +51,12 @@ def make_node(nuke, tmp_path: Path, cache: Path | None):
     read = nuke.nodes.Read(file=str(plate), first=FRAMES[0], last=FRAMES[1], name="Plate")
     node = nuke.createNode("LatentSwap")
     node.setInput(0, read)
-    node["engine"].setValue(str(frame_writing_engine(tmp_path)))
-    node["model"].setValue(str(model_folder(tmp_path / f"model_{node.name()}")))
+    node["engine"].user_set(str(frame_writing_engine(tmp_path)))  # filled in by hand: knobChanged runs
+    node["model"].user_set(str(model_folder(tmp_path / f"model_{node.name()}")))
     if cache is not None:
-        node["cache_dir"].setValue(str(cache))
-    node["first_frame"].setValue(FRAMES[0])
-    node["last_frame"].setValue(FRAMES[1])
+        node["cache_dir"].user_set(str(cache))
+    node["first_frame"].user_set(FRAMES[0])
+    node["last_frame"].user_set(FRAMES[1])
     return node
 
 
@@ -68,6 +68,7 @@ def test_a_changed_setting_makes_the_cache_stale_and_changing_it_back_finds_it(n
     face = nuke.XY_Knob("face0_center", "face 0 centre")  # as Track bakes it
     node.addKnob(face)
     face.setValueAt(320.0, 1001, 0)
+    gizmo.update_status(node)
     assert node["status"].value() == "not precomputed: press Precompute"
     node["precompute"].execute()
     first_cache = Path(node["cache_folder"].value())
@@ -78,11 +79,11 @@ def test_a_changed_setting_makes_the_cache_stale_and_changing_it_back_finds_it(n
     nuke.execute(write, *FRAMES)
 
     for knob, value in (("mask_erode", 4.0), ("mask_blur", 9.0), ("mix", 0.5), ("view", "mask")):
-        node[knob].setValue(value)  # live in the gizmo: the cache holds the same pixels
+        node[knob].user_set(value)  # live in the gizmo: the cache holds the same pixels
     assert node["status"].value() == "cache ready: 1001-1004"
 
     assert node["cache_state"].value() == "cache ready"  # the node's label in the Node Graph
-    node["color_transfer"].setValue("lct")
+    node["color_transfer"].user_set("lct")
     assert node["status"].value() == "cache stale (color transfer changed): press Precompute"
     assert node["cache_state"].value() == "cache stale"
     assert Path(node["cache_folder"].value()) == first_cache  # the old swap stays on screen until Precompute
@@ -93,13 +94,13 @@ def test_a_changed_setting_makes_the_cache_stale_and_changing_it_back_finds_it(n
     assert second_cache != first_cache and second_cache.parent == cache
     assert node["status"].value() == "cache ready: 1001-1004"
 
-    node["color_transfer"].setValue("rct")  # back: the first cache is ready again, no Precompute
+    node["color_transfer"].user_set("rct")  # back: the first cache is ready again, no Precompute
     assert node["status"].value() == "cache ready: 1001-1004"
     assert Path(node["cache_folder"].value()) == first_cache
 
-    face.setValueAt(330.0, 1001, 0)  # a hand edit on the Faces tab
+    face.user_set_at(330.0, 1001, 0)  # a hand edit on the Faces tab
     assert node["status"].value() == "cache stale (face edits changed): press Precompute"
-    face.setValueAt(320.0, 1001, 0)
+    face.user_set_at(320.0, 1001, 0)
     assert node["status"].value() == "cache ready: 1001-1004"
 
     weights = Path(node["model"].value()) / "model.safetensors"
@@ -112,10 +113,11 @@ def test_a_changed_setting_makes_the_cache_stale_and_changing_it_back_finds_it(n
     weights.write_bytes(b"weights")
     os.utime(weights, ns=(trained.st_atime_ns, trained.st_mtime_ns))  # as it was
 
-    node["refiner"].setValue(str(model_folder(tmp_path / "refiner")))
+    node["refiner"].user_set(str(model_folder(tmp_path / "refiner")))
     assert node["status"].value() == ("cache stale (refiner, refiner weights, refine strength, refine steps "
                                       "changed): press Precompute")
-    node["refiner"].setValue("")
+    node["refiner"].user_set("")
+    assert node["status"].value() == "cache ready: 1001-1004"
     read = nuke.toNode("Plate")
     read["file"].setValue(str(tmp_path / "plates" / "plate_v2.####.exr"))  # a new plate version
     gizmo.update_status(node)

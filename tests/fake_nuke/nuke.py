@@ -267,6 +267,20 @@ class Knob:
         self.range = (low, high)
 
     def _changed(self) -> None:
+        """A value changed. Nuke calls knobChanged for a user's edit in the panel or viewer, not for a script's
+        setValue: tests make user edits with ``user_set`` / ``user_set_at``."""
+
+    def user_set(self, value: Any, index: int = -1) -> None:
+        """Test helper: the user types ``value`` into the knob; knobChanged runs."""
+        self.setValue(value, index)
+        self._fire_changed()
+
+    def user_set_at(self, value: Any, time: float, index: int = -1) -> None:
+        """Test helper: the user sets a key (a drag in the viewer, a value on a keyed frame); knobChanged runs."""
+        self.setValueAt(value, time, index)
+        self._fire_changed()
+
+    def _fire_changed(self) -> None:
         node = self._node
         if node is not None and node._register and not node._building:
             _fire("knobChanged", node, self)
@@ -853,7 +867,7 @@ def _fire(kind: str, node: Node, knob: Knob | None) -> None:
 
 
 def fire_knob_changed(node: Node, knob_name: str) -> None:
-    """Test helper: what Nuke does when a user changes a knob (also fired by setValue)."""
+    """Test helper: what Nuke does when a user changes a knob (a script's setValue does not fire it)."""
     _fire("knobChanged", node, node[knob_name])
 
 
