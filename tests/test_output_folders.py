@@ -168,3 +168,16 @@ def test_a_swap_failing_before_its_first_frame_leaves_no_new_folder(tiny_model: 
     report = render.render_shot(source, output, swapper, track, render.RenderOptions())
     assert report.created_folders == [tmp_path / "comp" / "v001"] and report.written == [1001]
     source.close()
+
+
+def test_a_failed_extract_leaves_no_new_folder_and_keeps_what_was_there(tmp_path: Path, pngs: Path) -> None:
+    """Any command, not only frame writers: extract makes its faceset folder (and parents) before it finds that no
+    face is usable; its failure removes them, but not a folder that was there before, nor a file in it."""
+    out = tmp_path / "facesets" / "sh010" / "dst"
+    done = latentswap("extract", str(pngs / "plate.####.png"), "-o", str(out))
+    assert done.returncode == 2 and "no face" in done.stderr, done.stderr
+    assert folders_under(tmp_path) == [tmp_path / "in"]
+    (tmp_path / "facesets").mkdir()
+    (tmp_path / "facesets" / "notes.txt").write_text("kept")
+    assert latentswap("extract", str(pngs / "plate.####.png"), "-o", str(out)).returncode == 2
+    assert folders_under(tmp_path) == [tmp_path / "facesets", tmp_path / "in"]

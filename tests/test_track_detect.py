@@ -123,3 +123,11 @@ def test_mediapipe_is_imported_only_by_the_track_stage() -> None:
             "print('mediapipe' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "False", result.stderr
+
+
+@pytest.mark.parametrize("size", [(4, 8), (8, 16), (31, 200)])
+def test_the_second_detector_finds_nothing_in_a_tiny_image_instead_of_failing(size: tuple[int, int]) -> None:
+    """dlib's net raises a C++ error on images of a few pixels (an 8 x 16 plate reached users as exit 70)."""
+    from latentswap_core.track.second_detector import SecondDetector
+
+    assert SecondDetector().find(np.zeros((*size, 3), np.uint8)) == []

@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from latentswap_core import __version__
@@ -31,6 +32,7 @@ from latentswap_core.cli import (
     train_mask,
 )
 from latentswap_core.errors import LatentSwapError
+from latentswap_core.io.output_files import missing_folders, remove_empty_folders
 from latentswap_core.progress import emit_json
 
 COMMANDS = (info, convert, track, extract, catalog, train, train_mask, refine, swap, export, demo, evaluate, clean)
@@ -88,6 +90,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)
     if hasattr(signal, "SIGBREAK"):  # Windows: the Nuke plugin stops a job with CTRL_BREAK_EVENT
         signal.signal(signal.SIGBREAK, _raise_interrupt)
+    output = getattr(args, "output", None)
+    new_folders = missing_folders(Path(output).absolute()) if isinstance(output, str) and output else []
+    code = 70
+    try:
+        code = _run(args)
+    finally:
+        if code != 0:  # a failed command leaves no empty output folder behind
+            remove_empty_folders(new_folders)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command's exit code; a user's error is one line on stderr (a JSON line with --progress-json)."""
     json_lines = getattr(args, "progress_json", False)
     try:
         return int(args.run(args) or 0)

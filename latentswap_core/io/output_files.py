@@ -62,11 +62,7 @@ class OutputFolders:
 
     def remove_unused(self) -> None:
         """Remove the folders ``create`` made that are still empty, deepest first."""
-        for folder in reversed(self._made):
-            try:
-                folder.rmdir()
-            except OSError:  # a frame (or another job's) landed in it: keep it
-                pass
+        remove_empty_folders(reversed(self._made))
         self._made = []
 
     def __enter__(self) -> OutputFolders:
@@ -75,6 +71,21 @@ class OutputFolders:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> None:
         if kind is not None:
             self.remove_unused()
+
+
+def missing_folders(path: Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist yet, deepest first: what a command writing there may
+    create, and should remove again if it fails before anything landed in them."""
+    return list(takewhile(lambda folder: not os.path.lexists(folder), [path, *path.parents]))
+
+
+def remove_empty_folders(folders: Iterable[Path]) -> None:
+    """Remove each of ``folders`` (deepest first) that is an empty folder; keep the rest."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not a folder, or a file (ours or another job's) landed in it: keep it
+            pass
 
 
 def _check_can_create(folder: Path) -> None:

@@ -27,6 +27,9 @@ from latentswap_core.identity.dlib_descriptor import INSTALL_HINT, default_model
 from latentswap_core.track.detect import SAME_FACE_OVERLAP, box_overlap
 
 MODEL_FILE = "mmod_human_face_detector.dat"
+# The net finds faces of about 80 px and up; an image under 32 px holds none it could find, and one under about
+# 8 px makes dlib raise from inside its convolution (a C++ message, not an answer).
+MIN_INPUT_SIDE = 32
 # The mesh's points span about this share of the detector's box side (on the clip's faces: 38-51 px tall
 # points in 80-96 px boxes), centred BOX_DROP of the side below the box's centre (0 to -0.18 there).
 BOX_TO_LANDMARKS = 0.5
@@ -89,6 +92,8 @@ class SecondDetector:
         k = min(1.0, math.sqrt(self.options.max_pixels / (width * height)))
         found: list[BoxDetection] = []
         for scale in (k, k / 2):
+            if min(width, height) * scale < MIN_INPUT_SIDE:
+                continue
             image = plate if scale == 1.0 else cv2.resize(plate, (round(width * scale), round(height * scale)),
                                                           interpolation=cv2.INTER_AREA)
             for detection in self._load()(np.ascontiguousarray(image), 0):
