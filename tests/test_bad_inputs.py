@@ -118,6 +118,19 @@ def test_a_header_claiming_too_many_pixels_is_refused_before_reading(tmp_path: P
     with pytest.raises(ImageError, match=r"big\.exr: the header claims 40000x40000 pixels"):
         check_pixel_count(tmp_path / "big.exr", spec)
     check_pixel_count(tmp_path / "ok.exr", oiio.ImageSpec(8192, 4320, 4, "half"))
+    check_pixel_count(tmp_path / "17k.exr", oiio.ImageSpec(17520, 8040, 3, "half"))  # the largest camera frame
+    square = oiio.ImageSpec(16384, 16384, 3, "uint8")  # what a 784 KB PNG may claim: 9 GB to convert
+    with pytest.raises(ImageError, match=r"16k\.png: the header claims 16384x16384 .* \$LATENTSWAP_MAX_IMAGE_PIXELS"):
+        check_pixel_count(tmp_path / "16k.png", square)
+
+
+def test_the_pixel_bound_can_be_raised_for_larger_formats(tmp_path: Path, monkeypatch) -> None:
+    square = oiio.ImageSpec(16384, 16384, 3, "uint8")
+    monkeypatch.setenv("LATENTSWAP_MAX_IMAGE_PIXELS", str(18000 * 18000))  # a dome plate
+    check_pixel_count(tmp_path / "dome.exr", square)
+    monkeypatch.setenv("LATENTSWAP_MAX_IMAGE_PIXELS", "lots")
+    with pytest.raises(ImageError, match=r"\$LATENTSWAP_MAX_IMAGE_PIXELS='lots' is not a pixel count"):
+        check_pixel_count(tmp_path / "dome.exr", square)
 
 
 def test_the_script_writes_the_corpus_and_lists_the_commands(tmp_path: Path) -> None:

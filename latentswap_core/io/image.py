@@ -36,9 +36,12 @@ _FORMAT_PIXEL_TYPES = {
     "tiff": ("uint16", "uint8", "half", "float"),
     "dpx": ("uint10", "uint8", "uint16"),
 }
-# Headers claiming more pixels than this (a 16K square) are refused before anything is allocated: such a
-# header is almost always a corrupt file, and reading it would take tens of gigabytes.
-MAX_IMAGE_PIXELS = 16384 * 16384
+# Headers claiming more pixels than the largest cinema camera frame (Blackmagic URSA Cine 17K, 17520 x 8040, about
+# 141 million) are refused before anything is allocated: such a header is almost always a corrupt or hostile file
+# (a 784 KB PNG declaring a 16K square took 9 GB to convert). Larger formats (dome plates) raise the bound with
+# $LATENTSWAP_MAX_IMAGE_PIXELS.
+MAX_IMAGE_PIXELS = 17520 * 8040
+MAX_IMAGE_PIXELS_VARIABLE = "LATENTSWAP_MAX_IMAGE_PIXELS"
 EXR_COMPRESSIONS = ("none", "rle", "zips", "zip", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab")
 DEFAULT_COMPRESSION = "zips"  # what Nuke's Write gives an EXR unless told otherwise: "Zip (1 scanline)"
 _COMPRESSION_LEVELS = {"zip": (1, 9), "zips": (1, 9), "dwaa": (1, 10000), "dwab": (1, 10000)}
@@ -213,12 +216,25 @@ def reads_back_whole(path: str | os.PathLike[str], display_size: tuple[int, int]
     return frame is None or stamped is None or str(stamped) == str(frame)
 
 
+def max_image_pixels() -> int:
+    """MAX_IMAGE_PIXELS, or the whole number in $LATENTSWAP_MAX_IMAGE_PIXELS (ImageError if it is not one)."""
+    text = os.environ.get(MAX_IMAGE_PIXELS_VARIABLE, "").strip()
+    if not text:
+        return MAX_IMAGE_PIXELS
+    if not (text.isascii() and text.isdigit() and 0 < int(text) < 2**40):
+        raise ImageError(f"${MAX_IMAGE_PIXELS_VARIABLE}={text[:40]!r} is not a pixel count; set a whole number such "
+                         f"as {20000 * 20000} or unset it")
+    return int(text)
+
+
 def check_pixel_count(path: str | os.PathLike[str], spec: oiio.ImageSpec) -> None:
-    """Refuse a header whose data window is empty or larger than MAX_IMAGE_PIXELS, before reading pixels."""
+    """Refuse a header whose data window is empty or larger than max_image_pixels(), before reading pixels."""
     width, height = spec.width, spec.height
-    if width < 1 or height < 1 or width * height > MAX_IMAGE_PIXELS:
+    bound = max_image_pixels()
+    if width < 1 or height < 1 or width * height > bound:
         raise ImageError(f"{path}: the header claims {width}x{height} pixels, outside what LatentSwap reads "
-                         f"(1 to {MAX_IMAGE_PIXELS} pixels); the file is likely corrupt, replace it")
+                         f"(1 to {bound} pixels, the largest camera frame); the file is likely corrupt, replace "
+                         f"it (or raise ${MAX_IMAGE_PIXELS_VARIABLE} for a larger format)")
 
 
 _STDERR_LOCK = threading.Lock()
