@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from helpers import latentswap
 
 from latentswap_core.io.atomic import partial_path
@@ -45,6 +46,13 @@ def test_only_old_partials_of_dead_writers_are_stale(tmp_path: Path) -> None:
     assert stale_partials(tmp_path) == [stale]
     assert remove_stale_partials(tmp_path) == [stale]
     assert not stale.exists() and recent.exists() and alive.exists() and finished.exists() and lookalike.exists()
+
+
+@pytest.mark.parametrize("pid", [0, 2**63, 10**30])
+def test_a_pid_no_writer_could_have_is_a_dead_writer(tmp_path: Path, pid: int) -> None:
+    """0 would signal our own process group; a PID past the OS's range overflows: both are dead, not alive."""
+    stale = partial(tmp_path, "swap.1001.exr", pid, 2 * DAY)
+    assert stale_partials(tmp_path) == [stale]
 
 
 def test_clean_walks_subfolders_and_a_dry_run_removes_nothing(tmp_path: Path) -> None:

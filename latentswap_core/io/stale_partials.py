@@ -18,14 +18,18 @@ STALE_AFTER_SECONDS = 24 * 3600
 
 
 def _writer_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs here. No PID a writer could have (0 and below would signal process groups;
+    one past the OS's range overflows) is dead."""
     if os.name == "nt":  # os.kill(pid, 0) would terminate the process there: trust the age alone
+        return False
+    if pid <= 0:
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
-    except (PermissionError, OverflowError):
-        return pid > 0
+    except PermissionError:  # another user's process
+        return True
     return True
 
 
