@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_nuke_fake import REPO, fake_nuke  # noqa: F401  (the fixture)
+
+REPO = Path(__file__).resolve().parents[2]
 
 FRAMES = (1001, 1004)
 

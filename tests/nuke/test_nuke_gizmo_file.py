@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import importlib
 import re
+from pathlib import Path
 
 import pytest
-from test_nuke_fake import REPO, fake_nuke  # noqa: F401  (the fixture)
+
+REPO = Path(__file__).resolve().parents[2]
 
 GIZMO = REPO / "gizmos" / "LatentSwap.gizmo"
 # knob -> addUserKnob type id (NUKE_NOTES.md): the "LatentSwap" tab of docs/nuke_plugin.md.

@@ -4,7 +4,6 @@ Nuke uses, and the Read shortcut only where the Read passes its files' pixels on
 from __future__ import annotations
 
 import pytest
-from test_nuke_fake import fake_nuke  # noqa: F401  (the fixture)
 
 
 def set_root(nuke, **knobs) -> None:

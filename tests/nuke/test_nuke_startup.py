@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import runpy
+from pathlib import Path
 
-from test_nuke_fake import REPO, fake_nuke  # noqa: F401  (the fixture)
+REPO = Path(__file__).resolve().parents[2]
 
 
 def start(nuke, gui: bool) -> None:

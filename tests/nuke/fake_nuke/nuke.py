@@ -2,7 +2,7 @@
 
 It records what the plugin asks of Nuke (nodes and knobs with per-frame animation, callbacks, menus,
 plugin paths, messages, progress tasks, renders) so tests can assert on it. ``reset()`` clears it;
-the ``fake_nuke`` fixture in ``tests/test_nuke_fake.py`` installs it per test. ``createNode`` of a
+the ``fake_nuke`` fixture in ``tests/nuke/conftest.py`` installs it per test. ``createNode`` of a
 class with a ``.gizmo`` file on the plugin path builds the gizmo from its text (``parse_script``).
 """
 
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tools"))
 from nuke_script import (  # noqa: E402, F401  (the script parser the gizmo linter shares; tests use all of it)
     BUILTIN_LAYERS,
     NODE_KNOBS,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import pytest
-from test_nuke_fake import fake_nuke  # noqa: F401  (the fixture)
 
 SCRIPT = """
 import json, sys

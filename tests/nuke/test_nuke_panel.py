@@ -5,9 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from test_nuke_fake import fake_nuke  # noqa: F401  (the fixture)
-
-ENGINE = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "latentswap"
+ENGINE = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "latentswap"
 
 
 def test_start_extracts_then_trains_and_resume_continues(fake_nuke, shared_models, shared_dir, tiny_facesets,  # noqa: F811

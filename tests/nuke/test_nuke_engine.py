@@ -28,7 +28,7 @@ def run_engine(command_prefix, args, on_event=None):
         raise
     return list(job.events)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CLI = REPO / ".venv" / "bin" / "latentswap"
 
 

@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import TINY_PLATE_FACELESS_FRAME, TINY_PLATE_SIZE
-from test_nuke_fake import REPO, fake_nuke  # noqa: F401  (the fixture)
 
 from latentswap_core.io import read_image
+
+REPO = Path(__file__).resolve().parents[2]
 
 ENGINE = REPO / ".venv" / "bin" / "latentswap"
 FRAMES = (1001, 1004)
