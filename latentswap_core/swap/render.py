@@ -483,7 +483,7 @@ class _Renderer:
         assert self.options.holdout is not None
         image = frame.image
         with self._naming(frame.number):
-            matte = self.options.holdout.at(frame.number, image.display_window[2:])
+            matte = self.options.holdout.at(frame.number, image.display_box[2:])
         if matte is None:
             return comp, face_layer
         x, y = image.data_offset
