@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 from helpers import latentswap
 
+from latentswap_core.demo.shot import load_photo
 from latentswap_core.io import read_image
 
 
@@ -41,3 +43,13 @@ def test_demo_refuses_a_folder_that_is_not_empty(shared_dir: Path, tmp_path: Pat
     done = latentswap("demo", "-o", str(tmp_path), env=environment)
     assert done.returncode == 2 and "is not empty" in done.stderr
     assert (tmp_path / "keep.txt").read_text() == "precious"
+
+
+@pytest.mark.parametrize("content", [None, b"not a JPEG"], ids=["missing", "unreadable"])
+def test_a_shared_photo_cv2_cannot_read_is_an_error_naming_the_file(tmp_path: Path, content: bytes | None) -> None:
+    faces = tmp_path / "data" / "faces"
+    faces.mkdir(parents=True)
+    if content is not None:
+        (faces / "obama.jpg").write_bytes(content)
+    with pytest.raises(ValueError, match=r"cannot read the photo .*obama\.jpg"):
+        load_photo("obama", tmp_path)

@@ -6,11 +6,13 @@ import json
 import os
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from helpers import TINY_PLATE_FACELESS_FRAME, latentswap
 
+from latentswap_core.errors import ModelError
 from latentswap_core.io import read_image
 
 FACELESS_FRAME = TINY_PLATE_FACELESS_FRAME
@@ -359,3 +361,12 @@ def test_a_float32_overscan_plate_with_a_depth_layer_keeps_its_type_windows_and_
     reference = read_image(swapped[0] / "swap.1001.exr").metadata
     missing = {key for key in reference if key.startswith("latentswap/")} - set(result.metadata)
     assert not missing
+
+
+def test_an_onnx_swapper_without_its_model_card_is_a_one_line_model_error_naming_the_file() -> None:
+    from latentswap_core.swap.render import swapper_card
+
+    bare = SimpleNamespace(face_size=128, card=None, path=Path("shot/model/swap.onnx"))
+    with pytest.raises(ModelError, match=r"^shot/model/swap\.onnx has no model card: open its model folder") as error:
+        swapper_card(bare)
+    assert "\n" not in str(error.value)

@@ -92,9 +92,9 @@ def mask_outline(landmarks: np.ndarray, face_type: str = "whole_face") -> np.nda
         weight = np.clip(height / (0.5 * eye_to_chin) + 1.0, 0.0, 1.0)
         sideways = (oval - eye_centre) @ across
         points[0] = points[0] + (shape.widen * weight * sideways)[:, np.newaxis] * across
-    points = np.concatenate(points)
-    hull = cv2.convexHull(points.astype(np.float32), returnPoints=False)
-    return points[hull[:, 0]]
+    outline = np.concatenate(points)
+    hull = cv2.convexHull(outline.astype(np.float32), returnPoints=False)
+    return outline[hull[:, 0]]
 
 
 def face_mask(

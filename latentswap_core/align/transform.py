@@ -53,10 +53,11 @@ def check_size(size: object) -> int:
     if isinstance(size, bool) or not isinstance(size, numbers.Integral):
         raise AlignmentError(f"crop size {size!r} is not a whole number of pixels; use an int from "
                              f"{MIN_CROP_SIZE} to {MAX_CROP_SIZE}")
-    if not MIN_CROP_SIZE <= size <= MAX_CROP_SIZE:
+    pixels = int(size)
+    if not MIN_CROP_SIZE <= pixels <= MAX_CROP_SIZE:
         raise AlignmentError(f"crop size {size} is outside {MIN_CROP_SIZE}-{MAX_CROP_SIZE} px; pick a size in "
                              "that range (e.g. 256 or 512)")
-    return int(size)
+    return pixels
 
 
 def check_image_shape(shape: tuple[int, ...], what: str = "shape") -> tuple[int, int]:

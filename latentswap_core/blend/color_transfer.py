@@ -224,7 +224,7 @@ def _idt(source: np.ndarray, target: np.ndarray, weights: np.ndarray, *, iterati
     samples = source.reshape(-1, 3)[chosen]
     wanted = target.reshape(-1, 3)[chosen]
     axis = np.linspace(0.0, 1.0, IDT_LUT_SIZE, dtype=np.float32)
-    grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3)
+    grid: np.ndarray = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3)
     for _ in range(iterations):
         rotation = _random_rotation(rng).astype(np.float32)
         samples_r, wanted_r, grid_r = samples @ rotation.T, wanted @ rotation.T, grid @ rotation.T

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from latentswap_core import color
 from latentswap_core.cli.arguments import add_frames
@@ -28,8 +29,8 @@ def run(args: argparse.Namespace) -> int:
         first = source.read(source.frames[0])
     finally:
         source.close()
-    x, y, width, height = first.display_window
-    summary = {
+    x, y, width, height = first.display_box
+    summary: dict[str, Any] = {
         "source": source.description,
         "frames": format_frames(source.frames),
         "frame_count": len(source.frames),

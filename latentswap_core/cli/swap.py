@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     from latentswap_core.io import format_frames, open_source
     from latentswap_core.refine import RefineOptions, Refiner
     from latentswap_core.swap.backends import open_swapper
-    from latentswap_core.swap.render import render_shot
+    from latentswap_core.swap.render import render_shot, swapper_card
     from latentswap_core.track import TrackOptions, track_source
     from latentswap_core.track.trackfile import read_track_for
 
@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
         json_lines = args.progress_json
         if track is None:
             track_options = TrackOptions(colorspace=args.colorspace, ocio_config=args.ocio_config,
-                                         face_type=swapper.card.face_type)
+                                         face_type=swapper_card(swapper).face_type)
             with Progress("track", len(source.frames), json_lines=json_lines) as progress:
                 track = track_source(source, track_options,
                                      on_frame=lambda frame, found: progress.advance(frame=frame, faces=found))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from latentswap_core.cli.arguments import MAX_BATCH, add_training_length, add_training_run, number, whole
 from latentswap_core.codecs.names import CODEC_NAMES
@@ -138,7 +138,7 @@ def run_with_progress(task: str, run: Callable[[Callable[[StepReport], None], Ca
         def on_step(report: StepReport) -> None:
             if report.total is not None:  # with --minutes: re-estimated from the speed so far
                 progress.total = report.total - first
-            fields = {"step": report.step, "loss": round(report.losses["loss"], 5)}
+            fields: dict[str, Any] = {"step": report.step, "loss": round(report.losses["loss"], 5)}
             perplexity = report.losses.get("perplexity", float("nan"))
             if perplexity == perplexity:  # not NaN: the swap model's VQ is on
                 fields["perplexity"] = round(perplexity, 2)

@@ -72,7 +72,8 @@ class Codec(ABC):
     def __init__(self, module: nn.Module, weights_sha256: dict[str, str] | None = None, source: str = "") -> None:
         self.module = freeze(module)
         if self.channels_last:
-            self.module.to(memory_format=torch.channels_last)
+            # nn.Module.to takes memory_format (documented); torch's overloads for it leave the keyword out
+            self.module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.weights_sha256 = dict(weights_sha256 or {})
         self.source = source
 
@@ -134,7 +135,8 @@ class Codec(ABC):
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Codec:
         self.module.to(device=device, dtype=dtype)
         if self.channels_last:
-            self.module.to(memory_format=torch.channels_last)
+            # nn.Module.to takes memory_format (documented); torch's overloads for it leave the keyword out
+            self.module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         return self
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from latentswap_core.codecs.base import Codec
@@ -9,7 +10,7 @@ from latentswap_core.codecs.names import CODEC_NAMES
 from latentswap_core.errors import ModelError
 
 
-def load_codec(name: str, path: str | Path | None = None, pixel_factor: int | None = None) -> Codec:
+def load_codec(name: str, path: str | os.PathLike[str] | None = None, pixel_factor: int | None = None) -> Codec:
     """A frozen codec on the CPU in float32.
 
     ``taef2``: weights from ``path`` (a folder) or the model search path. ``sd-vae``: ``path`` to a diffusers
@@ -30,7 +31,7 @@ def load_codec(name: str, path: str | Path | None = None, pixel_factor: int | No
     raise ModelError(f"unknown codec {name!r}; choose one of: {', '.join(CODEC_NAMES)}")
 
 
-def load_recorded_codec(info: dict, trained: str, path: str | Path | None = None) -> Codec:
+def load_recorded_codec(info: dict, trained: str, path: str | os.PathLike[str] | None = None) -> Codec:
     """The codec a model or refiner recorded (``info``: the codec's ``describe()``), with the very weights it was
     trained with, checked by hash; ``trained`` names the folder in the error. ``path`` overrides where to look."""
     name = info["name"]

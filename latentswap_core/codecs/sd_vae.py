@@ -9,6 +9,7 @@ config that diffusers would otherwise fetch from the hub, and this tool never do
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ class SDVAECodec(Codec):
         return (image + 1.0) / 2.0
 
 
-def load_sd_vae(path: str | Path | None) -> SDVAECodec:
+def load_sd_vae(path: str | os.PathLike[str] | None) -> SDVAECodec:
     if path is None:
         raise ModelError(f"codec {NAME!r} needs path= (--codec-path on the command line): {FOLDER_HINT} of a Stable "
                          "Diffusion checkpoint")

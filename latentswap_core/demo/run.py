@@ -208,7 +208,7 @@ def write_movie(plate: str, swap: str, frames: list[int], stem: Path) -> Path:
     path = stem.with_suffix(".mp4")
     try:
         with atomic_path(path) as temporary:
-            writer = cv2.VideoWriter(str(temporary), cv2.VideoWriter_fourcc(*"mp4v"), MOVIE_FPS, size)
+            writer = cv2.VideoWriter(str(temporary), cv2.VideoWriter.fourcc(*"mp4v"), MOVIE_FPS, size)
             if not writer.isOpened():
                 raise OSError("OpenCV cannot write mp4 here")
             for picture in pictures:

@@ -12,6 +12,7 @@ pixel centres at integers, so they get ``T(-0.5) @ M @ T(+0.5)``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,8 +80,7 @@ def load_photo(name: str, shared_dir: Path | None = None) -> FacePhoto:
     if name == "grace_hopper":
         import matplotlib.cbook
 
-        bgr = cv2.imread(str(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
-        rgb = bgr[:, :, ::-1]
+        rgb = _read_rgb(Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
     elif name == "astronaut":
         import skimage.data
 
@@ -88,12 +88,20 @@ def load_photo(name: str, shared_dir: Path | None = None) -> FacePhoto:
     elif name in SHARED_PHOTOS:
         if shared_dir is None:
             raise ValueError(f"the photo {name!r} lives in the shared folder; pass shared_dir")
-        bgr = cv2.imread(str(shared_dir / "data" / "faces" / f"{name}.jpg"))
-        rgb = bgr[:, :, ::-1]
+        rgb = _read_rgb(shared_dir / "data" / "faces" / f"{name}.jpg")
     else:
         raise ValueError(f"no photo {name!r}; choose one of {', '.join(PHOTO_FACES)}")
     x, y, height = PHOTO_FACES[name]
     return FacePhoto(name, np.ascontiguousarray(rgb), (x, y), height)
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    """The photo at ``path`` as RGB uint8 (cv2 reads BGR, and None where it cannot read the file)."""
+    bgr = cv2.imread(str(path))
+    if bgr is None:
+        raise ValueError(f"cannot read the photo {path}; check that the file exists and is a readable image "
+                         "(for the shared photos, that shared_dir is the shared folder)")
+    return bgr[:, :, ::-1]
 
 
 @dataclass(frozen=True)
@@ -183,7 +191,7 @@ def background(seed: int = 0, size: tuple[int, int] = PLATE_SIZE) -> np.ndarray:
 
 def render_shot(
     photos: list[FacePhoto],
-    poses: list[list[Pose | None]],
+    poses: Sequence[Sequence[Pose | None]],
     gains: list[float] | None = None,
     noise_sigma: float = 3.0,
     seed: int = 0,

@@ -307,12 +307,12 @@ def _header_int(header: dict[str, Any], key: str, default: int) -> int:
     return value if value > 0 else default
 
 
-def _pose_row(plate: np.ndarray, result: np.ndarray, frame_size: tuple[int, int]) -> dict[str, float]:
+def _pose_row(plate: np.ndarray, result: np.ndarray, frame_size: tuple[int, int]) -> dict[str, float | list[float]]:
     plate_rotation = pose.head_rotation(plate, frame_size)
     result_rotation = pose.head_rotation(result, frame_size)
     plate_angles = pose.rotation_angles(plate_rotation)
     result_angles = pose.rotation_angles(result_rotation)
-    row = {"pose_error": pose.rotation_difference(plate_rotation, result_rotation),
+    row: dict[str, float | list[float]] = {"pose_error": pose.rotation_difference(plate_rotation, result_rotation),
            "expression": pose.expression_difference(plate, result),
            "plate_pose": list(plate_angles), "result_pose": list(result_angles)}
     for name, a, b in zip(("yaw", "pitch", "roll"), plate_angles, result_angles, strict=True):

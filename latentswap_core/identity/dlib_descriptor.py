@@ -11,6 +11,7 @@ import importlib.util
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,7 +59,10 @@ class DlibIdentity:
         ``num_jitters``: extra randomly jittered copies averaged into each descriptor (slower, steadier)."""
         self.models_folder = Path(models_folder) if models_folder is not None else default_models_folder()
         self.num_jitters = num_jitters
-        self._detector = self._shape_predictor = self._recognizer = None
+        # dlib's objects (untyped: dlib ships no stubs), None until the first call loads them
+        self._detector: Any = None
+        self._shape_predictor: Any = None
+        self._recognizer: Any = None
 
     def _load(self) -> None:
         if self._recognizer is not None:

@@ -67,8 +67,7 @@ class Image:
             raise ImageError(
                 f"pixels of shape {self.pixels.shape} do not match the channels {', '.join(self.channels)}"
             )
-        if self.display_window is None:
-            self.display_window = (self.origin[0], self.origin[1], self.width, self.height)
+        self.display_window = self.display_box
 
     @property
     def height(self) -> int:
@@ -89,9 +88,17 @@ class Image:
                              "float16 or float32") from None
 
     @property
+    def display_box(self) -> tuple[int, int, int, int]:
+        """The display window (x, y, width, height) in plate pixels; without one, the data window is the display."""
+        if self.display_window is None:
+            return (self.origin[0], self.origin[1], self.width, self.height)
+        return self.display_window
+
+    @property
     def data_offset(self) -> tuple[int, int]:
         """Where the data window's first pixel lies in display-window (plate) pixels: EXR overscan or crops."""
-        return (self.origin[0] - self.display_window[0], self.origin[1] - self.display_window[1])
+        x, y = self.display_box[:2]
+        return (self.origin[0] - x, self.origin[1] - y)
 
     def channel(self, name: str) -> np.ndarray:
         try:
@@ -210,7 +217,7 @@ def reads_back_whole(path: str | os.PathLike[str], display_size: tuple[int, int]
         image = read_image(path)
     except ImageError:
         return False
-    if display_size is not None and tuple(image.display_window[2:]) != tuple(display_size):
+    if display_size is not None and tuple(image.display_box[2:]) != tuple(display_size):
         return False
     stamped = image.metadata.get("latentswap/source_frame")
     return frame is None or stamped is None or str(stamped) == str(frame)
@@ -339,7 +346,7 @@ def _spec_for(image: Image, pixel_type: str, format_name: str, compression: str 
     spec = oiio.ImageSpec(image.width, image.height, len(image.channels), base_type)
     spec.channelnames = image.channels
     spec.x, spec.y = image.origin
-    spec.full_x, spec.full_y, spec.full_width, spec.full_height = image.display_window
+    spec.full_x, spec.full_y, spec.full_width, spec.full_height = image.display_box
     if "A" in image.channels:
         spec.alpha_channel = image.channels.index("A")
     # Per-channel types (half RGBA beside a float depth) survive when the type is kept as it was read.

@@ -42,7 +42,7 @@ class FrameSource:
 
     def display_size(self) -> tuple[int, int]:
         """(width, height) of the first frame's display window (sources with files read just the header)."""
-        x, y, width, height = self.read(self.frames[0]).display_window
+        x, y, width, height = self.read(self.frames[0]).display_box
         return width, height
 
     def input_files(self) -> list[Path]:

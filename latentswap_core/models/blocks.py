@@ -102,7 +102,8 @@ class Decoder(nn.Module):
         self.to_mask = nn.Conv2d(previous, 1, 1)
         # Start every mask at sigmoid(0) = 0.5: default init started it near 0 or 1 (mask loss 0.46, not 0.25).
         nn.init.zeros_(self.to_mask.weight)
-        nn.init.zeros_(self.to_mask.bias)
+        if self.to_mask.bias is not None:  # always, with Conv2d's default bias=True
+            nn.init.zeros_(self.to_mask.bias)
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = features

@@ -42,6 +42,13 @@ class VectorQuantizer(nn.Module):
     its EMA statistics and the codes' ages are buffers, so they are saved with the weights.
     """
 
+    # the buffers registered in __init__ (nn.Module's attribute lookup types them as Tensor | Module)
+    codebook: torch.Tensor  # codebook_size x code_dim
+    ema_count: torch.Tensor  # codebook_size, float
+    ema_sum: torch.Tensor  # codebook_size x code_dim
+    unused_updates: torch.Tensor  # codebook_size, long: updates since each code was last picked
+    initialised: torch.Tensor  # scalar bool
+
     def __init__(
         self,
         codebook_size: int,

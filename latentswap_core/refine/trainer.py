@@ -332,12 +332,14 @@ class RefinerTrainer:
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             prediction = self.parts.net(noisy, timesteps, identity).float()
         first = groups[0]
+        assert first.clean is not None, "the first group is the target's own faces, noised from clean"
         denoise = F.mse_loss(prediction[:o.batch], training_target(self.schedule, first.clean, first.noise,
                                                                    first.timesteps))
         clean = predicted_clean(self.schedule, prediction, noisy, timesteps)
         losses = {"denoise": denoise, "reconstruction": torch.zeros((), device=self.device)}
         if self.data.reconstructions is not None:
             paired = groups[1]
+            assert paired.clean is not None and paired.mask is not None, "the reconstruction group carries both"
             estimate = clean[o.batch:2 * o.batch]
             losses["reconstruction"] = o.reconstruction_weight * masked_latent_mse(estimate, paired.clean,
                                                                                    paired.mask)
@@ -345,7 +347,7 @@ class RefinerTrainer:
         signal = self.schedule.alphas_cumprod.to(self.device)[timesteps].float() * conditioned
         distance = cosine_distance(self.parts.identity_encoder(clean), identity)
         losses["identity"] = o.identity_weight * (distance * signal).sum() / signal.sum().clamp_min(1e-6)
-        loss = sum(losses.values())
+        loss = sum(losses.values(), torch.zeros((), device=self.device))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.parts.net.parameters(), 1.0)
@@ -378,14 +380,14 @@ class RefinerTrainer:
         self.parts.net.eval()
         try:
             if data.swaps is not None:
+                assert data.swap_sources is not None, "swaps come with the plate faces they were made from"
                 count = min(PREVIEW_SAMPLES, len(data.swaps))
                 columns = [data.swap_sources[:count].float() / 255]
                 start = data.swaps[:count]
             else:
                 count = min(PREVIEW_SAMPLES, len(data.target))
                 columns = [data.target.faces[:count].float() / 255]
-                paired = data.reconstructions is not None
-                start = (data.reconstructions if paired else data.target.latents)[:count]
+                start = (data.reconstructions if data.reconstructions is not None else data.target.latents)[:count]
             noise = torch.randn(start.shape, generator=torch.Generator().manual_seed(o.seed)).to(self.device)
             refined = refine_latents(self.parts.net, self.parts.config, self.normalise(start.to(self.device)),
                                      self.target_embedding.expand(count, -1), noise, o.preview_strength,

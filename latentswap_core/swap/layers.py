@@ -75,7 +75,7 @@ def _face_only(image: Image, faces: FacesInBox | None, dtype: type, metadata: di
         return Image(np.zeros((1, 1, len(FACE_CHANNELS)), dtype), FACE_CHANNELS, image.origin, image.display_window,
                      metadata)
     y0, y1, x0, x1 = faces.box
-    out = np.empty((y1 - y0, x1 - x0, len(FACE_CHANNELS)), dtype)
+    out: np.ndarray = np.empty((y1 - y0, x1 - x0, len(FACE_CHANNELS)), dtype)
     out[:, :, :4] = faces.face
     out[:, :, 4] = faces.face[:, :, 3]
     origin = (image.origin[0] + x0, image.origin[1] + y0)

@@ -57,9 +57,8 @@ class OnnxSwapper:
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         shape = inputs[0].shape if len(inputs) == 1 else []
         size = shape[2] if len(shape) == 4 else None
-        fits = (len(inputs) == 1 and len(outputs) == 1 and len(shape) == 4 and shape[1] == 3
-                and isinstance(size, int) and shape[3] == size)
-        if not fits:
+        fits = len(inputs) == 1 and len(outputs) == 1 and len(shape) == 4 and shape[1] == 3 and shape[3] == size
+        if not (fits and isinstance(size, int)):
             described = ", ".join(f"{item.name} {item.shape}" for item in inputs)
             raise ModelError(f"{self.path} takes {described or 'no input'}, not one B x 3 x S x S face batch: "
                              "export the model with `latentswap export --format onnx`")

@@ -23,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -39,7 +39,7 @@ from latentswap_core.align import (
 from latentswap_core.blend.color_transfer import MODES as COLOR_TRANSFER_MODES
 from latentswap_core.blend.color_transfer import transfer_color
 from latentswap_core.blend.compose import BLENDS, paste_face, refine_mask
-from latentswap_core.errors import ImageError, LatentSwapError, OutputError, TrackFileError
+from latentswap_core.errors import ImageError, LatentSwapError, ModelError, OutputError, TrackFileError
 from latentswap_core.face_selection import FaceSelection
 from latentswap_core.io import FrameSource, Image, write_image
 from latentswap_core.io.image import DEFAULT_COMPRESSION, check_exr_compression, reads_back_whole, to_float32
@@ -51,12 +51,35 @@ from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
 from latentswap_core.track.trackfile import ShotTrack, TrackedFace
 
 if TYPE_CHECKING:  # torch-backed: the command line imports this module's options without loading torch
+    from latentswap_core.models.card import ModelCard
     from latentswap_core.refine.apply import Refiner
     from latentswap_core.swap.occlusion import OcclusionMasker
-    from latentswap_core.swap.swapper import Swapper
 
 READ_AHEAD = 4  # frames read before the model needs them
 MASK_SOURCES = ("landmarks", "model", "both", "occlusion")
+
+
+class FaceSwapper(Protocol):
+    """What renders a shot's faces: the torch ``Swapper`` or the ``OnnxSwapper`` that ``open_swapper`` gives."""
+
+    face_size: int  # the side of the aligned crops, pixels
+
+    @property
+    def card(self) -> ModelCard | None:
+        """The model's provenance (an ``OnnxSwapper`` opened on its own file has none)."""
+
+    def swap(self, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``N x S x S x 3`` aligned crops (float32 sRGB in [0, 1]) -> (swapped crops, their ``N x S x S`` masks)."""
+        ...
+
+
+def swapper_card(swapper: FaceSwapper) -> ModelCard:
+    """The swapper's model card, which names the face type and stamps every written frame."""
+    if swapper.card is None:
+        where = getattr(swapper, "path", "the swapper")
+        raise ModelError(f"{where} has no model card: open its model folder (`latentswap swap --model MODEL_DIR "
+                         "--backend onnx`), not the ONNX file alone")
+    return swapper.card
 
 
 @dataclass(frozen=True)
@@ -164,7 +187,7 @@ def check_track(track: ShotTrack, frames: list[int], wanted: FaceSelection, name
     wanted.check((face for entry in track.frames for face in entry.faces), name)
 
 
-def render_shot(source: FrameSource, output: str, swapper: Swapper, track: ShotTrack, options: RenderOptions,
+def render_shot(source: FrameSource, output: str, swapper: FaceSwapper, track: ShotTrack, options: RenderOptions,
                 on_frame: Callable[[int, int, bool], None] | None = None,
                 refiner: Refiner | None = None, track_name: str = "the track") -> RenderReport:
     """Swap every frame of ``source`` into ``output`` (a sequence pattern); ``on_frame(frame, faces, kept)``.
@@ -179,9 +202,10 @@ def render_shot(source: FrameSource, output: str, swapper: Swapper, track: ShotT
         color.check_colorspace(options.colorspace, options.ocio_config)
     frames = list(source.frames)
     check_track(track, frames, options.faces, track_name)
-    held = [frame for frame in frames if options.holdout is not None and frame in options.holdout.frames]
-    if held:  # a matte of the wrong size fails here, before any frame is written
-        options.holdout.at(held[0], source.display_size())
+    holdout = options.holdout
+    held = [frame for frame in frames if holdout is not None and frame in holdout.frames]
+    if holdout is not None and held:  # a matte of the wrong size fails here, before any frame is written
+        holdout.at(held[0], source.display_size())
     report = RenderReport()
     if Path(output).parent.is_dir():
         report.stale_partials = remove_stale_partials(Path(output).parent)
@@ -218,9 +242,9 @@ def render_shot(source: FrameSource, output: str, swapper: Swapper, track: ShotT
         try:
             for batch in renderer.batches(_read_ahead(reader, source, todo, report)):
                 renderer.swap(batch)
-                for frame in batch:
+                for aligned in batch:
                     report.created_folders += folders.create()
-                    pending.append((frame, writers.submit(renderer.finish, frame, targets[frame.number])))
+                    pending.append((aligned, writers.submit(renderer.finish, aligned, targets[aligned.number])))
                 drain(2 * options.workers)
             drain(0)
         except BaseException:
@@ -246,7 +270,7 @@ def _on_plate(face: TrackedFace, track: ShotTrack) -> bool:
     return bool(x1 > 0 and y1 > 0 and x0 < track.width and y0 < track.height)
 
 
-def _runner_header(swapper: Swapper) -> dict[str, str]:
+def _runner_header(swapper: FaceSwapper) -> dict[str, str]:
     """What ran the model: the backend and its device or onnxruntime's providers (which may differ from asked)."""
     providers = getattr(swapper, "providers", None)
     if providers is not None:
@@ -285,24 +309,24 @@ def _read_ahead(reader: ThreadPoolExecutor, source: FrameSource, frames: list[in
 
 
 class _Renderer:
-    def __init__(self, swapper: Swapper, track: ShotTrack, options: RenderOptions, report: RenderReport,
+    def __init__(self, swapper: FaceSwapper, track: ShotTrack, options: RenderOptions, report: RenderReport,
                  frame_name: Callable[[int], str], refiner: Refiner | None = None,
                  output_folder: Path | None = None) -> None:
         self.swapper, self.track, self.options, self.report, self.refiner = swapper, track, options, report, refiner
         self.frame_name = frame_name
         self.face_size = swapper.face_size
-        self.face_type = swapper.card.face_type
+        card = swapper_card(swapper)
+        self.face_type = card.face_type
         # A hand-edited or tracked transform is used as is when it frames faces the way the model was trained.
         self.use_track_transforms = track.face_type == self.face_type
         if options.occlusion is not None:
             options.occlusion.check_face_type(self.face_type)
-        self.metadata = {**swapper.card.metadata(), **options.header(), **_runner_header(swapper),
+        self.metadata = {**card.metadata(), **options.header(), **_runner_header(swapper),
                          "latentswap/version": __version__,
                          "latentswap/codec_projection": str(getattr(swapper, "projections", DEFAULT_PROJECTIONS))}
         if output_folder is not None:  # the model by its path from the output, which survives a move of both
-            self.metadata["latentswap/model"] = _relative(swapper.card.folder, output_folder)
+            self.metadata["latentswap/model"] = _relative(card.folder, output_folder)
         if refiner is not None:
-            card = swapper.card
             refiner.check_model(self.face_size, card.codec, card.face_type, str(card.folder))
             self.metadata.update(refiner.metadata())
             if output_folder is not None:
@@ -375,7 +399,8 @@ class _Renderer:
         crops = [face.crop for frame in frames for face in frame.faces]
         if not crops:
             return
-        swapped, masks = [], []
+        swapped: list[np.ndarray] = []
+        masks: list[np.ndarray] = []
         batch = self.options.batch
         with self._stage("swap"):
             for start in range(0, len(crops), batch):
@@ -387,17 +412,18 @@ class _Renderer:
             with self._stage("occlusion"):
                 aligned = [face for frame in frames for face in frame.faces]
                 for start in range(0, len(aligned), batch):
-                    chunk = aligned[start:start + batch]
-                    occluders = self.options.occlusion.occluders(np.stack([face.crop for face in chunk]))
-                    for face, occluder in zip(chunk, occluders, strict=True):
+                    faces_chunk = aligned[start:start + batch]
+                    occluders = self.options.occlusion.occluders(np.stack([face.crop for face in faces_chunk]))
+                    for face, occluder in zip(faces_chunk, occluders, strict=True):
                         face.occluder = occluder
         if self.refiner is not None:
-            swapped = self._refine(frames, swapped, masks)
+            swapped = self._refine(self.refiner, frames, swapped, masks)
         results = iter(zip(swapped, masks, strict=True))
         for frame in frames:
             frame.swapped = [next(results) for _ in frame.faces]
 
-    def _refine(self, frames: list[_Frame], swapped: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarray]:
+    def _refine(self, refiner: Refiner, frames: list[_Frame], swapped: list[np.ndarray],
+                masks: list[np.ndarray]) -> list[np.ndarray]:
         """The refiner's version of each swapped face, changed only under the mask the blend will use."""
         faces = [face for frame in frames for face in frame.faces]
         keys = [(face.track_id, frame.number) for frame in frames for face in frame.faces]
@@ -406,15 +432,20 @@ class _Renderer:
         batch = self.options.batch
         with self._stage("refine"):
             for start in range(0, len(swapped), batch):
-                refined.extend(self.refiner.refine(np.stack(swapped[start:start + batch]),
-                                                   np.stack(blend_masks[start:start + batch]),
-                                                   keys[start:start + batch]))
+                refined.extend(refiner.refine(np.stack(swapped[start:start + batch]),
+                                              np.stack(blend_masks[start:start + batch]), keys[start:start + batch]))
         return refined
 
     def _blend_mask(self, aligned: _AlignedFace, predicted_mask: np.ndarray) -> np.ndarray:
-        return {"landmarks": lambda: aligned.landmark_mask, "model": lambda: predicted_mask,
-                "both": lambda: aligned.landmark_mask * predicted_mask,
-                "occlusion": lambda: aligned.landmark_mask * (1.0 - aligned.occluder)}[self.options.mask]()
+        source = self.options.mask  # one of MASK_SOURCES: RenderOptions.check() refused the others
+        if source == "landmarks":
+            return aligned.landmark_mask
+        if source == "model":
+            return predicted_mask
+        if source == "both":
+            return aligned.landmark_mask * predicted_mask
+        assert source == "occlusion" and aligned.occluder is not None, "swap() found every face's occluder"
+        return aligned.landmark_mask * (1.0 - aligned.occluder)
 
     def finish(self, frame: _Frame, target: Path) -> None:
         """Colour-match and blend the frame's faces into the plate, then write the EXR (on a worker thread)."""
@@ -439,7 +470,7 @@ class _Renderer:
         y0, y1, x0, x1 = box
         plate = to_float32(image.pixels[y0:y1, x0:x1][:, :, image.rgb_indices()])
         comp = plate
-        face_layer = np.zeros((y1 - y0, x1 - x0, 4), np.float32)
+        face_layer: np.ndarray = np.zeros((y1 - y0, x1 - x0, 4), np.float32)
         o = self.options
         for aligned, (face, predicted_mask) in zip(frame.faces, frame.swapped, strict=True):
             mask = self._blend_mask(aligned, predicted_mask)
@@ -483,7 +514,7 @@ class _Renderer:
         assert self.options.holdout is not None
         image = frame.image
         with self._naming(frame.number):
-            matte = self.options.holdout.at(frame.number, image.display_window[2:])
+            matte = self.options.holdout.at(frame.number, image.display_box[2:])
         if matte is None:
             return comp, face_layer
         x, y = image.data_offset

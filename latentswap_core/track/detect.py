@@ -131,7 +131,8 @@ def display_uint8(rgb: np.ndarray) -> np.ndarray:
     scale = 255.0 / np.iinfo(rgb.dtype).max if np.issubdtype(rgb.dtype, np.integer) else 255.0
     if rgb.dtype not in (np.uint16, np.float32, np.float64):
         rgb = rgb.astype(np.float32)
-    return cv2.multiply(rgb, (scale, scale, scale, 0.0), dtype=cv2.CV_8U)  # rounds and saturates in one pass
+    # rounds and saturates in one pass; OpenCV takes the tuple as a Scalar, which its stubs leave out
+    return cv2.multiply(rgb, (scale, scale, scale, 0.0), dtype=cv2.CV_8U)  # type: ignore[call-overload]
 
 
 def detection_frame(detection: Detection) -> FaceFrame:

@@ -110,9 +110,10 @@ def _join(groups: list[set[int]], means: dict[int, tuple[np.ndarray, int]], toge
         centres = [centre(group) for group in groups]
         for i in range(len(groups)):
             for j in range(i + 1, len(groups)):
-                if centres[i] is None or centres[j] is None:
+                centre_i, centre_j = centres[i], centres[j]
+                if centre_i is None or centre_j is None:
                     continue
-                distance = float(np.linalg.norm(centres[i] - centres[j]))
+                distance = float(np.linalg.norm(centre_i - centre_j))
                 if distance < limit and (best is None or distance < best[0]) and not conflict(groups[i], groups[j]):
                     best = (distance, i, j)
         if best is None:

@@ -258,7 +258,7 @@ def track_source(source: FrameSource, options: TrackOptions | None = None,
     with ShotTracker(options, continuous=source.continuous) as tracker:
         for frame in source.frames:
             image = source.read(frame)
-            width, height = image.display_window[2:]
+            width, height = image.display_box[2:]
             entry = tracker.add(frame, display_rgb(image, options.colorspace, options.ocio_config),
                                 image.data_offset)
             if on_frame is not None:

@@ -12,7 +12,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
@@ -192,7 +192,7 @@ def read_track_for(path: str | os.PathLike[str], plate: FrameSource) -> ShotTrac
 
 def _face(check: _Checker, where: str, face: Any, version: int) -> TrackedFace:
     check.that(isinstance(face, dict), where, "is not an object")
-    keys = ("track_id", "score", "landmark_confidence", "bbox", "landmarks", "to_aligned")
+    keys: tuple[str, ...] = ("track_id", "score", "landmark_confidence", "bbox", "landmarks", "to_aligned")
     if version >= 2:
         keys += ("person", "detector", "landmarks_reliable")
     for key in keys:
@@ -222,8 +222,8 @@ def _array(check: _Checker, where: str, value: Any, shape: tuple[int, ...]) -> n
         array = np.array(value, dtype=np.float64)
     except (TypeError, ValueError):
         array = None
-    text = " x ".join(map(str, shape))
-    check.that(array is not None and array.shape == shape, where, f"is not {text} numbers")
+    if array is None or array.shape != shape:
+        check.fail(where, f"is not {' x '.join(map(str, shape))} numbers")
     check.that(bool(np.isfinite(array).all()), where, "holds a value that is not a finite number")
     return array
 
@@ -236,12 +236,17 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+_REWRITE = "fix the file or write it again with `latentswap track`"
+
+
 class _Checker:
     def __init__(self, name: str):
         self.name = name
 
-    def that(self, condition: bool, where: str, problem: str,
-             fix: str = "fix the file or write it again with `latentswap track`") -> None:
+    def that(self, condition: bool, where: str, problem: str, fix: str = _REWRITE) -> None:
         if not condition:
-            place = f" {where}" if where else ""
-            raise TrackFileError(f"{self.name}:{place} {problem}; {fix}")
+            self.fail(where, problem, fix)
+
+    def fail(self, where: str, problem: str, fix: str = _REWRITE) -> NoReturn:
+        place = f" {where}" if where else ""
+        raise TrackFileError(f"{self.name}:{place} {problem}; {fix}")

@@ -73,16 +73,18 @@ def average_gradients(parameters: list[nn.Parameter], world: World) -> None:
     """Every replica's gradients replaced by their mean across processes, in one all-reduce."""
     if not world.active:
         return
+    grads = []
     for parameter in parameters:
         if parameter.grad is None:  # a part no loss reached on this process: it still takes part in the mean
             parameter.grad = torch.zeros_like(parameter)
-    flat = torch.cat([parameter.grad.reshape(-1) for parameter in parameters])
+        grads.append(parameter.grad)
+    flat = torch.cat([grad.reshape(-1) for grad in grads])
     dist.all_reduce(flat)
     flat /= world.size
     offset = 0
-    for parameter in parameters:
-        count = parameter.numel()
-        parameter.grad.copy_(flat[offset:offset + count].view_as(parameter))
+    for grad in grads:
+        count = grad.numel()
+        grad.copy_(flat[offset:offset + count].view_as(grad))
         offset += count
 
 

@@ -83,6 +83,7 @@ def labelled_crops(plate: FrameSource, track: ShotTrack, mattes: MatteSequence, 
             continue
         image = plate.read(frame)
         matte = mattes.at(frame, plate.display_size())
+        assert matte is not None, "the frames are the mattes' own"
         rgb = np.clip(color.working_rgb(image, options.colorspace, options.ocio_config), 0.0, 1.0)
         for face in faces:
             to_aligned = alignment_transform(face.landmarks, face_type)
@@ -147,7 +148,7 @@ def train_occlusion(data: LabelledCrops, options: OcclusionOptions, face_type: s
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=1e-4)
     crops, mattes = data.crops, data.mattes
     deadline = time.monotonic() + options.minutes * 60 if options.minutes else None
-    started, step, recent = time.monotonic(), 0, []
+    started, step, recent = time.monotonic(), 0, list[float]()
     with deferred_interrupt() as interrupted:
         while not interrupted():
             if (options.steps is not None and step >= options.steps) or (deadline and time.monotonic() >= deadline):

@@ -40,7 +40,7 @@ from latentswap_core.train.checkpoint import (
     restore_optimizer,
     save_checkpoint,
 )
-from latentswap_core.train.decoder_response import fit_decoder_response
+from latentswap_core.train.decoder_response import DecoderResponse, fit_decoder_response
 from latentswap_core.train.distributed import (
     average_buffers,
     average_gradients,
@@ -233,7 +233,8 @@ class Trainer:
         if self.world.is_main:
             barrier(self.world)
         self._resident = {"src": self._on_device(self.src), "dst": self._on_device(self.dst)}
-        self.response, self.response_fit = None, None
+        self.response: DecoderResponse | None = None  # the decoder's linear response, when the options ask for it
+        self.response_fit: float | None = None
         if o.decoder_response and self.codec.weights_sha256:  # a weight-free codec's latents are its pixels
             self.response, self.response_fit = fit_decoder_response(
                 self.codec, torch.cat([self.src.latents, self.dst.latents]), o.seed)
@@ -338,10 +339,11 @@ class Trainer:
             return t[:n, :, pixel_rows, pixel_columns].float() / 255
 
         keep = pixels(batch.keep)
+        assert batch.faces is not None, "a pixel-loss step's batch carries its faces (_batch(faces=True))"
         return masked_pixel_loss(decoded, pixels(batch.faces), pixels(batch.masks) * keep, o.resolution,
                                  pixels(batch.priority) * keep, o.eyes_mouth_priority)
 
-    def _response_loss(self, predicted: torch.Tensor, batch: Batch) -> torch.Tensor:
+    def _response_loss(self, response: DecoderResponse, predicted: torch.Tensor, batch: Batch) -> torch.Tensor:
         """L1 (+ eyes/mouth L1) of the latent error's predicted pixel effect, in a random ``pixel_loss_crop`` window
         of larger faces (the linear response needs no context margin)."""
         rows, columns, pixel_rows, pixel_columns = self._pixel_window()
@@ -350,8 +352,8 @@ class Trainer:
                                  for t in (batch.masks, batch.priority, batch.keep))
         masks, priority = masks * keep, priority * keep
         with self._autocast():  # a loss weighting: bf16's digits are plenty (CPU, 256 px: 5 ms of a 53 ms step)
-            response = self.response(error)
-        return masked_response_loss(response, masks, priority, self.options.eyes_mouth_priority)
+            effect = response(error)
+        return masked_response_loss(effect, masks, priority, self.options.eyes_mouth_priority)
 
     def _train_step(self) -> dict[str, float]:
         o = self.options
@@ -379,7 +381,7 @@ class Trainer:
                     "commitment": out.commitment_loss.float(),
                 }
                 if self.response is not None:
-                    parts["response"] = o.response_weight * self._response_loss(out.latent, batch)
+                    parts["response"] = o.response_weight * self._response_loss(self.response, out.latent, batch)
                 if pixel_step:
                     parts["pixel"] = o.pixel_weight * self._pixel_loss(out.latent, batch)
                 for name, value in parts.items():
