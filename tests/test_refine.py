@@ -14,7 +14,7 @@ from helpers import TINY_FACESET_SIZE, latentswap
 
 from latentswap_core.errors import ModelError
 from latentswap_core.io import read_image
-from latentswap_core.refine import RefineOptions, Refiner, RefinerOptions, RefinerTrainer
+from latentswap_core.refine import Refiner, RefinerApplyOptions, RefinerTrainer, RefinerTrainOptions
 from latentswap_core.refine.apply import smooth_detail
 from latentswap_core.refine.diffusion import training_target
 from latentswap_core.refine.embedders import ArcFaceEmbedder
@@ -23,11 +23,11 @@ from latentswap_core.refine.network import cosine_distance
 TINY = {"preset": "tiny", "identity_steps": 60, "device": "cpu"}
 
 
-def options(tiny_facesets, tiny_model: Path, output: Path, swaps: bool = True, **overrides) -> RefinerOptions:
+def options(tiny_facesets, tiny_model: Path, output: Path, swaps: bool = True, **overrides) -> RefinerTrainOptions:
     """The model's src faceset refined; with ``swaps``, also the model's swaps of the dst faceset."""
     settings = {**TINY, "steps": 8, "preview_every": 4, "save_every": 4, **overrides}
-    return RefinerOptions(tiny_facesets[0], output, model=tiny_model, swaps=(tiny_facesets[1],) if swaps else (),
-                          **settings)
+    return RefinerTrainOptions(tiny_facesets[0], output, model=tiny_model,
+                               swaps=(tiny_facesets[1],) if swaps else (), **settings)
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_sampling_is_deterministic_for_a_seed_and_changes_only_the_masked_face(t
     keys = [(0, 1001), (1, 1001)]
 
     def refined(seed: int) -> np.ndarray:
-        return Refiner(folder, RefineOptions(seed=seed, strength=0.5, steps=6)).refine(faces, masks, keys)
+        return Refiner(folder, RefinerApplyOptions(seed=seed, strength=0.5, steps=6)).refine(faces, masks, keys)
 
     first, again, other = refined(3), refined(3), refined(4)
     assert first.shape == faces.shape and first.dtype == np.float32
@@ -125,7 +125,7 @@ def test_sampling_is_deterministic_for_a_seed_and_changes_only_the_masked_face(t
 def test_refine_strength_zero_is_the_codec_round_trip_only(trained: RefinerTrainer, shared_models: Path) -> None:
     faces = trained.data.target.faces.permute(0, 2, 3, 1).numpy().astype(np.float32) / 255
     masks = np.ones(faces.shape[:3], np.float32)
-    refiner = Refiner(trained.options.output, RefineOptions(strength=0.0))
+    refiner = Refiner(trained.options.output, RefinerApplyOptions(strength=0.0))
     kept = refiner.refine(faces, masks, [(0, 1), (1, 1)])
     with torch.no_grad():
         round_trip = refiner.codec.decode(refiner.codec.encode(torch.from_numpy(faces).permute(0, 3, 1, 2)))

@@ -58,9 +58,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from latentswap_core.refine import RefinerOptions, RefinerTrainer
+    from latentswap_core.refine import RefinerTrainer, RefinerTrainOptions
 
-    options = RefinerOptions(
+    options = RefinerTrainOptions(
         faceset=args.faceset, output=args.output, model=args.model, swaps=tuple(args.swaps), codec=args.codec,
         codec_path=args.codec_path, resolution=args.resolution, preset=args.preset, prediction=args.prediction,
         steps=args.steps, minutes=args.minutes, batch=args.batch, lr=args.lr, max_strength=args.max_strength,

@@ -67,7 +67,10 @@ WEIGHTS_PREFIX = "refiner."  # the networks' names in trainer_state.safetensors
 
 
 @dataclass
-class RefinerOptions:
+class RefinerTrainOptions:
+    """How a refiner is trained (``latentswap train-refiner``); applying it at swap time takes
+    ``RefinerApplyOptions`` (``refine/apply.py``)."""
+
     faceset: Path  # the identity the refined swaps should show (the swap model's src)
     output: Path
     model: Path | None = None  # a swap model folder: paired reconstructions, its codec and face size
@@ -150,7 +153,7 @@ class _Group:
 class RefinerTrainer:
     """Set up (codec, swap model, cached data, networks, maybe a resumed checkpoint), then ``run()``."""
 
-    def __init__(self, options: RefinerOptions) -> None:
+    def __init__(self, options: RefinerTrainOptions) -> None:
         options.check()
         self.options = o = options
         self.device = torch.device(resolve_device(o.device))
