@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from helpers import TINY_FACESET_SIZE, latentswap
+from safetensors.torch import load_file
 
 from latentswap_core.errors import ModelError
 from latentswap_core.io import read_image
@@ -100,6 +101,35 @@ def test_resume_continues_the_exact_run(tiny_facesets, tiny_model: Path, tmp_pat
     with pytest.raises(ModelError, match="preset"):
         RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path / "split", False, steps=9, preset="small",
                                resume=True))
+
+
+def test_the_checkpoint_holds_and_restores_every_random_state_cuda_s_too(tiny_facesets, tiny_model: Path,
+                                                                        tmp_path: Path, shared_models: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refiner's checkpoint goes through the same run state as the swap model's (train/run_state.py): torch's,
+    the sampler's and, from a CUDA run, CUDA's generator are saved and come back on --resume."""
+    from latentswap_core.train import run_state
+
+    quick = {"preview_every": 0, "save_every": 0, "identity_steps": 10}
+    trainer = RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path / "r", False, steps=2, **quick))
+    trainer.run()
+    marker = torch.arange(16, dtype=torch.uint8)  # CUDA's generator, faked: saved as a run on CUDA saves it
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda: marker)
+    trainer.device = torch.device("cuda")
+    trainer.save()
+    saved = load_file(str(tmp_path / "r" / "trainer_state.safetensors"))
+    assert torch.equal(saved["rng.cuda"], marker)
+
+    restored: list[torch.Tensor] = []
+    monkeypatch.setattr(torch.cuda, "set_rng_state", restored.append)
+    restore = run_state.restore_random_states
+    monkeypatch.setattr(run_state, "restore_random_states",  # as a run resumed on CUDA restores them
+                        lambda tensors, sampler, device: restore(tensors, sampler, torch.device("cuda")))
+    resumed = RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path / "r", False, steps=4, resume=True,
+                                     **quick))
+    assert len(restored) == 1 and torch.equal(restored[0], marker)
+    assert torch.equal(torch.get_rng_state(), saved["rng.torch"])
+    assert torch.equal(resumed.sampler.get_state(), saved["rng.sampler"])
 
 
 def test_sampling_is_deterministic_for_a_seed_and_changes_only_the_masked_face(trained: RefinerTrainer,
