@@ -132,6 +132,70 @@ def test_the_checkpoint_holds_and_restores_every_random_state_cuda_s_too(tiny_fa
     assert torch.equal(resumed.sampler.get_state(), saved["rng.sampler"])
 
 
+def test_the_refiner_delivers_its_unet_s_weight_average_and_resumes_it_exactly(tiny_facesets, tiny_model: Path,
+                                                                               tmp_path: Path,
+                                                                               shared_models: Path) -> None:
+    quick = {"preview_every": 0, "identity_steps": 10, "average_decay": 0.5}
+    straight = RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path / "straight", False, steps=6, save_every=0,
+                                      **quick))
+    initial = {name: p.detach().clone() for name, p in straight.parts.net.named_parameters()}
+    straight.run()
+    RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path / "split", False, steps=3, **quick)).run()
+    RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path / "split", False, steps=6, resume=True,
+                           **quick)).run()
+
+    state = load_file(str(tmp_path / "straight" / "trainer_state.safetensors"))
+    delivered = load_file(str(tmp_path / "straight" / "refiner" / "refiner.safetensors"))
+    averaged = {name.removeprefix("average."): t for name, t in state.items() if name.startswith("average.")}
+    assert set(averaged) == {name for name, _ in straight.parts.net.named_parameters()}
+    for name, tensor in averaged.items():
+        assert torch.equal(delivered["net." + name], tensor), name
+    assert max(float((state["refiner.net." + name] - t).abs().max()) for name, t in averaged.items()) > 1e-5
+    assert max(float((initial[name] - t).abs().max()) for name, t in averaged.items()) > 1e-5  # it follows
+    resumed = load_file(str(tmp_path / "split" / "refiner" / "refiner.safetensors"))
+    for name, tensor in delivered.items():
+        assert torch.allclose(tensor, resumed[name], atol=1e-6), name
+
+
+def test_average_decay_0_delivers_the_live_unet_and_older_checkpoints_resume(tiny_facesets, tiny_model: Path,
+                                                                             tmp_path: Path,
+                                                                             shared_models: Path) -> None:
+    quick = {"preview_every": 0, "identity_steps": 10}
+    RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path / "r", False, steps=2, average_decay=0.0,
+                           **quick)).run()
+    state = load_file(str(tmp_path / "r" / "trainer_state.safetensors"))
+    delivered = load_file(str(tmp_path / "r" / "refiner" / "refiner.safetensors"))
+    assert not any(name.startswith(("average.", "rng.cuda")) for name in state)  # as checkpoints before them
+    for name, tensor in delivered.items():
+        assert torch.equal(state["refiner." + name], tensor), name
+    resumed = RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path / "r", False, steps=3, resume=True,
+                                     **quick))  # with the weight average: it starts from the live weights
+    for name, parameter in resumed.average.model.named_parameters():
+        assert torch.equal(parameter, state["refiner.net." + name]), name
+    assert resumed.run().step == 3
+
+
+def test_on_a_bf16_cpu_the_unet_runs_in_bf16_with_float32_weights(tiny_facesets, tiny_model: Path, tmp_path: Path,
+                                                                  shared_models: Path) -> None:
+    from latentswap_core.train.precision import cpu_has_bf16
+
+    if not cpu_has_bf16():
+        pytest.skip("this CPU computes no bf16 natively (AVX512-BF16 or AMX): the refiner trains in float32")
+    first_losses, dtypes = {}, {}
+    for bf16 in (True, False):
+        trainer = RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path / str(bf16), False, steps=1,
+                                         identity_steps=0, cpu_bf16=bf16))
+
+        def note_dtype(_module, _inputs, output, bf16=bf16) -> None:
+            dtypes.setdefault(bf16, output.dtype)
+
+        trainer.parts.net.unet.conv_in.register_forward_hook(note_dtype)
+        first_losses[bf16] = trainer._train_step()
+        assert all(p.dtype == torch.float32 for p in trainer.parts.net.parameters())
+    assert dtypes == {True: torch.bfloat16, False: torch.float32}
+    assert first_losses[True]["denoise"] == pytest.approx(first_losses[False]["denoise"], rel=0.05)
+
+
 def test_sampling_is_deterministic_for_a_seed_and_changes_only_the_masked_face(trained: RefinerTrainer,
                                                                               shared_models: Path) -> None:
     folder = trained.options.output

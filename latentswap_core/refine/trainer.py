@@ -14,12 +14,15 @@ The identity loss is ``1 - cos`` between the latent identity encoder's embedding
 latent and its conditioning identity, weighted by the signal level of its timestep (a clean estimate from pure
 noise says nothing). The encoder is fitted to the embedder first (``identity_steps``) and then frozen.
 
-Like the swap model's trainer, checkpoints hold the optimizer, random states (CUDA's too) and loss history
-(``train/run_state.py``), so ``--resume`` continues the run exactly.
+Like the swap model's trainer, the UNet runs in bf16 autocast on CUDA and on CPUs with native bf16
+(``train/precision.py``), the refiner a run delivers (``refiner/``, previews) holds a moving average of the UNet's
+weights (``train/weight_average.py``), and checkpoints hold the optimizer, random states (CUDA's too) and loss
+history (``train/run_state.py``), so ``--resume`` continues the run exactly.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -57,8 +60,10 @@ from latentswap_core.train.checkpoint import (
 )
 from latentswap_core.train.loop import StepReport, TrainResult, check_run_length, run_steps
 from latentswap_core.train.losses import masked_latent_mse
+from latentswap_core.train.precision import training_autocast
 from latentswap_core.train.report import preview_grid, write_preview
 from latentswap_core.train.run_state import new_run_folder, restore_run, run_record, run_tensors, write_losses
+from latentswap_core.train.weight_average import check_average_decay, start_average
 
 LOSS_FIELDS = ("step", "loss", "denoise", "reconstruction", "identity", "seconds")
 PREVIEW_SAMPLES = 4
@@ -100,6 +105,8 @@ class RefinerTrainOptions:
     seed: int = 0
     device: str = "auto"
     resume: bool = False
+    average_decay: float = 0.999  # refiner/ holds a moving average of the UNet's weights (0: the live ones)
+    cpu_bf16: bool = True  # the UNet in bf16 autocast on CPUs that compute it natively (as the swap model's training)
 
     def __post_init__(self) -> None:
         self.faceset, self.output = Path(self.faceset), Path(self.output)
@@ -126,6 +133,7 @@ class RefinerTrainOptions:
                 raise ModelError(f"--{name.replace('_', '-')} {getattr(self, name)} is not allowed: use 0 or more")
         if not self.lr > 0:
             raise ModelError(f"--lr {self.lr} is not allowed: use a small positive rate such as 2e-4")
+        check_average_decay(self.average_decay)
 
     def as_json(self) -> dict[str, Any]:
         def plain(value: Any) -> Any:
@@ -183,6 +191,7 @@ class RefinerTrainer:
         self.schedule = training_schedule(config)
         self.optimizer = torch.optim.AdamW(self.parts.net.parameters(), lr=o.lr)
         self._resume(run_state)
+        self.average = start_average(self.parts.net, o.average_decay, run_state[1] if run_state else None)
         self.parts.identity_encoder.requires_grad_(False)
         self._saved_step, self._preview_step = (self.step if run_state else -1), -1
 
@@ -333,7 +342,7 @@ class RefinerTrainer:
         timesteps = torch.cat([g.timesteps for g in groups])
         noisy = torch.cat([self.schedule.add_noise(g.start, g.noise, g.timesteps) for g in groups])
         identity = torch.cat([g.identity for g in groups])
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+        with training_autocast(self.device, o.cpu_bf16):
             prediction = self.parts.net(noisy, timesteps, identity).float()
         first = groups[0]
         denoise = F.mse_loss(prediction[:o.batch], training_target(self.schedule, first.clean, first.noise,
@@ -355,6 +364,8 @@ class RefinerTrainer:
         torch.nn.utils.clip_grad_norm_(self.parts.net.parameters(), 1.0)
         self.optimizer.step()
         self.step += 1
+        if self.average:
+            self.average.update(self.step)
         return {"loss": float(loss.detach()), **{name: float(value.detach()) for name, value in losses.items()}}
 
     # --- the loop -------------------------------------------------------------------------------------------
@@ -374,12 +385,18 @@ class RefinerTrainer:
             self.save()
         return TrainResult(self.step, stopped_early, o.output, self.history)
 
+    @property
+    def delivered_parts(self) -> RefinerParts:
+        """The refiner the run delivers (``refiner/``, previews): the UNet's weight average, else the live UNet."""
+        return dataclasses.replace(self.parts, net=self.average.model) if self.average else self.parts
+
     @torch.no_grad()
     def preview(self) -> Path:
         """Columns: the input the refiner gets (with ``--swaps``: plate face, swap; with ``--model``: real face,
-        reconstruction; else the real face), then its refinement at ``preview_strength``."""
+        reconstruction; else the real face), then the delivered refiner's refinement at ``preview_strength``."""
         o, data = self.options, self.data
-        self.parts.net.eval()
+        net = self.delivered_parts.net
+        net.eval()
         try:
             if data.swaps is not None:
                 count = min(PREVIEW_SAMPLES, len(data.swaps))
@@ -391,7 +408,7 @@ class RefinerTrainer:
                 paired = data.reconstructions is not None
                 start = (data.reconstructions if paired else data.target.latents)[:count]
             noise = torch.randn(start.shape, generator=torch.Generator().manual_seed(o.seed)).to(self.device)
-            refined = refine_latents(self.parts.net, self.parts.config, self.normalise(start.to(self.device)),
+            refined = refine_latents(net, self.parts.config, self.normalise(start.to(self.device)),
                                      self.target_embedding.expand(count, -1), noise, o.preview_strength,
                                      o.preview_steps)
             if data.swaps is not None or data.reconstructions is not None:
@@ -403,16 +420,19 @@ class RefinerTrainer:
         return write_preview(o.output, self.step, preview_grid(columns))
 
     def save(self) -> None:
-        """The checkpoint (networks, optimizer and random states: the commit), then ``refiner/`` and the losses."""
+        """The checkpoint (live networks, the UNet's weight average, optimizer and random states: the commit), then
+        ``refiner/`` (the delivered refiner) and the losses."""
         o = self.options
         self.parts.provenance["step"] = self.step
         tensors, optimizer_json = run_tensors(self.optimizer, self.sampler, self.device)
         tensors.update({WEIGHTS_PREFIX + name: t for name, t in weights_of(self.parts).items()})
+        if self.average:
+            tensors.update(self.average.tensors())
         trainer = run_record(self, o.as_json(), self.fingerprint, optimizer_json, {
             "config": self.parts.config.to_dict(), "provenance": self.parts.provenance,
             "identity_encoder_fit": self.identity_encoder_fit})
         write_trainer_state(o.output, tensors, trainer)  # the commit: the refiner folder below follows it
-        save_refiner(self.parts, o.output / REFINER_FOLDER)
+        save_refiner(self.delivered_parts, o.output / REFINER_FOLDER)
         write_losses(o.output, self.history, LOSS_FIELDS, LOSS_FIELDS[1:-1])
         self._saved_step = self.step
 
