@@ -35,7 +35,7 @@ from latentswap_core.demo.run import CONSENT, SRC_PHOTOS, DemoOptions, write_pla
 from latentswap_core.evaluate import EvalOptions, evaluate_shot  # noqa: E402
 from latentswap_core.extract import ExtractOptions, extract_faceset, faceset_from_photos  # noqa: E402
 from latentswap_core.io import open_source  # noqa: E402
-from latentswap_core.refine import RefineOptions, Refiner, RefinerOptions, RefinerTrainer  # noqa: E402
+from latentswap_core.refine import Refiner, RefinerApplyOptions, RefinerTrainer, RefinerTrainOptions  # noqa: E402
 from latentswap_core.swap import Swapper  # noqa: E402
 from latentswap_core.swap.render import RenderOptions, render_shot  # noqa: E402
 from latentswap_core.track import TrackOptions, track_source  # noqa: E402
@@ -77,18 +77,18 @@ def main() -> None:
                                  consent=CONSENT, preview_every=0, save_every=0, augment_refresh=200)).run()
     print(f"swap model: {model.step} steps in {time.perf_counter() - began:.0f} s")
     began = time.perf_counter()
-    refiner = RefinerTrainer(RefinerOptions(src, out / "refiner", model=out / "model", swaps=(dst,),
-                                            preset=args.preset, minutes=args.refiner_minutes, preview_every=200,
-                                            save_every=0, consent=CONSENT))
+    refiner = RefinerTrainer(RefinerTrainOptions(src, out / "refiner", model=out / "model", swaps=(dst,),
+                                                 preset=args.preset, minutes=args.refiner_minutes, preview_every=200,
+                                                 save_every=0, consent=CONSENT))
     result = refiner.run()
     print(f"refiner ({args.preset}): {result.step} steps in {time.perf_counter() - began:.0f} s (with setup), "
           f"identity encoder fit {refiner.identity_encoder_fit}")
 
     held = open_source(plate, held_out)
     variants = {"swap only": None,
-                "swap + refine, temporal 0": RefineOptions(args.strength, args.steps, temporal=0.0),
-                f"swap + refine, temporal {args.temporal}": RefineOptions(args.strength, args.steps,
-                                                                          temporal=args.temporal)}
+                "swap + refine, temporal 0": RefinerApplyOptions(args.strength, args.steps, temporal=0.0),
+                f"swap + refine, temporal {args.temporal}": RefinerApplyOptions(args.strength, args.steps,
+                                                                                temporal=args.temporal)}
     rows = []
     for number, (name, refine) in enumerate(variants.items()):
         folder = out / f"render{number}"

@@ -72,13 +72,8 @@ from latentswap_core.models.config import PRESETS  # noqa: E402
 from latentswap_core.models.swap_model import parameter_count  # noqa: E402
 from latentswap_core.train.latent_cache import load_latents  # noqa: E402
 from latentswap_core.train.losses import ssim  # noqa: E402
-from latentswap_core.train.trainer import (  # noqa: E402
-    StepReport,
-    Trainer,
-    TrainOptions,
-    bf16_autocast_on,
-    cpu_has_bf16,
-)
+from latentswap_core.train.precision import bf16_autocast_on, cpu_has_bf16  # noqa: E402
+from latentswap_core.train.trainer import StepReport, Trainer, TrainOptions  # noqa: E402
 
 CODECS = ("taef2", "pixel")
 # --batch (read early, like --preset): faces per identity per step, both codecs

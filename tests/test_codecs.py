@@ -198,11 +198,11 @@ def test_unknown_codec_name() -> None:
 
 
 def test_missing_weights_name_the_search_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from latentswap_core import model_store
+    from latentswap_core import pretrained_search
 
     monkeypatch.setenv("LATENTSWAP_MODELS", str(tmp_path))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # nor a taef2 in the user's own cache
-    monkeypatch.setattr(model_store, "BUNDLED_DIR", tmp_path / "no bundle")  # an install that lost its weights
+    monkeypatch.setattr(pretrained_search, "BUNDLED_DIR", tmp_path / "no bundle")  # an install that lost its weights
     with pytest.raises(ModelError) as error:
         load_codec("taef2")
     assert str(tmp_path) in one_line(error) and "taef2" in one_line(error)

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 import torch
 from helpers import TINY_FACESET_SIZE, latentswap
+from safetensors.torch import load_file
 
 from latentswap_core.errors import ModelError
 from latentswap_core.io import read_image
-from latentswap_core.refine import RefineOptions, Refiner, RefinerOptions, RefinerTrainer
+from latentswap_core.refine import Refiner, RefinerApplyOptions, RefinerTrainer, RefinerTrainOptions
 from latentswap_core.refine.apply import smooth_detail
 from latentswap_core.refine.diffusion import training_target
 from latentswap_core.refine.embedders import ArcFaceEmbedder
@@ -23,11 +24,11 @@ from latentswap_core.refine.network import cosine_distance
 TINY = {"preset": "tiny", "identity_steps": 60, "device": "cpu"}
 
 
-def options(tiny_facesets, tiny_model: Path, output: Path, swaps: bool = True, **overrides) -> RefinerOptions:
+def options(tiny_facesets, tiny_model: Path, output: Path, swaps: bool = True, **overrides) -> RefinerTrainOptions:
     """The model's src faceset refined; with ``swaps``, also the model's swaps of the dst faceset."""
     settings = {**TINY, "steps": 8, "preview_every": 4, "save_every": 4, **overrides}
-    return RefinerOptions(tiny_facesets[0], output, model=tiny_model, swaps=(tiny_facesets[1],) if swaps else (),
-                          **settings)
+    return RefinerTrainOptions(tiny_facesets[0], output, model=tiny_model,
+                               swaps=(tiny_facesets[1],) if swaps else (), **settings)
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +103,99 @@ def test_resume_continues_the_exact_run(tiny_facesets, tiny_model: Path, tmp_pat
                                resume=True))
 
 
+def test_the_checkpoint_holds_and_restores_every_random_state_cuda_s_too(tiny_facesets, tiny_model: Path,
+                                                                        tmp_path: Path, shared_models: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refiner's checkpoint goes through the same run state as the swap model's (train/run_state.py): torch's,
+    the sampler's and, from a CUDA run, CUDA's generator are saved and come back on --resume."""
+    from latentswap_core.train import run_state
+
+    quick = {"preview_every": 0, "save_every": 0, "identity_steps": 10}
+    trainer = RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path / "r", False, steps=2, **quick))
+    trainer.run()
+    marker = torch.arange(16, dtype=torch.uint8)  # CUDA's generator, faked: saved as a run on CUDA saves it
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda: marker)
+    trainer.device = torch.device("cuda")
+    trainer.save()
+    saved = load_file(str(tmp_path / "r" / "trainer_state.safetensors"))
+    assert torch.equal(saved["rng.cuda"], marker)
+
+    restored: list[torch.Tensor] = []
+    monkeypatch.setattr(torch.cuda, "set_rng_state", restored.append)
+    restore = run_state.restore_random_states
+    monkeypatch.setattr(run_state, "restore_random_states",  # as a run resumed on CUDA restores them
+                        lambda tensors, sampler, device: restore(tensors, sampler, torch.device("cuda")))
+    resumed = RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path / "r", False, steps=4, resume=True,
+                                     **quick))
+    assert len(restored) == 1 and torch.equal(restored[0], marker)
+    assert torch.equal(torch.get_rng_state(), saved["rng.torch"])
+    assert torch.equal(resumed.sampler.get_state(), saved["rng.sampler"])
+
+
+def test_the_refiner_delivers_its_unet_s_weight_average_and_resumes_it_exactly(tiny_facesets, tiny_model: Path,
+                                                                               tmp_path: Path,
+                                                                               shared_models: Path) -> None:
+    quick = {"preview_every": 0, "identity_steps": 10, "average_decay": 0.5}
+    straight = RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path / "straight", False, steps=6, save_every=0,
+                                      **quick))
+    initial = {name: p.detach().clone() for name, p in straight.parts.net.named_parameters()}
+    straight.run()
+    RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path / "split", False, steps=3, **quick)).run()
+    RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path / "split", False, steps=6, resume=True,
+                           **quick)).run()
+
+    state = load_file(str(tmp_path / "straight" / "trainer_state.safetensors"))
+    delivered = load_file(str(tmp_path / "straight" / "refiner" / "refiner.safetensors"))
+    averaged = {name.removeprefix("average."): t for name, t in state.items() if name.startswith("average.")}
+    assert set(averaged) == {name for name, _ in straight.parts.net.named_parameters()}
+    for name, tensor in averaged.items():
+        assert torch.equal(delivered["net." + name], tensor), name
+    assert max(float((state["refiner.net." + name] - t).abs().max()) for name, t in averaged.items()) > 1e-5
+    assert max(float((initial[name] - t).abs().max()) for name, t in averaged.items()) > 1e-5  # it follows
+    resumed = load_file(str(tmp_path / "split" / "refiner" / "refiner.safetensors"))
+    for name, tensor in delivered.items():
+        assert torch.allclose(tensor, resumed[name], atol=1e-6), name
+
+
+def test_average_decay_0_delivers_the_live_unet_and_older_checkpoints_resume(tiny_facesets, tiny_model: Path,
+                                                                             tmp_path: Path,
+                                                                             shared_models: Path) -> None:
+    quick = {"preview_every": 0, "identity_steps": 10}
+    RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path / "r", False, steps=2, average_decay=0.0,
+                           **quick)).run()
+    state = load_file(str(tmp_path / "r" / "trainer_state.safetensors"))
+    delivered = load_file(str(tmp_path / "r" / "refiner" / "refiner.safetensors"))
+    assert not any(name.startswith(("average.", "rng.cuda")) for name in state)  # as checkpoints before them
+    for name, tensor in delivered.items():
+        assert torch.equal(state["refiner." + name], tensor), name
+    resumed = RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path / "r", False, steps=3, resume=True,
+                                     **quick))  # with the weight average: it starts from the live weights
+    for name, parameter in resumed.average.model.named_parameters():
+        assert torch.equal(parameter, state["refiner.net." + name]), name
+    assert resumed.run().step == 3
+
+
+def test_on_a_bf16_cpu_the_unet_runs_in_bf16_with_float32_weights(tiny_facesets, tiny_model: Path, tmp_path: Path,
+                                                                  shared_models: Path) -> None:
+    from latentswap_core.train.precision import cpu_has_bf16
+
+    if not cpu_has_bf16():
+        pytest.skip("this CPU computes no bf16 natively (AVX512-BF16 or AMX): the refiner trains in float32")
+    first_losses, dtypes = {}, {}
+    for bf16 in (True, False):
+        trainer = RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path / str(bf16), False, steps=1,
+                                         identity_steps=0, cpu_bf16=bf16))
+
+        def note_dtype(_module, _inputs, output, bf16=bf16) -> None:
+            dtypes.setdefault(bf16, output.dtype)
+
+        trainer.parts.net.unet.conv_in.register_forward_hook(note_dtype)
+        first_losses[bf16] = trainer._train_step()
+        assert all(p.dtype == torch.float32 for p in trainer.parts.net.parameters())
+    assert dtypes == {True: torch.bfloat16, False: torch.float32}
+    assert first_losses[True]["denoise"] == pytest.approx(first_losses[False]["denoise"], rel=0.05)
+
+
 def test_sampling_is_deterministic_for_a_seed_and_changes_only_the_masked_face(trained: RefinerTrainer,
                                                                               shared_models: Path) -> None:
     folder = trained.options.output
@@ -111,7 +205,7 @@ def test_sampling_is_deterministic_for_a_seed_and_changes_only_the_masked_face(t
     keys = [(0, 1001), (1, 1001)]
 
     def refined(seed: int) -> np.ndarray:
-        return Refiner(folder, RefineOptions(seed=seed, strength=0.5, steps=6)).refine(faces, masks, keys)
+        return Refiner(folder, RefinerApplyOptions(seed=seed, strength=0.5, steps=6)).refine(faces, masks, keys)
 
     first, again, other = refined(3), refined(3), refined(4)
     assert first.shape == faces.shape and first.dtype == np.float32
@@ -125,7 +219,7 @@ def test_sampling_is_deterministic_for_a_seed_and_changes_only_the_masked_face(t
 def test_refine_strength_zero_is_the_codec_round_trip_only(trained: RefinerTrainer, shared_models: Path) -> None:
     faces = trained.data.target.faces.permute(0, 2, 3, 1).numpy().astype(np.float32) / 255
     masks = np.ones(faces.shape[:3], np.float32)
-    refiner = Refiner(trained.options.output, RefineOptions(strength=0.0))
+    refiner = Refiner(trained.options.output, RefinerApplyOptions(strength=0.0))
     kept = refiner.refine(faces, masks, [(0, 1), (1, 1)])
     with torch.no_grad():
         round_trip = refiner.codec.decode(refiner.codec.encode(torch.from_numpy(faces).permute(0, 3, 1, 2)))

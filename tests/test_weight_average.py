@@ -69,10 +69,13 @@ def test_average_decay_0_delivers_the_live_weights(tiny_facesets, shared_models,
     assert torch.equal(delivered["inter.conv1.weight"], state["model.inter.conv1.weight"])
 
 
+@pytest.mark.parametrize("command", ["train", "train-refiner"])
 @pytest.mark.parametrize("decay", ["1", "-0.1"])
-def test_a_decay_outside_0_to_1_is_refused_in_one_line(tiny_facesets, tmp_path: Path, decay: str) -> None:
-    done = latentswap("train", "--src", str(tiny_facesets[0]), "--dst", str(tiny_facesets[1]), "-o",
-                      str(tmp_path / "model"), "--steps", "1", "--average-decay", decay)
+def test_a_decay_outside_0_to_1_is_refused_in_one_line(tiny_facesets, tmp_path: Path, decay: str,
+                                                       command: str) -> None:
+    inputs = ["--src", str(tiny_facesets[0]), "--dst", str(tiny_facesets[1])] if command == "train" else \
+        ["--faceset", str(tiny_facesets[0])]
+    done = latentswap(command, *inputs, "-o", str(tmp_path / "model"), "--steps", "1", "--average-decay", decay)
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and f"--average-decay {float(decay)} is not allowed" in done.stderr
     assert not (tmp_path / "model").exists()

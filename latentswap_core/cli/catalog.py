@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from latentswap_core import color, model_store
+from latentswap_core import color, pretrained_search
 from latentswap_core.cli.arguments import add_ocio_config
 
 
@@ -28,11 +28,11 @@ def list_colorspaces(args: argparse.Namespace) -> int:
 
 
 def list_models(args: argparse.Namespace) -> int:
-    print(f"search path (${model_store.ENV_VAR}, then the user cache folder, then the weights that come with "
+    print(f"search path (${pretrained_search.ENV_VAR}, then the user cache folder, then the weights that come with "
           "the install):")
-    for root in model_store.search_path():
+    for root in pretrained_search.search_path():
         print(f"  {root}{'' if root.is_dir() else '  (missing)'}")
-    found = model_store.available_models()
+    found = pretrained_search.available_models()
     print("models:" if found else "models: none found")
     for name, folder in found:
         print(f"  {name:<16} {folder}")

@@ -40,6 +40,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         help="latents per group per step (default: 4)")
     parser.add_argument("--lr", type=number(high=1.0, above=0), default=2e-4,
                         help="AdamW learning rate (default: 2e-4)")
+    parser.add_argument("--average-decay", type=number(), default=0.999, metavar="D",
+                        help="refiner/ holds a moving average of the UNet's weights with this decay, steadier than "
+                             "the last step's (default: 0.999; 0: the last step's weights)")
     parser.add_argument("--max-strength", type=number(), default=0.6, metavar="S",
                         help="highest noise level (0..1 of the schedule) the reconstruction and swap groups train; "
                              "keep it above the --refine-strength you render with (default: 0.6)")
@@ -58,16 +61,16 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from latentswap_core.refine import RefinerOptions, RefinerTrainer
+    from latentswap_core.refine import RefinerTrainer, RefinerTrainOptions
 
-    options = RefinerOptions(
+    options = RefinerTrainOptions(
         faceset=args.faceset, output=args.output, model=args.model, swaps=tuple(args.swaps), codec=args.codec,
         codec_path=args.codec_path, resolution=args.resolution, preset=args.preset, prediction=args.prediction,
         steps=args.steps, minutes=args.minutes, batch=args.batch, lr=args.lr, max_strength=args.max_strength,
         identity_weight=args.identity_weight, reconstruction_weight=args.reconstruction_weight,
         identity_steps=args.identity_steps, arcface=args.arcface, save_every=args.save_every,
         preview_every=args.preview_every, target_name=args.name, consent=args.consent, seed=args.seed,
-        device=args.device, resume=args.resume,
+        device=args.device, resume=args.resume, average_decay=args.average_decay,
     )
     trainer = RefinerTrainer(options)
     if not args.consent:

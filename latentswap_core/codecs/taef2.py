@@ -15,7 +15,7 @@ from torch import nn
 
 from latentswap_core.codecs.base import Codec, sha256_of_files
 from latentswap_core.errors import ModelError
-from latentswap_core.model_store import find_model
+from latentswap_core.pretrained_search import find_model
 
 MODEL_NAME = "taef2"
 ENCODER_FILE = "taef2_encoder.safetensors"

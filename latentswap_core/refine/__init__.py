@@ -23,9 +23,9 @@ def _trainer() -> ModuleType:
 
 # loaded on first use: the command line imports this package's light modules without torch
 __getattr__, __all__ = lazy_exports(__name__, {
-    "RefineOptions": _apply,
     "Refiner": _apply,
+    "RefinerApplyOptions": _apply,
     "RefinerConfig": _config,
-    "RefinerOptions": _trainer,
+    "RefinerTrainOptions": _trainer,
     "RefinerTrainer": _trainer,
 })

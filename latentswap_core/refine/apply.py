@@ -32,7 +32,10 @@ TRACK_SEED_STRIDE = 1_000_003
 
 
 @dataclass(frozen=True)
-class RefineOptions:
+class RefinerApplyOptions:
+    """How a trained refiner is applied to swapped faces at render time (``swap --refine-*``); the training
+    settings are ``RefinerTrainOptions`` (``refine/trainer.py``)."""
+
     strength: float = 0.3  # how much of the schedule is re-run: 0 keeps the swap, 1 ignores it
     steps: int = 20  # sampler steps for the whole schedule; round(steps * strength) are run
     seed: int = 0
@@ -56,8 +59,8 @@ class RefineOptions:
 class Refiner:
     """Load once, then ``refine`` batches of swapped faces in frame order (it keeps per-track state)."""
 
-    def __init__(self, path: str | os.PathLike[str], options: RefineOptions = RefineOptions(), device: str = "cpu",
-                 codec_path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], options: RefinerApplyOptions = RefinerApplyOptions(),
+                 device: str = "cpu", codec_path: str | os.PathLike[str] | None = None) -> None:
         options.check()
         self.options = options
         self.folder = refiner_folder(path)

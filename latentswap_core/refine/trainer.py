@@ -13,10 +13,16 @@ identity:
 The identity loss is ``1 - cos`` between the latent identity encoder's embedding of every predicted clean
 latent and its conditioning identity, weighted by the signal level of its timestep (a clean estimate from pure
 noise says nothing). The encoder is fitted to the embedder first (``identity_steps``) and then frozen.
+
+Like the swap model's trainer, the UNet runs in bf16 autocast on CUDA and on CPUs with native bf16
+(``train/precision.py``), the refiner a run delivers (``refiner/``, previews) holds a moving average of the UNet's
+weights (``train/weight_average.py``), and checkpoints hold the optimizer, random states (CUDA's too) and loss
+history (``train/run_state.py``), so ``--resume`` continues the run exactly.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -49,25 +55,28 @@ from latentswap_core.train.checkpoint import (
     STATE_FILE,
     TRAINER_FILE,
     check_fingerprint,
-    optimizer_tensors,
     read_trainer_state,
-    restore_optimizer,
     write_trainer_state,
 )
-from latentswap_core.train.loop import StepReport, TrainResult, run_steps
+from latentswap_core.train.loop import StepReport, TrainResult, check_run_length, run_steps
 from latentswap_core.train.losses import masked_latent_mse
-from latentswap_core.train.report import plot_losses, preview_grid, read_loss_history, write_loss_history, write_preview
+from latentswap_core.train.precision import training_autocast
+from latentswap_core.train.report import preview_grid, write_preview
+from latentswap_core.train.run_state import new_run_folder, restore_run, run_record, run_tensors, write_losses
+from latentswap_core.train.weight_average import check_average_decay, start_average
 
 LOSS_FIELDS = ("step", "loss", "denoise", "reconstruction", "identity", "seconds")
 PREVIEW_SAMPLES = 4
-LOSS_TAIL = 50
 IDENTITY_ENCODER_BATCH = 32
 IDENTITY_ENCODER_LR = 1e-3
 WEIGHTS_PREFIX = "refiner."  # the networks' names in trainer_state.safetensors
 
 
 @dataclass
-class RefinerOptions:
+class RefinerTrainOptions:
+    """How a refiner is trained (``latentswap train-refiner``); applying it at swap time takes
+    ``RefinerApplyOptions`` (``refine/apply.py``)."""
+
     faceset: Path  # the identity the refined swaps should show (the swap model's src)
     output: Path
     model: Path | None = None  # a swap model folder: paired reconstructions, its codec and face size
@@ -96,6 +105,8 @@ class RefinerOptions:
     seed: int = 0
     device: str = "auto"
     resume: bool = False
+    average_decay: float = 0.999  # refiner/ holds a moving average of the UNet's weights (0: the live ones)
+    cpu_bf16: bool = True  # the UNet in bf16 autocast on CPUs that compute it natively (as the swap model's training)
 
     def __post_init__(self) -> None:
         self.faceset, self.output = Path(self.faceset), Path(self.output)
@@ -104,10 +115,7 @@ class RefinerOptions:
         self.target_name = self.target_name or self.faceset.resolve().name
 
     def check(self) -> None:
-        if (self.steps is None) == (self.minutes is None):
-            raise ModelError("give either --steps N or --minutes M to say how long to train")
-        if (self.steps is not None and self.steps < 1) or (self.minutes is not None and self.minutes <= 0):
-            raise ModelError("--steps and --minutes must be more than 0")
+        check_run_length(self.steps, self.minutes)
         if self.swaps and self.model is None:
             raise ModelError("--swaps needs --model: the refiner learns from that model's swaps of those faces")
         if self.preset not in PRESETS:
@@ -125,6 +133,7 @@ class RefinerOptions:
                 raise ModelError(f"--{name.replace('_', '-')} {getattr(self, name)} is not allowed: use 0 or more")
         if not self.lr > 0:
             raise ModelError(f"--lr {self.lr} is not allowed: use a small positive rate such as 2e-4")
+        check_average_decay(self.average_decay)
 
     def as_json(self) -> dict[str, Any]:
         def plain(value: Any) -> Any:
@@ -150,7 +159,7 @@ class _Group:
 class RefinerTrainer:
     """Set up (codec, swap model, cached data, networks, maybe a resumed checkpoint), then ``run()``."""
 
-    def __init__(self, options: RefinerOptions) -> None:
+    def __init__(self, options: RefinerTrainOptions) -> None:
         options.check()
         self.options = o = options
         self.device = torch.device(resolve_device(o.device))
@@ -173,31 +182,16 @@ class RefinerTrainer:
         run_state = self._open_output()
         self.data = prepare_data(o.faceset, o.swaps, self.codec, resolution, self.model, model_id or "", embedder,
                                  o.output / "cache")
-        if run_state is None:
-            self.parts = build_parts(self._new_config(resolution, embedder), self._provenance(model_id))
-            self.parts.net.to(self.device)
-            self.parts.identity_encoder.to(self.device)
-        else:
-            self.parts = self._resumed_parts(*run_state)
+        self.parts = self._new_parts(resolution, embedder, model_id) if run_state is None else \
+            self._resumed_parts(*run_state)
         config = self.parts.config
         self.mean = torch.tensor(config.latent_mean).view(1, -1, 1, 1)
         self.std = torch.tensor(config.latent_std).view(1, -1, 1, 1)
         self.target_embedding = self.parts.target_embedding.to(self.device)
         self.schedule = training_schedule(config)
         self.optimizer = torch.optim.AdamW(self.parts.net.parameters(), lr=o.lr)
-        self.sampler = torch.Generator().manual_seed(o.seed)
-        self.step, self.elapsed, self.history = 0, 0.0, []
-        self.identity_encoder_fit: dict[str, float] = {}
-        if run_state is not None:
-            trainer, tensors = run_state
-            restore_optimizer(self.optimizer, tensors, trainer["optimizer"], o.lr)
-            torch.set_rng_state(tensors["rng.torch"])
-            self.sampler.set_state(tensors["rng.sampler"])
-            self.step, self.elapsed = int(trainer["step"]), float(trainer["elapsed_s"])
-            self.identity_encoder_fit = trainer.get("identity_encoder_fit", {})
-            self.history = read_loss_history(o.output / "losses.csv", self.step)
-            last = self.history[-1]["step"] if self.history else 0  # losses.csv lags after a kill mid-checkpoint
-            self.history += [row for row in trainer.get("loss_tail", []) if row["step"] > last]
+        self._resume(run_state)
+        self.average = start_average(self.parts.net, o.average_decay, run_state[1] if run_state else None)
         self.parts.identity_encoder.requires_grad_(False)
         self._saved_step, self._preview_step = (self.step if run_state else -1), -1
 
@@ -220,14 +214,33 @@ class RefinerTrainer:
     def _open_output(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]] | None:
         o = self.options
         if not o.resume:
-            if any((o.output / name).exists() for name in (TRAINER_FILE, STATE_FILE, REFINER_FOLDER)):
-                raise ModelError(f"{o.output} already holds a refiner: add --resume to continue it, or choose a new "
-                                 "-o folder")
-            o.output.mkdir(parents=True, exist_ok=True)
+            held = any((o.output / name).exists() for name in (TRAINER_FILE, STATE_FILE, REFINER_FOLDER))
+            new_run_folder(o.output, held, "a refiner")
             return None
         trainer, tensors = read_trainer_state(o.output)
         check_fingerprint(o.output, trainer, self.fingerprint)
         return trainer, tensors
+
+    def _new_parts(self, resolution: int, embedder, model_id: str | None) -> RefinerParts:
+        parts = build_parts(self._new_config(resolution, embedder), self._provenance(model_id))
+        parts.net.to(self.device)
+        parts.identity_encoder.to(self.device)
+        return parts
+
+    def _resume(self, run_state: tuple[dict[str, Any], dict[str, torch.Tensor]] | None) -> None:
+        """The batch sampler, and the step, time, loss history, optimizer and random states: new, or the
+        checkpoint's (``train/run_state.py``)."""
+        o = self.options
+        self.sampler = torch.Generator().manual_seed(o.seed)
+        self.step, self.elapsed = 0, 0.0
+        self.history: list[dict[str, Any]] = []
+        self.identity_encoder_fit: dict[str, float] = {}
+        if run_state is None:
+            return
+        trainer, tensors = run_state
+        self.step, self.elapsed, self.history = restore_run(o.output, trainer, tensors, self.optimizer, o.lr,
+                                                            self.sampler, self.device)
+        self.identity_encoder_fit = trainer.get("identity_encoder_fit", {})
 
     def _resumed_parts(self, trainer: dict[str, Any], tensors: dict[str, torch.Tensor]) -> RefinerParts:
         """The networks as the checkpoint's trainer state holds them (the refiner folder may be a save behind)."""
@@ -329,7 +342,7 @@ class RefinerTrainer:
         timesteps = torch.cat([g.timesteps for g in groups])
         noisy = torch.cat([self.schedule.add_noise(g.start, g.noise, g.timesteps) for g in groups])
         identity = torch.cat([g.identity for g in groups])
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+        with training_autocast(self.device, o.cpu_bf16):
             prediction = self.parts.net(noisy, timesteps, identity).float()
         first = groups[0]
         assert first.clean is not None, "the first group is the target's own faces, noised from clean"
@@ -353,6 +366,8 @@ class RefinerTrainer:
         torch.nn.utils.clip_grad_norm_(self.parts.net.parameters(), 1.0)
         self.optimizer.step()
         self.step += 1
+        if self.average:
+            self.average.update(self.step)
         return {"loss": float(loss.detach()), **{name: float(value.detach()) for name, value in losses.items()}}
 
     # --- the loop -------------------------------------------------------------------------------------------
@@ -372,12 +387,18 @@ class RefinerTrainer:
             self.save()
         return TrainResult(self.step, stopped_early, o.output, self.history)
 
+    @property
+    def delivered_parts(self) -> RefinerParts:
+        """The refiner the run delivers (``refiner/``, previews): the UNet's weight average, else the live UNet."""
+        return dataclasses.replace(self.parts, net=self.average.model) if self.average else self.parts
+
     @torch.no_grad()
     def preview(self) -> Path:
         """Columns: the input the refiner gets (with ``--swaps``: plate face, swap; with ``--model``: real face,
-        reconstruction; else the real face), then its refinement at ``preview_strength``."""
+        reconstruction; else the real face), then the delivered refiner's refinement at ``preview_strength``."""
         o, data = self.options, self.data
-        self.parts.net.eval()
+        net = self.delivered_parts.net
+        net.eval()
         try:
             if data.swaps is not None:
                 assert data.swap_sources is not None, "swaps come with the plate faces they were made from"
@@ -389,7 +410,7 @@ class RefinerTrainer:
                 columns = [data.target.faces[:count].float() / 255]
                 start = (data.reconstructions if data.reconstructions is not None else data.target.latents)[:count]
             noise = torch.randn(start.shape, generator=torch.Generator().manual_seed(o.seed)).to(self.device)
-            refined = refine_latents(self.parts.net, self.parts.config, self.normalise(start.to(self.device)),
+            refined = refine_latents(net, self.parts.config, self.normalise(start.to(self.device)),
                                      self.target_embedding.expand(count, -1), noise, o.preview_strength,
                                      o.preview_steps)
             if data.swaps is not None or data.reconstructions is not None:
@@ -401,20 +422,19 @@ class RefinerTrainer:
         return write_preview(o.output, self.step, preview_grid(columns))
 
     def save(self) -> None:
+        """The checkpoint (live networks, the UNet's weight average, optimizer and random states: the commit), then
+        ``refiner/`` (the delivered refiner) and the losses."""
         o = self.options
         self.parts.provenance["step"] = self.step
-        tensors, optimizer_json = optimizer_tensors(self.optimizer)
-        tensors["rng.torch"] = torch.get_rng_state()
-        tensors["rng.sampler"] = self.sampler.get_state()
+        tensors, optimizer_json = run_tensors(self.optimizer, self.sampler, self.device)
         tensors.update({WEIGHTS_PREFIX + name: t for name, t in weights_of(self.parts).items()})
-        trainer = {"step": self.step, "elapsed_s": round(self.elapsed, 3), "options": o.as_json(),
-                   "fingerprint": self.fingerprint, "config": self.parts.config.to_dict(),
-                   "provenance": self.parts.provenance, "identity_encoder_fit": self.identity_encoder_fit,
-                   "optimizer": optimizer_json, "loss_tail": self.history[-LOSS_TAIL:]}
+        if self.average:
+            tensors.update(self.average.tensors())
+        trainer = run_record(self, o.as_json(), self.fingerprint, optimizer_json, {
+            "config": self.parts.config.to_dict(), "provenance": self.parts.provenance,
+            "identity_encoder_fit": self.identity_encoder_fit})
         write_trainer_state(o.output, tensors, trainer)  # the commit: the refiner folder below follows it
-        save_refiner(self.parts, o.output / REFINER_FOLDER)
-        write_loss_history(o.output / "losses.csv", self.history, LOSS_FIELDS)
-        if self.history:
-            plot_losses(o.output / "losses.png", self.history, LOSS_FIELDS[1:-1])
+        save_refiner(self.delivered_parts, o.output / REFINER_FOLDER)
+        write_losses(o.output, self.history, LOSS_FIELDS, LOSS_FIELDS[1:-1])
         self._saved_step = self.step
 

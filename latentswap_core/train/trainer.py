@@ -15,10 +15,8 @@ is a moving average of the trained weights (``weight_average.py``); the checkpoi
 
 from __future__ import annotations
 
-import functools
-import math
 from collections.abc import Callable
-from contextlib import closing, nullcontext
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -33,11 +31,10 @@ from latentswap_core.models import SwapModel, SwapModelConfig
 from latentswap_core.models.limits import MAX_CONSENT_CHARS
 from latentswap_core.train.augment import AugmentedPool, AugmentSettings, random_latent_warp
 from latentswap_core.train.checkpoint import (
+    Checkpoint,
     check_fingerprint,
     has_checkpoint,
     load_checkpoint,
-    optimizer_tensors,
-    restore_optimizer,
     save_checkpoint,
 )
 from latentswap_core.train.decoder_response import DecoderResponse, fit_decoder_response
@@ -52,13 +49,14 @@ from latentswap_core.train.distributed import (
 )
 from latentswap_core.train.faceset_report import FacesetReport, faceset_report
 from latentswap_core.train.latent_cache import FaceLatents, load_latents
-from latentswap_core.train.loop import StepReport, TrainResult, run_steps
+from latentswap_core.train.loop import StepReport, TrainResult, check_run_length, run_steps
 from latentswap_core.train.losses import mask_loss, masked_latent_mse, masked_pixel_loss, masked_response_loss
-from latentswap_core.train.report import plot_losses, preview_grid, read_loss_history, write_loss_history, write_preview
-from latentswap_core.train.weight_average import WeightAverage
+from latentswap_core.train.precision import training_autocast
+from latentswap_core.train.report import preview_grid, write_preview
+from latentswap_core.train.run_state import new_run_folder, restore_run, run_record, run_tensors, write_losses
+from latentswap_core.train.weight_average import check_average_decay, start_average
 
 PREVIEW_SAMPLES = 3
-LOSS_TAIL = 50
 SAMPLER_SEED_STRIDE = 1_000_003  # process r of a data-parallel run samples with seed + r * stride
 REPLICA_TOLERANCE = 1e-4
 
@@ -136,17 +134,11 @@ class TrainOptions:
         self.dst_name = self.dst_name or self.dst.resolve().name
 
     def check(self) -> None:
-        if (self.steps is None) == (self.minutes is None):
-            raise ModelError("give either --steps N or --minutes M to say how long to train")
+        check_run_length(self.steps, self.minutes)
         for name in ("batch", "accumulate", "pixel_loss_crop", "pixel_loss_samples", "augment_pool", "augment_refresh"):
             if getattr(self, name) < 1:
                 raise ModelError(f"--{name.replace('_', '-')} {getattr(self, name)} is not allowed: use 1 or more")
-        if (self.steps is not None and self.steps < 1) or (self.minutes is not None and not self.minutes > 0):
-            raise ModelError("--steps and --minutes must be more than 0")
-        if self.minutes is not None and not math.isfinite(self.minutes):
-            raise ModelError(f"--minutes {self.minutes} is not allowed: give a finite number of minutes")
-        if not 0 <= self.average_decay < 1:
-            raise ModelError(f"--average-decay {self.average_decay} is not allowed: use 0 (off) or a decay below 1")
+        check_average_decay(self.average_decay)
         if not 0 <= self.augment_share <= 1:
             raise ModelError(f"--augment-share {self.augment_share} is not allowed: use a fraction from 0 to 1")
         if not self.eyes_mouth_priority >= 0:
@@ -184,6 +176,35 @@ class Trainer:
         }
         self.face_type = matching_face_type(o.src, o.dst)  # unusable facesets: refused before -o is created
         checkpoint = self._open_model_dir()
+        self._build_model(config, checkpoint)
+        self._resume(checkpoint)
+        broadcast_module(self.model, self.world)
+        self.average = start_average(self.model, o.average_decay, checkpoint.tensors if checkpoint else None)
+        self.faceset_report = self._report_facesets(on_faceset_report)
+        self._load_latents()
+        self.response, self.response_fit = self._fit_decoder_response()
+        self._saved_step = self.step
+        self._saved_once = checkpoint is not None
+        self._preview_step = -1
+        self.augment_settings = AugmentSettings()
+        self._pools: dict[str, AugmentedPool] = {}
+
+    # --- setup ---------------------------------------------------------------------------------------------
+    def _open_model_dir(self) -> Checkpoint | None:
+        """A new model dir (refused if it holds a run), or with ``--resume`` its checkpoint, checked to be this
+        run's (the same fingerprint)."""
+        o = self.options
+        if not o.resume:
+            new_run_folder(o.output, has_checkpoint(o.output), "a trained model")
+            return None
+        checkpoint = load_checkpoint(o.output, self.device)
+        check_fingerprint(o.output, checkpoint.trainer, self.fingerprint)
+        return checkpoint
+
+    def _build_model(self, config: SwapModelConfig, checkpoint: Checkpoint | None) -> None:
+        """The swap model (new, or the checkpoint's live weights) on the device, laid out for it, and its
+        optimizer."""
+        o = self.options
         if checkpoint:
             saved = checkpoint.model.config
             if (saved.latent_channels, saved.latent_size) != (config.latent_channels, config.latent_size):
@@ -198,33 +219,38 @@ class Trainer:
         self._parameters = list(self.model.parameters())
         # fused: one kernel for all parameters instead of a dozen per tensor (CPU: 5.0 -> 1.5 ms a step, 3.8 M weights)
         self.optimizer = torch.optim.AdamW(self._parameters, lr=o.lr, fused=True)
+
+    def _resume(self, checkpoint: Checkpoint | None) -> None:
+        """The batch sampler, and the step, time, loss history, optimizer and random states: new, or the
+        checkpoint's (``run_state.py``)."""
+        o = self.options
         self.sampler = torch.Generator().manual_seed(o.seed + SAMPLER_SEED_STRIDE * self.world.rank)
         self.step, self.elapsed = 0, 0.0
         self.history: list[dict[str, Any]] = []
-        if checkpoint:
-            restore_optimizer(self.optimizer, checkpoint.tensors, checkpoint.trainer["optimizer"], o.lr)
-            torch.set_rng_state(checkpoint.tensors["rng.torch"])
-            if self.world.is_main:  # the others reseed: their batches differ from the first run's, not their weights
-                self.sampler.set_state(checkpoint.tensors["rng.sampler"])
-            else:
-                resumed_step = int(checkpoint.trainer["step"])
-                self.sampler.manual_seed(o.seed + SAMPLER_SEED_STRIDE * self.world.rank + resumed_step)
-            if "rng.cuda" in checkpoint.tensors and self.device.type == "cuda":
-                torch.cuda.set_rng_state(checkpoint.tensors["rng.cuda"])
-            self.step, self.elapsed = int(checkpoint.trainer["step"]), float(checkpoint.trainer["elapsed_s"])
-            self.history = read_loss_history(o.output / "losses.csv", self.step)
-            last = self.history[-1]["step"] if self.history else 0  # losses.csv lags after a kill mid-checkpoint
-            self.history += [row for row in checkpoint.trainer.get("loss_tail", []) if row["step"] > last]
-        broadcast_module(self.model, self.world)
-        self.average = WeightAverage(self.model, o.average_decay) if o.average_decay else None
-        if checkpoint and self.average:
-            self.average.restore(checkpoint.tensors)
-        self.faceset_report: FacesetReport | None = None
-        if self.world.is_main:
-            self.faceset_report = faceset_report(o.src, o.dst, o.resolution)
-            self.faceset_report.write(o.output)
-            if on_faceset_report is not None:
-                on_faceset_report(self.faceset_report)
+        if checkpoint is None:
+            return
+        # the other processes reseed: their batches differ from the first run's, not their weights
+        sampler = self.sampler if self.world.is_main else None
+        self.step, self.elapsed, self.history = restore_run(o.output, checkpoint.trainer, checkpoint.tensors,
+                                                            self.optimizer, o.lr, sampler, self.device)
+        if not self.world.is_main:
+            self.sampler.manual_seed(o.seed + SAMPLER_SEED_STRIDE * self.world.rank + self.step)
+
+    def _report_facesets(self, on_faceset_report: Callable[[FacesetReport], None] | None) -> FacesetReport | None:
+        """The facesets' report, written to the model dir and passed on (the main process; the others: None)."""
+        if not self.world.is_main:
+            return None
+        o = self.options
+        report = faceset_report(o.src, o.dst, o.resolution)
+        report.write(o.output)
+        if on_faceset_report is not None:
+            on_faceset_report(report)
+        return report
+
+    def _load_latents(self) -> None:
+        """Both facesets' cached latents (encoded by the main process, read by the others) and what batches are
+        drawn from."""
+        o = self.options
         cache = o.output / "cache"
         if not self.world.is_main:
             barrier(self.world)  # the main process encodes the facesets; the others read its cache
@@ -233,17 +259,14 @@ class Trainer:
         if self.world.is_main:
             barrier(self.world)
         self._resident = {"src": self._on_device(self.src), "dst": self._on_device(self.dst)}
-        self.response: DecoderResponse | None = None  # the decoder's linear response, when the options ask for it
-        self.response_fit: float | None = None
-        if o.decoder_response and self.codec.weights_sha256:  # a weight-free codec's latents are its pixels
-            self.response, self.response_fit = fit_decoder_response(
-                self.codec, torch.cat([self.src.latents, self.dst.latents]), o.seed)
-            self.response.to(self.device)
-        self._saved_step = self.step
-        self._saved_once = checkpoint is not None
-        self._preview_step = -1
-        self.augment_settings = AugmentSettings()
-        self._pools: dict[str, AugmentedPool] = {}
+
+    def _fit_decoder_response(self) -> tuple[DecoderResponse | None, float | None]:
+        """The linear model of the codec's decoder the response loss uses, and how well it fits (None without)."""
+        o = self.options
+        if not (o.decoder_response and self.codec.weights_sha256):  # a weight-free codec's latents are its pixels
+            return None, None
+        response, fit = fit_decoder_response(self.codec, torch.cat([self.src.latents, self.dst.latents]), o.seed)
+        return response.to(self.device), fit
 
     @staticmethod
     def _holdout(pattern: str | None) -> MatteSequence | None:
@@ -256,18 +279,6 @@ class Trainer:
             return data
         free_bytes, _ = torch.cuda.mem_get_info(self.device)
         return data.to(self.device) if data.nbytes() < free_bytes // 4 else data.pin_memory()
-
-    def _open_model_dir(self):
-        o = self.options
-        if not o.resume:
-            if has_checkpoint(o.output):
-                raise ModelError(f"{o.output} already holds a trained model: add --resume to continue it, or choose "
-                                 "a new -o folder")
-            o.output.mkdir(parents=True, exist_ok=True)
-            return None
-        checkpoint = load_checkpoint(o.output, self.device)
-        check_fingerprint(o.output, checkpoint.trainer, self.fingerprint)
-        return checkpoint
 
     # --- one step ------------------------------------------------------------------------------------------
     def _batch(self, data: FaceLatents, role: str, faces: bool) -> Batch:
@@ -312,10 +323,8 @@ class Trainer:
         """bf16 for the swap model and the frozen decoder: on CUDA, and on CPUs with native bf16 (AVX512-BF16,
         AMX), where a 512 px latent step's model forward + backward takes 0.056 s instead of 0.12 s, and TAEF2's
         decode forward + backward of two 256 px faces 0.28 s instead of 0.77 s. Weights, optimizer and losses
-        stay float32."""
-        if bf16_autocast_on(self.device.type, self.options.cpu_bf16):
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return nullcontext()
+        stay float32 (``precision.py``)."""
+        return training_autocast(self.device, self.options.cpu_bf16)
 
     def _pixel_window(self) -> tuple[slice, slice, slice, slice]:
         """A random square of the latent (rows, columns) that the pixel and response losses compare, and the same
@@ -454,16 +463,8 @@ class Trainer:
         self._saved_step, self._saved_once = self.step, True
         if not self.world.is_main:
             return
-        tensors, optimizer_json = optimizer_tensors(self.optimizer)
-        tensors["rng.torch"] = torch.get_rng_state()
-        tensors["rng.sampler"] = self.sampler.get_state()
-        if self.device.type == "cuda":
-            tensors["rng.cuda"] = torch.cuda.get_rng_state()
-        trainer = {
-            "step": self.step,
-            "elapsed_s": round(self.elapsed, 3),
-            "options": o.as_json(),
-            "fingerprint": self.fingerprint,
+        tensors, optimizer_json = run_tensors(self.optimizer, self.sampler, self.device)
+        trainer = run_record(self, o.as_json(), self.fingerprint, optimizer_json, {
             "codec": self.codec.describe(),
             "model_config": self.model.config.to_dict(),
             "identities": {"src": {"name": o.src_name, "faceset": str(o.src.resolve())},
@@ -472,29 +473,11 @@ class Trainer:
             "face_type": self.face_type,
             "processes": self.world.size,
             "decoder_response_fit": self.response_fit,
-            "optimizer": optimizer_json,
-            "loss_tail": self.history[-LOSS_TAIL:],
-        }
+        })
         if self.average:
             tensors.update(self.average.tensors())
         save_checkpoint(o.output, self.model, tensors, trainer, self.delivered_model)
-        write_loss_history(o.output / "losses.csv", self.history)
-        if self.history:
-            plot_losses(o.output / "losses.png", self.history)
-
-
-def bf16_autocast_on(device_type: str, cpu_bf16: bool) -> bool:
-    """Whether training runs the swap model and decoder in bf16 autocast: on CUDA, and on a CPU with native bf16
-    unless ``cpu_bf16`` (TrainOptions) is off."""
-    return device_type == "cuda" or (device_type == "cpu" and cpu_bf16 and cpu_has_bf16())
-
-
-@functools.cache
-def cpu_has_bf16() -> bool:
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+        write_losses(o.output, self.history)
 
 
 def matching_face_type(src: Path, dst: Path) -> str:

@@ -1,4 +1,5 @@
-"""An exponential moving average of the swap model's weights: the model a training run delivers.
+"""An exponential moving average of a trained network's weights: what a training run delivers (the swap model's
+``model/``, the refiner's UNet in ``refiner/``).
 
 With AdamW at the default rate the live weights jitter from step to step: the brightness of held-out
 reconstructions moved by up to 8 % of the range between evaluations a few hundred steps apart, their PSNR by 2-3 dB.
@@ -6,6 +7,7 @@ The average over the last steps holds the same faces steadily and scores higher 
 evaluates it). Its decay ramps up as ``(1 + step) / (10 + step)`` to ``decay``, so early in a run it follows the
 live weights closely and later it averages over roughly the last tenth of the run (at most ~1 / (1 - decay) steps).
 Buffers (the VQ codebook, itself a moving average of the encoder's outputs) are the live model's.
+The checkpoint keeps the live weights and the average (``average.{name}``), so ``--resume`` continues both exactly.
 """
 
 from __future__ import annotations
@@ -14,13 +16,30 @@ import copy
 
 import torch
 
-from latentswap_core.models import SwapModel
+from latentswap_core.errors import ModelError
 
 PREFIX = "average."  # the averaged weights' names in trainer_state.safetensors
 
 
+def check_average_decay(decay: float) -> None:
+    if not 0 <= decay < 1:
+        raise ModelError(f"--average-decay {decay} is not allowed: use 0 (off) or a decay below 1")
+
+
+def start_average(model: torch.nn.Module, decay: float,
+                  checkpoint: dict[str, torch.Tensor] | None = None) -> WeightAverage | None:
+    """The run's average of ``model`` (None with ``decay`` 0: the live weights are delivered), taken from a
+    resumed run's checkpoint tensors when they hold it."""
+    if not decay:
+        return None
+    average = WeightAverage(model, decay)
+    if checkpoint is not None:
+        average.restore(checkpoint)
+    return average
+
+
 class WeightAverage:
-    def __init__(self, model: SwapModel, decay: float) -> None:
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
         self.decay = decay
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
         self._live = list(model.parameters())

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import latentswap_core
-from latentswap_core import model_store
+from latentswap_core import pretrained_search
 from latentswap_core.codecs import load_codec
 from latentswap_core.errors import ModelError
 
@@ -30,14 +30,14 @@ def no_user_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A machine without ../shared: no $LATENTSWAP_MODELS, and an empty user cache folder."""
     monkeypatch.delenv("LATENTSWAP_MODELS", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty cache"))
-    assert not model_store.user_models_dir().exists()
+    assert not pretrained_search.user_models_dir().exists()
     return tmp_path
 
 
 def test_taef2_is_found_in_shared_models_through_the_search_path(shared_models: Path) -> None:
-    folder = model_store.find_model("taef2", TAEF2_FILES)
+    folder = pretrained_search.find_model("taef2", TAEF2_FILES)
     assert folder == shared_models / "taef2"
-    assert ("taef2", folder) in model_store.available_models()
+    assert ("taef2", folder) in pretrained_search.available_models()
 
 
 def test_earlier_roots_win_and_the_bundled_weights_are_last(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -48,27 +48,28 @@ def test_earlier_roots_win_and_the_bundled_weights_are_last(tmp_path: Path, monk
     (cache / "latentswap" / "models" / "cached_only").mkdir(parents=True)
     monkeypatch.setenv("LATENTSWAP_MODELS", f"{first}:{second}")
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
-    assert model_store.search_path() == [first, second, cache / "latentswap" / "models", model_store.BUNDLED_DIR]
-    assert model_store.find_model("codec", ["weights.safetensors"]) == first / "codec"
-    assert model_store.find_model("cached_only") == cache / "latentswap" / "models" / "cached_only"
+    assert pretrained_search.search_path() == [first, second, cache / "latentswap" / "models",
+                                               pretrained_search.BUNDLED_DIR]
+    assert pretrained_search.find_model("codec", ["weights.safetensors"]) == first / "codec"
+    assert pretrained_search.find_model("cached_only") == cache / "latentswap" / "models" / "cached_only"
     (first / "codec" / "weights.safetensors").unlink()
-    assert model_store.find_model("codec", ["weights.safetensors"]) == second / "codec"
+    assert pretrained_search.find_model("codec", ["weights.safetensors"]) == second / "codec"
 
 
 def test_missing_model_names_every_folder_searched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LATENTSWAP_MODELS", str(tmp_path))
     with pytest.raises(ModelError) as error:
-        model_store.find_model("arcface", ["arcface.onnx"])  # not one that comes with the install
+        pretrained_search.find_model("arcface", ["arcface.onnx"])  # not one that comes with the install
     message = str(error.value)
     assert "model 'arcface' not found (looked for a folder arcface/ with arcface.onnx" in message
     assert str(tmp_path) in message and "$LATENTSWAP_MODELS" in message
-    assert str(model_store.user_models_dir()) in message and str(model_store.BUNDLED_DIR) in message
+    assert str(pretrained_search.user_models_dir()) in message and str(pretrained_search.BUNDLED_DIR) in message
 
 
 def test_taef2_comes_with_the_install(no_user_models: Path, shared_dir: Path) -> None:
     bundled = Path(latentswap_core.__file__).parent / "pretrained" / "taef2"
-    assert model_store.find_model("taef2", TAEF2_FILES) == bundled
-    assert ("taef2", bundled) in model_store.available_models()
+    assert pretrained_search.find_model("taef2", TAEF2_FILES) == bundled
+    assert ("taef2", bundled) in pretrained_search.available_models()
     assert sha256_of(bundled) == sha256_of(shared_dir / "models" / "taef2")  # the same weights as ../shared
     assert "MIT License" in (bundled / "LICENSE").read_text()
     codec = load_codec("taef2")
@@ -80,12 +81,12 @@ def test_taef2_comes_with_the_install(no_user_models: Path, shared_dir: Path) ->
 
 def test_latentswap_models_and_the_user_cache_win_over_the_bundled_weights(
         no_user_models: Path, shared_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cached = shutil.copytree(shared_dir / "models" / "taef2", model_store.user_models_dir() / "taef2")
-    assert model_store.find_model("taef2", TAEF2_FILES) == cached
+    cached = shutil.copytree(shared_dir / "models" / "taef2", pretrained_search.user_models_dir() / "taef2")
+    assert pretrained_search.find_model("taef2", TAEF2_FILES) == cached
     studio = shutil.copytree(shared_dir / "models" / "taef2", no_user_models / "studio" / "taef2")
     monkeypatch.setenv("LATENTSWAP_MODELS", str(studio.parent))
-    assert model_store.find_model("taef2", TAEF2_FILES) == studio
-    assert dict(model_store.available_models())["taef2"] == studio
+    assert pretrained_search.find_model("taef2", TAEF2_FILES) == studio
+    assert dict(pretrained_search.available_models())["taef2"] == studio
     assert load_codec("taef2").describe()["source"] == str(studio)
 
 
@@ -102,7 +103,7 @@ def test_a_built_wheel_holds_the_bundled_weights(tmp_path: Path) -> None:
     (wheel,) = (tmp_path / "wheel").glob("latentswap-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-        bundled = model_store.BUNDLED_DIR / "taef2"
+        bundled = pretrained_search.BUNDLED_DIR / "taef2"
         for path in bundled.iterdir():
             assert archive.read(f"latentswap_core/pretrained/taef2/{path.name}") == path.read_bytes()
     assert "latentswap_core/pretrained/taef2/LICENSE" in names

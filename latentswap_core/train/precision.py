@@ -1,0 +1,30 @@
+"""The precision both trainers (swap model, refiner) run their networks in: bf16 autocast on CUDA and on CPUs that
+compute bf16 natively (AVX512-BF16, AMX), float32 elsewhere. Weights, optimizer state and losses stay float32."""
+
+from __future__ import annotations
+
+import functools
+from contextlib import AbstractContextManager, nullcontext
+
+import torch
+
+
+def bf16_autocast_on(device_type: str, cpu_bf16: bool) -> bool:
+    """Whether training runs its networks in bf16 autocast: on CUDA, and on a CPU with native bf16 unless
+    ``cpu_bf16`` (``TrainOptions``, ``RefinerTrainOptions``) is off."""
+    return device_type == "cuda" or (device_type == "cpu" and cpu_bf16 and cpu_has_bf16())
+
+
+@functools.cache
+def cpu_has_bf16() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def training_autocast(device: torch.device, cpu_bf16: bool) -> AbstractContextManager:
+    """bf16 autocast where ``bf16_autocast_on`` says so, else nothing."""
+    if bf16_autocast_on(device.type, cpu_bf16):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
