@@ -26,7 +26,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -42,7 +42,7 @@ from latentswap_core.refine.config import PREDICTIONS, PRESETS, RefinerConfig
 from latentswap_core.refine.data import decode_to_uint8, prepare_data
 from latentswap_core.refine.diffusion import predicted_clean, refine_latents, training_schedule, training_target
 from latentswap_core.refine.embedders import open_embedder
-from latentswap_core.refine.network import cosine_distance
+from latentswap_core.refine.network import RefinerUNet, cosine_distance
 from latentswap_core.refine.store import (
     REFINER_FOLDER,
     RefinerParts,
@@ -390,7 +390,9 @@ class RefinerTrainer:
     @property
     def delivered_parts(self) -> RefinerParts:
         """The refiner the run delivers (``refiner/``, previews): the UNet's weight average, else the live UNet."""
-        return dataclasses.replace(self.parts, net=self.average.model) if self.average else self.parts
+        if self.average is None:
+            return self.parts
+        return dataclasses.replace(self.parts, net=cast(RefinerUNet, self.average.model))  # a copy of parts.net
 
     @torch.no_grad()
     def preview(self) -> Path:

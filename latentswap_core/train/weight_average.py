@@ -42,8 +42,8 @@ class WeightAverage:
     def __init__(self, model: torch.nn.Module, decay: float) -> None:
         self.decay = decay
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
-        self._live = list(model.parameters())
-        self._averaged = list(self.model.parameters())
+        self._live: list[torch.Tensor] = list(model.parameters())
+        self._averaged: list[torch.Tensor] = list(self.model.parameters())
         self._live_buffers = list(model.buffers())
         self._averaged_buffers = list(self.model.buffers())
 
