@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from test_track_units import shot_with_gap
+from track_shots import shot_with_gap
 
 from latentswap_core.track.cuts import CutDetector, CutOptions
 from latentswap_core.track.fill import FillOptions, fill_gaps

@@ -8,17 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from track_shots import shot_with_gap, square_face
 
 from latentswap_core.geometry import apply_affine as apply
 from latentswap_core.geometry import invert_affine as invert
 from latentswap_core.track import (
     FaceFrame,
     FaceObservation,
-    FrameFaces,
-    ShotTrack,
     SmoothOptions,
     TrackAssigner,
-    TrackedFace,
     TrackFileError,
     read_track_file,
     smooth_landmarks,
@@ -90,11 +88,6 @@ def observation(landmarks: np.ndarray) -> FaceObservation:
     return FaceObservation.from_landmarks(landmarks, 0.9, 0.9)
 
 
-def square_face(x: float, y: float, size: float = 100.0) -> np.ndarray:
-    grid = np.stack(np.meshgrid(np.linspace(-0.5, 0.5, 22), np.linspace(-0.5, 0.5, 22)), -1).reshape(-1, 2)[:478]
-    return grid * size + (x, y)
-
-
 def test_crossing_faces_keep_their_ids_through_motion_prediction() -> None:
     assigner = TrackAssigner()
     history = []
@@ -138,19 +131,6 @@ def test_smoothing_off_and_short_runs_pass_through() -> None:
     landmarks = np.random.default_rng(0).normal(0, 1, (10, 478, 2)) + 200
     assert np.array_equal(smooth_landmarks(landmarks, options=SmoothOptions(enabled=False)), landmarks)
     assert np.array_equal(smooth_landmarks(landmarks[:3]), landmarks[:3])
-
-
-def shot_with_gap() -> ShotTrack:
-    rng = np.random.default_rng(5)
-    base = square_face(400, 300)
-    frames = []
-    for t in range(12):
-        faces = []
-        if t != 6:
-            landmarks = base + (10.0 * t, 0.0) + rng.normal(0, 0.4, base.shape)
-            faces.append(TrackedFace(0, 0.9, 0.8, (0, 0, 1, 1), landmarks, np.array([[0.01, 0, -3], [0, 0.01, -2]])))
-        frames.append(FrameFaces(1001 + t, faces))
-    return ShotTrack("plate.####.exr (1001-1012)", 1920, 1080, frames)
 
 
 def test_smooth_shot_splits_runs_at_gaps_and_keeps_the_input() -> None:
