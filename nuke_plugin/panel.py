@@ -2,8 +2,8 @@
 
 Start extracts a faceset from each footage (``latentswap extract``; a folder that already is a faceset is used
 as it is), then trains (``latentswap train``); Resume continues the model folder's run; Stop ends the running
-job (the engine saves and stops, like Ctrl-C). Progress, the latest preview image and a log are shown on the
-panel; the jobs themselves run through ``jobs.run_job`` like the gizmo's.
+job (the engine saves and stops, like Ctrl-C). Progress, the loss curve, the latest preview image and a log are
+shown on the panel while training runs; the jobs themselves run through ``jobs.run_job`` like the gizmo's.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import nuke
 import nukescripts
 
 from nuke_plugin import engine, jobs
+from nuke_plugin.loss_curve import LossCurve, preview_html
 
 PANEL_ID = "uk.co.latentswap.TrainPanel"
 CODECS = ("taef2", "pixel", "sd-vae")
@@ -66,11 +67,12 @@ class TrainPanel(nukescripts.PythonPanel):
         self.stop_button = nuke.PyScript_Knob("stop", "Stop")
         self.resume_button = nuke.PyScript_Knob("resume", "Resume")
         self.progress = nuke.Text_Knob("progress", "progress", "idle")
+        self.loss_curve = nuke.Text_Knob("loss_curve", "loss", "")
         self.preview = nuke.Text_Knob("preview", "latest preview", "")
         self.log = nuke.Multiline_Eval_String_Knob("log", "log")
         for knob in (self.src, self.dst, self.workdir, self.resolution, self.codec, self.budget, self.steps,
                      self.minutes, self.consent, self.engine_path, self.start_button, self.stop_button,
-                     self.resume_button, self.progress, self.preview, self.log):
+                     self.resume_button, self.progress, self.loss_curve, self.preview, self.log):
             self.addKnob(knob)
         self.resolution.setValue("256")
         self.steps.setValue(20000)
@@ -78,6 +80,7 @@ class TrainPanel(nukescripts.PythonPanel):
         self.job = None
         self.stopped = False
         self.lines = []
+        self.losses = LossCurve()
 
     # paths
     def model_dir(self):
@@ -124,6 +127,8 @@ class TrainPanel(nukescripts.PythonPanel):
                 nuke.message(f"LatentSwap training: {error}")
             return
         self.stopped = False
+        self.losses.clear()
+        self.loss_curve.setValue("")
         self._run_steps(prefix, steps)
 
     def _run_steps(self, prefix, steps):
@@ -151,8 +156,11 @@ class TrainPanel(nukescripts.PythonPanel):
             self.progress.setValue(text + (f"  loss {event['loss']}" if "loss" in event else ""))
         elif text:
             self.say(text)
+        if event.get("event") == "progress" and "loss" in event and "step" in event:
+            self.losses.add(event["step"], event["loss"])
+            self.loss_curve.setValue(self.losses.text())
         if event.get("preview"):
-            self.preview.setValue(str(event["preview"]))
+            self.preview.setValue(preview_html(event["preview"]))
 
     def on_error(self, message):
         self.progress.setValue("failed")
