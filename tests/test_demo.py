@@ -24,7 +24,7 @@ def test_short_demo_writes_every_output(shared_dir: Path, tmp_path: Path) -> Non
     frames = sorted((out / "swap").glob("swap.*.exr"))
     assert [path.name for path in frames] == [f"swap.{f}.exr" for f in range(1001, 1005)]
     swapped = read_image(frames[0])
-    assert swapped.pixels.shape == (1080, 1920, 9) and swapped.channel("lsmask.Y").max() > 0.9
+    assert swapped.pixels.shape == (1080, 1920, 12) and swapped.channel("lsmask.Y").max() > 0.9
     sheet = read_image(out / "contact_sheet.png").pixels
     assert sheet.shape == (4 * 360, 3 * 360, 3) and sheet.std() > 10
     movie = next(out.glob("preview.*"))

@@ -17,6 +17,9 @@ from latentswap_core.io import read_image
 
 FACELESS_FRAME = TINY_PLATE_FACELESS_FRAME
 
+# the face (premultiplied), its blend alpha, and the plate grain it lacks (swap/layers.py)
+FACE_LAYERS = ("face.R", "face.G", "face.B", "face.A", "lsgrain.R", "lsgrain.G", "lsgrain.B", "lsmask.Y")
+
 
 @pytest.fixture(scope="module")
 def model_dir(tiny_model: Path) -> Path:
@@ -45,7 +48,7 @@ def swapped(model_dir: Path, plate: Path, shared_dir: Path, tmp_path_factory) ->
 def test_output_holds_comp_face_and_mask_layers_with_metadata(swapped, model_dir: Path) -> None:
     out, stdout = swapped
     image = read_image(out / "swap.1001.exr")
-    assert image.channels == ("R", "G", "B", "A", "face.R", "face.G", "face.B", "face.A", "lsmask.Y")
+    assert image.channels == ("R", "G", "B", "A", *FACE_LAYERS)
     assert image.pixels.dtype == np.float16 and image.pixels.shape[:2] == (360, 640)
     card = json.loads((model_dir / "model" / "provenance.json").read_text())
     meta = image.metadata
@@ -200,12 +203,12 @@ def test_face_layers_hold_the_faces_box_only_and_merge_over_the_plate_to_the_com
     for frame in (1001, 1003, 1004):
         full = read_image(out / f"swap.{frame}.exr")
         face = read_image(face_layers / f"swap.{frame}.exr")
-        assert face.channels == ("face.R", "face.G", "face.B", "face.A", "lsmask.Y")
+        assert face.channels == FACE_LAYERS
         assert face.display_window == full.display_window == (0, 0, 640, 360)
         assert face.pixels.shape[0] * face.pixels.shape[1] < 0.3 * 640 * 360  # the box, not the frame
         x, y = face.origin
-        layers = np.stack([placed(face.pixels[:, :, i].astype(np.float32), (360, 640), (x, y)) for i in range(5)],
-                          axis=2)
+        layers = np.stack([placed(face.pixels[:, :, i].astype(np.float32), (360, 640), (x, y))
+                           for i in range(len(FACE_LAYERS))], axis=2)
         # the faces' box holds every pixel the faces reach: the same face layers as the full-frame render's
         assert np.array_equal(layers, np.stack([full.channel(name).astype(np.float32) for name in face.channels],
                                                axis=2))
@@ -213,7 +216,7 @@ def test_face_layers_hold_the_faces_box_only_and_merge_over_the_plate_to_the_com
         merged = original * (1.0 - layers[:, :, 3:4]) + layers[:, :, :3]  # Nuke's over, premultiplied
         assert np.allclose(merged, full.pixels[:, :, :3].astype(np.float32), atol=2e-3)
     faceless = read_image(face_layers / f"swap.{FACELESS_FRAME}.exr")
-    assert faceless.pixels.shape == (1, 1, 5) and not faceless.pixels.any()
+    assert faceless.pixels.shape == (1, 1, len(FACE_LAYERS)) and not faceless.pixels.any()
 
 
 def test_the_header_records_the_settings_the_run_and_the_model_relative_to_the_output(swapped, face_layers,
@@ -226,6 +229,9 @@ def test_the_header_records_the_settings_the_run_and_the_model_relative_to_the_o
     assert full["latentswap/mask_blur"] == "6" and full["latentswap/color_transfer"] == "rct"
     assert full["latentswap/mask"] == "landmarks" and full["latentswap/face_selection"] == "all"
     assert full["latentswap/backend"] == "torch" and full["latentswap/providers"] == "cpu"
+    grain = [float(value) for value in face["latentswap/grain"].split()]  # the plate's grain the face lacked
+    assert len(grain) == 3 and all(value >= 0 for value in grain) and grain == [
+        float(value) for value in full["latentswap/grain"].split()]
     recorded = full["latentswap/model"]
     assert not os.path.isabs(recorded) and (out / recorded).resolve() == (model_dir / "model").resolve()
 
@@ -247,9 +253,10 @@ def test_swapping_a_swap_output_replaces_its_layers(swapped, model_dir: Path, sh
     done = latentswap("swap", str(swapped[0] / "swap.####.exr"), "--model", str(model_dir), "-o",
                       str(tmp_path / "again.####.exr"), "--frames", "1001", env=environment, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert "held a swap's own layers (face.A, face.B, face.G, face.R, lsmask.Y): replaced" in done.stdout
+    assert ("held a swap's own layers (face.A, face.B, face.G, face.R, lsgrain.B, lsgrain.G, lsgrain.R, lsmask.Y): "
+            "replaced") in done.stdout
     again = read_image(tmp_path / "again.1001.exr")
-    assert again.channels == ("R", "G", "B", "A", "face.R", "face.G", "face.B", "face.A", "lsmask.Y")
+    assert again.channels == ("R", "G", "B", "A", *FACE_LAYERS)
 
 
 def test_the_swapper_renders_the_src_identity_and_not_the_plates_own(model_dir: Path, tiny_facesets,

@@ -40,6 +40,7 @@ NODE_KNOBS: dict[str, tuple[str, ...]] = {
                     "fringe", "mix"),
     "Blur": ("channels", "size", "filter", "quality", "crop", "maskChannelMask", "maskChannelInput", "inject",
              "invert_mask", "fringe", "mix"),
+    "Multiply": ("channels", "value", "maskChannelMask", "maskChannelInput", "inject", "invert_mask", "fringe", "mix"),
     "Sharpen": ("channels", "minimum", "maximum", "amount", "size", "filter", "maskChannelMask", "maskChannelInput",
                 "inject", "invert_mask", "fringe", "mix"),
     "Merge2": ("operation", "Achannels", "Bchannels", "output", "also_merge", "sRGB", "screen_alpha", "bbox",

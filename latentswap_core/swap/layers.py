@@ -3,12 +3,13 @@
 ``--layers``:
 
 - ``all``: ``R, G, B, A`` (the comp: the plate's RGB with the faces over it, the plate's alpha or 1), the plate's
-  other channels, ``face.R/G/B/A`` (the faces, premultiplied) and ``lsmask.Y`` (their blend alpha), over the
-  plate's data window;
+  other channels, ``face.R/G/B/A`` (the faces, premultiplied), ``lsmask.Y`` (their blend alpha) and
+  ``lsgrain.R/G/B`` (the plate's grain the faces lack, not premultiplied: ``blend/grain.py``), over the plate's
+  data window;
 - ``comp``: ``R, G, B, A`` and the plate's other channels;
-- ``face``: ``face.R/G/B/A`` and ``lsmask.Y`` over the faces' box only: the EXR's data window is that box inside
+- ``face``: the face, mask and grain channels over the faces' box only: the EXR's data window is that box inside
   the plate's display window (Nuke reads it as black outside), a few hundred pixels instead of the frame. Merged
-  over the plate it gives the comp; the gizmo does that merge live.
+  over the plate it gives the comp; the gizmo does that merge live (and adds the grain, by its grain knob).
 
 Everything the faces do not reach is the plate's own value, bit for bit. Pixels are ``half`` or ``float``.
 """
@@ -27,7 +28,8 @@ LAYERS = ("comp", "face", "all")
 DEFAULT_LAYERS = "all"
 # The blend alpha is also face.A. Earlier renders called it mask.Y, but "mask" is one of Nuke's built-in layers,
 # which takes no new channels (Nuke read it as mask_extra.Y).
-FACE_CHANNELS = ("face.R", "face.G", "face.B", "face.A", "lsmask.Y")
+# In the order an EXR file holds them (sorted by layer), so a frame reads back as it was written.
+FACE_CHANNELS = ("face.R", "face.G", "face.B", "face.A", "lsgrain.R", "lsgrain.G", "lsgrain.B", "lsmask.Y")
 OWN_CHANNELS = (*FACE_CHANNELS, "mask.Y")  # what a swap writes besides the comp, now and formerly
 _DTYPES = {"half": np.float16, "float": np.float32}
 
@@ -39,6 +41,7 @@ class FacesInBox:
     box: tuple[int, int, int, int]
     comp: np.ndarray  # h x w x 3 float32: the plate's RGB there with the faces over it
     face: np.ndarray  # h x w x 4 float32: the faces premultiplied by their alpha, and that alpha
+    grain: np.ndarray | None = None  # h x w x 3 float32: the plate's grain the faces lack (None: not measured)
 
 
 def frame_layers(image: Image, faces: FacesInBox | None, layers: str, pixel_type: str,
@@ -64,8 +67,8 @@ def frame_layers(image: Image, faces: FacesInBox | None, layers: str, pixel_type
         y0, y1, x0, x1 = faces.box
         out[y0:y1, x0:x1, :3] = faces.comp
         if layers == "all":
-            out[y0:y1, x0:x1, -5:-1] = faces.face
-            out[y0:y1, x0:x1, -1] = faces.face[:, :, 3]
+            first = len(names) - len(FACE_CHANNELS)
+            _put_face(out[y0:y1, x0:x1, first:], faces)
     return Image(out, tuple(names), image.origin, image.display_window, metadata)
 
 
@@ -75,11 +78,18 @@ def _face_only(image: Image, faces: FacesInBox | None, dtype: type, metadata: di
         return Image(np.zeros((1, 1, len(FACE_CHANNELS)), dtype), FACE_CHANNELS, image.origin, image.display_window,
                      metadata)
     y0, y1, x0, x1 = faces.box
-    out: np.ndarray = np.empty((y1 - y0, x1 - x0, len(FACE_CHANNELS)), dtype)
-    out[:, :, :4] = faces.face
-    out[:, :, 4] = faces.face[:, :, 3]
+    out: np.ndarray = np.zeros((y1 - y0, x1 - x0, len(FACE_CHANNELS)), dtype)
+    _put_face(out, faces)
     origin = (image.origin[0] + x0, image.origin[1] + y0)
     return Image(out, FACE_CHANNELS, origin, image.display_window, metadata)
+
+
+def _put_face(out: np.ndarray, faces: FacesInBox) -> None:
+    """The FACE_CHANNELS of the faces' box into ``out`` (h x w x len(FACE_CHANNELS)), in that order."""
+    out[:, :, :4] = faces.face
+    if faces.grain is not None:
+        out[:, :, 4:7] = faces.grain
+    out[:, :, 7] = faces.face[:, :, 3]
 
 
 def _typed(pixels: np.ndarray, dtype: type) -> np.ndarray:

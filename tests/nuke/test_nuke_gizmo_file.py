@@ -15,7 +15,7 @@ GIZMO = REPO / "gizmos" / "LatentSwap.gizmo"
 KNOBS = {"model": 2, "engine": 2, "faces": 1, "track": 22, "precompute": 22, "first_frame": 3, "last_frame": 3,
          "cache_dir": 2, "cache_folder": 1, "cache_state": 1, "color_transfer": 4, "blend": 4, "refiner": 2,
          "refine_strength": 7, "refine_steps": 3, "mask_erode": 7, "mask_blur": 7, "mix": 7, "view": 4,
-         "face_gain": 41, "face_gamma": 41, "face_offset": 41, "face_sharpen": 7, "face_soften": 7,
+         "face_gain": 41, "face_gamma": 41, "face_offset": 41, "face_sharpen": 7, "face_soften": 7, "grain": 7,
          "status": 26}
 
 
@@ -86,10 +86,17 @@ def test_internal_graph_runs_from_the_cache_read_to_the_output(gizmo) -> None:
     assert nodes["FaceExtend"]["inputs"] == ["FaceSmearUnpremult", "ShuffleFace"]  # B: the smear, A: the face
     assert source("FaceSharpen") == "FaceExtend" and source("FaceSoften") == "FaceSharpen"
     assert source("FaceGrade") == "FaceSoften"
+    # the plate's grain the face lacks (the engine's lsgrain layer), added to the face's colour by the grain knob
+    # before the alpha is applied
+    assert nodes["ShuffleGrain"]["knobs"]["in"] == "lsgrain" and source("ShuffleGrain") == "CacheRead"
+    assert nodes["GrainAmount"]["class"] == "Multiply" and source("GrainAmount") == "ShuffleGrain"
+    assert nodes["GrainAmount"]["knobs"]["value"] == "{parent.grain}"
+    assert nodes["AddGrain"]["knobs"]["operation"] == "plus" and nodes["AddGrain"]["knobs"]["output"] == "rgb"
+    assert nodes["AddGrain"]["inputs"] == ["FaceGrade", "GrainAmount"]  # B: the face, A: the grain
     assert nodes["FaceSharpen"]["class"] == "Sharpen" and nodes["FaceSoften"]["class"] == "Blur"
     assert nodes["FaceSharpen"]["knobs"]["amount"] == "{parent.face_sharpen}"
     assert nodes["FaceSoften"]["knobs"]["size"] == "{parent.face_soften}"
-    assert nodes["CopyMask"]["inputs"] == ["FaceGrade", "MaskBlur"] and source("FacePremult") == "CopyMask"
+    assert nodes["CopyMask"]["inputs"] == ["AddGrain", "MaskBlur"] and source("FacePremult") == "CopyMask"
     assert nodes["FaceMerge"]["class"] == "Merge2" and nodes["FaceMerge"]["knobs"]["operation"] == "over"
     assert nodes["FaceMerge"]["inputs"] == ["plate", "FacePremult", "holdout"]  # B, A, mask
     assert nodes["FaceMerge"]["knobs"]["inputs"] == "2+1"  # as Nuke writes a Merge with its mask input
