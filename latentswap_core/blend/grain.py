@@ -42,10 +42,10 @@ def matched_grain(plate: np.ndarray, face_rgba: np.ndarray, seed: int) -> tuple[
     height, width = alpha.shape
     if not lacking.any():
         return np.zeros((height, width, 3), np.float32), lacking
-    noise = np.random.default_rng(seed % 2**32).standard_normal((height, width, 3), dtype=np.float32)
-    noise = cv2.GaussianBlur(noise, (0, 0), GRAIN_SIGMA, borderType=cv2.BORDER_REFLECT)
+    white = np.random.default_rng(seed % 2**32).standard_normal((height, width, 3), dtype=np.float32)
+    noise = cv2.GaussianBlur(white, (0, 0), GRAIN_SIGMA, borderType=cv2.BORDER_REFLECT)
     noise /= np.maximum(noise.reshape(-1, 3).std(axis=0), 1e-6)
-    return noise * lacking, lacking
+    return (noise * lacking).astype(np.float32), lacking
 
 
 def grain_seed(frame: int, box: tuple[int, int, int, int]) -> int:
