@@ -43,9 +43,9 @@ def matched_grain(plate: np.ndarray, face_rgba: np.ndarray, seed: int) -> tuple[
     if not lacking.any():
         return np.zeros((height, width, 3), np.float32), lacking
     white = np.random.default_rng(seed % 2**32).standard_normal((height, width, 3), dtype=np.float32)
-    noise = cv2.GaussianBlur(white, (0, 0), GRAIN_SIGMA, borderType=cv2.BORDER_REFLECT)
-    noise /= np.maximum(noise.reshape(-1, 3).std(axis=0), 1e-6)
-    return (noise * lacking).astype(np.float32), lacking
+    noise = np.asarray(cv2.GaussianBlur(white, (0, 0), GRAIN_SIGMA, borderType=cv2.BORDER_REFLECT), np.float32)
+    scale = lacking / np.maximum(noise.reshape(-1, 3).std(axis=0), 1e-6)
+    return (noise * scale).astype(np.float32), lacking
 
 
 def grain_seed(frame: int, box: tuple[int, int, int, int]) -> int:
