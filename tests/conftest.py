@@ -41,14 +41,15 @@ def face_photo(shared_dir: Path) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def tiny_facesets(tmp_path_factory, shared_dir: Path) -> tuple[Path, Path]:
-    """src: obama.jpg + obama2.jpg, dst: biden2.jpg + biden.jpg, extracted at 128 px."""
+    """src (folder "actor"): obama.jpg + obama2.jpg, dst (folder "double"): biden2.jpg + biden.jpg, at 128 px. The
+    folders are named as a show would name them, so the names a model records are seen to come from them."""
     from latentswap_core.extract import ExtractOptions, faceset_from_photos
 
     root = tmp_path_factory.mktemp("facesets")
-    for role, names in (("src", ("obama", "obama2")), ("dst", ("biden2", "biden"))):
-        faceset_from_photos([shared_dir / "data" / "faces" / f"{name}.jpg" for name in names], root / role,
+    for folder, names in (("actor", ("obama", "obama2")), ("double", ("biden2", "biden"))):
+        faceset_from_photos([shared_dir / "data" / "faces" / f"{name}.jpg" for name in names], root / folder,
                             ExtractOptions(size=TINY_FACESET_SIZE))
-    return root / "src", root / "dst"
+    return root / "actor", root / "double"
 
 
 @pytest.fixture(scope="session")

@@ -53,7 +53,9 @@ def test_output_holds_comp_face_and_mask_layers_with_metadata(swapped, model_dir
     card = json.loads((model_dir / "model" / "provenance.json").read_text())
     meta = image.metadata
     assert meta["latentswap/consent"] == "REF-7" and meta["latentswap/codec"] == "taef2"
-    assert meta["latentswap/identity_src"] == card["identities"]["src"]["name"]
+    # the facesets' folder names (tests/conftest.py), through the model's provenance into every frame
+    assert (card["identities"]["src"]["name"], card["identities"]["dst"]["name"]) == ("actor", "double")
+    assert (meta["latentswap/identity_src"], meta["latentswap/identity_dst"]) == ("actor", "double")
     assert len(meta["latentswap/model_id"]) == 16 and meta["latentswap/source_frame"] == "1001"
     assert "wrote 4 frames" in stdout
 

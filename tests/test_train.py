@@ -36,6 +36,8 @@ def test_loss_decreases(facesets, shared_models, tmp_path: Path) -> None:
     history = Trainer(options(facesets, tmp_path / "model", steps=30, lr=1e-3, pixel_loss_every=4)).run().history
     latent = [row["latent"] + row["mask"] for row in history]
     assert len(latent) == 30
+    # the pixel loss (through the decoder) runs on the schedule's steps only: the first, then every 4th
+    assert [row["step"] for row in history if row.get("pixel") not in ("", None)] == list(range(1, 31, 4))
     assert sum(latent[-5:]) / 5 < 0.9 * sum(latent[:5]) / 5
     assert (tmp_path / "model" / "losses.csv").read_text().count("\n") == 31
     assert (tmp_path / "model" / "losses.png").stat().st_size > 1000
@@ -55,8 +57,26 @@ def test_resume_continues_exactly(facesets, shared_models, tmp_path: Path) -> No
         assert abs(a["loss"] - b["loss"]) <= 1e-6, (a, b)
     assert [path.stat().st_mtime_ns for path in cache] == stamps  # latents came from the cache
     trainer = json.loads((tmp_path / "split" / "trainer.json").read_text())
-    assert trainer["step"] == 6 and trainer["identities"]["src"]["name"] == "src"
+    assert trainer["step"] == 6 and trainer["identities"]["src"]["name"] == "actor"
     assert trainer["codec"]["name"] == "taef2" and trainer["schema"] == 1
+
+
+def test_a_faceset_changed_between_runs_is_encoded_again_on_resume(facesets, shared_models, tmp_path: Path) -> None:
+    import shutil
+
+    src = tmp_path / "actor"
+    shutil.copytree(facesets[0], src)
+    Trainer(options((src, facesets[1]), tmp_path / "model", steps=2)).run()
+    before = {path.name for path in (tmp_path / "model" / "cache").glob("src-*.safetensors")}
+    index = json.loads((src / "faceset.json").read_text())
+    assert len(index["faces"]) == 2
+    index["faces"] = index["faces"][:1]  # the TD dropped a bad face
+    (src / "faceset.json").write_text(json.dumps(index))
+    resumed = Trainer(options((src, facesets[1]), tmp_path / "model", steps=4, resume=True))
+    assert resumed.src.latents.shape[0] == 1  # the faceset as it is now, not the cached one
+    after = {path.name for path in (tmp_path / "model" / "cache").glob("src-*.safetensors")}
+    assert len(before) == 1 and len(after - before) == 1
+    assert resumed.run().step == 4
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         help="model/ holds a moving average of the weights with this decay, steadier than the last "
                         "step's (default: 0.999; 0: the last step's weights)")
     parser.add_argument("--pixel-loss-every", type=whole(0), default=32, metavar="K",
-                        help="pixel DSSIM + L1 through the codec decoder every K-th step, 0 never (default: 32)")
+                        help="pixel DSSIM + L1 through the codec decoder on steps 1, K+1, 2K+1, ...; 0 never "
+                             "(default: 32)")
     parser.add_argument("--pixel-loss-samples", type=whole(1, MAX_BATCH), default=1, metavar="N",
                         help="faces per identity decoded for the pixel loss (default: 1)")
     parser.add_argument("--pixel-loss-crop", type=whole(16, 4096), default=256, metavar="PX",
