@@ -16,6 +16,16 @@ if str(REPO) not in sys.path:
 SHARED = Path(os.environ.get("LATENTSWAP_SHARED", REPO.parent / "shared")).resolve()
 
 
+@pytest.fixture(autouse=True)
+def seeded_randomness() -> None:
+    """Every test draws the same random numbers on every run, so a failure reproduces: numpy's and torch's global
+    generators are seeded before each test (torch only where a test module imported it)."""
+    np.random.seed(0)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(0)
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     assert (SHARED / "models" / "taef2").is_dir(), (

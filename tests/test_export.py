@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -75,7 +76,8 @@ def test_onnx_file_carries_the_model_card(onnx_file, swapper) -> None:
     model = onnx.load(str(onnx_file))
     props = {prop.key: prop.value for prop in model.metadata_props}
     assert props["model_id"] == swapper.card.model_id and props["codec"] == "taef2"
-    assert props["face_size"] == str(SIZE) and '"src"' in props["identities"] and "consent" in props
+    assert props["face_size"] == str(SIZE) and props["consent"] == swapper.card.consent == "REF-7"
+    assert json.loads(props["identities"]) == {"src": "actor", "dst": "double"}  # the facesets' names
     assert model.opset_import[0].version >= 17
     assert [i.name for i in model.graph.input] == ["face"] and [o.name for o in model.graph.output] == ["swap"]
     assert [d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim][1:] == [4, SIZE, SIZE]
