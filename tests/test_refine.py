@@ -216,6 +216,19 @@ def test_sampling_is_deterministic_for_a_seed_and_changes_only_the_masked_face(t
     assert np.abs(first - faces)[masks == 1].mean() > 1e-3
 
 
+def test_a_track_keeps_its_noise_on_every_frame_and_another_track_gets_its_own(trained: RefinerTrainer,
+                                                                                shared_models: Path) -> None:
+    """One sampling noise per track, the same on every frame and in every call, so a still face stays still."""
+    face = trained.data.target.faces[:1].permute(0, 2, 3, 1).numpy().astype(np.float32) / 255
+    faces, masks = np.repeat(face, 3, axis=0), np.ones((3, *face.shape[1:3]), np.float32)
+    refiner = Refiner(trained.options.output, RefinerApplyOptions(seed=3, strength=0.5, steps=6, temporal=0.0))
+    together = refiner.refine(faces, masks, [(0, 1001), (0, 1002), (1, 1002)])
+    assert np.array_equal(together[0], together[1])  # track 0 on two frames
+    assert np.abs(together[2] - together[0]).max() > 1e-3  # track 1
+    later = refiner.refine(faces[:1], masks[:1], [(0, 1040)])  # a later frame, another call
+    assert np.allclose(later[0], together[0], atol=1e-5)  # up to the batch size's float rounding
+
+
 def test_refine_strength_zero_is_the_codec_round_trip_only(trained: RefinerTrainer, shared_models: Path) -> None:
     faces = trained.data.target.faces.permute(0, 2, 3, 1).numpy().astype(np.float32) / 255
     masks = np.ones(faces.shape[:3], np.float32)
