@@ -298,10 +298,14 @@ def by_setting(model_dir: Path, plate: Path, shared_dir: Path, tmp_path_factory)
     """Frame 1001 swapped once per CLI setting (all layers), read back: every setting must reach the pixels."""
     root = tmp_path_factory.mktemp("settings")
     environment = {**os.environ, "LATENTSWAP_MODELS": str(shared_dir / "models")}
+    track = root / "plate.track.json"  # tracked once: the settings differ after tracking
+    tracked = latentswap("track", str(plate), "-o", str(track), "--frames", "1001", env=environment, timeout=300)
+    assert tracked.returncode == 0, tracked.stderr
     images = {}
     for name, setting in SETTINGS.items():
         done = latentswap("swap", str(plate), "--model", str(model_dir), "-o", str(root / name / "swap.####.exr"),
-                          "--frames", "1001", "--layers", "all", *setting, env=environment, timeout=300)
+                          "--frames", "1001", "--layers", "all", "--track", str(track), *setting, env=environment,
+                          timeout=300)
         assert done.returncode == 0, f"{name}: {done.stderr}"
         images[name] = read_image(root / name / "swap.1001.exr")
     images["plate"] = read_image(Path(str(plate).replace("####", "1001")))
