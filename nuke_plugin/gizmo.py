@@ -68,13 +68,19 @@ def default_cache_dir(node):
 
 
 def cache_folder_text(node):
-    """The node's cache folder: the cache_dir knob (its Tcl, ``[getenv SHOTS]/...``, evaluated) or, empty, the
-    default beside the script; "" when neither names one."""
+    """The node's cache folder: the cache_dir knob (its Tcl, ``[getenv SHOTS]/...``, evaluated; a relative path
+    from the project directory, as Nuke's Read and Write take it) or, empty, the default beside the script; ""
+    when neither names one."""
     knob = node["cache_dir"]
     text = str(knob.value()).strip()
     if "[" in text:
         text = str(knob.evaluate()).strip()
-    return os.path.expanduser(text) if text else default_cache_dir(node)
+    if not text:
+        return default_cache_dir(node)
+    folder = os.path.expanduser(text)
+    if not os.path.isabs(folder):  # as Nuke's Read and Write take a relative path: from the project directory
+        folder = os.path.normpath(os.path.join(project_directory(), folder))
+    return folder
 
 
 def cache_dir(node):

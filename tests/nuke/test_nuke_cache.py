@@ -146,3 +146,16 @@ def test_the_default_cache_is_beside_the_script_one_folder_per_node(nuke, tmp_pa
     with pytest.raises(gizmo.PluginError, match="LatentSwap2: save the script first .* or set the cache dir knob"):
         second["precompute"].execute()
     assert not (tmp_path / "latentswap_cache").exists()
+
+
+def test_a_relative_cache_dir_is_taken_from_the_project_directory_as_nukes_read_does(nuke, tmp_path,
+                                                                                    monkeypatch) -> None:
+    import nuke_plugin.gizmo as gizmo
+
+    monkeypatch.chdir(tmp_path)  # the process's folder is not where a relative cache goes
+    node = make_node(nuke, tmp_path, None)
+    node["cache_dir"].user_set("caches/sh010")
+    assert gizmo.cache_folder_text(node) == str(tmp_path / "shots" / "caches" / "sh010")  # beside the script
+    nuke.root()["project_directory"].setValue(str(tmp_path / "project"))
+    assert gizmo.cache_folder_text(node) == str(tmp_path / "project" / "caches" / "sh010")
+

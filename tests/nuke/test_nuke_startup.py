@@ -81,5 +81,6 @@ def test_training_panel_builds_the_engine_commands(fake_nuke, tmp_path) -> None:
     assert resumed[0][-5:] == ["--minutes", "1.5", "--consent", "REF-7", "--resume"]
     window.on_event({"event": "progress", "task": "train", "done": 3, "total": 10, "percent": 30.0, "loss": 0.2,
                      "preview": "/work/model/previews/step_000003.png"})
-    assert window.preview.value() == "/work/model/previews/step_000003.png"
+    assert window.preview.value() == ('<img src="/work/model/previews/step_000003.png" width="384">'
+                                      "<br>step_000003.png")  # the image itself, in the panel
     assert window.progress.value().startswith("train: 3/10")

@@ -88,6 +88,7 @@ def reset() -> None:
     _root.addKnob(Int_Knob("first_frame", "first frame", 1))
     _root.addKnob(Int_Knob("last_frame", "last frame", 100))
     _root.addKnob(Format_Knob("format", "format", Format(1920, 1080)))
+    _root.addKnob(File_Knob("project_directory", "project directory", ""))  # "": the script's folder
     # Nuke 15's defaults for a new script: its own colour management, the nuke-default config, "linear"
     _root.addKnob(Enumeration_Knob("colorManagement", "color management", ["Nuke", "OCIO"]))
     _root.addKnob(Enumeration_Knob("OCIO_config", "OCIO config", ["nuke-default", "aces_1.2", "custom",
