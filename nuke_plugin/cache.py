@@ -13,6 +13,7 @@ import os
 
 SETTINGS_FILE = "settings.json"
 KEY_LENGTH = 16  # hex digits: 64 bits, no collision among the caches of one shot
+MAX_SETTINGS_BYTES = 1 << 20  # a settings file is a few hundred bytes; anything near this is not ours
 MODEL_FILE_TYPES = (".json", ".safetensors", ".onnx")  # what a model or refiner folder renders with
 TITLES = {  # a setting's name on the status line, in the order the node shows them
     "plate": "plate", "model": "model", "model_files": "model weights", "engine": "engine", "faces": "faces",
@@ -74,10 +75,14 @@ def write_settings(folder, settings):
 
 
 def read_settings(folder):
-    """The settings a cache folder was rendered with, or None when it has none (or an unreadable one)."""
+    """The settings a cache folder was rendered with, or None when it has none (or one that is not ours: not a
+    regular file, too large, not JSON, nested past Python's recursion limit)."""
+    path = os.path.join(folder, SETTINGS_FILE)
     try:
-        with open(os.path.join(folder, SETTINGS_FILE), encoding="utf-8") as stream:
+        if not os.path.isfile(path) or os.path.getsize(path) > MAX_SETTINGS_BYTES:
+            return None
+        with open(path, encoding="utf-8") as stream:
             settings = json.load(stream)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return settings if isinstance(settings, dict) else None

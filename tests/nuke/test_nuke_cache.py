@@ -159,3 +159,20 @@ def test_a_relative_cache_dir_is_taken_from_the_project_directory_as_nukes_read_
     nuke.root()["project_directory"].setValue(str(tmp_path / "project"))
     assert gizmo.cache_folder_text(node) == str(tmp_path / "project" / "caches" / "sh010")
 
+
+
+def test_a_settings_file_that_is_not_ours_reads_as_none(tmp_path) -> None:
+    """The status line reads a cache's settings.json on every knob change: a hostile one must cost nothing."""
+    from nuke_plugin import cache
+
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    assert cache.read_settings(folder) is None
+    cache.write_settings(folder, {"blend": "alpha"})
+    assert cache.read_settings(folder) == {"blend": "alpha"}
+    for text in ("[" * 100_000 + "]" * 100_000, "not json", "[1, 2]", " " * (cache.MAX_SETTINGS_BYTES + 1)):
+        (folder / cache.SETTINGS_FILE).write_text(text)
+        assert cache.read_settings(folder) is None
+    (folder / cache.SETTINGS_FILE).unlink()
+    os.mkfifo(folder / cache.SETTINGS_FILE)  # would block a reader forever
+    assert cache.read_settings(folder) is None
