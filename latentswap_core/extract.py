@@ -60,7 +60,7 @@ class ExtractOptions:
     colorspace: str | None = None
     ocio_config: str | None = None
 
-    def check(self) -> None:
+    def __post_init__(self) -> None:
         if not (128 <= self.size <= 1024 and self.size % 64 == 0):
             raise FacesetError(f"face size {self.size} is not supported; use 128 to 1024 in steps of 64")
         if self.face_type not in FACE_TYPES:
@@ -83,7 +83,6 @@ def extract_faceset(
     ``options.faces`` asks for but no face of ``tracked`` carries is refused before anything is written;
     ``track_name`` names the track in that message (default: the faces tracked in the source).
     """
-    options.check()
     tracked = list(tracked)
     options.faces.check((face for _, faces in tracked for face in faces),
                         track_name or f"the faces tracked in {source.description}")

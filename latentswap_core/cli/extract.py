@@ -53,7 +53,6 @@ def run(args: argparse.Namespace) -> int:
     options = ExtractOptions(size=args.size, face_type=args.face_type, every=args.every,
                              faces=face_selection(args),
                              colorspace=args.colorspace, ocio_config=args.ocio_config)
-    options.check()
     source = open_source(args.source, args.frames)
     try:
         if args.track:

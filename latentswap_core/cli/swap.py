@@ -152,7 +152,6 @@ def render_options(args: argparse.Namespace) -> RenderOptions:
         occlusion=OcclusionMasker(args.occlusion_model, resolve_device(args.device)) if args.occlusion_model
         else None,
     )
-    options.check()
     return options
 
 
@@ -170,7 +169,6 @@ def run(args: argparse.Namespace) -> int:
     refine_options = RefinerApplyOptions(strength=args.refine_strength, steps=args.refine_steps,
                                          seed=args.refine_seed, temporal=args.refine_temporal,
                                          sampler=args.refine_sampler, guidance=args.refine_guidance)
-    refine_options.check()
     if args.colorspace:
         color.check_colorspace(args.colorspace, args.ocio_config)
     source = open_source(args.source, args.frames)

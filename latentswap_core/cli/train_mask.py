@@ -59,7 +59,6 @@ def run(args: argparse.Namespace) -> int:
                                batch=args.batch, seed=args.seed, faces=face_selection(args),
                                colorspace=args.colorspace, ocio_config=args.ocio_config,
                                device=str(resolve_device(args.device)))
-    options.check()
     mattes = MatteSequence(args.mattes)
     plate = open_source(args.plate)
     try:

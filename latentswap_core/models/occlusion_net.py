@@ -24,7 +24,7 @@ class OcclusionConfig:
     width: int = 16  # channels of the first stage (x2 each stage down)
     stages: int = 4
 
-    def check(self) -> None:
+    def __post_init__(self) -> None:
         if self.size < 32 or self.size % 2 ** (self.stages + 1):
             raise ModelError(f"occlusion model size {self.size}: use a multiple of {2 ** (self.stages + 1)}, 32 or "
                              "more")
@@ -38,7 +38,6 @@ class OcclusionConfig:
     def from_dict(cls, data: dict[str, object], source: str) -> OcclusionConfig:
         try:
             config = cls(**data)  # type: ignore[arg-type]
-            config.check()
         except TypeError as error:
             raise ModelError(f"{source}: not an occlusion model config ({error})") from None
         return config
@@ -55,7 +54,6 @@ class OcclusionNet(nn.Module):
 
     def __init__(self, config: OcclusionConfig) -> None:
         super().__init__()
-        config.check()
         self.config = config
         widths = [config.width * 2**i for i in range(config.stages + 1)]
         self.stem = nn.Conv2d(3, widths[0], 4, stride=2, padding=1)

@@ -43,7 +43,7 @@ class RefinerApplyOptions:
     sampler: str = "ddim"
     guidance: float = 1.0  # classifier-free guidance on the identity (1: none, one UNet call per step)
 
-    def check(self) -> None:
+    def __post_init__(self) -> None:
         if not 0.0 <= self.strength <= 1.0:
             raise ModelError(f"--refine-strength {self.strength} is outside 0..1")
         if not 1 <= self.steps <= 1000:
@@ -61,7 +61,6 @@ class Refiner:
 
     def __init__(self, path: str | os.PathLike[str], options: RefinerApplyOptions = RefinerApplyOptions(),
                  device: str = "cpu", codec_path: str | os.PathLike[str] | None = None) -> None:
-        options.check()
         self.options = options
         self.folder = refiner_folder(path)
         self.device = torch.device(device)

@@ -113,8 +113,9 @@ class RefinerTrainOptions:
         self.model = Path(self.model) if self.model else None
         self.swaps = tuple(Path(folder) for folder in self.swaps)
         self.target_name = self.target_name or self.faceset.resolve().name
+        self._validate()
 
-    def check(self) -> None:
+    def _validate(self) -> None:
         check_run_length(self.steps, self.minutes)
         if self.swaps and self.model is None:
             raise ModelError("--swaps needs --model: the refiner learns from that model's swaps of those faces")
@@ -160,7 +161,6 @@ class RefinerTrainer:
     """Set up (codec, swap model, cached data, networks, maybe a resumed checkpoint), then ``run()``."""
 
     def __init__(self, options: RefinerTrainOptions) -> None:
-        options.check()
         self.options = o = options
         self.device = torch.device(resolve_device(o.device))
         torch.manual_seed(o.seed)

@@ -40,7 +40,7 @@ from latentswap_core.blend.color_transfer import MODES as COLOR_TRANSFER_MODES
 from latentswap_core.blend.color_transfer import transfer_color
 from latentswap_core.blend.compose import BLENDS, paste_face, refine_mask
 from latentswap_core.blend.grain import grain_seed, matched_grain
-from latentswap_core.errors import ImageError, LatentSwapError, ModelError, OutputError, TrackFileError
+from latentswap_core.errors import ImageError, LatentSwapError, ModelError, SettingsError, TrackFileError
 from latentswap_core.face_selection import FaceSelection
 from latentswap_core.io import FrameSource, Image, write_image
 from latentswap_core.io.image import DEFAULT_COMPRESSION, check_exr_compression, reads_back_whole, to_float32
@@ -104,28 +104,28 @@ class RenderOptions:
     layers: str = DEFAULT_LAYERS  # what each frame holds: comp, face or all (swap/layers.py)
     compression: str = DEFAULT_COMPRESSION  # the EXRs' compression
 
-    def check(self) -> None:
+    def __post_init__(self) -> None:
         if self.color_transfer not in COLOR_TRANSFER_MODES:
-            raise OutputError(f"--color-transfer {self.color_transfer!r} is unknown: use one of "
+            raise SettingsError(f"--color-transfer {self.color_transfer!r} is unknown: use one of "
                               f"{', '.join(COLOR_TRANSFER_MODES)}")
         if self.mask not in MASK_SOURCES:
-            raise OutputError(f"--mask {self.mask!r} is unknown: use one of {', '.join(MASK_SOURCES)}")
+            raise SettingsError(f"--mask {self.mask!r} is unknown: use one of {', '.join(MASK_SOURCES)}")
         if (self.mask == "occlusion") != (self.occlusion is not None):
-            raise OutputError("--mask occlusion and --occlusion-model MASK_DIR go together: train one with "
+            raise SettingsError("--mask occlusion and --occlusion-model MASK_DIR go together: train one with "
                               "`latentswap train-mask`")
         if self.blend not in BLENDS:
-            raise OutputError(f"--blend {self.blend!r} is unknown: use one of {', '.join(BLENDS)}")
+            raise SettingsError(f"--blend {self.blend!r} is unknown: use one of {', '.join(BLENDS)}")
         if not 0.0 <= self.mix <= 1.0:
-            raise OutputError(f"--mix {self.mix} is outside 0..1")
+            raise SettingsError(f"--mix {self.mix} is outside 0..1")
         for name in ("batch", "workers"):
             if getattr(self, name) < 1:
-                raise OutputError(f"--{name} {getattr(self, name)} is not allowed: use 1 or more")
+                raise SettingsError(f"--{name} {getattr(self, name)} is not allowed: use 1 or more")
         if self.layers not in LAYERS:
-            raise OutputError(f"--layers {self.layers!r} is unknown: use one of {', '.join(LAYERS)}")
+            raise SettingsError(f"--layers {self.layers!r} is unknown: use one of {', '.join(LAYERS)}")
         try:
             check_exr_compression(self.compression)
         except ImageError as error:
-            raise OutputError(f"--compression: {error}") from None
+            raise SettingsError(f"--compression: {error}") from None
 
     def header(self) -> dict[str, str]:
         """Every setting that changes the pixels, for the EXR header: two renders with other settings can be told
@@ -198,7 +198,6 @@ def render_shot(source: FrameSource, output: str, swapper: FaceSwapper, track: S
     place) but counted in the report. ``track_name`` names the track in errors (e.g. its file).
     A missing output folder is created before the first frame is written, and removed again if the render fails
     before a frame landed in it."""
-    options.check()
     targets = output_paths(source, output)
     if options.colorspace:
         color.check_colorspace(options.colorspace, options.ocio_config)
@@ -439,7 +438,7 @@ class _Renderer:
         return refined
 
     def _blend_mask(self, aligned: _AlignedFace, predicted_mask: np.ndarray) -> np.ndarray:
-        source = self.options.mask  # one of MASK_SOURCES: RenderOptions.check() refused the others
+        source = self.options.mask  # one of MASK_SOURCES: RenderOptions refused the others when made
         if source == "landmarks":
             return aligned.landmark_mask
         if source == "model":

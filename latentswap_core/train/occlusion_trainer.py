@@ -49,14 +49,14 @@ class OcclusionOptions:
     ocio_config: str | None = None
     device: str = "cpu"
 
-    def check(self) -> None:
+    def __post_init__(self) -> None:
         if (self.steps is None) == (self.minutes is None):
             raise ModelError("give either --steps N or --minutes M to say how long to train")
         if (self.steps is not None and self.steps < 1) or (self.minutes is not None and self.minutes <= 0):
             raise ModelError("--steps and --minutes must be more than 0")
         if self.batch < 1:
             raise ModelError(f"--batch {self.batch} is not allowed: use 1 or more")
-        OcclusionConfig(size=self.size).check()
+        OcclusionConfig(size=self.size)  # its own checks: the size a net can have
 
 
 @dataclass
@@ -140,7 +140,6 @@ def train_occlusion(data: LabelledCrops, options: OcclusionOptions, face_type: s
                     source: dict[str, Any] | None = None,
                     on_report: Callable[[int, int | None, float], None] | None = None) -> tuple[int, float]:
     """Train and save to ``options.output``; ``on_report(step, total, loss)`` every few steps. -> (steps, loss)."""
-    options.check()
     torch.manual_seed(options.seed)
     generator = torch.Generator().manual_seed(options.seed)
     device = torch.device(options.device)

@@ -132,8 +132,9 @@ class TrainOptions:
         self.src, self.dst, self.output = Path(self.src), Path(self.dst), Path(self.output)
         self.src_name = self.src_name or self.src.resolve().name
         self.dst_name = self.dst_name or self.dst.resolve().name
+        self._validate()
 
-    def check(self) -> None:
+    def _validate(self) -> None:
         check_run_length(self.steps, self.minutes)
         for name in ("batch", "accumulate", "pixel_loss_crop", "pixel_loss_samples", "augment_pool", "augment_refresh"):
             if getattr(self, name) < 1:
@@ -163,7 +164,6 @@ class Trainer:
 
     def __init__(self, options: TrainOptions,
                  on_faceset_report: Callable[[FacesetReport], None] | None = None) -> None:
-        options.check()
         self.options = o = options
         self.world, self.device = join_world(o.device)
         self.codec = load_codec(o.codec, o.codec_path).to(self.device)
