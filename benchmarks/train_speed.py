@@ -306,14 +306,13 @@ def run_quality(sets: dict[str, Path], codec_name: str, size: int, budget_s: flo
         curve = [(0, 0.0, *evaluate())]
         clock = {"train_s": 0.0, "next_eval": eval_every_s}
 
-        def on_step(report: StepReport) -> None:
+        def on_step(report: StepReport) -> bool:
             clock["train_s"] += report.seconds
             done = clock["train_s"] >= budget_s
             if clock["train_s"] >= clock["next_eval"] or done:
                 clock["next_eval"] += eval_every_s
                 curve.append((report.step, clock["train_s"], *evaluate()))
-            if done:
-                trainer.options.steps = report.step  # the Trainer stops after this step
+            return done  # True: the Trainer stops after this step
 
         trainer.run(on_step=on_step)
         swap_detail = swap_detail_ratio(trainer, grid)

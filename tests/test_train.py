@@ -43,6 +43,17 @@ def test_loss_decreases(facesets, shared_models, tmp_path: Path) -> None:
     assert (tmp_path / "model" / "losses.png").stat().st_size > 1000
 
 
+def test_a_caller_stops_a_run_from_its_step_callback_and_options_are_frozen(facesets, shared_models,
+                                                                            tmp_path: Path) -> None:
+    import dataclasses
+
+    settings = options(facesets, tmp_path / "model", steps=6)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.steps = 2  # type: ignore[misc]  (a run's options are what it was started with)
+    result = Trainer(settings).run(on_step=lambda report: report.step >= 2)  # a budget of the caller's own
+    assert result.step == 2 and len(result.history) == 2 and not result.interrupted
+
+
 def test_resume_continues_exactly(facesets, shared_models, tmp_path: Path) -> None:
     # the resumed run starts in the pool's second generation
     augmenting = dict(augment=True, augment_pool=3, augment_refresh=2)

@@ -72,7 +72,7 @@ IDENTITY_ENCODER_LR = 1e-3
 WEIGHTS_PREFIX = "refiner."  # the networks' names in trainer_state.safetensors
 
 
-@dataclass
+@dataclass(frozen=True)
 class RefinerTrainOptions:
     """How a refiner is trained (``latentswap train-refiner``); applying it at swap time takes
     ``RefinerApplyOptions`` (``refine/apply.py``)."""
@@ -109,10 +109,13 @@ class RefinerTrainOptions:
     cpu_bf16: bool = True  # the UNet in bf16 autocast on CPUs that compute it natively (as the swap model's training)
 
     def __post_init__(self) -> None:
-        self.faceset, self.output = Path(self.faceset), Path(self.output)
-        self.model = Path(self.model) if self.model else None
-        self.swaps = tuple(Path(folder) for folder in self.swaps)
-        self.target_name = self.target_name or self.faceset.resolve().name
+        faceset = Path(self.faceset)
+        resolved: dict[str, object] = {
+            "faceset": faceset, "output": Path(self.output), "model": Path(self.model) if self.model else None,
+            "swaps": tuple(Path(folder) for folder in self.swaps),
+            "target_name": self.target_name or faceset.resolve().name}
+        for name, value in resolved.items():  # frozen: the paths and names are settled once, here
+            object.__setattr__(self, name, value)
         self._validate()
 
     def _validate(self) -> None:
@@ -371,7 +374,7 @@ class RefinerTrainer:
         return {"loss": float(loss.detach()), **{name: float(value.detach()) for name, value in losses.items()}}
 
     # --- the loop -------------------------------------------------------------------------------------------
-    def run(self, on_step: Callable[[StepReport], None] | None = None,
+    def run(self, on_step: Callable[[StepReport], bool | None] | None = None,
             on_message: Callable[[str], None] | None = None) -> TrainResult:
         """Train until ``steps`` or ``minutes``; Ctrl-C finishes the current step, saves and returns."""
         o = self.options

@@ -37,10 +37,19 @@ class TrainResult:
 
 
 class Schedule(Protocol):
-    steps: int | None
-    minutes: float | None
-    preview_every: int
-    save_every: int
+    """How long a run trains and how often it previews and saves (a run's frozen options)."""
+
+    @property
+    def steps(self) -> int | None: ...
+
+    @property
+    def minutes(self) -> float | None: ...
+
+    @property
+    def preview_every(self) -> int: ...
+
+    @property
+    def save_every(self) -> int: ...
 
 
 class Steppable(Protocol):
@@ -63,9 +72,10 @@ def check_run_length(steps: int | None, minutes: float | None) -> None:
         raise ModelError(f"--minutes {minutes} is not allowed: give a finite number of minutes")
 
 
-def run_steps(trainer: Steppable, schedule: Schedule, on_step: Callable[[StepReport], None] | None,
+def run_steps(trainer: Steppable, schedule: Schedule, on_step: Callable[[StepReport], bool | None] | None,
               world: World = ONE_PROCESS) -> bool:
-    """Step ``trainer`` until ``schedule.steps`` or ``schedule.minutes``; -> whether Ctrl-C/SIGTERM stopped it.
+    """Step ``trainer`` until ``schedule.steps`` or ``schedule.minutes``, or until ``on_step`` returns True (a
+    caller with a budget of its own); -> whether Ctrl-C/SIGTERM stopped it.
     In a data-parallel ``world`` every process stops after the same step, and only the first previews and reports."""
     deadline = time.monotonic() + schedule.minutes * 60 if schedule.minutes else None
     started, taken = time.monotonic(), 0
@@ -92,7 +102,11 @@ def run_steps(trainer: Steppable, schedule: Schedule, on_step: Callable[[StepRep
                 if deadline is not None:
                     per_step = (time.monotonic() - started) / taken
                     total = trainer.step + int(max(0.0, deadline - time.monotonic()) / per_step)
-                on_step(StepReport(trainer.step, total, losses, seconds, preview))
+                stop_here = bool(on_step(StepReport(trainer.step, total, losses, seconds, preview)))
+            else:
+                stop_here = False
+            if any_process(stop_here, world):
+                break
         return any_process(interrupted(), world)
 
 

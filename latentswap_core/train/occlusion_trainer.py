@@ -35,7 +35,7 @@ from latentswap_core.train.loop import deferred_interrupt
 REPORT_EVERY = 25
 
 
-@dataclass
+@dataclass(frozen=True)
 class OcclusionOptions:
     output: Path
     size: int = 128

@@ -78,7 +78,7 @@ class Batch:
     FIELDS = ("latents", "latent_masks", "latent_priority", "masks", "priority", "latent_keep", "keep")
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainOptions:
     src: Path
     dst: Path
@@ -129,9 +129,12 @@ class TrainOptions:
     dst_holdout: str | None = None
 
     def __post_init__(self) -> None:
-        self.src, self.dst, self.output = Path(self.src), Path(self.dst), Path(self.output)
-        self.src_name = self.src_name or self.src.resolve().name
-        self.dst_name = self.dst_name or self.dst.resolve().name
+        src, dst = Path(self.src), Path(self.dst)
+        resolved: dict[str, object] = {"src": src, "dst": dst, "output": Path(self.output),
+                                       "src_name": self.src_name or src.resolve().name,
+                                       "dst_name": self.dst_name or dst.resolve().name}
+        for name, value in resolved.items():  # frozen: the paths and names are settled once, here
+            object.__setattr__(self, name, value)
         self._validate()
 
     def _validate(self) -> None:
@@ -415,7 +418,7 @@ class Trainer:
         return average_values(reported, self.world)
 
     # --- the loop ------------------------------------------------------------------------------------------
-    def run(self, on_step: Callable[[StepReport], None] | None = None) -> TrainResult:
+    def run(self, on_step: Callable[[StepReport], bool | None] | None = None) -> TrainResult:
         """Train until ``steps`` or ``minutes``; Ctrl-C finishes the current step, saves and returns."""
         o = self.options
         with closing(self):
