@@ -23,6 +23,7 @@ import numpy as np
 
 from latentswap_core.align import TEMPLATE
 from latentswap_core.errors import ModelError
+from latentswap_core.heap import keep_large_blocks
 from latentswap_core.identity.dlib_descriptor import INSTALL_HINT, default_models_folder
 from latentswap_core.track.detect import SAME_FACE_OVERLAP, box_overlap
 
@@ -68,6 +69,7 @@ class SecondDetector:
         if self._net is None:
             import dlib
 
+            keep_large_blocks()  # dlib's buffers reused, not faulted in again each call (heap.py)
             path = (self.models_folder or Path("face_recognition_models")) / MODEL_FILE
             if self.models_folder is None or not path.is_file():
                 raise ModelError(f"dlib's CNN face detector {path} is missing; {INSTALL_HINT}")
