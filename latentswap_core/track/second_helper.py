@@ -24,11 +24,13 @@ from latentswap_core.identity.dlib_descriptor import INSTALL_HINT
 
 MODEL_FILE = "mmod_human_face_detector.dat"
 
+# A detection as it crosses the pipe: dlib's rectangle (left, top, right, bottom, in pixels of the image searched)
 # and its confidence.
 RawDetection = tuple[int, int, int, int, float]
 
 
 def load_net(models_folder: Path | None) -> Any:
+    """dlib's CNN face detector from ``models_folder`` (raises ``ModelError`` where it is missing)."""
     import dlib
 
     keep_large_blocks()  # dlib's buffers reused, not faulted in again each call (heap.py)
@@ -39,6 +41,7 @@ def load_net(models_folder: Path | None) -> Any:
 
 
 def search(net: Any, image: np.ndarray) -> list[RawDetection]:
+    """The faces ``net`` finds in a contiguous uint8 RGB ``image``, in dlib's order, not upsampled."""
     return [(detection.rect.left(), detection.rect.top(), detection.rect.right(), detection.rect.bottom(),
              float(detection.confidence)) for detection in net(image, 0)]
 
