@@ -1,10 +1,11 @@
 """The second face detector, for what mediapipe's misses: profiles, three-quarter views and small faces.
 
-dlib's CNN face detector (MMOD, from the ``face_recognition_models`` package, read by path) finds faces
-turned up to about 90 degrees of yaw and boxes down to 80 px, where mediapipe's BlazeFace sees only
-frontal and three-quarter faces. It costs about 1.3 s per 640 x 360 frame on two CPU cores, so it runs on
-a schedule (each frame after a cut until it finds a face, then every ``every`` frames) on the frame scaled
-down to at most ``max_pixels``; the tracker fills the frames between (``fill.py``).
+dlib's CNN face detector (MMOD, from the ``face_recognition_models`` package, read by path) finds faces turned
+up to about 90 degrees of yaw and boxes down to 80 px, where mediapipe's BlazeFace sees only frontal and three-
+quarter faces. It costs about 0.9 s per 640 x 360 frame (both scales, one core of an AMD EPYC; about 0.75 s for
+the full-size scale, 0.2 s for the half), so it runs on a schedule (each frame after a cut until it finds a
+face, then every ``every`` frames) on the frame scaled down to at most ``max_pixels``; the tracker fills the
+frames between (``fill.py``).
 
 Its faces are marked by the mesh like any other (``FaceDetector.mark``). Where the mesh does not see a
 face (it is built for frontal faces: a profile gives it a presence near 0), the face is still kept, with
