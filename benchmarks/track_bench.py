@@ -24,7 +24,7 @@ are written, so they come from the page cache (decode cost, not disk). Temporary
 sequence given): faces found per frame, reliable landmarks, people, tracks and cuts, with the same stages.
 
 Run:  .venv/bin/python benchmarks/track_bench.py [--frames N] [--resolutions 1080p,4k] [--format exr|png]
-      .venv/bin/python benchmarks/track_bench.py --clip [PATH]
+      .venv/bin/python benchmarks/track_bench.py --clip [PATH] [--second-helper on|off]
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from latentswap_core import color  # noqa: E402
 from latentswap_core.io import Image, open_source, write_image  # noqa: E402
 from latentswap_core.track import ShotTrack, ShotTracker, TrackOptions  # noqa: E402
 from latentswap_core.track.report import person_summary  # noqa: E402
+from latentswap_core.track.second_detector import SecondDetectorOptions  # noqa: E402
 from latentswap_core.track.tracker import display_rgb  # noqa: E402
 
 RESOLUTIONS = {"1080p": (1920, 1080), "4k": (3840, 2160)}
@@ -81,13 +82,13 @@ def write_plates(shot: shots.Shot, folder: Path, file_format: str) -> str:
     return str(folder / f"plate.####.{file_format}")
 
 
-def run(pattern: str) -> tuple[dict[str, float], int, int, ShotTrack]:
+def run(pattern: str, options: TrackOptions) -> tuple[dict[str, float], int, int, ShotTrack]:
     """Seconds per stage, frames and faces for tracking ``pattern``, and the track."""
 
     seconds = dict.fromkeys(STAGES, 0.0)
     source = open_source(pattern)
     started = time.perf_counter()
-    with ShotTracker(TrackOptions()) as tracker:
+    with ShotTracker(options) as tracker:
         for frame in source.frames:
             begin = time.perf_counter()
             image = source.read(frame)
@@ -109,8 +110,8 @@ def print_stages(seconds: dict[str, float], frames: int) -> None:
     print(f"{'ms/frame':<11}" + "".join(f"{1000 * seconds[stage] / frames:>10.2f}" for stage in (*STAGES, "total")))
 
 
-def clip_figures(path: str) -> None:
-    seconds, frames, faces, track = run(path)
+def clip_figures(path: str, options: TrackOptions) -> None:
+    seconds, frames, faces, track = run(path, options)
     reliable = sum(face.landmarks_reliable for entry in track.frames for face in entry.faces)
     by_detector: dict[str, int] = {}
     for entry in track.frames:
@@ -132,7 +133,12 @@ def main() -> None:
     parser.add_argument("--format", choices=("exr", "png"), default="exr", help="plate files (default exr, ACEScg)")
     parser.add_argument("--clip", nargs="?", const=str(CLIP), metavar="PATH",
                         help=f"track a real clip instead (default: {CLIP.name} in ../shared)")
+    parser.add_argument("--second-helper", choices=("on", "off"), default=None,
+                        help="the second detector's helper process (default: on where more than one core is usable)")
     args = parser.parse_args()
+    options = TrackOptions() if args.second_helper is None else TrackOptions(
+        second=SecondDetectorOptions(helper=args.second_helper == "on"))
+    conditions = f"default TrackOptions, second detector's helper process {'on' if options.second.helper else 'off'}"
     import mediapipe
 
     print(f"CPU: {cpu_model()}; {os.cpu_count()} logical cores, {len(os.sched_getaffinity(0))} usable; "
@@ -140,18 +146,18 @@ def main() -> None:
     print(f"Python {platform.python_version()}, mediapipe {mediapipe.__version__} (TFLite XNNPACK, CPU), "
           f"OpenCV {cv2.__version__}, NumPy {np.__version__}")
     if args.clip:
-        print("default TrackOptions")
-        clip_figures(args.clip)
+        print(conditions)
+        clip_figures(args.clip, options)
         return
     print(f"{args.frames} frames per shot, 2 faces per frame, plates as {args.format.upper()}"
-          f"{' half float ACEScg (zip)' if args.format == 'exr' else ' 8-bit sRGB'}; default TrackOptions")
+          f"{' half float ACEScg (zip)' if args.format == 'exr' else ' 8-bit sRGB'}; {conditions}")
     print()
     for name in args.resolutions.split(","):
         size = RESOLUTIONS[name.strip().lower()]
         shot = make_shot(size, args.frames)
         with tempfile.TemporaryDirectory(prefix="track_bench_") as folder:
             pattern = write_plates(shot, Path(folder), args.format)
-            seconds, frames, faces, _ = run(pattern)
+            seconds, frames, faces, _ = run(pattern, options)
         print(f"{name} {size[0]}x{size[1]}: {frames} frames, {faces} faces tracked")
         print_stages(seconds, frames)
         print()

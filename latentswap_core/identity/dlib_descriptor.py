@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from latentswap_core.errors import ModelError
+from latentswap_core.heap import keep_large_blocks
 
 SAME_PERSON_DISTANCE = 0.6
 RECOGNITION_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
@@ -69,6 +70,7 @@ class DlibIdentity:
             return
         import dlib
 
+        keep_large_blocks()  # dlib's buffers reused, not faulted in again each call (heap.py)
         folder = self.models_folder
         if folder is None:
             raise ModelError(f"dlib face models not found: no face_recognition_models package; {INSTALL_HINT}")

@@ -34,7 +34,12 @@ from latentswap_core.track.detect import (
 )
 from latentswap_core.track.fill import FillOptions, fill_gaps
 from latentswap_core.track.people import PeopleCollector, PeopleOptions, assign_people
-from latentswap_core.track.second_detector import SecondDetector, SecondDetectorOptions, landmarks_in_box
+from latentswap_core.track.second_detector import (
+    BoxDetection,
+    SecondDetector,
+    SecondDetectorOptions,
+    landmarks_in_box,
+)
 from latentswap_core.track.smooth import SmoothOptions, smooth_landmarks
 from latentswap_core.track.trackfile import DEFAULT_FACE_TYPE, FrameFaces, ShotTrack, TrackedFace
 
@@ -106,6 +111,7 @@ class ShotTracker:
         self.close()
 
     def close(self) -> None:
+        self.second.close()
         if self._owns_detector:
             self.detector.close()
 
@@ -127,15 +133,20 @@ class ShotTracker:
         hints = self.assigner.hints(position)
         if shift.any():
             hints = [replace(hint, centre=(hint.centre[0] - shift[0], hint.centre[1] - shift[1])) for hint in hints]
-        observations = self.detector.detect(plate, hints)
         since = None if self._second_found is None else position - self._second_found
-        if self.second.due(position - self._shot_start, since):
+        second_due = self.second.due(position - self._shot_start, since)
+        started = time.perf_counter()
+        # handed to the second detector's helper process (where there is one) to run while mediapipe does
+        pending = self.second.start(plate) if second_due else None
+        second_seconds = time.perf_counter() - started
+        observations = self.detector.detect(plate, hints)
+        if pending is not None:
             started = time.perf_counter()
-            added, found_any = self._second_faces(plate, observations)
+            added, found_any = self._second_faces(plate, observations, pending.result())
             observations += added
             if found_any and self._second_found is None:
                 self._second_found = position
-            self.timings["second"] += time.perf_counter() - started
+            self.timings["second"] += second_seconds + time.perf_counter() - started
         for face in observations:
             face.landmarks = face.landmarks + shift
             face.bbox = landmark_box(face.landmarks)
@@ -155,11 +166,11 @@ class ShotTracker:
         self.frames.append(entry)
         return entry
 
-    def _second_faces(self, plate: np.ndarray, found: list[FaceObservation]) -> tuple[list[FaceObservation], bool]:
-        """Faces the second detector finds that ``found`` does not hold, marked by the mesh where it can, and
-        whether it found any face at all."""
+    def _second_faces(self, plate: np.ndarray, found: list[FaceObservation],
+                      detections: list[BoxDetection]) -> tuple[list[FaceObservation], bool]:
+        """Faces of the second detector's ``detections`` that ``found`` does not hold, marked by the mesh where
+        it can, and whether it found any face at all."""
         added: list[FaceObservation] = []
-        detections = self.second.find(plate)
         for detection in detections:
             x0, y0, x1, y1 = detection.box
             if any(box_overlap(face.bbox, detection.box) > SAME_FACE_OVERLAP for face in found + added):
