@@ -65,3 +65,15 @@ def read_gives_its_files(read, path, root=None, environ=None):
     elif space == "default":
         return path.lower().endswith(LINEAR_FILE_TYPES)
     return space == working or (space == "scene_linear" and working != "linear")
+
+
+def colour_key(root=None, environ=None):
+    """The script's colour management as the cache key sees it: the names the script chose (management, config,
+    working space, the custom config's path as written, $OCIO's file name), not the paths they resolve to, which
+    differ between a workstation and a farm machine (Nuke's install folder, a remapped share)."""
+    root = root if root is not None else nuke.root()
+    environ = os.environ if environ is None else environ
+    return [_knob_text(root, "colorManagement", "Nuke"), _knob_text(root, "OCIO_config", NUKE_DEFAULT_CONFIG),
+            _knob_text(root, "customOCIOConfigPath", ""), _knob_text(root, "workingSpaceLUT", "linear"),
+            os.path.basename(environ.get("OCIO", ""))]
+

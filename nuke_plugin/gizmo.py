@@ -26,7 +26,10 @@ CACHE_READ = "CacheRead"
 FACE_KNOB_SUFFIXES = ("_center", "_scale", "_rotate")
 STATUS_KNOBS = ("model", "refiner", "refine_strength", "refine_steps", "color_transfer", "blend", "faces", "engine",
                 "cache_dir", "first_frame", "last_frame", "view", "showPanel", "inputChange")
-RENDER_CLASSES = ("Write", "DeepWrite", "WriteGeo")  # what a render executes; Groups' Writes are Writes too
+RENDER_CLASSES = ("Write", "DeepWrite", "WriteGeo")
+# Settings read from files a render node may not see (the model and refiner folders): unseen, the cache's own record
+# of them stands, so `nuke -x` on a farm without the training share renders what Precompute made.
+UNSEEN_ON_A_FARM = ("model_files", "refiner_files")  # what a render executes; Groups' Writes are Writes too
 
 
 class PluginError(Exception):
@@ -111,7 +114,7 @@ def cache_settings(node):
         "face_edits": cache.text_digest("\n".join(f"{name} {node[name].toScript()}"
                                                   for name in sorted(face_knob_names(node)))),
         "plate": plate_identity(node),
-        "colour": colour.engine_arguments(),
+        "colour": colour.colour_key(),
         "engine": str(node["engine"].value()).strip(),
     }
     folder = cache_folder_text(node)
@@ -540,9 +543,13 @@ def before_frame_render():
         update_status(node)  # reads the cache of the current settings where one exists
         shown = str(node["cache_folder"].value()).strip()
         settings = cache_settings(node)
+        rendered = (cache.read_settings(shown) or {}) if shown else {}
+        for name in UNSEEN_ON_A_FARM:  # a render node that cannot see the model folder takes the cache's word
+            if not settings.get(name) and rendered.get(name):
+                settings[name] = rendered[name]
         current = keyed_cache_folder(node, settings)
         if shown and current and os.path.normpath(shown) != os.path.normpath(current):
-            changed = cache.changed_settings(cache.read_settings(shown) or {}, settings)
+            changed = cache.changed_settings(rendered, settings)
             raise RuntimeError(
                 f"{node.name()}: its cache in {shown} was rendered with other settings ({', '.join(changed)} changed "
                 f"since); run `{render_command(first, last)}` or press Precompute on the node and save the script")

@@ -176,3 +176,35 @@ def test_a_settings_file_that_is_not_ours_reads_as_none(tmp_path) -> None:
     (folder / cache.SETTINGS_FILE).unlink()
     os.mkfifo(folder / cache.SETTINGS_FILE)  # would block a reader forever
     assert cache.read_settings(folder) is None
+
+
+def test_the_key_names_the_scripts_colour_choices_not_the_paths_they_resolve_to(nuke, tmp_path,
+                                                                                monkeypatch) -> None:
+    """A farm machine with Nuke installed elsewhere resolves the shipped config to another path: the same cache."""
+    import nuke_plugin.gizmo as gizmo
+
+    node = make_node(nuke, tmp_path, tmp_path / "cache")
+    for knob, value in (("colorManagement", "OCIO"), ("OCIO_config", "aces_1.2"), ("workingSpaceLUT", "ACEScg")):
+        nuke.root()[knob].setValue(value)
+    monkeypatch.setattr(nuke, "EXE_PATH", "/usr/local/Nuke15.1v2/Nuke15.1", raising=False)
+    workstation = gizmo.keyed_cache_folder(node)
+    monkeypatch.setattr(nuke, "EXE_PATH", "/opt/farm/Nuke15.1v2/Nuke15.1")
+    assert gizmo.keyed_cache_folder(node) == workstation
+    nuke.root()["workingSpaceLUT"].setValue("scene_linear")  # another working space: other pixels
+    assert gizmo.keyed_cache_folder(node) != workstation
+
+
+def test_a_render_node_that_cannot_see_the_model_folder_renders_the_cache(nuke, tmp_path) -> None:
+    import shutil
+
+    node = make_node(nuke, tmp_path, tmp_path / "cache")
+    node["precompute"].execute()
+    write = nuke.nodes.Write(file=str(tmp_path / "comp.####.exr"), name="Write1")
+    write.setInput(0, node)
+    shutil.rmtree(node["model"].value())  # the farm node has the shot's share, not the training one
+    nuke.execute(write, *FRAMES)
+    assert nuke.executed == [("Write1", 1001, 1004, 1)]
+    node["color_transfer"].setValue("lct")  # what it can see still counts
+    with pytest.raises(RuntimeError, match=r"\(color transfer changed since\)"):
+        nuke.execute(write, *FRAMES)
+
