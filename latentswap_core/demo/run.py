@@ -122,7 +122,7 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoRe
     say(f"    {result.step} steps, loss {result.history[-1]['loss']:.4f}" if result.history else "    no step")
     lap("train")
 
-    say("5/7 swap: align, swap, colour-match (rct), blend, write EXRs with face and mask layers")
+    say("5/7 swap: align, swap, colour-match (rct), blend, write EXRs with face, mask and grain layers")
     (out / "swap").mkdir()
     swap = str(out / "swap" / "swap.####.exr")
     render_shot(source, swap, Swapper(out / "model", "cpu"), track, RenderOptions(mask_blur=12.0))
