@@ -184,15 +184,15 @@ def compact_ranges(frames):
     return ", ".join(parts)
 
 
-def update_status(node, text=None):
+def update_status(node, text=None, settings=None):
     """The status line (or ``text``): what the cache holds for the frame range under the current settings; and the
     node's label in the Node Graph (``[value cache_state]``): that in a few words.
 
     A cache rendered with these settings is ready (and the gizmo reads it); one rendered with others is stale, and
-    the line names the settings that changed."""
+    the line names the settings that changed. ``settings``: ``cache_settings(node)`` where the caller has them."""
     if node.knob("status") is None:
         return
-    state, cache_text = cache_status(node)
+    state, cache_text = cache_status(node, settings)
     if text is None:
         text = cache_text
         if not str(node["model"].value()).strip():
@@ -202,7 +202,7 @@ def update_status(node, text=None):
         node["cache_state"].setValue(state)
 
 
-def cache_status(node):
+def cache_status(node, settings=None):
     """(a few words for the node's label, the status line) of the node's cache for its frame range."""
     try:
         first, last = frame_range(node)
@@ -211,7 +211,7 @@ def cache_status(node):
     if not cache_folder_text(node):
         return "no cache dir", (f"save the script (the cache goes beside it, in {DEFAULT_CACHE_FOLDER}/) or set the "
                                 "cache dir knob")
-    settings = cache_settings(node)
+    settings = cache_settings(node) if settings is None else settings
     current = keyed_cache_folder(node, settings)
     total = last - first + 1
     missing = missing_cache_frames(node, first, last, current)
@@ -450,7 +450,7 @@ def _precompute(node, first, last, on_done):
         os.makedirs(folder)
     cache.write_settings(folder, settings)
     node["cache_folder"].setValue(folder)
-    update_status(node, "precomputing...")
+    update_status(node, "precomputing...", settings)
 
     def done():
         cache_read = node.node(CACHE_READ)
@@ -540,9 +540,9 @@ def before_frame_render():
         first, last = int(node["first_frame"].value()), int(node["last_frame"].value())
         if not first <= frame <= last:
             continue
-        update_status(node)  # reads the cache of the current settings where one exists
-        shown = str(node["cache_folder"].value()).strip()
         settings = cache_settings(node)
+        update_status(node, settings=settings)  # reads the cache of the current settings where one exists
+        shown = str(node["cache_folder"].value()).strip()
         rendered = (cache.read_settings(shown) or {}) if shown else {}
         for name in UNSEEN_ON_A_FARM:  # a render node that cannot see the model folder takes the cache's word
             if not settings.get(name) and rendered.get(name):
