@@ -42,6 +42,7 @@ class FacesInBox:
     comp: np.ndarray  # h x w x 3 float32: the plate's RGB there with the faces over it
     face: np.ndarray  # h x w x 4 float32: the faces premultiplied by their alpha, and that alpha
     grain: np.ndarray | None = None  # h x w x 3 float32: the plate's grain the faces lack (None: not measured)
+    grain_spread: np.ndarray | None = None  # (3,): that grain's spread per channel, in plate values
 
 
 def frame_layers(image: Image, faces: FacesInBox | None, layers: str, pixel_type: str,

@@ -173,7 +173,6 @@ class _Frame:
     plate_space: str
     faces: list[_AlignedFace]
     swapped: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (face, mask) per face
-    grain_spread: np.ndarray | None = None  # (3,): the plate's grain its faces lacked, once blended
 
 
 def check_track(track: ShotTrack, frames: list[int], wanted: FaceSelection, name: str) -> None:
@@ -457,8 +456,8 @@ class _Renderer:
         with self._stage("write"):
             metadata = {**frame.image.metadata, **self.metadata, "latentswap/source_frame": str(frame.number),
                         "latentswap/faces": str(len(frame.faces)), "Software": f"LatentSwap {__version__}"}
-            if frame.grain_spread is not None:  # the plate's grain the faces lacked, per channel (plate values)
-                metadata["latentswap/grain"] = " ".join(f"{value:.6g}" for value in frame.grain_spread)
+            if faces is not None and faces.grain_spread is not None:  # per channel, in plate values
+                metadata["latentswap/grain"] = " ".join(f"{value:.6g}" for value in faces.grain_spread)
             output = frame_layers(frame.image, faces, self.options.layers, pixel_type, metadata)
             write_image(target, output, pixel_type, self.options.compression)
 
@@ -496,10 +495,10 @@ class _Renderer:
             invisible = (alpha.astype(np.float16) == 0) & (alpha > 0)
             comp[invisible] = plate[invisible]
             face_layer[invisible] = 0.0
-        grain = None
+        grain = spread = None
         if o.layers != "comp":  # part of the blend stage's time
-            grain, frame.grain_spread = matched_grain(plate, face_layer, grain_seed(frame.number, box))
-        return FacesInBox(box, comp, face_layer, grain)
+            grain, spread = matched_grain(plate, face_layer, grain_seed(frame.number, box))
+        return FacesInBox(box, comp, face_layer, grain, spread)
 
     def _faces_box(self, frame: _Frame) -> tuple[int, int, int, int] | None:
         """(y0, y1, x0, x1): every pixel the frame's faces may reach, grown by one pixel (the Poisson blend's
