@@ -11,6 +11,8 @@ import hashlib
 import json
 import os
 
+from nuke_plugin.atomic import write_text_atomically
+
 SETTINGS_FILE = "settings.json"
 KEY_LENGTH = 16  # hex digits: 64 bits, no collision among the caches of one shot
 MAX_SETTINGS_BYTES = 1 << 20  # a settings file is a few hundred bytes; anything near this is not ours
@@ -64,13 +66,9 @@ def changed_settings(rendered, current):
 
 
 def write_settings(folder, settings):
-    """``folder/settings.json`` (atomically: a reader never sees half a file)."""
+    """``folder/settings.json``, written whole or not at all."""
     path = os.path.join(folder, SETTINGS_FILE)
-    temporary = path + ".partial"
-    with open(temporary, "w", encoding="utf-8") as stream:
-        json.dump(settings, stream, indent=1, sort_keys=True)
-        stream.write("\n")
-    os.replace(temporary, path)
+    write_text_atomically(path, json.dumps(settings, indent=1, sort_keys=True) + "\n")
     return path
 
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 
 from nuke_plugin import coordinates
+from nuke_plugin.atomic import write_text_atomically
 
 VERSION = 2
 READABLE_VERSIONS = (1, 2)  # version 2 adds cuts and per-face person/detector/landmarks_reliable, kept as they are
@@ -41,22 +40,9 @@ def read_track(path):
 
 
 def write_track(path, track):
-    """Write ``track`` to ``path`` atomically (a temporary file in the same folder, then os.replace)."""
+    """Write ``track`` to ``path`` atomically (``atomic.write_text_atomically``)."""
     check_track(track, path)
-    folder = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.write(_dumps(track))
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.remove(temporary)
-        except OSError:
-            pass
-        raise
+    write_text_atomically(path, _dumps(track))
 
 
 def _dumps(track):

@@ -19,7 +19,7 @@ PYENV = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
 NUKE_PYTHONS = ("3.7", "3.8", "3.9", "3.10", "3.11")
 REQUIRED = ("3.7", "3.11")
 STDLIB_ONLY = ("nuke_plugin.engine", "nuke_plugin.coordinates", "nuke_plugin.trackbake", "nuke_plugin.loss_curve",
-               "nuke_plugin.cache")
+               "nuke_plugin.cache", "nuke_plugin.atomic")
 
 
 def _python(version: str) -> Path | None:

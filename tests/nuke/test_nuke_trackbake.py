@@ -126,7 +126,7 @@ def test_failed_write_keeps_the_old_file(track: dict, tmp_path: Path, monkeypatc
     def broken_replace(source: str, target: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(trackbake.os, "replace", broken_replace)
+    monkeypatch.setattr(os, "replace", broken_replace)  # the rename that would put the new file in place
     with pytest.raises(OSError, match="disk full"):
         trackbake.write_track(str(path), trackbake.apply_edits(track, {0: {1001: (0.0, 0.0, 50.0, 0.0)}}, HEIGHT))
     assert path.read_bytes() == before
