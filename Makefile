@@ -10,11 +10,14 @@ install:
 	$(VENV)/bin/python -m pip check
 	$(VENV)/bin/latentswap --version
 
+# a worker per core (at most 4); tests sharing a module's fixtures stay in one worker (tests/conftest.py)
+PARALLEL := -n auto --maxprocesses 4 --dist loadgroup
+
 test: lint
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q $(PARALLEL)
 
 test-fast: lint  # the edit loop: everything but the tests marked slow (CI runs them all)
-	$(VENV)/bin/python -m pytest -q -m "not slow"
+	$(VENV)/bin/python -m pytest -q $(PARALLEL) -m "not slow"
 
 lint:
 	$(VENV)/bin/ruff check .

@@ -6,14 +6,34 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-import pytest
-from helpers import TINY_FACESET_SIZE, TINY_PLATE_FACELESS_FRAME, TINY_PLATE_SIZE
+# Under pytest-xdist (make test runs a worker per core) each worker computes on its share of the cores: two workers'
+# torch and OpenMP thread pools, each as wide as the machine, would spin against each other. Set before torch or
+# the tests' CLI fork server (which copies this environment) start.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
+
+import numpy as np  # noqa: E402  (after the thread setting above)
+import pytest  # noqa: E402
+from helpers import TINY_FACESET_SIZE, TINY_PLATE_FACELESS_FRAME, TINY_PLATE_SIZE  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # the plugin folder, as Nuke puts it on sys.path: nuke_plugin is importable
 SHARED = Path(os.environ.get("LATENTSWAP_SHARED", REPO.parent / "shared")).resolve()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``--dist loadgroup``), the tests that use a module's shared fixtures (a tracked clip, a
+    corpus of bad inputs, trained models) run in one worker, which builds them once: one group per module and set
+    of its module-scoped fixtures. The other tests are handed out one by one."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        definitions = item._fixtureinfo.name2fixturedefs  # type: ignore[attr-defined]
+        shared = sorted(name for name, chain in definitions.items() if chain[-1].scope == "module")
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(f"{item.nodeid.split('::')[0]}:{','.join(shared)}"))
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ from latentswap_core.train import Trainer, TrainOptions
 SIZE = TINY_FACESET_SIZE
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def facesets(tiny_facesets) -> tuple[Path, Path]:
     return tiny_facesets
 
@@ -91,12 +91,12 @@ def test_a_faceset_changed_between_runs_is_encoded_again_on_resume(facesets, sha
 
 
 @pytest.fixture(scope="module")
-def trained(facesets, shared_dir: Path, tmp_path_factory) -> Path:
+def trained(tiny_facesets, shared_dir: Path, tmp_path_factory) -> Path:
     """A 2-step model dir, shared by the refusal tests (the one that damages it works on a copy)."""
     output = tmp_path_factory.mktemp("trained") / "model"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LATENTSWAP_MODELS", str(shared_dir / "models"))
-        Trainer(options(facesets, output, steps=2)).run()
+        Trainer(options(tiny_facesets, output, steps=2)).run()
     return output
 
 
