@@ -87,9 +87,10 @@ def lab_to_srgb(lab: torch.Tensor) -> torch.Tensor:
 
 
 def _transform(pixels: torch.Tensor, affine: np.ndarray) -> torch.Tensor:
-    """``cv2.transform``: every pixel x (last axis, 3) to ``affine[:, :3] @ x + affine[:, 3]`` (3 x 3 or 3 x 4)."""
+    """``cv2.transform``: every pixel x (last axis, 3) to ``affine[:, :3] @ x + affine[:, 3]`` (3 x 3 or 3 x 4).
+    Multiplied out in float32, not by a matmul, which a GPU may run in TF32."""
     matrix = torch.as_tensor(affine, dtype=pixels.dtype, device=pixels.device)
-    result = pixels @ matrix[:, :3].T
+    result = pixels[..., 0:1] * matrix[:, 0] + pixels[..., 1:2] * matrix[:, 1] + pixels[..., 2:3] * matrix[:, 2]
     return result + matrix[:, 3] if matrix.shape[1] == 4 else result
 
 

@@ -63,7 +63,8 @@ def refine_mask(mask: torch.Tensor, erode_px: float, blur_px: float,
 
 def paste_face(plate: torch.Tensor, face: torch.Tensor, mask: torch.Tensor, to_aligned: np.ndarray,
                blend: str = "alpha", mix: float = 1.0, origin: tuple[int, int] = (0, 0)) -> PasteResult:
-    """``compose.paste_face`` with ``plate`` (H x W x C), ``face`` (S x S x 3) and ``mask`` (S x S) tensors."""
+    """``compose.paste_face`` with ``plate`` (H x W x C), ``face`` (S x S x 3) and ``mask`` (S x S) tensors.
+    ``blend="poisson"`` solves on the host (the box goes down, the solved face comes back up)."""
     _check_shapes(plate, face)
     face = face.float()
     mask = _checked_mask(mask, face.shape[0])
@@ -143,12 +144,13 @@ def _gaussian(mask: torch.Tensor, sigma: float) -> torch.Tensor:
     """``compose._gaussian``: zeros outside; a wide blur through the same reduced mask, as one matrix per axis."""
     if sigma <= DIRECT_BLUR_MAX_SIGMA:
         return gaussian_blur(mask[None], sigma, "constant")[0]
+    # in float64: a float32 matmul may run in TF32 on a GPU
     operator = torch.as_tensor(_reduced_blur_operator(mask.shape[0], sigma), device=mask.device)
-    return operator @ mask @ operator.T
+    return (operator @ mask.double() @ operator.T).float()
 
 
 def _reduced_blur_operator(size: int, sigma: float) -> np.ndarray:
-    """size x size float32: ``compose._gaussian``'s wide blur along one axis (area reduction, Gaussian with zeros
+    """size x size float64: ``compose._gaussian``'s wide blur along one axis (area reduction, Gaussian with zeros
     outside, bilinear enlargement), each step's weights read off OpenCV's own resize of an identity."""
     small_size, _, small_sigma = reduced_blur(size, sigma)
     reduce = cv2.resize(np.eye(size, dtype=np.float32), (small_size, size), interpolation=cv2.INTER_AREA).T
@@ -157,7 +159,7 @@ def _reduced_blur_operator(size: int, sigma: float) -> np.ndarray:
     kernel = cv2.getGaussianKernel(taps, small_sigma, cv2.CV_32F).ravel().astype(np.float64)
     offsets = np.arange(small_size)[None, :] - np.arange(small_size)[:, None] + taps // 2
     blur = np.where((offsets >= 0) & (offsets < taps), kernel[np.clip(offsets, 0, taps - 1)], 0.0)
-    return (enlarge.astype(np.float64) @ blur @ reduce.astype(np.float64)).astype(np.float32)
+    return enlarge.astype(np.float64) @ blur @ reduce.astype(np.float64)
 
 
 def _checked_mask(mask: torch.Tensor, size: int | None = None) -> torch.Tensor:
