@@ -32,16 +32,8 @@ from latentswap_core.blend.color_transfer import (
 )
 
 
-def transfer_color(
-    source: torch.Tensor,
-    target: torch.Tensor,
-    mask: torch.Tensor,
-    mode: str,
-    *,
-    eps: float = DEFAULT_EPS,
-    idt_iterations: int = IDT_ITERATIONS,
-    idt_seed: int = 0,
-) -> torch.Tensor:
+def transfer_color(source: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, mode: str, *,
+                   eps: float = DEFAULT_EPS, idt_iterations: int = IDT_ITERATIONS, idt_seed: int = 0) -> torch.Tensor:
     """``source`` (H x W x 3 float tensor in [0, 1]) recoloured so that its colours inside ``mask`` (H x W or
     H x W x 1 weights, clipped to [0, 1]) follow ``target``'s there; a new float32 tensor on their device, clipped
     to [0, 1]. ColorError for an unknown mode, mismatched shapes or NaN/infinite values."""

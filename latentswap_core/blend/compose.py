@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -41,6 +43,7 @@ ERODE_STEP_PX = 5  # large erosions repeat erosions by a disk this wide: a sum o
 DIRECT_BLUR_MAX_SIGMA = 8.0  # wider blurs run on a reduced mask (a wide Gaussian has no fine detail)
 _POISSON_INSIDE = 0.5  # the Poisson region: alpha (before mix) above this
 _GUIDANCE_MIN_ALPHA = 0.25  # the face's colour is trusted (face = premultiplied / alpha) above this alpha
+Mask = TypeVar("Mask", bound=Any)  # an S x S mask: a numpy array here, a tensor in compose_torch
 
 
 @dataclass(frozen=True)
@@ -62,15 +65,23 @@ def refine_mask(
     Outside the crop counts as 0, so eroding also pulls the mask off the crop's border, as DeepFaceLab does.
     Float32 in [0, 1]; 0 and 0 return the mask unchanged (as float32).
     """
+    return refined_mask(mask, erode_px, blur_px, to_aligned, check_mask, _erode, _gaussian)
+
+
+def refined_mask(mask: Mask, erode_px: float, blur_px: float, to_aligned: np.ndarray | None,
+                 check: Callable[[Mask], Mask], erode: Callable[[Mask, float], Mask],
+                 blur: Callable[[Mask, float], Mask]) -> Mask:
+    """``refine_mask``'s steps on any kind of array (numpy's here, torch's in ``compose_torch``): ``check`` gives the
+    mask as float32 in [0, 1] (or raises), ``erode`` and ``blur`` take crop pixels and a sigma."""
     erode_px, blur_px = check_knobs(erode_px, blur_px)
-    mask = check_mask(mask)
+    mask = check(mask)
     if erode_px == 0.0 and blur_px == 0.0:
         return mask
     radius, sigma = refinement_in_crop(erode_px, blur_px, mask.shape[0], to_aligned)
-    refined = _erode(mask, radius) if radius != 0.0 else mask
+    refined = erode(mask, radius) if radius != 0.0 else mask
     if sigma > 0.0:
-        refined = _gaussian(refined, sigma)
-    return np.clip(refined, 0.0, 1.0).astype(np.float32)
+        refined = blur(refined, sigma)
+    return refined.clip(0.0, 1.0)
 
 
 def refinement_in_crop(erode_px: float, blur_px: float, size: int,

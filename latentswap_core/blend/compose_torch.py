@@ -27,14 +27,13 @@ from latentswap_core.blend.compose import (
     check_blend,
     check_face,
     check_finite_under,
-    check_knobs,
     check_mask,
     check_plate,
     disk,
     erosion_steps,
     poisson_face,
     reduced_blur,
-    refinement_in_crop,
+    refined_mask,
 )
 
 
@@ -50,15 +49,7 @@ class PasteResult:
 def refine_mask(mask: torch.Tensor, erode_px: float, blur_px: float,
                 to_aligned: np.ndarray | None = None) -> torch.Tensor:
     """``compose.refine_mask`` of an S x S mask tensor: float32 in [0, 1] on its device."""
-    erode_px, blur_px = check_knobs(erode_px, blur_px)
-    mask = _checked_mask(mask)
-    if erode_px == 0.0 and blur_px == 0.0:
-        return mask
-    radius, sigma = refinement_in_crop(erode_px, blur_px, mask.shape[0], to_aligned)
-    refined = _erode(mask, radius) if radius != 0.0 else mask
-    if sigma > 0.0:
-        refined = _gaussian(refined, sigma)
-    return refined.clamp(0.0, 1.0)
+    return refined_mask(mask, erode_px, blur_px, to_aligned, _checked_mask, _erode, _gaussian)
 
 
 def paste_face(plate: torch.Tensor, face: torch.Tensor, mask: torch.Tensor, to_aligned: np.ndarray,
