@@ -1,4 +1,5 @@
-"""Colour transfer as torch ops (blend/color_transfer_torch.py), run on the CPU, against color_transfer.py's numpy.
+"""Colour transfer as torch ops (blend/color_transfer_torch.py), on the CPU (and a GPU where there is one), against
+color_transfer.py's numpy.
 
 Tolerance: max abs difference 2e-3 in the working space ([0, 1] display sRGB); measured under 1e-6 for rct, lct,
 mkl and idt (idt's samples and rotations come from the same seeded sequence). Real faces: obama.jpg's, recoloured
@@ -38,16 +39,17 @@ def faces(shared_dir) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return _face(shared_dir, "obama"), _face(shared_dir, "biden"), np.clip((1.0 - radius) * 4.0, 0.0, 1.0)
 
 
-def on_torch(mode: str, source: np.ndarray, target: np.ndarray, mask: np.ndarray, **options) -> np.ndarray:
-    return color_transfer_torch.transfer_color(torch.from_numpy(source), torch.from_numpy(target),
-                                               torch.from_numpy(mask.astype(np.float32)), mode, **options).numpy()
+def on_torch(mode: str, source: np.ndarray, target: np.ndarray, mask: np.ndarray, device: str = "cpu",
+             **options) -> np.ndarray:
+    tensors = [torch.from_numpy(array.astype(np.float32)).to(device) for array in (source, target, mask)]
+    return color_transfer_torch.transfer_color(*tensors, mode, **options).cpu().numpy()
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_each_mode_matches_numpy(faces, mode):
+def test_each_mode_matches_numpy(faces, mode, torch_device):
     source, target, mask = faces
     expected = transfer_color(source, target, mask, mode)
-    got = on_torch(mode, source, target, mask)
+    got = on_torch(mode, source, target, mask, torch_device)
     assert got.dtype == np.float32 and got.shape == source.shape
     assert np.abs(got - expected).max() < TOLERANCE
     if mode != "none":

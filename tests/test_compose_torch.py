@@ -1,4 +1,5 @@
-"""Mask refinement and pasting as torch ops (blend/compose_torch.py), run on the CPU, against compose.py's numpy.
+"""Mask refinement and pasting as torch ops (blend/compose_torch.py), on the CPU (and a GPU where there is one),
+against compose.py's numpy.
 
 Tolerances (max abs difference): refined masks 1e-5 (measured under 1e-6), the pasted comp, face and alpha 1e-4
 (measured ~1e-5: the warp's float32 sums). Outside the face's alpha the comp is the plate's, bit for bit.
@@ -54,9 +55,9 @@ KNOBS = [(3.5, 0.0), (-7.2, 4.0), (12.0, 100.0), (0.0, 30.0), (0.0, 48.0), (23.3
 
 
 @pytest.mark.parametrize(("erode", "blur"), KNOBS)
-def test_erode_and_blur_match_numpy(mask, erode, blur):
+def test_erode_and_blur_match_numpy(mask, erode, blur, torch_device):
     expected = compose.refine_mask(mask, erode, blur)
-    got = compose_torch.refine_mask(torch.from_numpy(mask), erode, blur).numpy()
+    got = compose_torch.refine_mask(torch.from_numpy(mask).to(torch_device), erode, blur).cpu().numpy()
     assert np.abs(got - expected).max() < MASK_TOLERANCE
     assert got.dtype == np.float32
 
@@ -70,37 +71,36 @@ def test_plate_pixel_knobs_convert_with_the_crops_scale(mask, to_aligned):
 
 @pytest.mark.parametrize("blend", ["alpha", "poisson"])
 @pytest.mark.parametrize("mix", [1.0, 0.4])
-def test_the_paste_matches_numpy(photo, face, mask, to_aligned, blend, mix):
+def test_the_paste_matches_numpy(photo, face, mask, to_aligned, blend, mix, torch_device):
     plate = np.ascontiguousarray(photo[200:800, 150:800])  # a box of the frame
     box_to_aligned = to_aligned.copy()
     box_to_aligned[:, 2] += box_to_aligned[:, :2] @ np.array([150.0, 200.0])
     expected = compose.paste_face(plate, face, mask, box_to_aligned, blend, mix)
-    got = compose_torch.paste_face(torch.from_numpy(plate), torch.from_numpy(face), torch.from_numpy(mask),
+    got = compose_torch.paste_face(*(torch.from_numpy(array).to(torch_device) for array in (plate, face, mask)),
                                    box_to_aligned, blend, mix)
     for name in ("comp", "face_rgba", "alpha"):
-        assert np.abs(getattr(got, name).numpy() - getattr(expected, name)).max() < PASTE_TOLERANCE, name
+        assert np.abs(getattr(got, name).cpu().numpy() - getattr(expected, name)).max() < PASTE_TOLERANCE, name
     assert np.abs(expected.comp - plate).max() > 0.1  # the face is there
 
 
-def test_outside_the_faces_alpha_the_plate_is_bit_identical(face, mask, to_aligned):
+def test_outside_the_faces_alpha_the_plate_is_bit_identical(face, mask, to_aligned, torch_device):
     rng = np.random.default_rng(1)
     plate = (rng.standard_normal((900, 800, 4)) * 3.0).astype(np.float32)  # scene-linear, with an alpha
     plate[::7, ::5, :3] = -0.0  # x * 1 + 0 would turn these into +0.0
     plate[3, 4] = [np.nan, np.inf, -np.inf, 1.0]  # allowed away from the face
     before = plate.copy()
-    result = compose_torch.paste_face(torch.from_numpy(plate), torch.from_numpy(face), torch.from_numpy(mask),
-                                      to_aligned, "alpha", 0.7)
+    inputs = [torch.from_numpy(array).to(torch_device) for array in (plate, face, mask)]
+    result = compose_torch.paste_face(*inputs, to_aligned, "alpha", 0.7)
     bits = plate.view(np.uint32)
     assert np.array_equal(bits, before.view(np.uint32))  # the input is not written to
-    comp, alpha = result.comp.numpy(), result.alpha.numpy()
+    comp, alpha = result.comp.cpu().numpy(), result.alpha.cpu().numpy()
     outside = alpha == 0.0
     assert outside.any() and (~outside).any()
     assert np.array_equal(comp.view(np.uint32)[outside], bits[outside])
     assert np.array_equal(comp.view(np.uint32)[:, :, 3], bits[:, :, 3])  # channels after RGB pass through
-    assert not result.face_rgba.numpy()[outside].any()
-    none = compose_torch.paste_face(torch.from_numpy(plate), torch.from_numpy(face), torch.from_numpy(mask),
-                                    to_aligned, "alpha", 0.0)
-    assert np.array_equal(none.comp.numpy().view(np.uint32), bits) and not none.alpha.numpy().any()
+    assert not result.face_rgba.cpu().numpy()[outside].any()
+    none = compose_torch.paste_face(*inputs, to_aligned, "alpha", 0.0)
+    assert np.array_equal(none.comp.cpu().numpy().view(np.uint32), bits) and not none.alpha.cpu().numpy().any()
 
 
 def test_bad_input_raises_what_numpy_raises(face, mask, to_aligned):

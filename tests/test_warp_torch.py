@@ -1,4 +1,5 @@
-"""The align warps as torch ops (align/warp_torch.py), run on the CPU: the same pixels as warp.py's OpenCV ones.
+"""The align warps as torch ops (align/warp_torch.py), on the CPU (and a GPU where there is one): the same pixels
+as warp.py's OpenCV ones.
 
 Tolerance: max abs difference 1e-4 on [0, 1] images (measured 1e-5 to 4e-5: float32 sums in another order), for
 the crop out of the real photo obama.jpg and the face put back, shrinking (anti-aliased) and enlarging, at the
@@ -28,24 +29,24 @@ def photo(shared_dir) -> np.ndarray:
     return read_image(shared_dir / "data" / "faces" / "obama.jpg").rgb_float()
 
 
-def chw(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
+def chw(image: np.ndarray, device: str = "cpu") -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).to(device)
 
 
 def hwc(tensor: torch.Tensor) -> np.ndarray:
-    return tensor.permute(1, 2, 0).numpy()
+    return tensor.permute(1, 2, 0).cpu().numpy()
 
 
 @pytest.mark.parametrize("framing", FRAMINGS)
-def test_the_crop_and_the_face_put_back_match_opencv(photo, framing):
+def test_the_crop_and_the_face_put_back_match_opencv(photo, framing, torch_device):
     centre, side, degrees, size = FRAMINGS[framing]
     to_aligned = similarity(centre, side, degrees)
     crop = warp.warp_to_aligned(photo, to_aligned, size)
-    assert np.abs(hwc(warp_torch.warp_to_aligned(chw(photo), to_aligned, size)) - crop).max() < TOLERANCE
+    assert np.abs(hwc(warp_torch.warp_to_aligned(chw(photo, torch_device), to_aligned, size)) - crop).max() < TOLERANCE
 
     face = np.concatenate([crop, np.clip(crop[:, :, :1] * 2.0, 0.0, 1.0)], axis=2)  # 4 channels: RGB and a mask
     back = warp.warp_to_plate(face, to_aligned, photo.shape)
-    warped, (x0, y0, x1, y1) = warp_torch.warp_to_plate(chw(face), to_aligned, photo.shape)
+    warped, (x0, y0, x1, y1) = warp_torch.warp_to_plate(chw(face, torch_device), to_aligned, photo.shape)
     assert (x0, y0, x1, y1) == warp.plate_region(to_aligned, size, photo.shape)
     assert np.abs(hwc(warped) - back[y0:y1, x0:x1]).max() < TOLERANCE
     outside = np.ones(photo.shape[:2], bool)
@@ -56,15 +57,15 @@ def test_the_crop_and_the_face_put_back_match_opencv(photo, framing):
 @pytest.mark.parametrize("border", [("constant", cv2.BORDER_CONSTANT), ("replicate", cv2.BORDER_REPLICATE),
                                     ("reflect101", cv2.BORDER_REFLECT_101)])
 @pytest.mark.parametrize("sigma", [0.6, 3.0, 30.0])  # 30: the kernel is wider than the 40 x 50 image
-def test_the_gaussian_matches_opencv_at_each_border(photo, border, sigma):
+def test_the_gaussian_matches_opencv_at_each_border(photo, border, sigma, torch_device):
     name, opencv_border = border
     image = np.ascontiguousarray(photo[500:540, 400:450])
     expected = cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=opencv_border)
-    assert np.abs(hwc(warp_torch.gaussian_blur(chw(image), sigma, name)) - expected).max() < 1e-5
+    assert np.abs(hwc(warp_torch.gaussian_blur(chw(image, torch_device), sigma, name)) - expected).max() < 1e-5
 
 
 @pytest.mark.parametrize("interpolation", ["linear", "cubic"])
-def test_warp_affine_samples_where_opencv_does(photo, interpolation):
+def test_warp_affine_samples_where_opencv_does(photo, interpolation, torch_device):
     """OpenCV 5 computes source positions in float: a 1/32 pixel grid (OpenCV 4) would miss by up to ~1e-2 here."""
     image = np.ascontiguousarray(photo[300:600, 300:600])
     matrix = np.array([[0.77, -0.23, 40.3], [0.23, 0.77, -12.7]])  # output -> input, OpenCV's pixel centres
@@ -73,7 +74,7 @@ def test_warp_affine_samples_where_opencv_does(photo, interpolation):
     ours = np.vstack([matrix, [0.0, 0.0, 1.0]])  # to +0.5 centres: T(+0.5) M T(-0.5)
     shift = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5], [0.0, 0.0, 1.0]])
     ours = (shift @ ours @ np.linalg.inv(shift))[:2]
-    got = hwc(warp_torch.warp_affine(chw(image), ours, (256, 256), interpolation, "constant"))
+    got = hwc(warp_torch.warp_affine(chw(image, torch_device), ours, (256, 256), interpolation, "constant"))
     assert np.abs(got - expected).max() < TOLERANCE
 
 
