@@ -72,16 +72,21 @@ def warp_affine(image: torch.Tensor, output_to_input: np.ndarray, output_hw: tup
     x_base, y_base = x_floor.long() + first, y_floor.long() + first
     channels, in_height, in_width = image.shape
     flat = image.reshape(channels, -1)
-    result = image.new_zeros((channels, height, width))
+    columns = [_border_index(x_base + j, in_width, border) for j in range(len(weights_x))]
+    column_weights = [weight if inside is None else weight * inside
+                      for weight, (_, inside) in zip(weights_x, columns, strict=True)]
+    result: torch.Tensor | None = None
     for i, weight_y in enumerate(weights_y):
         source_rows, rows_inside = _border_index(y_base + i, in_height, border)
-        line = image.new_zeros((channels, height, width))
-        for j, weight_x in enumerate(weights_x):
-            source_cols, cols_inside = _border_index(x_base + j, in_width, border)
-            taken = flat[:, (source_rows * in_width + source_cols).reshape(-1)].reshape(channels, height, width)
-            weight = weight_x if cols_inside is None else weight_x * cols_inside
-            line += taken * weight
-        result += line * (weight_y if rows_inside is None else weight_y * rows_inside)
+        row_starts = source_rows * in_width
+        line: torch.Tensor | None = None
+        for (source_cols, _), weight_x in zip(columns, column_weights, strict=True):
+            taken = flat.index_select(1, (row_starts + source_cols).reshape(-1)).reshape(channels, height, width)
+            line = taken * weight_x if line is None else line.addcmul_(taken, weight_x)
+        assert line is not None
+        row_weight = weight_y if rows_inside is None else weight_y * rows_inside
+        result = line * row_weight if result is None else result.addcmul_(line, row_weight)
+    assert result is not None
     return result
 
 
