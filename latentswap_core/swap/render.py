@@ -1,7 +1,9 @@
 """Plates in, compositing-ready EXRs out: per frame, align each tracked face, swap, colour-match, blend, write.
 
 Reading runs ahead on a thread, the model swaps the faces of several frames in one batch, and colour
-transfer, blending and writing run on a pool of workers, so the three overlap. Each output frame holds
+transfer, blending and writing run on a pool of workers, so the three overlap. The align warp and the merge
+(colour transfer, mask refinement, blend) run with numpy on the host or as torch ops on the swap's GPU
+(``RenderOptions.blend_device``; ``swap/merge.py``). Each output frame holds
 
 - ``R, G, B, A``: the comp; RGB is the plate's with the faces blended in, A the plate's alpha (1 without one);
 - the plate's other channels, untouched;
