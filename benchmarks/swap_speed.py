@@ -30,8 +30,13 @@ that export is timed and printed apart and excluded from everything else, as is 
    ``--model-repeats`` calls after 1 warm-up, the swappers alternating. "share" is that median over the
    end-to-end wall time per frame (one face per frame): how much of a frame is the model.
 
+3. ``--blend numpy,torch``: where the merge stage runs (swap/merge.py; ``RenderOptions.blend_device``): numpy on the
+   host, or torch ops on ``--device`` (on the CPU: the torch ops run here). Default: what ``latentswap swap`` does on
+   that device (torch on cuda, numpy on the CPU). Each is a row of its own, alternating within each repeat.
+
 Run:  .venv/bin/python benchmarks/swap_speed.py [--quick] [--frames N] [--repeats R] [--device cpu|cuda]
                                                 [--layers face,all] [--plates 1920x1080,3840x2160]
+                                                [--blend numpy,torch]
       (--quick: 1920x1080, 256 px, 4 frames, 1 repeat: a smoke run)
 """
 
@@ -63,6 +68,7 @@ from latentswap_core.extract import ExtractOptions, faceset_from_photos  # noqa:
 from latentswap_core.io import open_source  # noqa: E402
 from latentswap_core.swap.backends import open_swapper  # noqa: E402
 from latentswap_core.swap.layers import LAYERS  # noqa: E402
+from latentswap_core.swap.merge import HOST, choose_blend_device  # noqa: E402
 from latentswap_core.swap.render import RenderOptions, render_shot  # noqa: E402
 from latentswap_core.track import TrackOptions, track_source  # noqa: E402
 from latentswap_core.train import Trainer, TrainOptions  # noqa: E402
@@ -164,8 +170,8 @@ class PeakMemory:
             return 0
 
 
-def render_once(pattern: str, swapper, track, scratch: Path, layers: str,
-                device: str) -> tuple[float, dict[str, float], int, int]:
+def render_once(pattern: str, swapper, track, scratch: Path, layers: str, device: str,
+                blend_device: str) -> tuple[float, dict[str, float], int, int]:
     """One ``render_shot`` into a fresh temporary folder: (wall seconds, stage seconds, peak resident bytes,
     peak GPU bytes)."""
     out = Path(tempfile.mkdtemp(prefix="swap_", dir=scratch))
@@ -175,7 +181,7 @@ def render_once(pattern: str, swapper, track, scratch: Path, layers: str,
     try:
         with PeakMemory() as memory:
             report = render_shot(open_source(pattern), str(out / "swap.####.exr"), swapper, track,
-                                 replace(OPTIONS, layers=layers))
+                                 replace(OPTIONS, layers=layers, blend_device=blend_device))
         gpu = torch.cuda.max_memory_allocated() if cuda else 0
         return report.wall_seconds, dict(report.stage_seconds), memory.peak, gpu
     finally:
@@ -195,6 +201,8 @@ def main() -> None:
     parser.add_argument("--plates", default=None, help=f"comma-separated, of {', '.join(PLATES)} (default: both; "
                         "--quick: 1920x1080)")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated (default: torch,onnx)")
+    parser.add_argument("--blend", default="auto", help="comma-separated, of numpy, torch (torch ops on --device) "
+                        "(default: auto, what latentswap swap does: torch on cuda, numpy on the CPU)")
     args = parser.parse_args()
     layer_modes = [mode for mode in args.layers.split(",") if mode]
     backends = [name for name in args.backends.split(",") if name]
@@ -210,6 +218,8 @@ def main() -> None:
     plates = {name: PLATES[name] for name in plate_names}
     face_sizes = (256,) if args.quick else FACE_SIZES
     device = resolve_device(args.device)
+    blend_devices = {choose_blend_device(name, device): name for name in args.blend.split(",") if name}
+    blend_devices = {key: HOST if key == HOST else "torch" for key in blend_devices}  # device name -> label
 
     print(f"CPU: {cpu_model()} ({os.cpu_count()} cores) | load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
           f" | torch threads: {torch.get_num_threads()} | torch {torch.__version__} | onnxruntime "
@@ -217,7 +227,8 @@ def main() -> None:
           + (f" ({torch.cuda.get_device_name()})" if device.startswith("cuda") else ""))
     print(f"{frames} frames per plate, one face, half-float {PLATE_SPACE} EXR in and out; RenderOptions defaults: "
           f"batch {OPTIONS.batch} faces per model call, {OPTIONS.workers} blend/write workers, colour transfer "
-          f"{OPTIONS.color_transfer}, mask {OPTIONS.mask}; median of {repeats} renders", flush=True)
+          f"{OPTIONS.color_transfer}, mask {OPTIONS.mask}; merge on {', '.join(blend_devices.values())}; median of "
+          f"{repeats} renders", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="swap_speed_") as temporary:
         root = Path(temporary)
@@ -248,48 +259,53 @@ def main() -> None:
                   flush=True)
             for face_size in face_sizes:
                 for layers in layer_modes:
-                    runs: dict[str, list[tuple[float, dict[str, float], int, int]]] = {b: [] for b in backends}
+                    kinds = [(backend, blend) for backend in backends for blend in blend_devices]
+                    runs: dict[tuple[str, str], list[tuple[float, dict[str, float], int, int]]] = {
+                        kind: [] for kind in kinds}
                     for _ in range(repeats):
-                        for backend in backends:
-                            runs[backend].append(render_once(pattern, swappers[face_size, backend], track, root,
-                                                             layers, device))
-                    for backend in backends:
-                        wall = statistics.median(run[0] for run in runs[backend])
-                        stages = {s: statistics.median(run[1].get(s, 0.0) for run in runs[backend]) for s in STAGES}
-                        peak = max(run[2] for run in runs[backend])
-                        gpu = max(run[3] for run in runs[backend])
-                        results[plate_name, face_size, backend, layers] = (
-                            wall, stages, [run[0] for run in runs[backend]], peak, gpu)
+                        for backend, blend in kinds:
+                            runs[backend, blend].append(render_once(pattern, swappers[face_size, backend], track,
+                                                                    root, layers, device, blend))
+                    for backend, blend in kinds:
+                        done = runs[backend, blend]
+                        wall = statistics.median(run[0] for run in done)
+                        stages = {s: statistics.median(run[1].get(s, 0.0) for run in done) for s in STAGES}
+                        peak = max(run[2] for run in done)
+                        gpu = max(run[3] for run in done)
+                        results[plate_name, face_size, backend, layers, blend_devices[blend]] = (
+                            wall, stages, [run[0] for run in done], peak, gpu)
             shutil.rmtree(root / f"plate_{plate_name}")
 
     print()
     print("End to end (render_shot wall time; stages in s/frame, summed over threads, overlapping)")
-    header = (f"{'plate':<10} {'model':>5} {'backend':<7} {'layers':<6} {'frames/s':>8} {'s/frame':>8} "
+    header = (f"{'plate':<10} {'model':>5} {'backend':<7} {'layers':<6} {'merge':<6} {'frames/s':>8} {'s/frame':>8} "
               + " ".join(f"{s:>6}" for s in STAGES) + f" {'sum':>6} {'onnx/torch':>10} {'peak GB':>7} "
               f"{'GPU GB':>6}  walls (s)")
     print(header)
     print("-" * len(header))
-    for (plate_name, face_size, backend, layers), (wall, stages, walls, peak, gpu) in results.items():
+    for (plate_name, face_size, backend, layers, merge), (wall, stages, walls, peak, gpu) in results.items():
         per_frame = {s: stages[s] / frames for s in STAGES}
         ratio = ""
-        if backend == "onnx" and (plate_name, face_size, "torch", layers) in results:
-            ratio = f"{results[plate_name, face_size, 'torch', layers][0] / wall:.2f}"
-        print(f"{plate_name:<10} {face_size:>5} {backend:<7} {layers:<6} {frames / wall:>8.2f} {wall / frames:>8.3f} "
+        if backend == "onnx" and (plate_name, face_size, "torch", layers, merge) in results:
+            ratio = f"{results[plate_name, face_size, 'torch', layers, merge][0] / wall:.2f}"
+        print(f"{plate_name:<10} {face_size:>5} {backend:<7} {layers:<6} {merge:<6} {frames / wall:>8.2f} "
+              f"{wall / frames:>8.3f} "
               + " ".join(f"{per_frame[s]:>6.3f}" for s in STAGES) + f" {sum(per_frame.values()):>6.3f} "
               f"{ratio:>10} {peak / 1e9:>7.2f} {gpu / 1e9:>6.2f}  {' '.join(f'{w:.2f}' for w in walls)}")
 
     print()
-    last_layers = layer_modes[-1]
+    last_layers, first_merge = layer_modes[-1], next(iter(blend_devices.values()))
     print(f"Model only (swapper.swap on {OPTIONS.batch} aligned crops, per face: median and fastest of "
           f"{args.model_repeats}) "
-          f"and its share of the end-to-end time per frame (1 face per frame, --layers {last_layers})")
+          f"and its share of the end-to-end time per frame (1 face per frame, --layers {last_layers}, merge on "
+          f"{first_merge})")
     header = f"{'model':>5} {'backend':<7} {'ms/face':>8} {'fastest':>8} {'load s':>7}  " + "  ".join(
         f"{'share ' + name:>16}" for name in plates)
     print(header)
     print("-" * len(header))
     for (face_size, backend), seconds in model_only.items():
-        shares = "  ".join(f"{seconds / (results[name, face_size, backend, last_layers][0] / frames):>16.0%}"
-                           for name in plates)
+        walls = {name: results[name, face_size, backend, last_layers, first_merge][0] for name in plates}
+        shares = "  ".join(f"{seconds / (walls[name] / frames):>16.0%}" for name in plates)
         print(f"{face_size:>5} {backend:<7} {seconds * 1000:>8.1f} {min(model_times[face_size, backend]) * 1000:>8.1f} "
               f"{loads[face_size, backend]:>7.2f}  {shares}")
     for size in face_sizes:

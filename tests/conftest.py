@@ -46,6 +46,16 @@ def seeded_randomness() -> None:
         torch.manual_seed(0)
 
 
+@pytest.fixture(params=["cpu", "cuda"])
+def torch_device(request: pytest.FixtureRequest) -> str:
+    """Where a test of torch ops runs them: the CPU always, and the GPU where torch sees one (skipped elsewhere)."""
+    import torch
+
+    if request.param == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU here: these torch ops are checked on the CPU only")
+    return request.param
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     assert (SHARED / "models" / "taef2").is_dir(), (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import math
 import os
 import shutil
 import signal
@@ -14,9 +15,18 @@ import tempfile
 import threading
 from pathlib import Path
 
+import numpy as np
+
 TINY_FACESET_SIZE = 128
 TINY_PLATE_SIZE = (640, 360)
 TINY_PLATE_FACELESS_FRAME = 1002  # tiny_plate's frames are 1001-1004; this one holds no face
+
+
+def similarity(centre: tuple[float, float], side: float, degrees: float) -> np.ndarray:
+    """(2, 3) plate pixels -> [0, 1]^2 for a square of ``side`` px centred on ``centre``, turned by ``degrees``."""
+    cos, sin = math.cos(math.radians(degrees)) / side, math.sin(math.radians(degrees)) / side
+    linear = np.array([[cos, sin], [-sin, cos]])
+    return np.hstack([linear, (np.array([0.5, 0.5]) - linear @ np.asarray(centre))[:, np.newaxis]])
 
 
 def latentswap(*args: str, env: dict[str, str] | None = None, timeout: float = 120,

@@ -12,6 +12,7 @@ import math
 import cv2
 import numpy as np
 import pytest
+from helpers import similarity
 
 from latentswap_core.align import crop_matrix, transform_points, warp_to_aligned
 from latentswap_core.blend.compose import paste_face, refine_mask
@@ -19,13 +20,6 @@ from latentswap_core.errors import AlignmentError, ImageError, SettingsError
 from latentswap_core.io import read_image
 
 SIZE = 256
-
-
-def similarity(centre: tuple[float, float], side: float, degrees: float) -> np.ndarray:
-    """(2, 3) plate pixels -> [0, 1]^2 for a square of ``side`` px centred on ``centre``, turned by ``degrees``."""
-    cos, sin = math.cos(math.radians(degrees)) / side, math.sin(math.radians(degrees)) / side
-    linear = np.array([[cos, sin], [-sin, cos]])
-    return np.hstack([linear, (np.array([0.5, 0.5]) - linear @ np.asarray(centre))[:, np.newaxis]])
 
 
 def disk_mask(radius: float, feather: float = 0.0, size: int = SIZE) -> np.ndarray:

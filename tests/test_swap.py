@@ -290,7 +290,15 @@ def test_the_swapper_renders_the_src_identity_and_not_the_plates_own(model_dir: 
 
 SETTINGS = {"base": (), "mix_0": ("--mix", "0"), "mix_half": ("--mix", "0.5"), "erode": ("--mask-erode", "6"),
             "blur": ("--mask-blur", "6"), "no_colour_transfer": ("--color-transfer", "none"),
-            "poisson": ("--blend", "poisson"), "model_mask": ("--mask", "model")}
+            "poisson": ("--blend", "poisson"), "model_mask": ("--mask", "model"),
+            # the merge as torch ops on the CPU (what --device cuda runs on the GPU), with the defaults and with knobs
+            "torch": ("--blend-device", "torch"),
+            "knobs": ("--mask-erode", "3", "--mask-blur", "6", "--mix", "0.8", "--color-transfer", "mkl"),
+            "knobs_torch": ("--mask-erode", "3", "--mask-blur", "6", "--mix", "0.8", "--color-transfer", "mkl",
+                            "--blend-device", "torch")}
+# The torch merge against numpy's through half-float EXRs: float32 differences of ~1e-5 can flip a half's last bit
+# (1e-3 at values of 1 to 2).
+TORCH_BLEND_TOLERANCE = 2e-3
 
 
 @pytest.fixture(scope="module")
@@ -340,6 +348,21 @@ def test_colour_transfer_moves_the_faces_masked_mean_toward_the_plates(by_settin
     distance = {name: float(np.abs(comp(by_setting[name])[inside][:, :3].mean(axis=0) - plate_mean).sum())
                 for name in ("base", "no_colour_transfer")}
     assert distance["base"] < 0.5 * distance["no_colour_transfer"], distance
+
+
+def test_the_torch_blend_agrees_with_numpy_and_leaves_the_plate_outside_the_face(by_setting) -> None:
+    plate = by_setting["plate"].pixels
+    for on_numpy, on_torch in (("base", "torch"), ("knobs", "knobs_torch")):
+        numpy_image, torch_image = by_setting[on_numpy], by_setting[on_torch]
+        assert numpy_image.metadata["latentswap/blend_device"] == "numpy"
+        assert torch_image.metadata["latentswap/blend_device"] == "torch cpu"
+        assert torch_image.channels == numpy_image.channels
+        difference = np.abs(torch_image.pixels.astype(np.float32) - numpy_image.pixels.astype(np.float32))
+        assert difference.max() < TORCH_BLEND_TOLERANCE, (on_torch, difference.max())
+        untouched = mask(torch_image) == 0
+        assert untouched.any() and (~untouched).any()
+        assert np.array_equal(torch_image.pixels[:, :, :4][untouched], plate[untouched])
+    assert np.abs(comp(by_setting["knobs_torch"]) - comp(by_setting["torch"])).max() > 0.05  # the knobs reach it
 
 
 def test_poisson_blend_and_the_model_mask_each_change_the_result(by_setting) -> None:

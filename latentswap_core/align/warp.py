@@ -44,7 +44,7 @@ def warp_to_aligned(
     pixels, flat = _as_float_image(plate, "plate")
     flags = _interpolation_flag(interpolation) | cv2.WARP_INVERSE_MAP
     plate_to_crop = crop_matrix(to_aligned, size)
-    sigma = _antialias_sigma(1.0 / _scale(plate_to_crop))
+    sigma = antialias_sigma(1.0 / matrix_scale(plate_to_crop))
     x0, y0, x1, y1 = aligned_source_region(to_aligned, size, pixels.shape)
     region = _blur(pixels[y0:y1, x0:x1], sigma, cv2.BORDER_REPLICATE)
     region_to_crop = plate_to_crop @ to_homogeneous(translation(x0, y0))
@@ -60,7 +60,7 @@ def aligned_source_region(to_aligned: np.ndarray, size: int, plate_shape: tuple[
     """
     height, width = check_image_shape(plate_shape, "plate shape")
     plate_to_crop = crop_matrix(to_aligned, size)
-    margin = math.ceil(3.0 * _antialias_sigma(1.0 / _scale(plate_to_crop))) + _SUPPORT_PX + 1
+    margin = math.ceil(3.0 * antialias_sigma(1.0 / matrix_scale(plate_to_crop))) + _SUPPORT_PX + 1
     corners = transform_points(_square_corners(size), invert_affine(plate_to_crop))
     x0, y0, x1, y1 = _region(corners, margin, (height, width))
     # Clamping keeps at least the nearest edge pixel, so a crop entirely off the plate repeats its edge like
@@ -86,7 +86,7 @@ def warp_to_plate(
     x0, y0, x1, y1 = plate_region(to_aligned, size, plate_shape)
     plate = np.zeros((height, width, pixels.shape[2]), np.float32)
     if x1 > x0 and y1 > y0:
-        pixels = _blur(pixels, _antialias_sigma(_scale(plate_to_crop)), cv2.BORDER_REFLECT_101)
+        pixels = _blur(pixels, antialias_sigma(matrix_scale(plate_to_crop)), cv2.BORDER_REFLECT_101)
         region_to_crop = plate_to_crop @ to_homogeneous(translation(x0, y0))
         plate[y0:y1, x0:x1] = _warp(pixels, region_to_crop, (x1 - x0, y1 - y0), flags, cv2.BORDER_CONSTANT)
     return plate[:, :, 0] if flat else plate
@@ -97,7 +97,7 @@ def plate_region(to_aligned: np.ndarray, size: int, plate_shape: tuple[int, ...]
     the plate (empty when the crop lies off it). Work on a face put back can stay inside this box."""
     height, width = check_image_shape(plate_shape, "plate shape")
     plate_to_crop = crop_matrix(to_aligned, check_size(size))
-    margin = math.ceil((_SUPPORT_PX + 1) / _scale(plate_to_crop)) + 1
+    margin = math.ceil((_SUPPORT_PX + 1) / matrix_scale(plate_to_crop)) + 1
     corners = transform_points(_square_corners(size), invert_affine(plate_to_crop))
     return _region(corners, margin, (height, width))
 
@@ -126,12 +126,13 @@ def _blur(pixels: np.ndarray, sigma: float, border: int) -> np.ndarray:
     return blurred.reshape(pixels.shape)
 
 
-def _antialias_sigma(shrink_factor: float) -> float:
+def antialias_sigma(shrink_factor: float) -> float:
     """Gaussian sigma (input pixels) before shrinking by ``shrink_factor``; 0 when not shrinking."""
     return max(0.0, (shrink_factor - 1.0) / 2.0)
 
 
-def _scale(matrix: np.ndarray) -> float:
+def matrix_scale(matrix: np.ndarray) -> float:
+    """How much an affine enlarges lengths: the square root of its linear part's |determinant|."""
     return math.sqrt(abs(np.linalg.det(matrix[:, :2])))
 
 

@@ -28,8 +28,6 @@ space; a transform can overshoot it where the source has colours the mask did no
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import cv2
 import numpy as np
 
@@ -47,7 +45,7 @@ IDT_MAX_SAMPLES = 32768
 IDT_LUT_SIZE = 33
 """IDT carries its map on a 33^3 grid over [0, 1]^3."""
 
-_EMPTY_MASK_WEIGHT = 1e-6
+EMPTY_MASK_WEIGHT = 1e-6  # a mask weighing less has no statistics: the source is kept
 _LAB_SCALE = 100.0  # L* runs 0..100 where RGB runs 0..1
 
 
@@ -67,15 +65,14 @@ def transfer_color(
     weights, clipped to [0, 1]. Returns a new float32 H x W x 3 array clipped to [0, 1].
     Raises ColorError for an unknown mode, mismatched shapes or NaN/infinite values.
     """
-    if mode not in MODES:
-        raise ColorError(f"unknown colour transfer mode {mode!r}; use one of {', '.join(MODES)}")
+    check_mode(mode)
     source, target, weights = _checked(source, target, mask)
-    if mode == "none" or weights.sum(dtype=np.float64) < _EMPTY_MASK_WEIGHT:
+    if mode == "none" or weights.sum(dtype=np.float64) < EMPTY_MASK_WEIGHT:
         return source.copy()
     if mode == "idt":
         result = _idt(source, target, weights, iterations=idt_iterations, seed=idt_seed)
     else:
-        result = _MOMENT_TRANSFERS[mode](source, target, weights, eps)
+        result = _moment_transfer(mode, source, target, weights, eps)
     return np.clip(result, 0.0, 1.0, out=result)
 
 
@@ -85,15 +82,30 @@ def _checked(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> tuple[
     mask = np.asarray(mask, dtype=np.float32)
     if mask.ndim == 3 and mask.shape[2] == 1:
         mask = mask[:, :, 0]
-    if source.ndim != 3 or source.shape[2] != 3 or target.shape != source.shape or mask.shape != source.shape[:2]:
-        raise ColorError(
-            f"colour transfer needs source and target of the same H x W x 3 shape and an H x W mask; "
-            f"got source {source.shape}, target {target.shape}, mask {mask.shape}"
-        )
+    check_shapes(source.shape, target.shape, mask.shape)
     for name, array in (("source", source), ("target", target), ("mask", mask)):
         if not np.isfinite(array).all():
-            raise ColorError(f"colour transfer {name} contains NaN or infinite values; clean the image first")
+            raise not_finite(name)
     return source, target, np.clip(mask, 0.0, 1.0).reshape(-1)
+
+
+def check_mode(mode: object) -> None:
+    """ColorError unless ``mode`` is one of MODES."""
+    if mode not in MODES:
+        raise ColorError(f"unknown colour transfer mode {mode!r}; use one of {', '.join(MODES)}")
+
+
+def check_shapes(source: tuple[int, ...], target: tuple[int, ...], mask: tuple[int, ...]) -> None:
+    """ColorError unless source and target are H x W x 3 alike and the mask H x W."""
+    if len(source) != 3 or source[2] != 3 or tuple(target) != tuple(source) or tuple(mask) != tuple(source[:2]):
+        raise ColorError(
+            f"colour transfer needs source and target of the same H x W x 3 shape and an H x W mask; "
+            f"got source {tuple(source)}, target {tuple(target)}, mask {tuple(mask)}"
+        )
+
+
+def not_finite(name: str) -> ColorError:
+    return ColorError(f"colour transfer {name} contains NaN or infinite values; clean the image first")
 
 
 def _weighted_mean_cov(pixels: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -113,77 +125,65 @@ def _sqrt_and_inverse_sqrt(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (vectors * root) @ vectors.T, (vectors / root) @ vectors.T
 
 
-def _moments(
-    source: np.ndarray, target: np.ndarray, weights: np.ndarray, eps: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Weighted means and regularised covariances of source and target."""
-    mean_s, cov_s = _weighted_mean_cov(source.reshape(-1, 3), weights)
-    mean_t, cov_t = _weighted_mean_cov(target.reshape(-1, 3), weights)
-    return mean_s, cov_s + eps * np.eye(3), mean_t, cov_t + eps * np.eye(3)
-
-
-def _apply_affine(source: np.ndarray, matrix: np.ndarray, mean_from: np.ndarray, mean_to: np.ndarray) -> np.ndarray:
-    """``matrix @ (x - mean_from) + mean_to`` for every pixel x of ``source``, in float32."""
-    affine = np.hstack([matrix, (mean_to - matrix @ mean_from)[:, None]]).astype(np.float32)
-    return cv2.transform(source, affine)
-
-
-def _lct(source: np.ndarray, target: np.ndarray, weights: np.ndarray, eps: float) -> np.ndarray:
-    mean_s, cov_s, mean_t, cov_t = _moments(source, target, weights, eps)
-    _, inv_root_s = _sqrt_and_inverse_sqrt(cov_s)
-    root_t, _ = _sqrt_and_inverse_sqrt(cov_t)
-    return _apply_affine(source, root_t @ inv_root_s, mean_s, mean_t)
-
-
-def _mkl(source: np.ndarray, target: np.ndarray, weights: np.ndarray, eps: float) -> np.ndarray:
-    mean_s, cov_s, mean_t, cov_t = _moments(source, target, weights, eps)
+def moment_map(mode: str, mean_s: np.ndarray, cov_s: np.ndarray, mean_t: np.ndarray, cov_t: np.ndarray,
+               eps: float) -> np.ndarray:
+    """The 3 x 4 float32 affine of a moment transfer (``rct``, ``lct``, ``mkl``) from the source's and target's
+    weighted means (3,) and covariances (3, 3) in its space (L*a*b* for ``rct``, RGB else): a pixel x goes to
+    ``A[:, :3] @ x + A[:, 3]``."""
+    if mode == "rct":
+        gain = np.sqrt((np.diag(cov_t) + eps * _LAB_SCALE**2) / (np.diag(cov_s) + eps * _LAB_SCALE**2))
+        return _affine(np.diag(gain), mean_s, mean_t)
+    cov_s, cov_t = cov_s + eps * np.eye(3), cov_t + eps * np.eye(3)
+    if mode == "lct":
+        _, inv_root_s = _sqrt_and_inverse_sqrt(cov_s)
+        root_t, _ = _sqrt_and_inverse_sqrt(cov_t)
+        return _affine(root_t @ inv_root_s, mean_s, mean_t)
     root_s, inv_root_s = _sqrt_and_inverse_sqrt(cov_s)
     middle, _ = _sqrt_and_inverse_sqrt(root_s @ cov_t @ root_s)
-    return _apply_affine(source, inv_root_s @ middle @ inv_root_s, mean_s, mean_t)
+    return _affine(inv_root_s @ middle @ inv_root_s, mean_s, mean_t)
 
 
-def _rct(source: np.ndarray, target: np.ndarray, weights: np.ndarray, eps: float) -> np.ndarray:
-    lab_s = _srgb_to_lab(source)
-    lab_t = _srgb_to_lab(target)
-    mean_s, cov_s = _weighted_mean_cov(lab_s.reshape(-1, 3), weights)
-    mean_t, cov_t = _weighted_mean_cov(lab_t.reshape(-1, 3), weights)
-    lab_eps = eps * _LAB_SCALE**2
-    gain = np.sqrt((np.diag(cov_t) + lab_eps) / (np.diag(cov_s) + lab_eps))
-    return _lab_to_srgb(_apply_affine(lab_s, np.diag(gain), mean_s, mean_t))
+def _affine(matrix: np.ndarray, mean_from: np.ndarray, mean_to: np.ndarray) -> np.ndarray:
+    """``matrix @ (x - mean_from) + mean_to`` as a 3 x 4 float32 affine."""
+    return np.hstack([matrix, (mean_to - matrix @ mean_from)[:, None]]).astype(np.float32)
+
+
+def _moment_transfer(mode: str, source: np.ndarray, target: np.ndarray, weights: np.ndarray,
+                     eps: float) -> np.ndarray:
+    lab = mode == "rct"
+    space_s, space_t = (_srgb_to_lab(source), _srgb_to_lab(target)) if lab else (source, target)
+    mean_s, cov_s = _weighted_mean_cov(space_s.reshape(-1, 3), weights)
+    mean_t, cov_t = _weighted_mean_cov(space_t.reshape(-1, 3), weights)
+    result = cv2.transform(space_s, moment_map(mode, mean_s, cov_s, mean_t, cov_t, eps))
+    return _lab_to_srgb(result) if lab else result
 
 
 # CIE L*a*b* of sRGB (IEC 61966-2-1 transfer, D65 white), computed exactly: OpenCV's float conversion
-# approximates the transfer curve (round trips are off by up to ~0.005).
+# approximates the transfer curve (round trips are off by up to ~0.005). The 3 x 4 matrices act as cv2.transform's.
 _RGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750],
                         [0.0193339, 0.1191920, 0.9503041]])  # fmt: skip
 _D65 = _RGB_TO_XYZ.sum(axis=1)
-_DELTA = 6.0 / 29.0
+LAB_DELTA = 6.0 / 29.0
+XYZ_FROM_LINEAR = (_RGB_TO_XYZ / _D65[:, None]).astype(np.float32)  # white-relative XYZ
+LINEAR_FROM_XYZ = (np.linalg.inv(_RGB_TO_XYZ) * _D65).astype(np.float32)
+LAB_FROM_F = np.array([[0.0, 116.0, 0.0, -16.0], [500.0, -500.0, 0.0, 0.0], [0.0, 200.0, -200.0, 0.0]], np.float32)
+F_FROM_LAB = np.array([[1 / 116, 1 / 500, 0.0, 16 / 116], [1 / 116, 0.0, 0.0, 16 / 116],
+                       [1 / 116, 0.0, -1 / 200, 16 / 116]]).astype(np.float32)
 
 
 def _srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     linear = np.where(rgb <= 0.04045, rgb / 12.92, ((np.maximum(rgb, 0.04045) + 0.055) / 1.055) ** 2.4)
-    xyz = cv2.transform(linear.astype(np.float32), (_RGB_TO_XYZ / _D65[:, None]).astype(np.float32))
-    f = np.where(xyz > _DELTA**3, np.cbrt(xyz), xyz / (3 * _DELTA**2) + 4.0 / 29.0).astype(np.float32)
-    to_lab = np.array([[0.0, 116.0, 0.0, -16.0], [500.0, -500.0, 0.0, 0.0], [0.0, 200.0, -200.0, 0.0]], np.float32)
-    return cv2.transform(f, to_lab)
+    xyz = cv2.transform(linear.astype(np.float32), XYZ_FROM_LINEAR)
+    f = np.where(xyz > LAB_DELTA**3, np.cbrt(xyz), xyz / (3 * LAB_DELTA**2) + 4.0 / 29.0).astype(np.float32)
+    return cv2.transform(f, LAB_FROM_F)
 
 
 def _lab_to_srgb(lab: np.ndarray) -> np.ndarray:
-    to_f = np.array(
-        [[1 / 116, 1 / 500, 0.0, 16 / 116], [1 / 116, 0.0, 0.0, 16 / 116], [1 / 116, 0.0, -1 / 200, 16 / 116]]
-    )
-    f = cv2.transform(lab, to_f.astype(np.float32))
-    xyz = np.where(f > _DELTA, f**3, 3 * _DELTA**2 * (f - 4.0 / 29.0)).astype(np.float32)
-    linear = cv2.transform(xyz, (np.linalg.inv(_RGB_TO_XYZ) * _D65).astype(np.float32))
+    f = cv2.transform(lab, F_FROM_LAB)
+    xyz = np.where(f > LAB_DELTA, f**3, 3 * LAB_DELTA**2 * (f - 4.0 / 29.0)).astype(np.float32)
+    linear = cv2.transform(xyz, LINEAR_FROM_XYZ)
     np.clip(linear, 0.0, 1.0, out=linear)
     return np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055).astype(np.float32)
-
-
-_MOMENT_TRANSFERS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray, float], np.ndarray]] = {
-    "rct": _rct,
-    "lct": _lct,
-    "mkl": _mkl,
-}
 
 
 def _random_rotation(rng: np.random.Generator) -> np.ndarray:
@@ -218,11 +218,23 @@ def _apply_curve(values: np.ndarray, knots_x: np.ndarray, knots_y: np.ndarray) -
 def _idt(source: np.ndarray, target: np.ndarray, weights: np.ndarray, *, iterations: int, seed: int) -> np.ndarray:
     """Pitie's IDT learnt on masked samples, carried by a 3-D LUT that is then applied to every pixel."""
     rng = np.random.default_rng(seed)
+    chosen = idt_samples(weights, rng)
+    lut = idt_lut(source.reshape(-1, 3)[chosen], target.reshape(-1, 3)[chosen], iterations, rng)
+    return _apply_lut(lut, source)
+
+
+def idt_samples(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Indices of the pixels IDT learns from (flat ``weights`` at least half their peak; at most IDT_MAX_SAMPLES,
+    drawn from ``rng``), ascending."""
     chosen = np.flatnonzero(weights >= 0.5 * weights.max())
     if chosen.size > IDT_MAX_SAMPLES:
         chosen = np.sort(rng.choice(chosen, IDT_MAX_SAMPLES, replace=False))
-    samples = source.reshape(-1, 3)[chosen]
-    wanted = target.reshape(-1, 3)[chosen]
+    return chosen
+
+
+def idt_lut(samples: np.ndarray, wanted: np.ndarray, iterations: int, rng: np.random.Generator) -> np.ndarray:
+    """The IDT map learnt from N x 3 ``samples`` towards ``wanted``, on an IDT_LUT_SIZE^3 x 3 grid over [0, 1]^3
+    (indexed R, G, B); the rotations come from ``rng``, after ``idt_samples`` drew from it."""
     axis = np.linspace(0.0, 1.0, IDT_LUT_SIZE, dtype=np.float32)
     grid: np.ndarray = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3)
     for _ in range(iterations):
@@ -233,7 +245,7 @@ def _idt(source: np.ndarray, target: np.ndarray, weights: np.ndarray, *, iterati
             samples_r[:, channel] = _apply_curve(samples_r[:, channel], knots_x, knots_y)
             grid_r[:, channel] = _apply_curve(grid_r[:, channel], knots_x, knots_y)
         samples, grid = samples_r @ rotation, grid_r @ rotation
-    return _apply_lut(grid.reshape(IDT_LUT_SIZE, IDT_LUT_SIZE, IDT_LUT_SIZE, 3), source)
+    return grid.reshape(IDT_LUT_SIZE, IDT_LUT_SIZE, IDT_LUT_SIZE, 3)
 
 
 def _apply_lut(lut: np.ndarray, image: np.ndarray) -> np.ndarray:

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -37,10 +39,11 @@ from latentswap_core.errors import AlignmentError, ImageError, SettingsError
 BLENDS = ("alpha", "poisson")
 MAX_ERODE_PX = 400.0
 MAX_BLUR_PX = 400.0
-_ERODE_STEP_PX = 5  # large erosions repeat erosions by a disk this wide: a sum of disks is a disk (within 2 %)
-_DIRECT_BLUR_MAX_SIGMA = 8.0  # wider blurs run on a reduced mask (a wide Gaussian has no fine detail)
+ERODE_STEP_PX = 5  # large erosions repeat erosions by a disk this wide: a sum of disks is a disk (within 2 %)
+DIRECT_BLUR_MAX_SIGMA = 8.0  # wider blurs run on a reduced mask (a wide Gaussian has no fine detail)
 _POISSON_INSIDE = 0.5  # the Poisson region: alpha (before mix) above this
 _GUIDANCE_MIN_ALPHA = 0.25  # the face's colour is trusted (face = premultiplied / alpha) above this alpha
+Mask = TypeVar("Mask", bound=Any)  # an S x S mask: a numpy array here, a tensor in compose_torch
 
 
 @dataclass(frozen=True)
@@ -62,19 +65,32 @@ def refine_mask(
     Outside the crop counts as 0, so eroding also pulls the mask off the crop's border, as DeepFaceLab does.
     Float32 in [0, 1]; 0 and 0 return the mask unchanged (as float32).
     """
-    erode_px, blur_px = _check_knobs(erode_px, blur_px)
-    mask = _check_mask(mask)
+    return refined_mask(mask, erode_px, blur_px, to_aligned, check_mask, _erode, _gaussian)
+
+
+def refined_mask(mask: Mask, erode_px: float, blur_px: float, to_aligned: np.ndarray | None,
+                 check: Callable[[Mask], Mask], erode: Callable[[Mask, float], Mask],
+                 blur: Callable[[Mask, float], Mask]) -> Mask:
+    """``refine_mask``'s steps on any kind of array (numpy's here, torch's in ``compose_torch``): ``check`` gives the
+    mask as float32 in [0, 1] (or raises), ``erode`` and ``blur`` take crop pixels and a sigma."""
+    erode_px, blur_px = check_knobs(erode_px, blur_px)
+    mask = check(mask)
     if erode_px == 0.0 and blur_px == 0.0:
         return mask
-    size = mask.shape[0]
-    crop_px_per_unit = 1.0 if to_aligned is None else _crop_px_per_plate_px(to_aligned, size)
+    radius, sigma = refinement_in_crop(erode_px, blur_px, mask.shape[0], to_aligned)
+    refined = erode(mask, radius) if radius != 0.0 else mask
+    if sigma > 0.0:
+        refined = blur(refined, sigma)
+    return refined.clip(0.0, 1.0)
+
+
+def refinement_in_crop(erode_px: float, blur_px: float, size: int,
+                       to_aligned: np.ndarray | None) -> tuple[float, float]:
+    """(erosion radius, blur sigma) in crop pixels of a ``size`` crop for checked knobs (see ``refine_mask``)."""
+    crop_px_per_unit = 1.0 if to_aligned is None else crop_px_per_plate_px(to_aligned, size)
     # Beyond 1.5 crop sides erosion empties the mask and dilation fills it: cap the work there.
     radius = float(np.clip(erode_px * crop_px_per_unit, -1.5 * size, 1.5 * size))
-    refined = _erode(mask, radius) if radius != 0.0 else mask
-    sigma = blur_px * crop_px_per_unit / 6.0
-    if sigma > 0.0:
-        refined = _gaussian(refined, sigma)
-    return np.clip(refined, 0.0, 1.0).astype(np.float32)
+    return radius, blur_px * crop_px_per_unit / 6.0
 
 
 def paste_face(
@@ -97,11 +113,11 @@ def paste_face(
     edge (float Poisson solve, the plate as the boundary), then that result goes over the plate with the
     same alpha as in "alpha" mode.
     """
-    plate = _check_plate(plate)
-    face = _check_face(face)
-    mask = _check_mask(mask, face.shape[0])
+    plate = check_plate(plate)
+    face = check_face(face)
+    mask = check_mask(mask, face.shape[0])
     to_aligned = check_matrix(to_aligned, "to_aligned")
-    mix = _check_blend(blend, mix)
+    mix = check_blend(blend, mix)
     height, width = plate.shape[:2]
     comp = plate.copy()
     face_rgba = np.zeros((height, width, 4), np.float32)
@@ -125,10 +141,10 @@ def paste_face(
     box_alpha = coverage * np.float32(mix)
     inside = box_alpha > 0.0
     plate_rgb = plate[box][:, :, :3].astype(np.float32)
-    _check_finite_under(plate_rgb, inside, (origin[0] + x0, origin[1] + y0))
+    check_finite_under(plate_rgb, inside, (origin[0] + x0, origin[1] + y0))
 
     if blend == "poisson":
-        face_rgb = _poisson_face(plate, premultiplied, coverage, region)
+        face_rgb = poisson_face(plate, premultiplied, coverage, region)
         box_face = face_rgb * box_alpha[:, :, np.newaxis]
     else:
         box_face = premultiplied * np.float32(mix)
@@ -141,7 +157,7 @@ def paste_face(
     return PasteResult(comp, face_rgba, alpha, _nonzero_box(alpha > 0.0) or (0, 0, 0, 0))
 
 
-def _poisson_face(
+def poisson_face(
     plate: np.ndarray, premultiplied: np.ndarray, coverage: np.ndarray, box: tuple[int, int, int, int]
 ) -> np.ndarray:
     """The face (unpremultiplied, box-sized) whose core follows the plate's colour at its edge; plate outside.
@@ -218,18 +234,24 @@ def _window(array: np.ndarray, window: tuple[slice, slice]) -> np.ndarray:
 def _erode(mask: np.ndarray, radius: float) -> np.ndarray:
     """Grey-scale erosion (``radius`` > 0) or dilation (< 0) by a disk, linear between whole radii."""
     operation = cv2.erode if radius > 0 else cv2.dilate
-    whole, fraction = divmod(abs(radius), 1.0)
+    kernel_radii, fraction = erosion_steps(radius)
     result = mask
-    steps, rest = divmod(int(whole), _ERODE_STEP_PX)
-    for kernel_radius in [_ERODE_STEP_PX] * steps + ([rest] if rest else []):
-        result = operation(result, _disk(kernel_radius), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    for kernel_radius in kernel_radii:
+        result = operation(result, disk(kernel_radius), borderType=cv2.BORDER_CONSTANT, borderValue=0)
     if fraction > 0.0:
-        further = operation(result, _disk(1), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        further = operation(result, disk(1), borderType=cv2.BORDER_CONSTANT, borderValue=0)
         result = (1.0 - fraction) * result + fraction * further
     return result.astype(np.float32)
 
 
-def _disk(radius: int) -> np.ndarray:
+def erosion_steps(radius: float) -> tuple[list[int], float]:
+    """An erosion by ``radius`` as erosions by disks of these whole radii, then this fraction of one more by 1."""
+    whole, fraction = divmod(abs(radius), 1.0)
+    steps, rest = divmod(int(whole), ERODE_STEP_PX)
+    return [ERODE_STEP_PX] * steps + ([rest] if rest else []), fraction
+
+
+def disk(radius: int) -> np.ndarray:
     """Digital disk whose convex hull is closest to round: at radius 5 its half-width is 4.92-5.10, mean 5.02."""
     offsets = np.arange(-radius, radius + 1)
     inside = offsets[:, np.newaxis] ** 2 + offsets[np.newaxis, :] ** 2 <= radius * radius + radius // 2
@@ -238,20 +260,25 @@ def _disk(radius: int) -> np.ndarray:
 
 def _gaussian(mask: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur with zeros outside; wide blurs run on a reduced copy."""
-    if sigma <= _DIRECT_BLUR_MAX_SIGMA:
+    if sigma <= DIRECT_BLUR_MAX_SIGMA:
         return cv2.GaussianBlur(mask, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_CONSTANT)
     size = mask.shape[0]
-    factor = sigma / _DIRECT_BLUR_MAX_SIGMA
-    small_size = max(2, round(size / factor))
-    pad = math.ceil(3.0 * _DIRECT_BLUR_MAX_SIGMA)
+    small_size, pad, small_sigma = reduced_blur(size, sigma)
     small = cv2.resize(mask, (small_size, small_size), interpolation=cv2.INTER_AREA)
     small = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
-    small_sigma = sigma * small_size / size
     small = cv2.GaussianBlur(small, (0, 0), sigmaX=small_sigma, sigmaY=small_sigma, borderType=cv2.BORDER_CONSTANT)
     return cv2.resize(small[pad:-pad, pad:-pad], (size, size), interpolation=cv2.INTER_LINEAR)
 
 
-def _crop_px_per_plate_px(to_aligned: np.ndarray, size: int) -> float:
+def reduced_blur(size: int, sigma: float) -> tuple[int, int, float]:
+    """A blur wider than DIRECT_BLUR_MAX_SIGMA of a ``size`` mask: (the reduced side, its zero border, the sigma
+    there)."""
+    factor = sigma / DIRECT_BLUR_MAX_SIGMA
+    small_size = max(2, round(size / factor))
+    return small_size, math.ceil(3.0 * DIRECT_BLUR_MAX_SIGMA), sigma * small_size / size
+
+
+def crop_px_per_plate_px(to_aligned: np.ndarray, size: int) -> float:
     matrix = check_matrix(to_aligned, "to_aligned")
     return size * math.sqrt(abs(np.linalg.det(matrix[:, :2])))
 
@@ -263,7 +290,7 @@ def _nonzero_box(where: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
-def _check_knobs(erode_px: object, blur_px: object) -> tuple[float, float]:
+def check_knobs(erode_px: object, blur_px: object) -> tuple[float, float]:
     erode = _finite_number(erode_px, "erode")
     blur = _finite_number(blur_px, "blur")
     if abs(erode) > MAX_ERODE_PX:
@@ -274,7 +301,7 @@ def _check_knobs(erode_px: object, blur_px: object) -> tuple[float, float]:
     return erode, blur
 
 
-def _check_blend(blend: object, mix: object) -> float:
+def check_blend(blend: object, mix: object) -> float:
     if blend not in BLENDS:
         raise SettingsError(f"unknown blend {blend!r}; use one of {', '.join(BLENDS)}")
     value = _finite_number(mix, "mix")
@@ -291,7 +318,7 @@ def _finite_number(value: object, what: str) -> float:
     return float(value)
 
 
-def _check_plate(plate: np.ndarray) -> np.ndarray:
+def check_plate(plate: np.ndarray) -> np.ndarray:
     array = np.asarray(plate)
     if array.ndim != 3 or array.shape[2] < 3 or min(array.shape) == 0:
         raise ImageError(f"plate of shape {array.shape}: expected height x width x channels with at least R, G, B")
@@ -300,7 +327,7 @@ def _check_plate(plate: np.ndarray) -> np.ndarray:
     return array
 
 
-def _check_face(face: np.ndarray) -> np.ndarray:
+def check_face(face: np.ndarray) -> np.ndarray:
     array = np.asarray(face)
     if array.ndim != 3 or array.shape[2] != 3 or not np.issubdtype(array.dtype, np.floating):
         raise AlignmentError(f"face crop of shape {array.shape} and type {array.dtype}: expected S x S x 3 floats "
@@ -314,7 +341,7 @@ def _check_face(face: np.ndarray) -> np.ndarray:
     return array.astype(np.float32, copy=False)
 
 
-def _check_mask(mask: np.ndarray, size: int | None = None) -> np.ndarray:
+def check_mask(mask: np.ndarray, size: int | None = None) -> np.ndarray:
     array = np.asarray(mask)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
@@ -327,7 +354,7 @@ def _check_mask(mask: np.ndarray, size: int | None = None) -> np.ndarray:
     return np.clip(array.astype(np.float32), 0.0, 1.0)
 
 
-def _check_finite_under(plate_rgb: np.ndarray, inside: np.ndarray, origin: tuple[int, int]) -> None:
+def check_finite_under(plate_rgb: np.ndarray, inside: np.ndarray, origin: tuple[int, int]) -> None:
     bad = ~np.isfinite(plate_rgb).all(axis=2) & inside
     if bad.any():
         row, col = np.argwhere(bad)[0]

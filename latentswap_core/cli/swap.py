@@ -27,6 +27,7 @@ from latentswap_core.face_selection import FaceSelection
 from latentswap_core.io.image import DEFAULT_COMPRESSION, EXR_COMPRESSIONS
 from latentswap_core.progress import Progress, emit_json
 from latentswap_core.swap.layers import DEFAULT_LAYERS, LAYERS
+from latentswap_core.swap.merge import BLEND_DEVICE_CHOICES
 from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
 from latentswap_core.swap.render import MASK_SOURCES
 
@@ -72,11 +73,16 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--mask-blur", type=number(), default=0.0, metavar="PX",
                         help="feather the mask edge over PX plate pixels (default: 0)")
     parser.add_argument("--blend", default="alpha", metavar="MODE", choices=BLENDS,
-                        help="alpha or poisson (default: alpha)")
+                        help="alpha or poisson (default: alpha); poisson solves on the CPU, also with --device cuda")
     parser.add_argument("--mix", type=number(), default=1.0, help="strength of the swap, 0..1 (default: 1)")
     parser.add_argument("--backend", default="torch", choices=("torch", "onnx"),
                         help="run the model with torch or onnxruntime (exported once to MODEL_DIR/swap.onnx)")
-    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto)")
+    parser.add_argument("--device", default="auto",
+                        help="cpu, cuda or auto (default: auto); on cuda the align warp, colour transfer, mask "
+                             "refinement and blend run on the GPU too")
+    # Where the warps and the blend run: auto (torch on cuda, numpy on the CPU), numpy, or torch on --device (torch on
+    # the CPU is how the tests check the GPU's code on a machine without one).
+    parser.add_argument("--blend-device", default="auto", choices=BLEND_DEVICE_CHOICES, help=argparse.SUPPRESS)
     parser.add_argument("--codec-path", metavar="P", help="the codec's weights, if not where training found them")
     parser.add_argument("--codec-projection", type=whole(None, None), default=DEFAULT_PROJECTIONS, metavar="N",
                         help="decode and re-encode the swapped latent N times before the last decode: pulls it "
@@ -140,6 +146,7 @@ def render_options(args: argparse.Namespace) -> RenderOptions:
     """The render settings the command line asks for, checked."""
     from latentswap_core.devices import resolve_device
     from latentswap_core.io.matte import MatteSequence
+    from latentswap_core.swap.merge import choose_blend_device
     from latentswap_core.swap.occlusion import OcclusionMasker
     from latentswap_core.swap.render import RenderOptions
 
@@ -148,6 +155,7 @@ def render_options(args: argparse.Namespace) -> RenderOptions:
         color_transfer=args.color_transfer, mask=args.mask, mask_erode=args.mask_erode, mask_blur=args.mask_blur,
         blend=args.blend, mix=args.mix, batch=args.batch, workers=args.workers, skip_existing=args.skip_existing,
         layers=args.layers, compression=args.compression,
+        blend_device=choose_blend_device(args.blend_device, resolve_device(args.device)),
         holdout=MatteSequence(args.holdout) if args.holdout else None,
         occlusion=OcclusionMasker(args.occlusion_model, resolve_device(args.device)) if args.occlusion_model
         else None,

@@ -1,7 +1,9 @@
 """Plates in, compositing-ready EXRs out: per frame, align each tracked face, swap, colour-match, blend, write.
 
 Reading runs ahead on a thread, the model swaps the faces of several frames in one batch, and colour
-transfer, blending and writing run on a pool of workers, so the three overlap. Each output frame holds
+transfer, blending and writing run on a pool of workers, so the three overlap. The align warp and the merge
+(colour transfer, mask refinement, blend) run with numpy on the host or as torch ops on the swap's GPU
+(``RenderOptions.blend_device``; ``swap/merge.py``). Each output frame holds
 
 - ``R, G, B, A``: the comp; RGB is the plate's with the faces blended in, A the plate's alpha (1 without one);
 - the plate's other channels, untouched;
@@ -34,11 +36,9 @@ from latentswap_core.align import (
     alignment_transform,
     from_data_window,
     plate_region,
-    warp_to_aligned,
 )
 from latentswap_core.blend.color_transfer import MODES as COLOR_TRANSFER_MODES
-from latentswap_core.blend.color_transfer import transfer_color
-from latentswap_core.blend.compose import BLENDS, paste_face, refine_mask
+from latentswap_core.blend.compose import BLENDS
 from latentswap_core.blend.grain import grain_seed, matched_grain
 from latentswap_core.errors import ImageError, LatentSwapError, ModelError, SettingsError, TrackFileError
 from latentswap_core.face_selection import FaceSelection
@@ -48,6 +48,15 @@ from latentswap_core.io.matte import MatteSequence, placed
 from latentswap_core.io.output_files import OutputFolders, output_paths
 from latentswap_core.io.stale_partials import remove_stale_partials
 from latentswap_core.swap.layers import DEFAULT_LAYERS, LAYERS, OWN_CHANNELS, FacesInBox, frame_layers
+from latentswap_core.swap.merge import (
+    HOST,
+    FaceToMerge,
+    MergeSettings,
+    check_blend_device,
+    describe_blend_device,
+    merge_faces,
+    merge_ops,
+)
 from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
 from latentswap_core.track.trackfile import ShotTrack, TrackedFace
 
@@ -103,6 +112,9 @@ class RenderOptions:
     occlusion: OcclusionMasker | None = None  # with mask "occlusion"
     layers: str = DEFAULT_LAYERS  # what each frame holds: comp, face or all (swap/layers.py)
     compression: str = DEFAULT_COMPRESSION  # the EXRs' compression
+    # where the warps, colour transfer, mask refinement and blend run: numpy on the host, or a torch device (cuda,
+    # or cpu to run the torch ops here); see swap/merge.py
+    blend_device: str = HOST
 
     def __post_init__(self) -> None:
         if self.color_transfer not in COLOR_TRANSFER_MODES:
@@ -126,6 +138,10 @@ class RenderOptions:
             check_exr_compression(self.compression)
         except ImageError as error:
             raise SettingsError(f"--compression: {error}") from None
+        check_blend_device(self.blend_device)
+
+    def merge_settings(self) -> MergeSettings:
+        return MergeSettings(self.color_transfer, self.mask_erode, self.mask_blur, self.blend, self.mix)
 
     def header(self) -> dict[str, str]:
         """Every setting that changes the pixels, for the EXR header: two renders with other settings can be told
@@ -136,6 +152,8 @@ class RenderOptions:
             "compression": self.compression, "face_selection": self.faces.describe(),
             "holdout": self.holdout.describe() if self.holdout is not None else "",
             "occlusion_model": self.occlusion.model_id if self.occlusion is not None else "",
+            # the torch ops agree with numpy's to float rounding, not bit for bit
+            "blend_device": describe_blend_device(self.blend_device),
         }
         return {f"latentswap/{name}": value for name, value in settings.items()}
 
@@ -315,6 +333,7 @@ class _Renderer:
         self.swapper, self.track, self.options, self.report, self.refiner = swapper, track, options, report, refiner
         self.frame_name = frame_name
         self.face_size = swapper.face_size
+        self.merge_ops = merge_ops(options.blend_device)
         card = swapper_card(swapper)
         self.face_type = card.face_type
         # A hand-edited or tracked transform is used as is when it frames faces the way the model was trained.
@@ -377,7 +396,7 @@ class _Renderer:
             rgb = to_float32(image.pixels[y0:y1, x0:x1][:, :, rgb_indices])
             working = color.to_working(rgb, plate_space, self.options.ocio_config)
             region_to_aligned = from_data_window(data_to_aligned, (x0, y0))
-            crop = np.clip(warp_to_aligned(working, region_to_aligned, self.face_size), 0.0, 1.0)
+            crop = np.clip(self.merge_ops.aligned_crop(working, region_to_aligned, self.face_size), 0.0, 1.0)
             mask = aligned_face_mask(face.landmarks, to_aligned, self.face_size, self.face_type)
             crops.append(_AlignedFace(face.track_id, data_to_aligned, crop, mask))
         return _Frame(number, image, plate_space, crops)
@@ -471,21 +490,14 @@ class _Renderer:
             return None
         y0, y1, x0, x1 = box
         plate = to_float32(image.pixels[y0:y1, x0:x1][:, :, image.rgb_indices()])
-        comp = plate
-        face_layer: np.ndarray = np.zeros((y1 - y0, x1 - x0, 4), np.float32)
         o = self.options
-        for aligned, (face, predicted_mask) in zip(frame.faces, frame.swapped, strict=True):
-            mask = self._blend_mask(aligned, predicted_mask)
-            box_to_aligned = from_data_window(aligned.data_to_aligned, (x0, y0))
-            with self._naming(frame.number):
-                matched = transfer_color(face, aligned.crop, mask, o.color_transfer)
-                in_plate_space = color.from_working(matched, frame.plate_space, o.ocio_config)
-                refined = refine_mask(mask, o.mask_erode, o.mask_blur, box_to_aligned)
-                pasted = paste_face(comp, in_plate_space, refined, box_to_aligned, blend=o.blend, mix=o.mix,
-                                    origin=(x0, y0))
-            comp = pasted.comp
-            # Several faces: each goes over what is already there.
-            face_layer = pasted.face_rgba + face_layer * (1.0 - pasted.alpha[:, :, None])
+        faces = [FaceToMerge(face, aligned.crop, self._blend_mask(aligned, predicted_mask),
+                             from_data_window(aligned.data_to_aligned, (x0, y0)))
+                 for aligned, (face, predicted_mask) in zip(frame.faces, frame.swapped, strict=True)]
+        with self._naming(frame.number):
+            comp, face_layer = merge_faces(self.merge_ops, plate, faces, o.merge_settings(),
+                                           lambda matched: color.from_working(matched, frame.plate_space,
+                                                                              o.ocio_config), (x0, y0))
         if o.holdout is not None:
             comp, face_layer = self._hold_out(frame, box, plate, comp, face_layer)
         if pixel_type == "half":
