@@ -279,12 +279,17 @@ def _cells(row: dict[str, Any]) -> list[str]:
         number(step_s * 1e3 if step_s else None, ".1f"),
         number(2 * row["batch"] / step_s if step_s else None, ".1f"),
         number(flops / f["steps"] / 1e9 if flops else None, ".1f"),
-        number(flops / f["seconds"] / 1e12 if flops and f["seconds"] else None, ".2f"),
+        number(flops / f["seconds"] / 1e12 if flops and f["seconds"] else None, ".3g"),
         ("n/a" if f.get("busy") is None else f"{f['busy']:.0%}") if ok else "-",
         number(row.get("peak_gb"), ".2f"),
         f"{f['steps']} ({f['pixel_steps']}p)" if ok else "-",
         number(row.get("setup_s"), ".1f"),
     ]
+
+
+def row_line(row: dict[str, Any]) -> str:
+    """One row of the step table, in its columns."""
+    return " ".join(f"{cell:>{width}}" for cell, (_, width) in zip(_cells(row), COLUMNS, strict=True))
 
 
 def table_lines(configs: Sequence[Config], rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -296,7 +301,7 @@ def table_lines(configs: Sequence[Config], rows: Sequence[dict[str, Any]]) -> li
     notes = []
     for config in configs:
         row = by_config.get(config) or row_of(config, "not run", "no result came back for it")
-        lines.append(" ".join(f"{cell:>{width}}" for cell, (_, width) in zip(_cells(row), COLUMNS, strict=True)))
+        lines.append(row_line(row))
         if row["status"] != "ok":
             notes.append(f"  {config.name}: {row['status']}" + (f": {row['detail']}" if row["detail"] else ""))
     return lines + notes

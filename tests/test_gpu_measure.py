@@ -128,7 +128,7 @@ def test_the_table_has_a_line_for_every_planned_row_and_says_which_ran_out_of_me
     assert len(body) == len(configs)
     first = body[0].split()
     # 50 ms a step; 32 faces / 0.05 s; (9 x 1e11 + 3e11) / 10 steps = 120 GFLOP; 1.2e12 / 0.5 s = 2.4 TFLOP/s
-    assert first[:4] == ["taef2", "256", "small", "16+16"] and first[4:9] == ["ok", "50.0", "640.0", "120.0", "2.40"]
+    assert first[:4] == ["taef2", "256", "small", "16+16"] and first[4:9] == ["ok", "50.0", "640.0", "120.0", "2.4"]
     assert first[9] == "n/a"  # busy: no GPU
     assert body[-1].split()[:5] == ["pixel", "1024", "dfl", "16+16", "OOM"]
     assert body[-2].split()[:6] == ["taef2", "1024", "dfl", "16+16", "not", "run"]
