@@ -167,6 +167,12 @@ def measure_steps(run: Callable[[Callable[[Any], bool]], Any], device: torch.dev
         if cuda:
             torch.cuda.synchronize(device)
 
+    def stop_profiler() -> None:
+        profiler = state.pop("profiler", None)
+        if profiler is not None:
+            profiler.stop()
+            state["profiled"] = profiler
+
     def begin(phase: str) -> None:
         state["done_in_phase"] = 0
         if phase == "flops":
@@ -178,6 +184,7 @@ def measure_steps(run: Callable[[Callable[[Any], bool]], Any], device: torch.dev
 
                 state["profiler"] = profiler = profile(activities=[ProfilerActivity.CUDA])
                 profiler.start()
+                stack.callback(stop_profiler)  # if the loop fails inside the window
             if cuda:
                 state["events"] = [torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)]
                 state["events"][0].record()
@@ -195,8 +202,8 @@ def measure_steps(run: Callable[[Callable[[Any], bool]], Any], device: torch.dev
             if phase == "timed":
                 figures.seconds = window
             else:
-                state["profiler"].stop()
-                kernels = merged_seconds(kernel_intervals(state["profiler"].events()))
+                stop_profiler()
+                kernels = merged_seconds(kernel_intervals(state["profiled"].events()))
                 figures.busy = kernels / window if window > 0 else None
                 figures.profiled_steps = state["done_in_phase"]
                 figures.profiled_step_s = window / state["done_in_phase"]

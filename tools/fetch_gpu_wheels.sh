@@ -6,7 +6,7 @@
 #                 versions: OpenImageIO, opencolorio, Fileseq, platformdirs, dlib-bin
 #   .gpu_carry/   shared/data: the photos and the real clip the benchmarks read ($LATENTSWAP_SHARED there);
 #                 site/face_recognition_models/models: dlib's two model files (identity distance), without the rest
-#                 of that 100 MB package; tracks/: written by `tools/gpu_session.sh --prepare`
+#                 of that 100 MB package; tracks.tar.gz: written by `tools/gpu_session.sh --prepare`
 # Left out, to keep the working tree the device tool carries under its 64 MiB: mediapipe (36 MB; the benchmarks
 # read the track files made here instead of detecting faces there), diffusers (only the SD-VAE codec and the
 # refiner import it), openexr (only benchmarks/io_bench.py). Both folders are git-ignored.

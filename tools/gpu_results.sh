@@ -17,4 +17,4 @@ tar -xzf "$FOLDER/real_quality_models.tar.gz" -C "$WORK"
 minutes=$(grep -o '"minutes": [0-9.]*' "$FOLDER/real_quality.log" | head -1 | cut -d' ' -f2)
 echo "=== real_quality: swap and eval here of the model trained on $(cat "$WORK"/model-self-default-256/benchmark_trained_on.txt)"
 LATENTSWAP_SHARED=${LATENTSWAP_SHARED:-$PWD/.gpu_carry/shared} "$PY" benchmarks/real_quality.py --device cpu \
-    --cases self --resolutions 256 --minutes "${minutes:-5}" --tracks .gpu_carry/tracks --work "$WORK"
+    --cases self --resolutions 256 --minutes "${minutes:-5}" --tracks .gpu_tracks --work "$WORK"

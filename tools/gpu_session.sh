@@ -3,12 +3,13 @@
 # from the repository root, with .gpu_wheels and .gpu_carry carried; docs/training.md, "On an offline GPU machine").
 #
 #   tools/gpu_session.sh            there: install the carried cp312 wheels into a --target folder, then, within
-#                                   $GPU_SESSION_SECONDS (default 555 s) and each part under its own timeout:
+#                                   $GPU_SESSION_SECONDS (default 570 s) and each part under its own timeout:
 #     1. real_quality.py --device cuda --cases self --resolutions 256 --minutes 5 --train-only   (issue 17)
 #        (meanwhile, on the CPU: train_speed's facesets); its model goes to $OUT as soon as it is trained
 #     2. swap_speed.py --device cuda --layers face,all, 1080p and 4K, 256 and 512 px, torch      (issue 19)
 #     3. train_speed.py --device cuda --budget <what is left>                                    (issue 18)
-#   tools/gpu_session.sh --prepare  here: the track files the benchmarks reuse there (needs mediapipe: the .venv)
+#   tools/gpu_session.sh --prepare  here: the track files the benchmarks reuse there (needs mediapipe: the .venv),
+#                                   kept in .gpu_tracks and packed into .gpu_carry/tracks.tar.gz
 #   tools/gpu_session.sh --dry-run  here: the same steps on the CPU with tiny budgets; the wheels installed and
 #                                   imported with a Python 3.12 if there is one; mediapipe and diffusers blocked
 #   tools/gpu_session.sh --size     the size the device tool would carry (tree + .gpu_wheels + .gpu_carry)
@@ -21,10 +22,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 MODE=${1:-gpu}
-LIMIT=${GPU_SESSION_SECONDS:-555}
+LIMIT=${GPU_SESSION_SECONDS:-570}
 START=$(date +%s)
 WORK=${GPU_SESSION_WORK:-${TMPDIR:-/tmp}/latentswap_gpu_session}
-TRACKS=$REPO/.gpu_carry/tracks
+TRACKS=$REPO/.gpu_tracks  # here; they travel compressed, as .gpu_carry/tracks.tar.gz (the clip's alone is 3.9 MB)
 MIB=$((1024 * 1024))
 
 elapsed() { echo $(($(date +%s) - START)); }
@@ -56,6 +57,7 @@ if [ "$MODE" = "--prepare" ]; then  # here, with the project's .venv (mediapipe)
     "$PY" benchmarks/swap_speed.py --prepare-only --tracks "$TRACKS" --frames 8 --plates 1920x1080,3840x2160
     "$PY" benchmarks/train_speed.py --prepare-only --tracks "$TRACKS" --device cpu
     "$PY" benchmarks/train_speed.py --prepare-only --tracks "$TRACKS" --device cpu --quick  # for --dry-run
+    tar -czf .gpu_carry/tracks.tar.gz -C "$TRACKS" .
     tools/gpu_session.sh --size
     exit 0
 fi
@@ -124,6 +126,9 @@ else
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee -a "$OUT/session.log"
 fi
 export LATENTSWAP_SHARED=$REPO/.gpu_carry/shared PYTHONUNBUFFERED=1
+TRACKS=$WORK/tracks
+rm -rf "$TRACKS" && mkdir -p "$TRACKS" && tar -xzf .gpu_carry/tracks.tar.gz -C "$TRACKS" ||
+    log "WARNING: no .gpu_carry/tracks.tar.gz: run tools/gpu_session.sh --prepare here first"
 "$PY" -c "
 import torch, OpenImageIO, PyOpenColorIO, fileseq, dlib, onnxruntime, latentswap_core
 print('python', __import__('sys').version.split()[0], '| torch', torch.__version__, '| CUDA', torch.version.cuda,
@@ -131,11 +136,13 @@ print('python', __import__('sys').version.split()[0], '| torch', torch.__version
       onnxruntime.__version__, onnxruntime.get_available_providers())
 " 2>&1 | tee -a "$OUT/session.log"
 for file in real_quality_clip.track.json train_speed_src_24.track.json swap_speed_3840x2160_8.track.json; do
-    [ -f "$TRACKS/$file" ] || log "WARNING: $TRACKS/$file is missing: run tools/gpu_session.sh --prepare here first"
+    [ -f "$TRACKS/$file" ] || log "WARNING: $file is not in .gpu_carry/tracks.tar.gz: run tools/gpu_session.sh --prepare here first"
 done
 
 # --- 1. issue 17: 5 minutes of training at 256 px (train_speed's facesets built on the CPU meanwhile) -----------
-if [ "$DEVICE" = cuda ]; then MINUTES=5 TS=() SS=(--plates 1920x1080,3840x2160); else
+# train_speed gets what is left, about two minutes: 512 and 1024 px first, shorter timed windows than its own run
+if [ "$DEVICE" = cuda ]; then
+    MINUTES=5 TS=(--sizes 512,1024,256 --steps 16 --timed-seconds 1.5) SS=(--plates 1920x1080,3840x2160); else
     MINUTES=0.2 TS=(--quick --sizes 256 --presets small --minutes 0.1) SS=(--plates 1920x1080 --model-repeats 1); fi
 rm -rf "$WORK/real_quality" "$WORK/train_speed_data"
 "$PY" benchmarks/train_speed.py --prepare-only --device "$DEVICE" --tracks "$TRACKS" --data "$WORK/train_speed_data" \
@@ -145,7 +152,7 @@ run real_quality $(( $(left) - 200 < 370 ? $(left) - 200 : 370 )) \
     "$PY" benchmarks/real_quality.py --device "$DEVICE" --cases self --resolutions 256 --minutes "$MINUTES" \
     --train-only --tracks "$TRACKS" --work "$WORK/real_quality"
 if [ -d "$WORK/real_quality/model-self-default-256/model" ]; then
-    tar -czf "$OUT/real_quality_models.tar.gz" -C "$WORK/real_quality" --exclude cache --exclude checkpoint \
+    tar -czf "$OUT/real_quality_models.tar.gz" -C "$WORK/real_quality" --exclude cache --exclude trainer_state.safetensors \
         --exclude previews model-self-default-256 && log "model: $(du -h "$OUT/real_quality_models.tar.gz" | cut -f1)"
 fi
 wait $PREPARE || log "train_speed's facesets: failed"
