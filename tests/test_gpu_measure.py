@@ -135,3 +135,47 @@ def test_the_table_has_a_line_for_every_planned_row_and_says_which_ran_out_of_me
     assert any("pixel 1024 px dfl" in line and "OOM" in line and "CUDA out of memory" in line for line in lines)
     with pytest.raises(ValueError):
         row_of(oom, "crashed")
+
+
+def test_the_gpu_path_times_with_cuda_events_and_takes_the_busy_share_from_the_profiled_window(monkeypatch) -> None:
+    """No GPU here: CUDA events and torch.profiler are faked, the control flow is the real one."""
+
+    class FakeEvent:
+        def __init__(self, enable_timing: bool) -> None:
+            assert enable_timing
+
+        def record(self) -> None:
+            self.at = len(calls)
+            calls.append("record")
+
+        def elapsed_time(self, other: FakeEvent) -> float:
+            return 4000.0  # ms
+
+    class FakeProfiler:
+        def __init__(self, activities: list) -> None:
+            assert activities == [torch.profiler.ProfilerActivity.CUDA]
+
+        def start(self) -> None:
+            calls.append("profiler start")
+
+        def stop(self) -> None:
+            calls.append("profiler stop")
+
+        def events(self) -> list:
+            kernel = SimpleNamespace(device_type=torch.autograd.DeviceType.CUDA, activity_type="kernel",
+                                     time_range=SimpleNamespace(start=0.0, end=1e6))
+            copy = SimpleNamespace(device_type=torch.autograd.DeviceType.CUDA, activity_type="gpu_memcpy",
+                                   time_range=SimpleNamespace(start=2e6, end=3e6))
+            return [kernel, copy]
+
+    calls: list[str] = []
+    monkeypatch.setattr(torch.cuda, "Event", FakeEvent)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: calls.append("sync"))
+    monkeypatch.setattr(torch.profiler, "profile", FakeProfiler)
+    trainer = FakeTrainer(every=32)
+    figures = measure_steps(trainer.run, torch.device("cuda"), StepPlan(flop_steps=2, warmup=0, timed=3, profiled=2))
+    assert trainer.step == 2 + 3 + 2
+    assert figures.seconds == 4.0 and figures.steps == 3  # the window's CUDA-event time, not the host's clock
+    assert figures.busy == pytest.approx(2.0 / 4.0) and figures.profiled_steps == 2
+    assert calls.count("profiler start") == calls.count("profiler stop") == 1
+    assert calls.index("profiler start") < calls.index("profiler stop")

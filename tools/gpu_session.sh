@@ -96,7 +96,10 @@ log "mode $MODE, $LIMIT s, work in $WORK, results in $OUT"
 SITE=$WORK/site
 if [ "$MODE" = "--dry-run" ]; then
     # the wheels are cp312: install and import them with a Python 3.12 when there is one (numpy for OpenImageIO)
-    PY312=$(command -v python3.12 || ls "$HOME"/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | head -1)
+    PY312=
+    for candidate in "$HOME"/.pyenv/versions/3.12*/bin/python3.12 $(command -v python3.12); do
+        "$candidate" -c "" 2>/dev/null && { PY312=$candidate; break; }  # (pyenv's shim fails where 3.12 is not set)
+    done
     if [ -n "$PY312" ]; then
         rm -rf "$SITE" && "$PY312" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$SITE" \
             .gpu_wheels/*.whl && log "installed $(ls .gpu_wheels | wc -l) wheels with $PY312"
