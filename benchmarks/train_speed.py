@@ -606,14 +606,16 @@ def main() -> None:
                 quality_job = {"data": str(root), "codec": codec_name, "preset": presets[codec_name],
                                "batch": budget.batch, "device": device, "budget_s": seconds,
                                "eval_every_s": budget.eval_every_s, "schedule": schedule}
-                result = child(["--quality", json.dumps(quality_job)], timeout_s=seconds * 3 + 120)
+                result = child(["--quality", json.dumps(quality_job)],  # set-up as a configuration's, at most
+                               timeout_s=budget.config_timeout_s + seconds * 3)
                 if isinstance(result, str):
                     print(f"{codec_name}: no result ({result})", flush=True)
                     keep("quality", {"codec": codec_name, "error": result})
                     continue
                 results[codec_name] = result
                 keep("quality", result)
-                print(quality_lines({codec_name: result})[0], flush=True)
+                print(f"{codec_name}: {result['steps']} steps in {result['train_s']:.0f} s of training "
+                      f"({time.monotonic() - began:.0f} s)", flush=True)
             print("\n".join(quality_lines(results)))
             quality_s = time.monotonic() - began
     total = time.monotonic() - run_began
