@@ -224,7 +224,10 @@ def worker(job: dict[str, Any]) -> None:
         limit_host_memory(job["cpu_memory_gb"])
     sets = {name: Path(job["data"]) / name for name in ("src", "dst", "heldout")}
     plan = StepPlan(**job["plan"])
+    parent = os.getppid()
     for config in (Config(**c) for c in job["configs"]):
+        if os.getppid() != parent:  # the run was stopped (Ctrl-C, a timeout): no orphan goes on with the rest
+            return
         print(ROW + json.dumps(run_config(sets, config, job["device"], plan, job["schedule"])), flush=True)
 
 
