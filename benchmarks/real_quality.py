@@ -18,6 +18,11 @@ sheet: plate | swap | 4x difference, for eight frames spread over the swapped ra
 ``--variants`` trains the self case once per training recipe (``VARIANTS``: extra ``train`` arguments) at the same
 budget; ``--refine DIR`` adds the self case swapped again through a refiner.
 
+On a machine without the face detector (mediapipe) or dlib, such as an offline GPU machine: ``--tracks DIR`` reuses
+the clip's track file kept there by an earlier run, and ``--train-only`` trains the models and stops; the same
+command without ``--train-only``, with the same ``--work`` holding those models, then swaps and evaluates them
+elsewhere (the "trained_on" column names the device that trained each model). tools/gpu_session.sh does this.
+
 Run:  .venv/bin/python benchmarks/real_quality.py --quick              (CPU, 128 px, 4 minutes per model)
       .venv/bin/python benchmarks/real_quality.py --device cuda        (256 and 512 px, 5 minutes per model)
       .venv/bin/python benchmarks/real_quality.py --quick --cases self --variants default,pixel8
@@ -27,7 +32,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -38,7 +45,7 @@ import numpy as np
 from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+SHARED = Path(os.environ.get("LATENTSWAP_SHARED", REPO.parent / "shared"))
 CLIP = SHARED / "data" / "video" / "short_hamilton_clip.mp4"
 PHOTOS = sorted((SHARED / "data" / "faces").glob("obama*.jpg"))
 SRC_FRAMES, DST_FRAMES = "79-145", "146-211"
@@ -46,6 +53,7 @@ SINGER_SHOT = (83, 211)
 # hand-drawn mattes of the microphone and hands (tests/data/hamilton_occluders/polygons.json says how)
 OCCLUDERS = REPO / "tests" / "data" / "hamilton_occluders"
 OCCLUSION_TRAIN, OCCLUSION_TEST = (99, 131, 147, 171, 195), (115, 139, 163, 187, 203)
+TRAINED_ON = "benchmark_trained_on.txt"  # in a model folder: the device that trained it
 
 # Training recipes compared on the self case: extra `latentswap train` arguments (documented in docs/training.md)
 VARIANTS: dict[str, list[str]] = {
@@ -80,6 +88,21 @@ def singer(track_file: Path) -> int:
             for face in entry["faces"]:
                 counts[face["person"]] = counts.get(face["person"], 0) + 1
     return max(counts, key=lambda person: counts[person])
+
+
+def device_name(device: str) -> str:
+    if device.startswith("cuda"):
+        import torch
+
+        return f"{torch.cuda.get_device_name()} ({device})"
+    return f"{cpu_model()} (cpu)"
+
+
+def trained_on(model: Path) -> str:
+    """The device the model was trained on, as this benchmark noted it (a model may be trained on a GPU machine and
+    swapped and evaluated on another, with ``--train-only`` there)."""
+    note = model / TRAINED_ON
+    return note.read_text().strip() if note.is_file() else "n/a"
 
 
 def train_steps(model: Path) -> int:
@@ -146,8 +169,14 @@ class Bench:
     def prepare(self, resolution: int, photos_too: bool) -> dict[str, Path]:
         w = self.work
         track = w / "track.json"
-        if not track.is_file():
+        kept = Path(self.args.tracks) / "real_quality_clip.track.json" if self.args.tracks else None
+        if not track.is_file() and kept is not None and kept.is_file():
+            shutil.copyfile(kept, track)
+        if not track.is_file():  # needs the face detector (mediapipe)
             latentswap("track", CLIP, "-o", track, log=self.log)
+        if kept is not None and not kept.is_file():
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(track, kept)
         person = singer(track)
         sets = {"track": track, "person": Path(str(person))}
         for name, frames in (("singer_a", SRC_FRAMES), ("singer_b", DST_FRAMES)):
@@ -185,6 +214,13 @@ class Bench:
             latentswap("train", "--src", src, "--dst", dst, "-o", model, "--minutes", minutes, "--resolution",
                        resolution, "--device", self.args.device, "--preview-every", 0, "--save-every", 0,
                        *VARIANTS[variant], log=self.log)
+            (model / TRAINED_ON).write_text(device_name(self.args.device) + "\n")
+        if self.args.train_only:  # the rest (swap, eval: the face detector, dlib) runs where they are installed
+            row = {"case": case, "variant": variant, "px": resolution, "minutes": minutes, "steps": train_steps(model),
+                   "trained_on": trained_on(model), "model": str(model)}
+            self.rows.append(row)
+            print(json.dumps(row), flush=True)
+            return
         out = self.work / name
         pattern = str(out / "swap.####.exr")
         picks = [] if frames is None else ["--frames", frames]
@@ -204,7 +240,8 @@ class Bench:
         chosen = [numbers[i] for i in np.unique(np.linspace(0, len(numbers) - 1, min(8, len(numbers))).astype(int))]
         contact_sheet(str(plate), pattern, sheet_track, chosen, self.work / f"{name}-sheet.png")
         row = {"case": case, "variant": variant, "px": resolution, "minutes": minutes, "steps": train_steps(model),
-               "refined": bool(refine), "swap_s": round(swap_seconds, 1), **figures(report)}
+               "trained_on": trained_on(model), "refined": bool(refine), "swap_s": round(swap_seconds, 1),
+               **figures(report)}
         self.rows.append(row)
         print(json.dumps(row), flush=True)
 
@@ -288,8 +325,8 @@ class Bench:
         return "\n".join(lines)
 
     def table(self) -> str:
-        columns = ("case", "variant", "px", "minutes", "steps", "refined", "ssim", "psnr", "pose_error", "flicker",
-                   "identity_to_target", "grid_ratio", "detail_ratio", "swap_s")
+        columns = ("case", "variant", "px", "minutes", "steps", "trained_on", "refined", "ssim", "psnr",
+                   "pose_error", "flicker", "identity_to_target", "grid_ratio", "detail_ratio", "swap_s")
         lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         for row in self.rows:
             cells = []
@@ -316,6 +353,10 @@ def main() -> int:
     parser.add_argument("--refine-minutes", type=float,
                         help="train a refiner for the self case's first variant this long, and swap through it")
     parser.add_argument("--work", default=str(REPO / "benchmarks" / "out" / "real_quality"))
+    parser.add_argument("--tracks", help="keep the clip's track file here and reuse it (a machine without mediapipe "
+                        "then needs no face detector)")
+    parser.add_argument("--train-only", action="store_true", help="train the cases' models and stop: swap and eval "
+                        "later, with the same --work, where the face detector and dlib are installed")
     args = parser.parse_args()
     if not CLIP.is_file():
         sys.exit(f"{CLIP}: the real clip is missing (../shared beside the repository)")
@@ -325,6 +366,8 @@ def main() -> int:
     unknown = set(args.variants.split(",")) - set(VARIANTS)
     if unknown:
         sys.exit(f"unknown variants {', '.join(sorted(unknown))}: use {', '.join(VARIANTS)}")
+    if args.train_only and ({"occlusion"} & set(args.cases.split(",")) or args.refine or args.refine_minutes):
+        sys.exit("--train-only trains the self and cross cases' models: leave out the occlusion case and the refiner")
     bench = Bench(args)
     machine = f"{platform.machine()} {cpu_model()}, {args.device}"
     print(f"machine: {machine}", flush=True)

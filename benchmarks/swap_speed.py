@@ -34,9 +34,14 @@ that export is timed and printed apart and excluded from everything else, as is 
    host, or torch ops on ``--device`` (on the CPU: the torch ops run here). Default: what ``latentswap swap`` does on
    that device (torch on cuda, numpy on the CPU). Each is a row of its own, alternating within each repeat.
 
+``--tracks DIR`` keeps the track files of the photos and plates there and reuses them (the plates are rendered the
+same way on every run), so a machine without mediapipe, such as an offline GPU machine, needs no face detector:
+``--prepare-only`` with the same ``--frames`` and ``--plates`` writes them (tools/gpu_session.sh --prepare).
+
 Run:  .venv/bin/python benchmarks/swap_speed.py [--quick] [--frames N] [--repeats R] [--device cpu|cuda]
                                                 [--layers face,all] [--plates 1920x1080,3840x2160]
-                                                [--blend numpy,torch]
+                                                [--backends torch,onnx] [--blend numpy,torch]
+                                                [--tracks DIR [--prepare-only]]
       (--quick: 1920x1080, 256 px, 4 frames, 1 repeat: a smoke run)
 """
 
@@ -64,13 +69,14 @@ from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when ru
 
 from latentswap_core.demo import shot as shots  # noqa: E402
 from latentswap_core.devices import resolve_device  # noqa: E402
-from latentswap_core.extract import ExtractOptions, faceset_from_photos  # noqa: E402
+from latentswap_core.extract import ExtractOptions, faceset_from_photos, track_photos  # noqa: E402
 from latentswap_core.io import open_source  # noqa: E402
 from latentswap_core.swap.backends import open_swapper  # noqa: E402
 from latentswap_core.swap.layers import LAYERS  # noqa: E402
 from latentswap_core.swap.merge import HOST, choose_blend_device  # noqa: E402
 from latentswap_core.swap.render import RenderOptions, render_shot  # noqa: E402
 from latentswap_core.track import TrackOptions, track_source  # noqa: E402
+from latentswap_core.track.trackfile import read_track_file, read_track_for, write_track_file  # noqa: E402
 from latentswap_core.train import Trainer, TrainOptions  # noqa: E402
 
 PLATES = {"1920x1080": ((1920, 1080), 1.0), "3840x2160": ((3840, 2160), 2.0)}  # size, face scale (1: 300 px)
@@ -97,21 +103,33 @@ def write_plate(folder: Path, size: tuple[int, int], scale: float, frames: int) 
     return shots.write_exr_plate(shot.frames, folder)
 
 
-def track_plate(pattern: str):
-    """The shot's track with each face's aligned transform, as ``latentswap track`` writes it."""
-    track = track_source(open_source(pattern), TrackOptions(face_type="whole_face"))
+def track_plate(pattern: str, track_file: Path):
+    """The shot's track with each face's aligned transform, as ``latentswap track`` writes it; kept in
+    ``track_file`` and read from there when it exists (the plates are rendered the same way every time)."""
+    if track_file.is_file():
+        track = read_track_for(track_file, open_source(pattern))
+    else:  # needs the face detector (mediapipe)
+        track = track_source(open_source(pattern), TrackOptions(face_type="whole_face"))
+        track_file.parent.mkdir(parents=True, exist_ok=True)
+        write_track_file(track_file, track)
     found = sum(len(entry.faces) for entry in track.frames)
     if found != len(track.frames):
         raise SystemExit(f"FAIL: tracking {pattern} found {found} faces in {len(track.frames)} frames, not one each")
     return track
 
 
-def make_facesets(root: Path) -> dict[str, Path]:
+def make_facesets(root: Path, tracks: Path) -> dict[str, Path]:
+    """src and dst facesets from the photos, their faces found by the tracker or read from ``tracks``."""
     sets = {}
+    options = ExtractOptions(size=EXTRACT_SIZE)
     for name, photos in PHOTOS.items():
         sets[name] = root / f"faceset_{name}"
-        faceset_from_photos([SHARED / "data" / "faces" / f"{photo}.jpg" for photo in photos], sets[name],
-                            ExtractOptions(size=EXTRACT_SIZE))
+        files = [SHARED / "data" / "faces" / f"{photo}.jpg" for photo in photos]
+        track_file = tracks / f"swap_speed_{name}_photos.track.json"
+        if not track_file.is_file():  # needs the face detector (mediapipe)
+            track_file.parent.mkdir(parents=True, exist_ok=True)
+            write_track_file(track_file, track_photos(files, options))
+        faceset_from_photos(files, sets[name], options, read_track_file(track_file))
     return sets
 
 
@@ -203,6 +221,9 @@ def main() -> None:
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated (default: torch,onnx)")
     parser.add_argument("--blend", default="auto", help="comma-separated, of numpy, torch (torch ops on --device) "
                         "(default: auto, what latentswap swap does: torch on cuda, numpy on the CPU)")
+    parser.add_argument("--tracks", default=None, help="keep the photos' and plates' track files here and reuse "
+                        "them: a machine without mediapipe then needs no face detector (default: a temporary folder)")
+    parser.add_argument("--prepare-only", action="store_true", help="only write the track files (with --tracks)")
     args = parser.parse_args()
     layer_modes = [mode for mode in args.layers.split(",") if mode]
     backends = [name for name in args.backends.split(",") if name]
@@ -233,7 +254,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="swap_speed_") as temporary:
         root = Path(temporary)
         began = time.perf_counter()
-        sets = make_facesets(root)
+        tracks = Path(args.tracks) if args.tracks else root / "tracks"
+        sets = make_facesets(root, tracks)
+        if args.prepare_only:
+            for plate_name, (size, scale) in plates.items():
+                pattern = write_plate(root / f"plate_{plate_name}", size, scale, frames)
+                track_plate(pattern, tracks / f"swap_speed_{plate_name}_{frames}.track.json")
+            print(f"track files in {tracks}: {', '.join(sorted(p.name for p in tracks.glob('*.json')))}")
+            return
         models = {size: train_model(sets, root / f"model_{size}", size, device) for size in face_sizes}
         print(f"facesets + {len(models)} throwaway models: {time.perf_counter() - began:.0f} s", flush=True)
         swappers, loads = {}, {}
@@ -254,7 +282,7 @@ def main() -> None:
         for plate_name, (size, scale) in plates.items():
             began = time.perf_counter()
             pattern = write_plate(root / f"plate_{plate_name}", size, scale, frames)
-            track = track_plate(pattern)
+            track = track_plate(pattern, tracks / f"swap_speed_{plate_name}_{frames}.track.json")
             print(f"plate {plate_name}: rendered + tracked in {time.perf_counter() - began:.0f} s (excluded)",
                   flush=True)
             for face_size in face_sizes:
@@ -274,6 +302,9 @@ def main() -> None:
                         gpu = max(run[3] for run in done)
                         results[plate_name, face_size, backend, layers, blend_devices[blend]] = (
                             wall, stages, [run[0] for run in done], peak, gpu)
+                        print(f"  {plate_name} {face_size} px {backend} --layers {layers} --blend {blend}: "
+                              f"{frames / wall:.2f} frames/s, peak {peak / 1e9:.2f} GB (GPU {gpu / 1e9:.2f} GB)",
+                              flush=True)
             shutil.rmtree(root / f"plate_{plate_name}")
 
     print()

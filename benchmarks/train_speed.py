@@ -1,144 +1,166 @@
-"""Swap-model training in TAEF2 latent space against pixel space: step time at 256 and 512 px, memory, latent-cache
-cost, and time to the same held-out reconstruction quality at 256 px, in one run.
+"""Swap-model training in TAEF2 latent space against pixel space, on the device it runs on: per configuration the
+step time, faces per second, achieved TFLOP/s, the share of the step the GPU is busy and peak memory; then time to
+quality at 512 px. One command, with a time budget per configuration and the run's total printed.
 
-Both runs are the same model family (``SwapModelConfig.for_codec``, preset ``small``, layout ``df``, VQ on) and the
-same Trainer (batch 4 src + 4 dst faces, AdamW at the TrainOptions default lr, the default loss schedule). The
-latent model takes TAEF2 latents (32 channels at R/8). The pixel baseline takes the weight-free ``pixel`` codec
-(pixel-unshuffle by 2: 12 channels at R/2), so its encoder adds two stride-2 front stages and each decoder two
-upscale + residual stages at constant width down to the same bottleneck: a full-resolution pixel-space network
-like DeepFaceLab's (whose decoder is wider still at full resolution).
+Both codecs train the same model family (``SwapModelConfig.for_codec``, layout ``df``, VQ on) with the same Trainer
+(AdamW at the TrainOptions default lr, the Trainer's default loss schedule for the device). The latent model takes
+TAEF2 latents (32 channels at R/8). The pixel baseline takes the weight-free ``pixel`` codec (pixel-unshuffle by 2:
+12 channels at R/2), so its encoder adds two stride-2 front stages and each decoder two upscale + residual stages
+down to the same bottleneck: a full-resolution pixel-space network like DeepFaceLab's. Preset ``dfl`` has
+DeepFaceLab SAEHD's widths (ae_dims 256, e_dims 64, decoder 2 x d_dims at full resolution, d_mask_dims 22): what a
+user would otherwise train; ``small`` is the Trainer's default.
 
-Data: real faces, built as a user would. Short synthetic moving shots (tests/shots.py: a real photo turning,
-scaling and travelling across a 1920x1080 plate with lighting drift and sensor noise) are rendered from
-obama.jpg (src) and biden2.jpg (dst) and extracted with ``latentswap extract``. Every 4th src frame is held out
-of training and extracted into its own faceset: the held-out faces.
+Data: real faces, built as a user would. Short synthetic moving shots (``latentswap_core.demo.shot``: a real photo
+turning, scaling and travelling across a 1920x1080 plate with lighting drift and sensor noise) are rendered from
+obama.jpg (src) and biden2.jpg (dst), tracked (``latentswap track``) and extracted with ``latentswap extract
+--track`` at 512 px (the Trainer resizes them for 256 and 1024 px: speed does not depend on content). Every 4th src
+frame is held out of training: the held-out faces. ``--tracks DIR`` keeps the track files there and reuses them, so a
+machine without mediapipe (an offline GPU machine) renders the same shots and extracts them with no face detector.
 
-1. Step time: for each codec and face size, in a fresh subprocess (so the peak resident memory, ``ru_maxrss``,
-   is that configuration's alone), a Trainer is built on the facesets and its own ``_train_step`` is timed for
-   both kinds of step: latent-only (masked latent MSE + mask + VQ commitment, and for TAEF2 the decoder-response
-   loss) and pixel-loss (every ``pixel_loss_every``-th step: also DSSIM + L1 of ``pixel_loss_samples`` faces per
-   identity decoded through the frozen codec). Medians of N after warm-ups (both printed); the schedule-averaged mean is
-   ((every - 1) x latent-only + pixel-loss) / every; the ratio pixel/latent compares the means. The latent-cache
-   cost is the Trainer's set-up time less its codec + model + optimizer set-up, per face: reading the faceset
-   PNGs and encoding them once (for the pixel codec a reshape).
-2. Time to quality at 256 px: ``Trainer.run`` for each codec, ``--minutes`` of training for the latent model and
-   twice that for the pixel model; every ``--eval-every`` seconds of training the held-out src faces are
-   reconstructed as src by the model the run delivers (its weight average, eval mode, no grad) and decoded; PSNR is
-   measured inside the face mask (mask-weighted MSE over RGB in [0, 1]), with SSIM of the masked faces and a detail
-   ratio (Laplacian energy of the decoded over the real faces: above 1 grain, below 1 blur); at the end, the detail
-   ratio of the model's swaps of dst faces, where grain shows first (``--grid PNG`` in a child run writes them). The
-   training clock is the sum of the Trainer's step times (evaluation excluded). Printed: the curves, the codec's own
-   round trip on the same faces (the latent model's ceiling), the training seconds each model first reaches 16, 17,
-   ... dB up to the highest 0.5 dB level both reached (or ``--target-db``), and their ratio (">" where the pixel
-   model did not reach it).
+1. Step table: for each codec x face size (256, 512, 1024) x preset (small, dfl), a Trainer is built on the
+   facesets and ``Trainer.run`` is driven through ``gpu_measure.measure_steps``: two steps under
+   ``FlopCounterMode`` (the schedule's step 0 has the decoded pixel loss, step 1 not; they are also warm-up), two
+   more warm-up steps, then a timed window of up to ``--steps`` steps or ``--timed-seconds`` (CUDA events on a GPU),
+   then on a GPU a window of steps under ``torch.profiler`` for the busy share. Figures are the timed window's: step
+   time (its mean; "timed" says how many of its steps had the pixel loss), faces per second (2 x batch per step),
+   GFLOP per step and achieved TFLOP/s (each window step counted as its kind was), GPU busy (merged kernel time over
+   the profiled window's CUDA-event time; n/a on the CPU), peak memory (GPU: tensors allocated during the steps;
+   CPU: the process's peak RSS, set-up included). On a GPU one worker process runs every configuration (peak memory
+   reset for each); on the CPU each runs in a process of its own (peak RSS is per process) under a host-memory limit
+   (``--cpu-memory-gb``). An out-of-memory is a row ("OOM"), as is a configuration over its time budget
+   (``--config-timeout``: "timeout") or past the run's (``--budget``: "skipped"); a worker that dies is replaced.
+2. Time to quality at 512 px: ``Trainer.run`` for each codec, both for the same ``--minutes`` of training (the sum
+   of the Trainer's step times; evaluation excluded), the latent model at ``--quality-latent-preset`` (default
+   dfl, the same widths) against the pixel model at dfl. Every ``--eval-every`` training seconds the held-out src
+   faces are reconstructed by the model the run delivers (its weight average, eval mode) and decoded: SSIM of the
+   masked faces, PSNR inside the mask, and the detail ratio (Laplacian energy of the decoded over the real faces:
+   above 1 grain, below 1 blur). At the end of the budget, also the identity distance (dlib's 128-d descriptor,
+   ``latentswap_core.identity``: mean euclidean distance of each reconstruction to its real face; below 0.6 dlib
+   calls them the same person) and the detail ratio of swaps of dst faces. Printed: the curves, each model's
+   figures at the same wall time, and the training seconds each first reached the highest SSIM level (0.01 steps)
+   both reached, with their ratio.
 
-The Trainer's augmentation pool (re-encoded moved/recoloured faces, built by a background thread) is off for both
-codecs unless ``--augment``: its thread would share the CPU cores with the timed steps.
-
-Run:  .venv/bin/python benchmarks/train_speed.py [--quick] [--minutes M] [--target-db DB] [--data FOLDER] [--batch B]
-      [--fp32]
-      (--quick: 256 px only, few frames, 1 warm-up + 2 timed steps, 20 s + 40 s of training: a smoke run)
+Run:  .venv/bin/python benchmarks/train_speed.py [--device cpu|cuda] [--quick] [--budget S] [--minutes M]
+      [--sizes 256,512] [--presets small] [--codecs taef2,pixel] [--batch B] [--data DIR] [--tracks DIR] [--json F]
+      --device cuda: every row, batch 16 + 16, quality 1 minute per model, within a 340 s budget: under 6 minutes.
+      --device cpu: 256 and 512 px, preset small, batch 4 + 4 (the CPU regression figures). --quick: every row with
+      tiny budgets (batch 1 + 1, 2 timed steps, 10 s of quality training per model): a smoke run of the table.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
 import platform
-import resource
-import statistics
+import queue
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from dataclasses import fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("LATENTSWAP_SHARED", REPO.parent / "shared"))
 os.environ.setdefault("LATENTSWAP_MODELS", str(SHARED / "models"))  # before latentswap_core looks for TAEF2
-sys.path.insert(0, str(REPO / "tests"))  # tests/shots.py renders the synthetic shots
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from gpu_measure import (  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+    Config,
+    StepPlan,
+    is_out_of_memory,
+    limit_host_memory,
+    measure_steps,
+    peak_memory_gb,
+    plan_configs,
+    reset_peak_memory,
+    row_line,
+    row_of,
+    table_lines,
+)
+from machine import cpu_model  # noqa: E402
 
-from latentswap_core.codecs import load_codec  # noqa: E402
+from latentswap_core.devices import resolve_device  # noqa: E402
 from latentswap_core.io import Image, write_image  # noqa: E402
-from latentswap_core.models import SwapModel, SwapModelConfig  # noqa: E402
 from latentswap_core.models.config import PRESETS  # noqa: E402
-from latentswap_core.models.swap_model import parameter_count  # noqa: E402
 from latentswap_core.train.latent_cache import load_latents  # noqa: E402
 from latentswap_core.train.losses import ssim  # noqa: E402
 from latentswap_core.train.precision import bf16_autocast_on, cpu_has_bf16  # noqa: E402
 from latentswap_core.train.trainer import StepReport, Trainer, TrainOptions  # noqa: E402
 
 CODECS = ("taef2", "pixel")
-# --batch (read early, like --preset): faces per identity per step, both codecs
-BATCH = int(sys.argv[sys.argv.index("--batch") + 1]) if "--batch" in sys.argv else 4
 LAYOUT, VQ = "df", True
-# --preset (read early: child processes get it too): small is the Trainer's default; large has DeepFaceLab's
-# default widths (ae_dims 256, e_dims/d_dims 64).
-PRESET = sys.argv[sys.argv.index("--preset") + 1] if "--preset" in sys.argv else "small"
 HOLD_OUT_EVERY = 4
-EXTRACT_SIZE = 512  # the training facesets; the Trainer resizes them for 256 px
-# (warm-up latent-only, warm-up pixel-loss, timed per kind) per face size
-DEFAULT_STEPS = {256: (2, 1, 5), 512: (1, 1, 7)}  # 3 at 512 px left the pixel step +-10 % between runs
-QUICK_STEPS = (1, 1, 2)
-# The Trainer's augmentation pool is encoded by a background thread that competes with the timed steps for the
-# CPU cores: off (for both codecs) unless --augment.
-AUGMENT_OFF = "--augment" not in sys.argv
-PASS_ON = [] if AUGMENT_OFF else ["--augment"]
-if "--preset" in sys.argv:
-    PASS_ON.extend(["--preset", PRESET])
-if "--batch" in sys.argv:
-    PASS_ON.extend(["--batch", str(BATCH)])
+EXTRACT_SIZE = 512  # every faceset, held-out too; the Trainer resizes them for other face sizes
+QUALITY_SIZE = 512
+FRAMES = {"full": (32, 24), "quick": (4, 4)}  # src frames (before the hold-out), dst frames
+ROW = "ROW "  # a worker's result line
 
 
-def _schedule_from_argv() -> dict[str, int | bool]:
-    """--pixel-loss-every K / --pixel-loss-samples N / --no-decoder-response / --fp32, read early: every child
-    process trains with them too."""
-    schedule: dict[str, int | bool] = {}
-    for flag, name in (("--no-decoder-response", "decoder_response"), ("--fp32", "cpu_bf16")):
-        if flag in sys.argv:
-            schedule[name] = False
-            PASS_ON.append(flag)
-    for flag, name in (("--pixel-loss-every", "pixel_loss_every"), ("--pixel-loss-samples", "pixel_loss_samples")):
-        if flag in sys.argv:
-            value = sys.argv[sys.argv.index(flag) + 1]
-            schedule[name] = int(value)
-            PASS_ON.extend([flag, value])
-    return schedule
+@dataclass(frozen=True)
+class Budget:
+    """What one run measures and how long each part may take, by device (``budget_for``)."""
+
+    sizes: tuple[int, ...]
+    presets: tuple[str, ...]
+    batch: int
+    plan: StepPlan
+    config_timeout_s: float  # one configuration's set-up + steps, after which its worker is stopped
+    minutes: float  # quality: training per model
+    eval_every_s: float
+    cpu_memory_gb: float = 6.0  # host-memory limit of a CPU worker (an allocation beyond it is an OOM row)
+    run_s: float | None = None  # the whole run's budget, as --budget (None: none)
 
 
-SCHEDULE = _schedule_from_argv()
-FRAMES = {"full": (32, 24), "quick": (12, 8)}  # src frames (before the hold-out), dst frames
+def budget_for(device: str, quick: bool) -> Budget:
+    if device.startswith("cuda"):  # one H200: ~10 s a configuration, 2 x 70 s of quality: under 6 minutes
+        return Budget((256, 512, 1024), ("small", "dfl"), 16, StepPlan(timed=32, timed_seconds=3.0, profiled=6),
+                      config_timeout_s=90, minutes=1.0, eval_every_s=6.0, run_s=340)
+    if quick:  # two CPU cores: set-up dominates (TAEF2 encodes a 1024 px face in ~5 s)
+        return Budget((256, 512, 1024), ("small", "dfl"), 1, StepPlan(warmup=0, timed=2, timed_seconds=30.0),
+                      config_timeout_s=150, minutes=10 / 60, eval_every_s=5.0, cpu_memory_gb=4.0)
+    return Budget((256, 512), ("small",), 4, StepPlan(warmup=2, timed=7, timed_seconds=60.0),
+                  config_timeout_s=900, minutes=3.0, eval_every_s=20.0)
 
 
 # --- data ------------------------------------------------------------------------------------------------------
-def extract(frames: list[np.ndarray], folder: Path, faceset: Path, size: int) -> int:
+def latentswap(*args: object) -> None:
+    done = subprocess.run([sys.executable, "-m", "latentswap_core", *map(str, args)], capture_output=True, text=True,
+                          cwd=REPO)
+    if done.returncode:
+        raise SystemExit(f"FAIL: latentswap {' '.join(map(str, args))}: {done.stderr.strip()}")
+
+
+def extract(frames: list[np.ndarray], folder: Path, faceset: Path, tracks: Path) -> int:
+    """Write ``frames`` as PNGs, track them (or take their track file from ``tracks``), extract the faces."""
     from latentswap_core.faceset import load_faceset
 
     folder.mkdir(parents=True)
     for number, frame in enumerate(frames, start=1001):
         write_image(folder / f"shot.{number}.png", Image(frame, ("R", "G", "B")))
-    done = subprocess.run([sys.executable, "-m", "latentswap_core", "extract", str(folder), "-o", str(faceset),
-                           "--size", str(size)], capture_output=True, text=True, cwd=REPO)
-    if done.returncode:
-        raise SystemExit(f"FAIL: latentswap extract {folder}: {done.stderr.strip()}")
+    track = tracks / f"train_speed_{faceset.name}_{len(frames)}.track.json"
+    if not track.is_file():  # needs the face detector (mediapipe)
+        tracks.mkdir(parents=True, exist_ok=True)
+        latentswap("track", folder, "-o", track)
+    latentswap("extract", folder, "-o", faceset, "--track", track, "--size", EXTRACT_SIZE)
     return len(load_faceset(faceset).faces)
 
 
-def build_facesets(root: Path, quick: bool) -> dict[str, Path]:
+def build_facesets(root: Path, quick: bool, tracks: Path | None) -> dict[str, Path]:
     """src, dst (training) and heldout facesets under ``root`` from synthetic shots of real photos."""
-    from shots import drifting_gains, load_photo, moving_poses, render_shot
+    from latentswap_core.demo.shot import drifting_gains, load_photo, moving_poses, render_shot
 
     src_count, dst_count = FRAMES["quick" if quick else "full"]
     sets = {name: root / name for name in ("src", "dst", "heldout")}
     if all((folder / "faceset.json").is_file() for folder in sets.values()):
         return sets
+    tracks = tracks or root / "tracks"
     shots = {}
     for role, photo, count, seed in (("src", "obama", src_count, 0), ("dst", "biden2", dst_count, 1)):
         poses = [[pose] for pose in moving_poses(count, seed)]
@@ -146,95 +168,131 @@ def build_facesets(root: Path, quick: bool) -> dict[str, Path]:
     src = shots["src"]
     held = [frame for index, frame in enumerate(src) if index % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1]
     train = [frame for index, frame in enumerate(src) if index % HOLD_OUT_EVERY != HOLD_OUT_EVERY - 1]
-    counts = {
-        "src": extract(train, root / "frames_src", sets["src"], EXTRACT_SIZE),
-        "dst": extract(shots["dst"], root / "frames_dst", sets["dst"], EXTRACT_SIZE),
-        "heldout": extract(held, root / "frames_heldout", sets["heldout"], 256),
-    }
+    counts = {name: extract(frames, root / f"frames_{name}", sets[name], tracks)
+              for name, frames in (("src", train), ("dst", shots["dst"]), ("heldout", held))}
+    for name in counts:  # the PNG frames are only the extraction's input
+        for png in (root / f"frames_{name}").glob("*.png"):
+            png.unlink()
     print(f"facesets: src {counts['src']} faces (obama, {len(train)} frames), dst {counts['dst']} (biden2, "
           f"{len(shots['dst'])} frames), held-out src {counts['heldout']} (every {HOLD_OUT_EVERY}th obama frame), "
-          f"extracted at {EXTRACT_SIZE} px (held-out at 256)", flush=True)
+          f"extracted at {EXTRACT_SIZE} px", flush=True)
     return sets
 
 
-def trainer_for(sets: dict[str, Path], output: Path, codec: str, size: int, **options) -> Trainer:
-    if AUGMENT_OFF and "augment" in {f.name for f in fields(TrainOptions)}:
-        options["augment"] = False
+def trainer_for(sets: dict[str, Path], output: Path, codec: str, size: int, preset: str, batch: int, device: str,
+                schedule: dict[str, Any]) -> Trainer:
+    options = dict(schedule)
+    if "augment" not in options and "augment" in {f.name for f in fields(TrainOptions)}:
+        options["augment"] = False  # its background encoding thread would share the cores with the timed steps
     return Trainer(TrainOptions(src=sets["src"], dst=sets["dst"], output=output, codec=codec, resolution=size,
-                                preset=PRESET, layout=LAYOUT, vq=VQ, batch=BATCH, steps=10**9, preview_every=0,
-                                save_every=0, **{**SCHEDULE, **options}))
+                                preset=preset, layout=LAYOUT, vq=VQ, batch=batch, steps=10**9, preview_every=0,
+                                save_every=0, device=device, **options))
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-# --- 1. step time ----------------------------------------------------------------------------------------------
-def run_step_time(sets: dict[str, Path], codec_name: str, size: int, warmup: tuple[int, int], steps: int) -> dict:
-    """Time the Trainer's own step for one codec and face size; the figures as a dict."""
+# --- 1. the step table -----------------------------------------------------------------------------------------
+def run_config(sets: dict[str, Path], config: Config, device: str, plan: StepPlan,
+               schedule: dict[str, Any]) -> dict[str, Any]:
+    """One configuration's row: its figures, or the out-of-memory or failure that stopped it."""
+    torch_device = torch.device(device)
+    began = time.perf_counter()
+    row: dict[str, Any] | None = None
+    setup_s = None
     with tempfile.TemporaryDirectory(prefix="train_speed_") as folder:
-        began = time.perf_counter()
-        trainer = trainer_for(sets, Path(folder) / "model", codec_name, size)
-        init_s = time.perf_counter() - began
-        began = time.perf_counter()  # the set-up that is not the latent cache, done again to subtract it
-        codec = load_codec(codec_name).to(trainer.device)
-        config = SwapModelConfig.for_codec(codec, size, layout=LAYOUT, preset=PRESET, vq=VQ)
-        model = SwapModel(config).to(trainer.device)
-        torch.optim.AdamW(model.parameters(), lr=trainer.options.lr)
-        setup_s = time.perf_counter() - began
-        gmacs = conv_gmacs_per_face(model, trainer.src.latents[:1].to(trainer.device))
-        faces = len(trainer.src) + len(trainer.dst)
-
-        def step(pixel_loss: bool) -> float:
-            trainer.step = 0 if pixel_loss else 1  # _train_step adds the pixel loss when step % every == 0
-            sync(trainer.device)
-            began = time.perf_counter()
-            losses = trainer._train_step()
-            sync(trainer.device)
-            seconds = time.perf_counter() - began
-            skipped = {"pixel"} if not pixel_loss else set()  # NaN in the report when not computed
-            if trainer.response is None:
-                skipped.add("response")
-            if not all(math.isfinite(value) for name, value in losses.items() if name not in skipped):
-                raise SystemExit(f"FAIL: {codec_name} {size} px step gave non-finite losses {losses}")
-            return seconds
-
-        timings = {}
-        for (kind, pixel_loss), warm in zip((("latent_only", False), ("pixel_loss", True)), warmup, strict=True):
-            for _ in range(warm):
-                step(pixel_loss)
-            timings[kind] = statistics.median(step(pixel_loss) for _ in range(steps))
-    every = trainer.options.pixel_loss_every
-    return {
-        "codec": codec_name, "size": size, "latent_shape": list(trainer.src.latents.shape[1:]),
-        "params_m": parameter_count(trainer.model) / 1e6, "gmacs": gmacs, "steps": steps, "warmup": list(warmup),
-        **timings,
-        "mean": ((every - 1) * timings["latent_only"] + timings["pixel_loss"]) / every,
-        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9,  # KiB on Linux
-        "cache_s_per_face": max(0.0, init_s - setup_s) / faces, "faces": faces,
-        "cuda_peak_gb": torch.cuda.max_memory_allocated() / 1e9 if trainer.device.type == "cuda" else None,
-        "load": os.getloadavg()[0],
-    }
+        try:
+            trainer = trainer_for(sets, Path(folder) / "model", config.codec, config.size, config.preset,
+                                  config.batch, device, schedule)
+            setup_s = time.perf_counter() - began
+            reset_peak_memory(torch_device)
+            figures = measure_steps(trainer.run, torch_device, plan)
+            row = row_of(config, "ok", figures=figures, peak_gb=peak_memory_gb(torch_device), setup_s=setup_s)
+        except Exception as error:  # noqa: BLE001  (a row says what stopped the configuration)
+            status = "OOM" if is_out_of_memory(error) else "failed"
+            message = (str(error).strip().splitlines() or [""])[0][:200]
+            row = row_of(config, status, f"{type(error).__name__}: {message}", peak_gb=peak_memory_gb(torch_device),
+                         setup_s=setup_s)
+        finally:
+            trainer = None  # noqa: F841  (its tensors go before the next configuration's)
+            gc.collect()
+            if torch_device.type == "cuda":
+                torch.cuda.empty_cache()
+    return row
 
 
-def conv_gmacs_per_face(model: SwapModel, latent: torch.Tensor) -> float:
-    """Multiply-accumulates (G) of one face's forward through ``model``'s convolutions, reconstructed as src: the
-    work a training step repeats about three times per face (forward, backward to inputs and to weights)."""
-    macs = []
+def worker(job: dict[str, Any]) -> None:
+    """Run the job's configurations in this process, printing one ROW line per configuration as it finishes."""
+    if job["device"] == "cpu":
+        limit_host_memory(job["cpu_memory_gb"])
+    sets = {name: Path(job["data"]) / name for name in ("src", "dst", "heldout")}
+    plan = StepPlan(**job["plan"])
+    parent = os.getppid()
+    for config in (Config(**c) for c in job["configs"]):
+        if os.getppid() != parent:  # the run was stopped (Ctrl-C, a timeout): no orphan goes on with the rest
+            return
+        print(ROW + json.dumps(run_config(sets, config, job["device"], plan, job["schedule"])), flush=True)
 
-    def count(module: torch.nn.Conv2d, _inputs, output: torch.Tensor) -> None:
-        macs.append(output[0].numel() * module.in_channels // module.groups * math.prod(module.kernel_size))
 
-    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
-    try:
-        model.eval()  # the VQ codebook is not updated
-        with torch.no_grad():
-            model.reconstruct(latent, "src")
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return sum(macs) / 1e9
+def run_workers(job: dict[str, Any], configs: list[Config], per_worker: int, timeout_s: float, deadline: float,
+                on_row: Any) -> list[dict[str, Any]]:
+    """Run ``configs`` in worker processes, ``per_worker`` to a process; a configuration that takes over
+    ``timeout_s`` is stopped ("timeout") and one whose worker died is "failed"; the others go on in a new worker.
+    Past ``deadline`` (time.monotonic) the rest are "skipped"."""
+    rows: list[dict[str, Any]] = []
+    pending = list(configs)
+    while pending:
+        if time.monotonic() >= deadline:
+            rows += [row_of(c, "skipped", "past the run's --budget") for c in pending]
+            break
+        chunk = pending[:per_worker]
+        with tempfile.TemporaryFile("w+") as errors:
+            process = subprocess.Popen(
+                [sys.executable, __file__, "--worker", json.dumps({**job, "configs": [asdict(c) for c in chunk]})],
+                stdout=subprocess.PIPE, stderr=errors, text=True, cwd=REPO)
+            lines: queue.Queue[str | None] = queue.Queue()
+
+            def read(stream: Any = process.stdout, sink: queue.Queue[str | None] = lines) -> None:
+                for line in stream:
+                    sink.put(line)
+                sink.put(None)
+
+            threading.Thread(target=read, daemon=True).start()
+            stopped = None
+            started = time.monotonic()
+            while True:
+                limit = min(started + timeout_s, deadline)
+                try:
+                    line = lines.get(timeout=max(0.0, limit - time.monotonic()))
+                except queue.Empty:
+                    process.kill()
+                    stopped = ("timeout", f"over its {timeout_s:.0f} s budget") if limit < deadline else (
+                        "skipped", "stopped at the run's --budget")
+                    break
+                if line is None:
+                    break
+                if line.startswith(ROW):
+                    rows.append(json.loads(line[len(ROW):]))
+                    on_row(rows[-1])
+                    pending.pop(0)
+                    started = time.monotonic()
+            code = process.wait()
+            errors.seek(0)
+            tail = [line for line in errors.read().strip().splitlines() if line.strip()][-1:]
+        if pending and pending[0] in chunk:  # the worker stopped inside this configuration
+            status, detail = stopped or ("failed", f"its worker exited with {code}: {tail[0] if tail else ''}")
+            rows.append(row_of(pending.pop(0), status, detail))
+            on_row(rows[-1])
+    return rows
+
+
+def step_ratio_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Per face size and preset: pixel over latent step time and the GPU busy share."""
+    ok = {(r["codec"], r["size"], r["preset"]): r["figures"] for r in rows if r["status"] == "ok"}
+    lines = []
+    for size, preset in sorted({(size, preset) for _, size, preset in ok}):
+        latent, pixel = ok.get(("taef2", size, preset)), ok.get(("pixel", size, preset))
+        if latent and pixel:
+            lines.append(f"{size} px, preset {preset}: pixel/latent step time {pixel['step_s'] / latent['step_s']:.2f}x"
+                         f" ({latent['step_s'] * 1e3:.1f} ms latent, {pixel['step_s'] * 1e3:.1f} ms pixel)")
+    return lines
 
 
 # --- 2. time to quality ----------------------------------------------------------------------------------------
@@ -260,6 +318,21 @@ def detail_ratio(decoded: torch.Tensor, real: torch.Tensor, mask: torch.Tensor) 
     return energy(decoded) / energy(real)
 
 
+def held_out_identity(decoded: torch.Tensor, real: torch.Tensor) -> float | str:
+    """Mean dlib descriptor distance of each decoded face to its real face (a reason string where dlib or its
+    models are missing)."""
+    from latentswap_core.errors import ModelError
+    from latentswap_core.identity import DlibIdentity, identity_distance
+
+    identity = DlibIdentity()
+    try:
+        distances = [identity_distance(*(identity.describe_aligned(t.permute(1, 2, 0).numpy(), detect=False)
+                                         for t in pair)) for pair in zip(decoded, real, strict=True)]
+    except (ImportError, ModelError) as error:
+        return f"n/a ({str(error).splitlines()[0][:80]})"
+    return float(np.mean(distances))
+
+
 def swap_detail_ratio(trainer: Trainer, grid: Path | None, count: int = 8) -> float:
     """The detail ratio of the trained model's swaps of ``count`` dst faces (src's look) against those dst faces:
     grain shows here first, where the src decoder meets dst's codes. ``grid``: also write a PNG of dst | swap."""
@@ -276,34 +349,32 @@ def swap_detail_ratio(trainer: Trainer, grid: Path | None, count: int = 8) -> fl
     return detail_ratio(swapped, faces, masks)
 
 
-def run_quality(sets: dict[str, Path], codec_name: str, size: int, budget_s: float, eval_every_s: float,
-                grid: Path | None = None) -> dict:
+def run_quality(sets: dict[str, Path], codec_name: str, preset: str, batch: int, device: str, budget_s: float,
+                eval_every_s: float, schedule: dict[str, Any], grid: Path | None = None) -> dict[str, Any]:
     """Train for ``budget_s`` training seconds; the held-out curve (step, training seconds, PSNR dB, SSIM, detail
-    ratio)."""
+    ratio) and the figures at the end."""
     with tempfile.TemporaryDirectory(prefix="train_quality_") as folder:
-        trainer = trainer_for(sets, Path(folder) / "model", codec_name, size)
-        held = load_latents(sets["heldout"], trainer.codec, size, Path(folder) / "heldout", "heldout")
+        trainer = trainer_for(sets, Path(folder) / "model", codec_name, QUALITY_SIZE, preset, batch, device, schedule)
+        held = load_latents(sets["heldout"], trainer.codec, QUALITY_SIZE, Path(folder) / "heldout", "heldout")
         faces, masks = held.faces.float() / 255, held.masks.float() / 255
         latents = held.latents.to(trainer.device)
 
         def scores(decoded: torch.Tensor) -> tuple[float, float, float]:
-            decoded = decoded.float().cpu()
             return (masked_psnr(decoded, faces, masks), masked_ssim(decoded, faces, masks),
                     detail_ratio(decoded, faces, masks))
 
-        with torch.no_grad():
-            ceiling = scores(trainer.codec.decode(latents))
-
-        def evaluate() -> tuple[float, float, float]:
+        def reconstruct() -> torch.Tensor:
             model = trainer.delivered_model  # what the run writes to model/: its weight average
             model.eval()
             try:
                 with torch.no_grad():
-                    return scores(trainer.codec.decode(model.reconstruct(latents, "src").latent.float()))
+                    return trainer.codec.decode(model.reconstruct(latents, "src").latent.float()).float().cpu()
             finally:
                 trainer.model.train()
 
-        curve = [(0, 0.0, *evaluate())]
+        with torch.no_grad():
+            ceiling = scores(trainer.codec.decode(latents).float().cpu())
+        curve = [(0, 0.0, *scores(reconstruct()))]
         clock = {"train_s": 0.0, "next_eval": eval_every_s}
 
         def on_step(report: StepReport) -> bool:
@@ -311,181 +382,252 @@ def run_quality(sets: dict[str, Path], codec_name: str, size: int, budget_s: flo
             done = clock["train_s"] >= budget_s
             if clock["train_s"] >= clock["next_eval"] or done:
                 clock["next_eval"] += eval_every_s
-                curve.append((report.step, clock["train_s"], *evaluate()))
+                curve.append((report.step, clock["train_s"], *scores(reconstruct())))
             return done  # True: the Trainer stops after this step
 
+        began = time.perf_counter()
         trainer.run(on_step=on_step)
+        wall_s = time.perf_counter() - began
+        identity = held_out_identity(reconstruct(), faces)
         swap_detail = swap_detail_ratio(trainer, grid)
-    return {"codec": codec_name, "size": size, "curve": curve, "ceiling": ceiling, "train_s": clock["train_s"],
-            "swap_detail": swap_detail,
-            "heldout_faces": len(held), "steps": curve[-1][0], "load": os.getloadavg()[0]}
+    return {"codec": codec_name, "preset": preset, "curve": curve, "ceiling": ceiling, "train_s": clock["train_s"],
+            "wall_s": wall_s, "identity": identity, "swap_detail": swap_detail, "heldout_faces": len(held),
+            "steps": curve[-1][0]}
 
 
-def reached(curve: list[list[float]], target_db: float) -> float | None:
-    """Training seconds at the first evaluation at or above ``target_db`` (None if never)."""
-    return next((seconds for _, seconds, db, *_ in curve if db >= target_db), None)
+def reached(curve: list[list[float]], level: float) -> float | None:
+    """Training seconds at the first evaluation with SSIM at or above ``level`` (None if never)."""
+    return next((seconds for _, seconds, _, value, _ in curve if value >= level), None)
+
+
+def quality_lines(results: dict[str, dict[str, Any]]) -> list[str]:
+    lines = []
+    for name, r in results.items():
+        db, ssim_, detail = r["ceiling"]
+        points = ", ".join(f"{seconds:.0f}s/{step}:{value:.3f}" for step, seconds, _, value, _ in r["curve"])
+        _, seconds, last_db, last_ssim, last_detail = r["curve"][-1]
+        identity = r["identity"] if isinstance(r["identity"], str) else f"{r['identity']:.3f}"
+        lines.append(f"{name:<6} preset {r['preset']}: {r['steps']} steps in {r['train_s']:.0f} s of training "
+                     f"({r['wall_s']:.0f} s wall, evaluations included) | at the end: SSIM {last_ssim:.3f}, "
+                     f"PSNR {last_db:.2f} dB, detail {last_detail:.2f}, identity distance {identity}, detail of its "
+                     f"swaps of dst {r['swap_detail']:.2f} | codec round trip (the ceiling): SSIM {ssim_:.3f}, "
+                     f"{db:.2f} dB, detail {detail:.2f}")
+        lines.append(f"       SSIM curve (train s/step:SSIM): {points}")
+    if set(results) != set(CODECS):
+        return lines
+    taef2, pixel = results["taef2"], results["pixel"]
+    common = math.floor(min(max(p[3] for p in r["curve"]) for r in results.values()) * 100) / 100
+    latent_s, pixel_s = reached(taef2["curve"], common), reached(pixel["curve"], common)
+    if latent_s and pixel_s:
+        ratio = f"{pixel_s / latent_s:.1f}x"
+    else:
+        ratio = "n/a (reached at the first evaluation)" if latent_s == 0 or pixel_s == 0 else "n/a"
+    lines.append(f"time to held-out SSIM {common:.2f} (the highest 0.01 level both reached): taef2 "
+                 f"{latent_s if latent_s is not None else float('nan'):.0f} s, pixel "
+                 f"{pixel_s if pixel_s is not None else float('nan'):.0f} s, pixel/latent {ratio}")
+    return lines
 
 
 # --- the run ---------------------------------------------------------------------------------------------------
-def child(args: list[str]) -> dict:
-    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, cwd=REPO)
+def child(args: list[str], timeout_s: float) -> dict[str, Any] | str:
+    """A child run's JSON result, or why there is none."""
+    try:
+        done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, cwd=REPO,
+                              timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return f"timeout after {timeout_s:.0f} s"
     if done.returncode:
-        sys.stderr.write(done.stdout + done.stderr)
-        raise SystemExit(f"FAIL: {' '.join(args)} exited with {done.returncode}")
+        tail = [line for line in (done.stdout + done.stderr).strip().splitlines() if line.strip()][-1:]
+        return f"exited with {done.returncode}: {tail[0] if tail else ''}"
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def step_table(sets: dict[str, Path], sizes: tuple[int, ...], quick: bool, steps_override: int | None) -> None:
-    header = (f"{'codec':<6} {'face px':>7} {'input shape':>12} {'params M':>8} {'GMAC/face':>9} {'warm':>4} {'N':>2} "
-              f"{'latent-only s':>13} {'pixel-loss s':>12} {'mean s':>7} {'peak RSS GB':>11} {'GPU peak GB':>11} "
-              f"{'cache s/face':>12} {'load':>4}")
-    print(header)
-    print("-" * len(header))
-    results: dict[tuple[str, int], dict] = {}
-    for size in sizes:
-        *warmup, steps = QUICK_STEPS if quick else DEFAULT_STEPS[size]
-        steps = steps_override or steps
-        for codec_name in CODECS:
-            r = results[codec_name, size] = child(["--step-time", f"{codec_name},{size}", "--data",
-                                                   str(sets["src"].parent), "--steps", str(steps), "--warmup",
-                                                   ",".join(map(str, warmup)), *PASS_ON])
-            shape = "x".join(str(n) for n in r["latent_shape"])
-            gpu_peak = "-" if r["cuda_peak_gb"] is None else f"{r['cuda_peak_gb']:.2f}"
-            print(f"{codec_name:<6} {size:>7} {shape:>12} {r['params_m']:>8.2f} {r['gmacs']:>9.3f} "
-                  f"{','.join(map(str, warmup)):>4} "
-                  f"{r['steps']:>2} {r['latent_only']:>13.3f} {r['pixel_loss']:>12.3f} {r['mean']:>7.3f} "
-                  f"{r['peak_rss_gb']:>11.2f} {gpu_peak:>11} {r['cache_s_per_face']:>12.4f} {r['load']:>4.1f}",
-                  flush=True)
-    print()
-    for size in sizes:
-        taef2, pixel = results["taef2", size], results["pixel", size]
-        print(f"step time at {size} px, pixel/latent: {pixel['mean'] / taef2['mean']:.2f}x (schedule mean: "
-              f"{taef2['mean']:.3f} s latent, {pixel['mean']:.3f} s pixel); latent-only steps "
-              f"{pixel['latent_only'] / taef2['latent_only']:.2f}x, pixel-loss steps "
-              f"{pixel['pixel_loss'] / taef2['pixel_loss']:.2f}x; the models' compute per face "
-              f"{pixel['gmacs'] / taef2['gmacs']:.2f}x")
-    print("GMAC/face: multiply-accumulates of one face's forward through the swap model's convolutions; where "
-          "steps are compute-bound, the step ratio approaches the ratio of these")
-    print("load: the 1-minute load average at the end of the configuration (other processes share the cores)")
-    print("cache s/face: the Trainer's set-up less codec + model + optimizer set-up, per face of src + dst: reading "
-          "the faceset and encoding it once (paid once per face, codec and size)")
-
-
-def quality_table(sets: dict[str, Path], budgets: dict[str, float], eval_every: float, target_db: float | None) -> None:
-    results = {}
-    for codec_name in CODECS:
-        results[codec_name] = r = child(["--quality", codec_name, "--data", str(sets["src"].parent), "--budget",
-                                         str(budgets[codec_name] * 60), "--eval-every", str(eval_every), *PASS_ON])
-        points = ", ".join(f"{seconds:.0f}s/{step}:{db:.2f}/{ssim_:.3f}/{detail:.2f}"
-                           for step, seconds, db, ssim_, detail in r["curve"])
-        db, ssim_, detail = r["ceiling"]
-        print(f"{codec_name:<6} {r['steps']} steps in {r['train_s']:.0f} s of training (load avg {r['load']:.1f}), "
-              f"codec round trip {db:.2f} dB / SSIM {ssim_:.3f} / detail {detail:.2f} (the ceiling), detail of its "
-              f"swaps of dst faces {r['swap_detail']:.2f} | curve (train s/step: dB/SSIM/detail): {points}",
-              flush=True)
-    taef2, pixel = results["taef2"], results["pixel"]
-    best = {name: max(db for _, _, db, *_ in r["curve"]) for name, r in results.items()}
-    common = math.floor(min(best.values()) * 2) / 2  # the highest 0.5 dB level both reached
-    levels = sorted({*range(16, int(common) + 1), common} | ({target_db} if target_db is not None else set()))
-    print(f"best held-out PSNR: taef2 {best['taef2']:.2f} dB, pixel {best['pixel']:.2f} dB (single evaluations are "
-          "noisy: +-1-2 dB between neighbours)")
-    print(f"{'target dB':>9} {'taef2 s':>8} {'pixel s':>8} {'pixel/latent':>12}")
-    for level in levels:
-        latent_s, pixel_s = reached(taef2["curve"], level), reached(pixel["curve"], level)
-        ratio = ("-" if latent_s is None else f"> {pixel['train_s'] / latent_s:.1f}x" if pixel_s is None
-                 else f"{pixel_s / latent_s:.1f}x")
-        print(f"{level:>9.1f} {latent_s if latent_s is not None else float('nan'):>8.0f} "
-              f"{pixel_s if pixel_s is not None else float('nan'):>8.0f} {ratio:>12}")
-    target = target_db if target_db is not None else common
-    latent_s, pixel_s = reached(taef2["curve"], target), reached(pixel["curve"], target)
-    if latent_s is None:
-        print(f"time to {target} dB: the latent model did not reach it: no ratio (lower --target-db)")
-    elif pixel_s is None:
-        print(f"time to {target} dB, pixel/latent: > {pixel['train_s'] / latent_s:.1f}x "
-              "(the pixel model did not reach it within its budget)")
-    else:
-        print(f"time to {target} dB (the highest level both reached, unless --target-db), pixel/latent: "
-              f"{pixel_s / latent_s:.1f}x")
-
-def precision() -> str:
-    """How the Trainer computes here (TrainOptions.cpu_bf16 and the device it picks)."""
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    if bf16_autocast_on(device, bool(SCHEDULE.get("cpu_bf16", TrainOptions.cpu_bf16))):
-        where = "CUDA" if device == "cuda" else "this CPU's native bf16"
+def precision(device: str, schedule: dict[str, Any]) -> str:
+    """How the Trainer computes here (TrainOptions.cpu_bf16 and the device)."""
+    kind = "cuda" if device.startswith("cuda") else "cpu"
+    if bf16_autocast_on(kind, bool(schedule.get("cpu_bf16", TrainOptions.cpu_bf16))):
+        where = "CUDA" if kind == "cuda" else "this CPU's native bf16"
         return f"swap model and decoder in bf16 autocast ({where}), weights float32"
     return "float32" + (" (--fp32)" if cpu_has_bf16() else " (no native bf16 on this CPU)")
 
 
-def main() -> None:
+def machine(device: str) -> str:
+    gpu = f"{torch.cuda.get_device_name()}, CUDA {torch.version.cuda}" if device.startswith("cuda") else "none"
+    return (f"CPU: {cpu_model()} ({os.cpu_count()} cores) | torch threads: {torch.get_num_threads()} | torch "
+            f"{torch.__version__} | Python {platform.python_version()} | device: {device} | GPU: {gpu}")
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="256 px only, tiny counts: a smoke run")
-    parser.add_argument("--steps", type=int, default=None, help="timed steps per kind (default 5 at 256, 7 at 512)")
-    parser.add_argument("--minutes", type=float, default=None, help="training budget of the latent model for time "
-                        "to quality (default 3; --quick 0.33); the pixel model gets twice as long")
-    parser.add_argument("--eval-every", type=float, default=None, help="training seconds between held-out "
-                        "evaluations (default 20; --quick 5)")
-    parser.add_argument("--target-db", type=float, default=None, help="held-out PSNR to reach (default: the highest "
-                        "0.5 dB level both models reached)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    parser.add_argument("--quick", action="store_true", help="every row with tiny budgets: a smoke run")
+    parser.add_argument("--codecs", default=",".join(CODECS), help="comma-separated (default: taef2,pixel)")
+    parser.add_argument("--sizes", default=None, help="face sizes, comma-separated (default: 256,512,1024 on cuda "
+                        "and with --quick, else 256,512)")
+    parser.add_argument("--presets", "--preset", default=None, help=f"of {', '.join(PRESETS)}, comma-separated "
+                        "(default: small,dfl on cuda and with --quick, else small)")
+    parser.add_argument("--batch", type=int, default=None, help="faces per identity per step (default: 16 on cuda, "
+                        "4 on the CPU, 1 with --quick)")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per configuration, at most")
+    parser.add_argument("--timed-seconds", type=float, default=None, help="the timed window's length, at most")
+    parser.add_argument("--config-timeout", type=float, default=None, help="seconds one configuration may take")
+    parser.add_argument("--budget", type=float, default=None, help="seconds for the whole run (default: 340 on "
+                        "cuda, none on the CPU): the step table has 60 %% of it (configurations not started by then "
+                        "are skipped), the quality runs are shortened to fit the rest")
+    parser.add_argument("--minutes", type=float, default=None, help="quality: training minutes per model (default "
+                        "1 on cuda, 3 on the CPU, 1/6 with --quick)")
+    parser.add_argument("--eval-every", type=float, default=None, help="quality: training seconds between "
+                        "held-out evaluations")
+    parser.add_argument("--quality-latent-preset", default="dfl", choices=tuple(PRESETS),
+                        help="quality: the latent model's preset (the pixel model's is dfl)")
+    parser.add_argument("--cpu-memory-gb", type=float, default=None, help="host-memory limit of a CPU worker")
     parser.add_argument("--pixel-loss-every", type=int, default=None, metavar="K",
                         help="both models: pixel-space loss every K steps (default: the Trainer's)")
     parser.add_argument("--pixel-loss-samples", type=int, default=None, metavar="N",
                         help="both models: faces per identity in the pixel-space loss (default: the Trainer's)")
-    parser.add_argument("--no-decoder-response", action="store_true",
-                        help="both models: no decoder-response loss (TrainOptions.decoder_response off)")
-    parser.add_argument("--fp32", action="store_true",
-                        help="both models: float32 on a CPU with native bf16 too (TrainOptions.cpu_bf16 off)")
-    parser.add_argument("--data", default=None, help="keep the rendered shots and facesets in this folder (reused)")
+    parser.add_argument("--no-decoder-response", action="store_true", help="both models: no decoder-response loss")
+    parser.add_argument("--fp32", action="store_true", help="both models: float32 on a CPU with native bf16 too")
     parser.add_argument("--augment", action="store_true", help="keep the Trainer's augmentation pool on")
+    parser.add_argument("--data", default=None, help="keep the facesets in this folder (reused)")
+    parser.add_argument("--tracks", default=None, help="keep the shots' track files here, and reuse them (a "
+                        "machine without mediapipe then needs no face detector)")
+    parser.add_argument("--prepare-only", action="store_true", help="only build the facesets (and track files)")
     parser.add_argument("--skip-steps", action="store_true", help="only the time-to-quality part")
-    parser.add_argument("--skip-quality", action="store_true", help="only the step-time part")
-    parser.add_argument("--batch", type=int, default=4, help="faces per identity per step, both codecs (default 4)")
-    parser.add_argument("--preset", default="small", choices=tuple(PRESETS),
-                        help="model width for both codecs (default: small, the Trainer's default)")
-    parser.add_argument("--step-time", default=None, help=argparse.SUPPRESS)  # "codec,px": one configuration
-    parser.add_argument("--quality", default=None, help=argparse.SUPPRESS)  # codec: one time-to-quality run
-    parser.add_argument("--warmup", default="1,1", help=argparse.SUPPRESS)
-    parser.add_argument("--budget", type=float, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--grid", default=None, help=argparse.SUPPRESS)  # a PNG of dst | swap faces
-    args = parser.parse_args()
-    minutes = args.minutes if args.minutes is not None else (0.33 if args.quick else 3.0)
-    eval_every = args.eval_every if args.eval_every is not None else (5.0 if args.quick else 15.0)
+    parser.add_argument("--skip-quality", action="store_true", help="only the step table")
+    parser.add_argument("--json", default=None, help="also write every row and result here, as they come")
+    parser.add_argument("--grid", default=None, help=argparse.SUPPRESS)  # quality child: a PNG of dst | swap faces
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # a job of step-table configurations
+    parser.add_argument("--quality", default=None, help=argparse.SUPPRESS)  # a job of one time-to-quality run
+    return parser.parse_args()
 
-    if args.step_time or args.quality:
-        sets = {name: Path(args.data) / name for name in ("src", "dst", "heldout")}
-        if args.step_time:
-            codec_name, size = args.step_time.split(",")
-            warmup = tuple(int(n) for n in args.warmup.split(","))
-            result = run_step_time(sets, codec_name, int(size), warmup, args.steps)
-        else:
-            result = run_quality(sets, args.quality, 256, args.budget, eval_every,
-                                 Path(args.grid) if args.grid else None)
+
+def schedule_of(args: argparse.Namespace) -> dict[str, Any]:
+    """TrainOptions both models train with, from the command line."""
+    schedule: dict[str, Any] = {}
+    if args.no_decoder_response:
+        schedule["decoder_response"] = False
+    if args.fp32:
+        schedule["cpu_bf16"] = False
+    if args.augment:
+        schedule["augment"] = True
+    if args.pixel_loss_every is not None:
+        schedule["pixel_loss_every"] = args.pixel_loss_every
+    if args.pixel_loss_samples is not None:
+        schedule["pixel_loss_samples"] = args.pixel_loss_samples
+    return schedule
+
+
+def main() -> None:
+    args = parse_args()
+    if args.worker:
+        worker(json.loads(args.worker))
+        return
+    if args.quality:
+        job = json.loads(args.quality)
+        sets = {name: Path(job["data"]) / name for name in ("src", "dst", "heldout")}
+        result = run_quality(sets, job["codec"], job["preset"], job["batch"], job["device"], job["budget_s"],
+                             job["eval_every_s"], job["schedule"], Path(args.grid) if args.grid else None)
         print(json.dumps(result))
         return
 
-    print(f"CPU: {cpu_model()} | torch threads: {torch.get_num_threads()} | torch {torch.__version__} | "
-          f"Python {platform.python_version()} | GPU: "
-          f"{torch.cuda.get_device_name() if torch.cuda.is_available() else 'none'}")
-    print(f"batch {BATCH}+{BATCH} (src + dst per step), preset {PRESET}, layout {LAYOUT}, VQ {'on' if VQ else 'off'}, "
-          f"AdamW lr {TrainOptions.lr} (both codecs), pixel loss on "
-          f"{SCHEDULE.get('pixel_loss_samples', TrainOptions.pixel_loss_samples)} faces per identity every "
-          f"{SCHEDULE.get('pixel_loss_every', TrainOptions.pixel_loss_every)} steps, "
-          f"augmentation pool {'off' if AUGMENT_OFF else 'on'}, {precision()}")
+    run_began = time.monotonic()
+    device = resolve_device(args.device)
+    budget = budget_for(device, args.quick)
+    plan = replace(budget.plan, **{k: v for k, v in (("timed", args.steps), ("timed_seconds", args.timed_seconds))
+                                   if v is not None})
+    budget = replace(budget, plan=plan, batch=args.batch or budget.batch,
+                     sizes=tuple(int(s) for s in args.sizes.split(",")) if args.sizes else budget.sizes,
+                     presets=tuple(args.presets.split(",")) if args.presets else budget.presets,
+                     config_timeout_s=args.config_timeout or budget.config_timeout_s,
+                     minutes=args.minutes if args.minutes is not None else budget.minutes,
+                     eval_every_s=args.eval_every or budget.eval_every_s,
+                     cpu_memory_gb=args.cpu_memory_gb or budget.cpu_memory_gb)
+    run_s = args.budget or budget.run_s
+    deadline = run_began + run_s if run_s else math.inf
+    schedule = schedule_of(args)
+    codecs = tuple(args.codecs.split(","))
+    record = Path(args.json) if args.json else None
+    if record:
+        record.write_text("")
+
+    def keep(kind: str, value: Any) -> None:
+        if record:
+            with record.open("a") as out:
+                out.write(json.dumps({"kind": kind, **value}) + "\n")
+
+    print(machine(device))
+    print(f"layout {LAYOUT}, VQ {'on' if VQ else 'off'}, AdamW lr {TrainOptions.lr}, pixel loss on "
+          f"{schedule.get('pixel_loss_samples', TrainOptions.pixel_loss_samples)} faces per identity every "
+          f"{schedule.get('pixel_loss_every', TrainOptions.pixel_loss_every)} steps (TrainOptions defaults unless "
+          f"given), augmentation pool {'on' if schedule.get('augment') else 'off'}, {precision(device, schedule)}")
     with tempfile.TemporaryDirectory(prefix="train_speed_data_") as temporary:
         root = Path(args.data) if args.data else Path(temporary)
-        began = time.perf_counter()
-        sets = build_facesets(root, args.quick)
-        print(f"data ready in {time.perf_counter() - began:.0f} s", flush=True)
-        if not args.skip_steps:
-            print("\n1. step time: each configuration in a fresh process; warm-up steps (latent-only,pixel-loss), "
-                  "then the median of N timed steps of each kind")
-            step_table(sets, (256,) if args.quick else (256, 512), args.quick, args.steps)
-        if args.skip_quality:
+        began = time.monotonic()
+        sets = build_facesets(root, args.quick, Path(args.tracks) if args.tracks else None)
+        data_s = time.monotonic() - began
+        print(f"data ready in {data_s:.0f} s", flush=True)
+        if args.prepare_only:
             return
-        budgets = {"taef2": minutes, "pixel": 2 * minutes}
-        print(f"\n2. time to quality at 256 px: held-out src reconstruction PSNR inside the face mask, evaluated every "
-              f"{eval_every:.0f} s of training (evaluation not counted); {budgets['taef2']} min of training for the "
-              f"latent model, {budgets['pixel']} min for the pixel model")
-        quality_table(sets, budgets, eval_every, args.target_db)
+        steps_s = 0.0
+        if not args.skip_steps:
+            began = time.monotonic()
+            configs = plan_configs(codecs, budget.sizes, budget.presets, budget.batch)
+            print(f"\n1. step table: {len(configs)} configurations, batch {budget.batch}+{budget.batch} faces (src + "
+                  f"dst) per step; per configuration {plan.flop_steps} FLOP-counted + {plan.warmup} warm-up steps, "
+                  f"then up to {plan.timed} timed steps or {plan.timed_seconds:g} s"
+                  + (f", then {plan.profiled} profiled steps" if device.startswith("cuda") else "")
+                  + f"; {budget.config_timeout_s:.0f} s at most each"
+                  + (f"; host memory limited to {budget.cpu_memory_gb:g} GB per worker" if device == "cpu" else ""),
+                  flush=True)
+            job = {"data": str(root), "device": device, "plan": asdict(plan), "schedule": schedule,
+                   "cpu_memory_gb": budget.cpu_memory_gb}
+
+            def on_row(row: dict[str, Any]) -> None:
+                keep("step", row)
+                print(f"  {row_line(row)} ({time.monotonic() - began:.0f} s)", flush=True)
+
+            # with a --budget, 40 % of it stays for the quality runs
+            steps_deadline = deadline - (0.0 if args.skip_quality else 0.4 * run_s) if run_s else deadline
+            rows = run_workers(job, configs, len(configs) if device.startswith("cuda") else 1,
+                               budget.config_timeout_s, steps_deadline, on_row)
+            print()
+            print("\n".join(table_lines(configs, rows)))
+            print("\n".join(step_ratio_lines(rows)))
+            print("step ms: mean of the timed window (its steps with the decoded pixel loss: 'timed' N (Kp)); GFLOP: "
+                  "FlopCounterMode's count of a step of each kind, weighted as in the window; GPU busy: merged kernel "
+                  "time over CUDA-event time of the profiled window; peak GB: GPU tensors (cuda) or process RSS (cpu)")
+            steps_s = time.monotonic() - began
+        quality_s = 0.0
+        if not args.skip_quality:
+            began = time.monotonic()
+            seconds = budget.minutes * 60
+            if math.isfinite(deadline):  # each run: its training + ~25 % for set-up and evaluations
+                seconds = max(5.0, min(seconds, (deadline - time.monotonic()) / 2 / 1.25))
+            presets = {"taef2": args.quality_latent_preset, "pixel": "dfl"}
+            print(f"\n2. time to quality at {QUALITY_SIZE} px: {seconds:.0f} s of training for each model, batch "
+                  f"{budget.batch}+{budget.batch}; held-out src reconstructions evaluated every "
+                  f"{budget.eval_every_s:g} s of training", flush=True)
+            results = {}
+            for codec_name in CODECS:
+                quality_job = {"data": str(root), "codec": codec_name, "preset": presets[codec_name],
+                               "batch": budget.batch, "device": device, "budget_s": seconds,
+                               "eval_every_s": budget.eval_every_s, "schedule": schedule}
+                result = child(["--quality", json.dumps(quality_job)],  # set-up as a configuration's, at most
+                               timeout_s=budget.config_timeout_s + seconds * 3)
+                if isinstance(result, str):
+                    print(f"{codec_name}: no result ({result})", flush=True)
+                    keep("quality", {"codec": codec_name, "error": result})
+                    continue
+                results[codec_name] = result
+                keep("quality", result)
+                print(f"{codec_name}: {result['steps']} steps in {result['train_s']:.0f} s of training "
+                      f"({time.monotonic() - began:.0f} s)", flush=True)
+            print("\n".join(quality_lines(results)))
+            quality_s = time.monotonic() - began
+    total = time.monotonic() - run_began
+    print(f"\ntotal {total:.0f} s (data {data_s:.0f} s, step table {steps_s:.0f} s, quality {quality_s:.0f} s)"
+          + (f"; budget {run_s:.0f} s" if run_s else ""), flush=True)
+    keep("total", {"seconds": total, "data_s": data_s, "steps_s": steps_s, "quality_s": quality_s})
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from latentswap_core.errors import FacesetError
 from latentswap_core.face_selection import FaceSelection
 from latentswap_core.faceset import Faceset, FacesetWriter, sharpness, thumbnail
 from latentswap_core.io import FrameSource
+
+if TYPE_CHECKING:
+    from latentswap_core.track import ShotTrack
 
 
 class TrackedFace(Protocol):
@@ -126,14 +129,27 @@ def _extract(source: FrameSource, tracked: Iterable[tuple[int, Sequence[TrackedF
     return faceset
 
 
-def faceset_from_photos(photos: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str],
-                        options: ExtractOptions) -> Faceset:
-    """A faceset of one person from portraits: the largest face of each photo (each tracked on its own)."""
-    from latentswap_core.io.source import ImageListSource
+def track_photos(photos: Sequence[str | os.PathLike[str]], options: ExtractOptions) -> ShotTrack:
+    """The faces of each photo (each tracked on its own), as ``faceset_from_photos`` takes them."""
     from latentswap_core.track import TrackOptions, track_source
 
-    source = ImageListSource([Path(photo) for photo in photos], f"{len(photos)} photos")
-    track = track_source(source, TrackOptions(colorspace=options.colorspace, ocio_config=options.ocio_config))
+    return track_source(_photo_source(photos), TrackOptions(colorspace=options.colorspace,
+                                                            ocio_config=options.ocio_config))
+
+
+def _photo_source(photos: Sequence[str | os.PathLike[str]]) -> FrameSource:
+    from latentswap_core.io.source import ImageListSource
+
+    return ImageListSource([Path(photo) for photo in photos], f"{len(photos)} photos")
+
+
+def faceset_from_photos(photos: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str],
+                        options: ExtractOptions, track: ShotTrack | None = None) -> Faceset:
+    """A faceset of one person from portraits: the largest face of each photo. ``track``: the photos' faces as
+    ``track_photos`` found them (kept in a track file, say, on a machine without the face detector); default:
+    tracked now."""
+    source = _photo_source(photos)
+    track = track if track is not None else track_photos(photos, options)
 
     def largest(faces: Sequence[TrackedFace]) -> list[TrackedFace]:
         areas = [(face.bbox[2] - face.bbox[0]) * (face.bbox[3] - face.bbox[1]) for face in faces]
