@@ -167,6 +167,41 @@ def test_faces_with_unreliable_landmarks_are_left_alone_and_reported(model_dir: 
     assert read_image(out / "swap.1001.exr").channel("lsmask.Y").any()
 
 
+def test_a_frame_the_track_followed_without_confidence_is_bridged_from_its_neighbours(
+        model_dir: Path, plate: Path, shared_models, tmp_path: Path, capsys) -> None:
+    from latentswap_core.cli import main
+    from latentswap_core.io import open_source
+    from latentswap_core.track import TrackOptions, track_source
+    from latentswap_core.track.trackfile import write_track_file
+
+    frames = "1001,1003,1004"  # the plate moves and turns steadily: 1003 lies on the line from 1001 to 1004
+    source = open_source(str(plate), [1001, 1003, 1004])
+    track = track_source(source, TrackOptions())
+    source.close()
+    assert all(face.landmarks_reliable for entry in track.frames for face in entry.faces)
+    write_track_file(tmp_path / "measured.track.json", track)
+    for face in track.faces_at(1003):  # a microphone over the mouth: the mesh drifted 30 px and lost confidence
+        face.landmarks_reliable = False
+        face.landmarks = face.landmarks + [30.0, 0.0]
+        face.to_aligned = face.to_aligned - np.outer(face.to_aligned[:, 0], [0.0, 0.0, 30.0])
+    write_track_file(tmp_path / "unsure.track.json", track)
+
+    def mask_at_1003(track_name: str, *extra: str) -> np.ndarray:
+        out = tmp_path / f"{track_name}{len(extra)}"
+        assert main(["swap", str(plate), "--model", str(model_dir), "-o", str(out / "swap.####.exr"), "--frames",
+                     frames, "--track", str(tmp_path / f"{track_name}.track.json"), *extra]) == 0
+        return read_image(out / "swap.1003.exr").channel("lsmask.Y").astype(np.float32) > 0.5
+
+    measured = mask_at_1003("measured")
+    capsys.readouterr()
+    bridged = mask_at_1003("unsure")
+    stdout = capsys.readouterr().out
+    assert "(3 faces swapped" in stdout and "bridged from the frames around them: frames 1003" in stdout
+    overlap = (measured & bridged).sum() / (measured | bridged).sum()
+    assert overlap > 0.9, overlap  # where the measured landmarks put the face, not where the drifted ones do
+    assert not mask_at_1003("unsure", "--bridge", "0").any()
+
+
 def test_onnx_backend_matches_torch_and_sends_no_telemetry(swapped, model_dir: Path, plate: Path, shared_dir: Path,
                                                            tmp_path: Path) -> None:
     home = tmp_path / "home"

@@ -30,6 +30,7 @@ from latentswap_core.swap.layers import DEFAULT_LAYERS, LAYERS
 from latentswap_core.swap.merge import BLEND_DEVICE_CHOICES
 from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
 from latentswap_core.swap.render import MASK_SOURCES
+from latentswap_core.track.bridge import DEFAULT_BRIDGE_FRAMES
 
 if TYPE_CHECKING:
     from latentswap_core.swap.render import RenderOptions
@@ -42,7 +43,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                     "feathered and blended back, sub-pixel exact. Each output EXR holds the comp (R, G, B, A), the "
                     "swapped faces premultiplied (face.R/G/B/A) and the blend alpha (lsmask.Y), in the plate's "
                     "colourspace and resolution; pixels the blend does not reach are the plate's own. Faces whose "
-                    "landmarks the track marks unreliable (profiles, tiny or occluded faces) are not swapped.",
+                    "landmarks the track marks unreliable (profiles, tiny or occluded faces) are not swapped, except "
+                    "for short runs bridged from the frames around them (--bridge).",
     )
     parser.add_argument("source", help="the plate: plate.####.exr, plate.%%04d.exr, an image, a folder or a movie")
     parser.add_argument("--model", required=True, metavar="MODEL_DIR", help="a model folder from `latentswap train`")
@@ -75,6 +77,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--blend", default="alpha", metavar="MODE", choices=BLENDS,
                         help="alpha or poisson (default: alpha); poisson solves on the CPU, also with --device cuda")
     parser.add_argument("--mix", type=number(), default=1.0, help="strength of the swap, 0..1 (default: 1)")
+    parser.add_argument("--bridge", type=whole(0, None), default=DEFAULT_BRIDGE_FRAMES, metavar="N",
+                        help="swap a run of at most N frames where the track followed a face without confidence (a "
+                        "microphone or hand over the mouth) on landmarks interpolated from the frames around it, "
+                        f"instead of leaving the plate's face there (default: {DEFAULT_BRIDGE_FRAMES}; 0: never)")
     parser.add_argument("--backend", default="torch", choices=("torch", "onnx"),
                         help="run the model with torch or onnxruntime (exported once to MODEL_DIR/swap.onnx)")
     parser.add_argument("--device", default="auto",
@@ -154,7 +160,7 @@ def render_options(args: argparse.Namespace) -> RenderOptions:
         faces=swap_selection(args), colorspace=args.colorspace, ocio_config=args.ocio_config,
         color_transfer=args.color_transfer, mask=args.mask, mask_erode=args.mask_erode, mask_blur=args.mask_blur,
         blend=args.blend, mix=args.mix, batch=args.batch, workers=args.workers, skip_existing=args.skip_existing,
-        layers=args.layers, compression=args.compression,
+        layers=args.layers, compression=args.compression, bridge=args.bridge,
         blend_device=choose_blend_device(args.blend_device, resolve_device(args.device)),
         holdout=MatteSequence(args.holdout) if args.holdout else None,
         occlusion=OcclusionMasker(args.occlusion_model, resolve_device(args.device)) if args.occlusion_model
@@ -214,6 +220,9 @@ def run(args: argparse.Namespace) -> int:
     if report.without_face:
         lines.append(f"no face to swap in {len(report.without_face)} frames, copied unchanged: "
                      f"{format_frames(report.without_face)}")
+    if report.bridged_faces:
+        lines.append(f"{report.bridged_faces} faces the track followed without confidence swapped on landmarks "
+                     f"bridged from the frames around them: frames {format_frames(report.bridged_frames)}")
     if report.unreliable_faces:
         lines.append(f"{report.unreliable_faces} faces with unreliable landmarks not swapped (profiles, tiny or "
                      f"occluded faces): frames {format_frames(report.unreliable_frames)}")

@@ -58,6 +58,7 @@ from latentswap_core.swap.merge import (
     merge_ops,
 )
 from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
+from latentswap_core.track.bridge import BRIDGED, DEFAULT_BRIDGE_FRAMES, bridge_unreliable
 from latentswap_core.track.trackfile import ShotTrack, TrackedFace
 
 if TYPE_CHECKING:  # torch-backed: the command line imports this module's options without loading torch
@@ -115,6 +116,9 @@ class RenderOptions:
     # where the warps, colour transfer, mask refinement and blend run: numpy on the host, or a torch device (cuda,
     # or cpu to run the torch ops here); see swap/merge.py
     blend_device: str = HOST
+    # a run of at most this many frames of a face the mesh followed without confidence (a microphone over the
+    # mouth) is swapped on landmarks interpolated from the frames around it (track/bridge.py); 0: left as the plate
+    bridge: int = DEFAULT_BRIDGE_FRAMES
 
     def __post_init__(self) -> None:
         if self.color_transfer not in COLOR_TRANSFER_MODES:
@@ -129,6 +133,8 @@ class RenderOptions:
             raise SettingsError(f"--blend {self.blend!r} is unknown: use one of {', '.join(BLENDS)}")
         if not 0.0 <= self.mix <= 1.0:
             raise SettingsError(f"--mix {self.mix} is outside 0..1")
+        if not (isinstance(self.bridge, int) and self.bridge >= 0):
+            raise SettingsError(f"--bridge {self.bridge} is not allowed: use 0 (no bridging) or more frames")
         for name in ("batch", "workers"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"--{name} {getattr(self, name)} is not allowed: use 1 or more")
@@ -154,6 +160,7 @@ class RenderOptions:
             "occlusion_model": self.occlusion.model_id if self.occlusion is not None else "",
             # the torch ops agree with numpy's to float rounding, not bit for bit
             "blend_device": describe_blend_device(self.blend_device),
+            "bridge": str(self.bridge),
         }
         return {f"latentswap/{name}": value for name, value in settings.items()}
 
@@ -167,6 +174,9 @@ class RenderReport:
     # selected faces the track marks landmarks_reliable False (profiles, tiny, filled in): left as the plate's
     unreliable_faces: int = 0
     unreliable_frames: list[int] = field(default_factory=list)
+    # faces the track marks unreliable that were swapped on landmarks bridged from the frames around them
+    bridged_faces: int = 0
+    bridged_frames: list[int] = field(default_factory=list)
     created_folders: list[Path] = field(default_factory=list)  # output folders that did not exist
     replaced_layers: set[str] = field(default_factory=set)  # a swap's own layers the plate held (a re-swap)
     off_plate_faces: int = 0  # selected faces the track puts wholly outside the plate: not swapped
@@ -211,8 +221,9 @@ def render_shot(source: FrameSource, output: str, swapper: FaceSwapper, track: S
                 refiner: Refiner | None = None, track_name: str = "the track") -> RenderReport:
     """Swap every frame of ``source`` into ``output`` (a sequence pattern); ``on_frame(frame, faces, kept)``.
     With a ``refiner``, each swapped face is refined (in frame order, which its temporal smoothing needs).
-    Faces whose landmarks the track marks unreliable are not swapped (they would paste a face at a guessed
-    place) but counted in the report. ``track_name`` names the track in errors (e.g. its file).
+    Faces whose landmarks the track marks unreliable are not swapped (they would paste a face at a guessed place)
+    but counted in the report, unless ``options.bridge`` bridges them (track/bridge.py). ``track_name`` names the
+    track in errors (e.g. its file).
     A missing output folder is created before the first frame is written, and removed again if the render fails
     before a frame landed in it."""
     targets = output_paths(source, output)
@@ -338,6 +349,7 @@ class _Renderer:
         self.face_type = card.face_type
         # A hand-edited or tracked transform is used as is when it frames faces the way the model was trained.
         self.use_track_transforms = track.face_type == self.face_type
+        self.bridged = bridge_unreliable(track, options.bridge) if options.bridge else {}
         if options.occlusion is not None:
             options.occlusion.check_face_type(self.face_type)
         self.metadata = {**card.metadata(), **options.header(), **_runner_header(swapper),
@@ -408,6 +420,12 @@ class _Renderer:
         on_plate = [face for face in chosen if _on_plate(face, self.track)]
         self.report.off_plate_faces += len(chosen) - len(on_plate)
         chosen = on_plate
+        chosen = [face if face.landmarks_reliable else self.bridged.get((number, face.track_id), face)
+                  for face in chosen]
+        bridged = sum(face.detector == BRIDGED for face in chosen)
+        if bridged:
+            self.report.bridged_faces += bridged
+            self.report.bridged_frames.append(number)
         unreliable = sum(not face.landmarks_reliable for face in chosen)
         if unreliable:
             self.report.unreliable_faces += unreliable
