@@ -70,6 +70,7 @@ from latentswap_core.io import Image, write_image  # noqa: E402
 from latentswap_core.models import SwapModel, SwapModelConfig  # noqa: E402
 from latentswap_core.models.config import PRESETS  # noqa: E402
 from latentswap_core.models.swap_model import parameter_count  # noqa: E402
+from latentswap_core.train.device_defaults import STEP_MODES  # noqa: E402
 from latentswap_core.train.latent_cache import load_latents  # noqa: E402
 from latentswap_core.train.losses import ssim  # noqa: E402
 from latentswap_core.train.precision import bf16_autocast_on, cpu_has_bf16  # noqa: E402
@@ -97,10 +98,14 @@ if "--batch" in sys.argv:
     PASS_ON.extend(["--batch", str(BATCH)])
 
 
-def _schedule_from_argv() -> dict[str, int | bool]:
-    """--pixel-loss-every K / --pixel-loss-samples N / --no-decoder-response / --fp32, read early: every child
-    process trains with them too."""
-    schedule: dict[str, int | bool] = {}
+def _schedule_from_argv() -> dict[str, int | bool | str]:
+    """--pixel-loss-every K / --pixel-loss-samples N / --no-decoder-response / --fp32 / --step-mode M, read early:
+    every child process trains with them too. The step mode is eager unless given (the figures so far are eager's;
+    TrainOptions' auto would pick graph on CUDA, whose first steps per kind are warm-up and capture)."""
+    schedule: dict[str, int | bool | str] = {"step_mode": "eager"}
+    if "--step-mode" in sys.argv:
+        schedule["step_mode"] = sys.argv[sys.argv.index("--step-mode") + 1]
+        PASS_ON.extend(["--step-mode", str(schedule["step_mode"])])
     for flag, name in (("--no-decoder-response", "decoder_response"), ("--fp32", "cpu_bf16")):
         if flag in sys.argv:
             schedule[name] = False
@@ -434,6 +439,8 @@ def main() -> None:
                         help="both models: no decoder-response loss (TrainOptions.decoder_response off)")
     parser.add_argument("--fp32", action="store_true",
                         help="both models: float32 on a CPU with native bf16 too (TrainOptions.cpu_bf16 off)")
+    parser.add_argument("--step-mode", default="eager", choices=STEP_MODES,
+                        help="the Trainer's --step-mode for both codecs (default here: eager, the figures so far)")
     parser.add_argument("--data", default=None, help="keep the rendered shots and facesets in this folder (reused)")
     parser.add_argument("--augment", action="store_true", help="keep the Trainer's augmentation pool on")
     parser.add_argument("--skip-steps", action="store_true", help="only the time-to-quality part")
