@@ -70,7 +70,7 @@ from latentswap_core.io import Image, write_image  # noqa: E402
 from latentswap_core.models import SwapModel, SwapModelConfig  # noqa: E402
 from latentswap_core.models.config import PRESETS  # noqa: E402
 from latentswap_core.models.swap_model import parameter_count  # noqa: E402
-from latentswap_core.train.device_defaults import STEP_MODES  # noqa: E402
+from latentswap_core.train.device_defaults import STEP_MODES, pixel_loss_schedule  # noqa: E402
 from latentswap_core.train.latent_cache import load_latents  # noqa: E402
 from latentswap_core.train.losses import ssim  # noqa: E402
 from latentswap_core.train.precision import bf16_autocast_on, cpu_has_bf16  # noqa: E402
@@ -472,10 +472,11 @@ def main() -> None:
     print(f"CPU: {cpu_model()} | torch threads: {torch.get_num_threads()} | torch {torch.__version__} | "
           f"Python {platform.python_version()} | GPU: "
           f"{torch.cuda.get_device_name() if torch.cuda.is_available() else 'none'}")
+    schedule = pixel_loss_schedule("cuda" if torch.cuda.is_available() else "cpu")  # the device's, unless given
     print(f"batch {BATCH}+{BATCH} (src + dst per step), preset {PRESET}, layout {LAYOUT}, VQ {'on' if VQ else 'off'}, "
           f"AdamW lr {TrainOptions.lr} (both codecs), pixel loss on "
-          f"{SCHEDULE.get('pixel_loss_samples', TrainOptions.pixel_loss_samples)} faces per identity every "
-          f"{SCHEDULE.get('pixel_loss_every', TrainOptions.pixel_loss_every)} steps, "
+          f"{SCHEDULE.get('pixel_loss_samples', schedule.samples)} faces per identity (at most the batch) every "
+          f"{SCHEDULE.get('pixel_loss_every', schedule.every)} steps, step mode {SCHEDULE['step_mode']}, "
           f"augmentation pool {'off' if AUGMENT_OFF else 'on'}, {precision()}")
     with tempfile.TemporaryDirectory(prefix="train_speed_data_") as temporary:
         root = Path(args.data) if args.data else Path(temporary)
