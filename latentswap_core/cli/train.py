@@ -19,6 +19,7 @@ from latentswap_core.train.device_defaults import (
     LOSS_EVERY,
     PIXEL_LOSS_SCHEDULES,
     STEP_MODES,
+    WHOLE_BATCH,
 )
 
 if TYPE_CHECKING:
@@ -101,7 +102,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def schedules(field: str) -> str:
     """The per-device pixel-loss defaults for the help text (``device_defaults.PIXEL_LOSS_SCHEDULES``)."""
-    return ", ".join(f"{device} {getattr(schedule, field)}" for device, schedule in PIXEL_LOSS_SCHEDULES.items())
+    def shown(value: int) -> str:
+        return "the whole batch" if field == "samples" and value == WHOLE_BATCH else str(value)
+    return ", ".join(f"{device} {shown(getattr(schedule, field))}" for device, schedule in PIXEL_LOSS_SCHEDULES.items())
 
 
 def whole_or_auto(parse: Callable[[str], int]) -> Callable[[str], int]:
