@@ -155,6 +155,23 @@ def test_the_device_defaults_are_what_train_options_pick(facesets, tmp_path: Pat
     assert defaults(accumulate=2).step_mode == "eager"
 
 
+def test_batch_auto_on_cuda_fills_the_free_memory_with_headroom_and_a_cap() -> None:
+    from latentswap_core.train.device_defaults import (
+        AUTO_BATCH_HEADROOM,
+        AUTO_BATCH_PROBE,
+        MAX_AUTO_BATCH,
+        auto_batch,
+    )
+
+    per_face = 50 * 2**20
+    free = 4 * 2**30
+    expected = int(free * AUTO_BATCH_HEADROOM) // per_face
+    assert 1 < expected < MAX_AUTO_BATCH
+    assert auto_batch(AUTO_BATCH_PROBE * per_face, free) == expected
+    assert auto_batch(AUTO_BATCH_PROBE * per_face, 1000 * free) == MAX_AUTO_BATCH
+    assert auto_batch(AUTO_BATCH_PROBE * per_face, per_face // 2) == 1  # never 0: a batch of one still trains
+
+
 def test_the_cli_takes_batch_auto_and_the_step_mode_with_the_engines_defaults() -> None:
     from latentswap_core.cli.train import add_commands
     from latentswap_core.train.device_defaults import DEFAULT_STEP_MODE, STEP_MODES
