@@ -5,7 +5,8 @@ It trains what the eager step (``Trainer._train_step``) trains, drawn differentl
 - every random draw (batch picks, pool share, flips, latent warp, the loss window) comes from one generator on the
   training device, saved in the checkpoint (``rng.device``) and restored by ``--resume``;
 - rows are chosen with ``torch.where`` on random masks, the loss window is a fixed size at offsets held as index
-  tensors (``index_select``, not slices), the decoded window too (``decode_window_at``);
+  tensors (``index_select``, not slices), the decoded window too (``decode_window_at``); one window per identity
+  serves the response and the pixel loss (the eager step draws one for each);
 - the loss parts add up in a device buffer that the host reads every ``loss_every`` steps (``read_losses``);
 - the weight average follows a step counter on the device; AdamW's lr is a tensor (capturable on CUDA);
 - the VQ codebook's first draw (``VectorQuantizer.initialise``) is made before the first step, not in it; its EMA
@@ -13,6 +14,8 @@ It trains what the eager step (``Trainer._train_step``) trains, drawn differentl
 - the augmented pool's generations are copied into fixed device buffers between steps (``before_step``), on the
   host, outside any graph; the pool still encodes them in the background.
 Two step kinds, with and without the decoded pixel loss: the host picks one from the step number.
+The same losses as the eager step, from other random draws: a static run's numbers are its own (and reproducible),
+not an eager run's.
 """
 
 from __future__ import annotations
