@@ -30,10 +30,12 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
+from latentswap_core.devices import resolve_device  # noqa: E402
 from latentswap_core.extract import ExtractOptions, faceset_from_photos  # noqa: E402
 from latentswap_core.faceset import load_faceset  # noqa: E402
 from latentswap_core.identity import DlibIdentity, identity_distance, mean_descriptor  # noqa: E402
 from latentswap_core.train import Trainer, TrainOptions  # noqa: E402
+from latentswap_core.train.device_defaults import cpu_batch_or  # noqa: E402
 
 PEOPLE = {"src": ("obama", "obama2", "obama3"), "dst": ("biden", "biden2")}
 
@@ -75,8 +77,9 @@ def main() -> None:
 
     print(f"CPU: {cpu_model()} | torch threads: {torch.get_num_threads()} | torch {torch.__version__} | "
           f"Python {platform.python_version()} | CUDA: {torch.cuda.is_available()}")
+    batch = cpu_batch_or(TrainOptions.batch, resolve_device("auto")) or "auto"  # CUDA: measured at start
     print(f"src {', '.join(PEOPLE['src'])} | dst {', '.join(PEOPLE['dst'])} | {args.resolution} px | "
-          f"{args.steps} steps, lr {args.lr}, seed {args.seed}, batch {TrainOptions.batch}+{TrainOptions.batch}, "
+          f"{args.steps} steps, lr {args.lr}, seed {args.seed}, batch {batch}+{batch}, "
           f"preset {TrainOptions.preset}, layout {TrainOptions.layout}, codec {TrainOptions.codec}")
     identity = DlibIdentity()
     with tempfile.TemporaryDirectory(prefix="identity_leakage_") as folder:

@@ -89,6 +89,7 @@ from machine import cpu_model  # noqa: E402
 from latentswap_core.devices import resolve_device  # noqa: E402
 from latentswap_core.io import Image, write_image  # noqa: E402
 from latentswap_core.models.config import PRESETS  # noqa: E402
+from latentswap_core.train.device_defaults import STEP_MODES, pixel_loss_schedule  # noqa: E402
 from latentswap_core.train.latent_cache import load_latents  # noqa: E402
 from latentswap_core.train.losses import ssim  # noqa: E402
 from latentswap_core.train.precision import bf16_autocast_on, cpu_has_bf16  # noqa: E402
@@ -487,6 +488,9 @@ def parse_args() -> argparse.Namespace:
                         help="both models: faces per identity in the pixel-space loss (default: the Trainer's)")
     parser.add_argument("--no-decoder-response", action="store_true", help="both models: no decoder-response loss")
     parser.add_argument("--fp32", action="store_true", help="both models: float32 on a CPU with native bf16 too")
+    parser.add_argument("--step-mode", default="eager", choices=STEP_MODES,
+                        help="the Trainer's --step-mode for both codecs (default here: eager, the figures so far; "
+                        "graph's first steps per kind are warm-up and capture)")
     parser.add_argument("--augment", action="store_true", help="keep the Trainer's augmentation pool on")
     parser.add_argument("--data", default=None, help="keep the facesets in this folder (reused)")
     parser.add_argument("--tracks", default=None, help="keep the shots' track files here, and reuse them (a "
@@ -503,7 +507,7 @@ def parse_args() -> argparse.Namespace:
 
 def schedule_of(args: argparse.Namespace) -> dict[str, Any]:
     """TrainOptions both models train with, from the command line."""
-    schedule: dict[str, Any] = {}
+    schedule: dict[str, Any] = {"step_mode": args.step_mode}
     if args.no_decoder_response:
         schedule["decoder_response"] = False
     if args.fp32:
@@ -556,9 +560,11 @@ def main() -> None:
                 out.write(json.dumps({"kind": kind, **value}) + "\n")
 
     print(machine(device))
+    device_schedule = pixel_loss_schedule(str(device))
     print(f"layout {LAYOUT}, VQ {'on' if VQ else 'off'}, AdamW lr {TrainOptions.lr}, pixel loss on "
-          f"{schedule.get('pixel_loss_samples', TrainOptions.pixel_loss_samples)} faces per identity every "
-          f"{schedule.get('pixel_loss_every', TrainOptions.pixel_loss_every)} steps (TrainOptions defaults unless "
+          f"{schedule.get('pixel_loss_samples', device_schedule.samples)} faces per identity (at most the batch) "
+          f"every {schedule.get('pixel_loss_every', device_schedule.every)} steps, step mode "
+          f"{schedule['step_mode']} (the device's defaults unless "
           f"given), augmentation pool {'on' if schedule.get('augment') else 'off'}, {precision(device, schedule)}")
     with tempfile.TemporaryDirectory(prefix="train_speed_data_") as temporary:
         root = Path(args.data) if args.data else Path(temporary)

@@ -11,6 +11,16 @@ from latentswap_core.cli.arguments import MAX_BATCH, add_training_length, add_tr
 from latentswap_core.codecs.names import CODEC_NAMES
 from latentswap_core.models.config import LAYOUTS, PRESETS
 from latentswap_core.progress import Progress, emit_json
+from latentswap_core.train.device_defaults import (
+    AUTO_BATCH,
+    CPU_BATCH,
+    DEFAULT_STEP_MODE,
+    DEVICE_DEFAULT,
+    LOSS_EVERY,
+    PIXEL_LOSS_SCHEDULES,
+    STEP_MODES,
+    WHOLE_BATCH,
+)
 
 if TYPE_CHECKING:
     from latentswap_core.train import StepReport, TrainResult
@@ -38,8 +48,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--layout", default="df", choices=LAYOUTS, help="model layout (default: df)")
     parser.add_argument("--no-vq", dest="vq", action="store_false", help="no vector quantiser in the bottleneck")
     add_training_length(parser)
-    parser.add_argument("--batch", type=whole(1, MAX_BATCH), default=4, metavar="B",
-                        help="faces per identity per step (default: 4)")
+    parser.add_argument("--batch", type=whole_or_auto(whole(1, MAX_BATCH)), default=AUTO_BATCH, metavar="B",
+                        help="faces per identity per step, or auto: the CPU's "
+                             f"{CPU_BATCH}, on CUDA as many as its free memory holds (default: auto)")
     parser.add_argument("--lr", type=number(high=1.0, above=0), default=5e-4,
                         help="AdamW learning rate (default: 5e-4)")
     parser.add_argument("--accumulate", type=whole(1, MAX_BATCH), default=1, metavar="N",
@@ -47,11 +58,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--average-decay", type=number(), default=0.999, metavar="D",
                         help="model/ holds a moving average of the weights with this decay, steadier than the last "
                         "step's (default: 0.999; 0: the last step's weights)")
-    parser.add_argument("--pixel-loss-every", type=whole(0), default=32, metavar="K",
+    parser.add_argument("--pixel-loss-every", type=whole(0), default=DEVICE_DEFAULT, metavar="K",
                         help="pixel DSSIM + L1 through the codec decoder on steps 1, K+1, 2K+1, ...; 0 never "
-                             "(default: 32)")
-    parser.add_argument("--pixel-loss-samples", type=whole(1, MAX_BATCH), default=1, metavar="N",
-                        help="faces per identity decoded for the pixel loss (default: 1)")
+                             f"(default: the device's, {schedules('every')})")
+    parser.add_argument("--pixel-loss-samples", type=whole(1, MAX_BATCH), default=DEVICE_DEFAULT, metavar="N",
+                        help=f"faces per identity decoded for the pixel loss (default: the device's, "
+                             f"{schedules('samples')})")
     parser.add_argument("--pixel-loss-crop", type=whole(16, 4096), default=256, metavar="PX",
                         help="a random PX window of larger faces for the pixel and response losses (default: 256)")
     parser.add_argument("--no-decoder-response", dest="decoder_response", action="store_false",
@@ -76,8 +88,30 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                              "e.g. roto rendered out as holdout.####.png, alpha or else the first channel): no loss "
                              "looks there, so the model does not learn it; frames without a file hold nothing out")
     parser.add_argument("--src-holdout", metavar="MATTE_SEQ", help="the same over the src plate")
+    parser.add_argument("--step-mode", default=DEFAULT_STEP_MODE, choices=STEP_MODES,
+                        help="eager: ops launched from Python, losses read every step; static: the graph-safe step "
+                             "(random draws on the device, losses read every --loss-every steps); graph: the static "
+                             "step captured in CUDA graphs (CUDA only); auto: graph on CUDA, else eager "
+                             f"(default: {DEFAULT_STEP_MODE})")
+    parser.add_argument("--loss-every", type=whole(1), default=DEVICE_DEFAULT, metavar="N",
+                        help="read the losses back every N steps; losses.csv gets their mean (default: "
+                             f"{', '.join(f'{mode} {every}' for mode, every in LOSS_EVERY.items())})")
     add_training_run(parser, "MODEL_DIR")
     parser.set_defaults(run=run, augment=False)
+
+
+def schedules(field: str) -> str:
+    """The per-device pixel-loss defaults for the help text (``device_defaults.PIXEL_LOSS_SCHEDULES``)."""
+    def shown(value: int) -> str:
+        return "the whole batch" if field == "samples" and value == WHOLE_BATCH else str(value)
+    return ", ".join(f"{device} {shown(getattr(schedule, field))}" for device, schedule in PIXEL_LOSS_SCHEDULES.items())
+
+
+def whole_or_auto(parse: Callable[[str], int]) -> Callable[[str], int]:
+    """An argparse type: ``auto`` (AUTO_BATCH) or what ``parse`` accepts."""
+    def parse_or_auto(text: str) -> int:
+        return AUTO_BATCH if text == "auto" else parse(text)
+    return parse_or_auto
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,7 +136,8 @@ def train(args: argparse.Namespace) -> int:
         decoder_response=args.decoder_response, eyes_mouth_priority=args.eyes_mouth_priority, augment=args.augment,
         augment_pool=args.augment_pool, augment_refresh=args.augment_refresh, consent=args.consent,
         src_name=args.src_name, dst_name=args.dst_name, seed=args.seed, device=args.device,
-        src_holdout=args.src_holdout, dst_holdout=args.dst_holdout,
+        src_holdout=args.src_holdout, dst_holdout=args.dst_holdout, step_mode=args.step_mode,
+        loss_every=args.loss_every,
     )
     # the faceset report comes once the run is accepted, before the latents are encoded (the first process only)
     trainer = Trainer(options, on_faceset_report=lambda report: say_faceset_report(
@@ -139,7 +174,9 @@ def run_with_progress(task: str, run: Callable[[Callable[[StepReport], None], Ca
         def on_step(report: StepReport) -> None:
             if report.total is not None:  # with --minutes: re-estimated from the speed so far
                 progress.total = report.total - first
-            fields: dict[str, Any] = {"step": report.step, "loss": round(report.losses["loss"], 5)}
+            fields: dict[str, Any] = {"step": report.step}
+            if "loss" in report.losses:  # the last read-back's (none yet before the first, with --loss-every)
+                fields["loss"] = round(report.losses["loss"], 5)
             perplexity = report.losses.get("perplexity", float("nan"))
             if perplexity == perplexity:  # not NaN: the swap model's VQ is on
                 fields["perplexity"] = round(perplexity, 2)

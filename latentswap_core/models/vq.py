@@ -91,7 +91,9 @@ class VectorQuantizer(nn.Module):
             if self.training and not self._is_initialised():
                 self._initialise(flat.detach().float())
             indices = self.nearest(flat.detach().float())
-            counts = torch.bincount(indices, minlength=self.codebook_size)
+            # not bincount: on CUDA it reads the largest index back to size its output (a wait for the GPU)
+            counts = torch.zeros(self.codebook_size, dtype=torch.long, device=indices.device).index_add_(
+                0, indices, torch.ones_like(indices))
             restarted = self._update(flat.detach().float(), indices, counts) if self.training else counts.new_zeros(())
         quantised_flat = self.codebook[indices].to(z.dtype)
         quantised = quantised_flat.reshape(batch, height, width, dim).permute(0, 3, 1, 2)
@@ -100,6 +102,18 @@ class VectorQuantizer(nn.Module):
         stats = VQStats((counts > 0).float().mean(), perplexity_of_counts(counts), restarted)
         self.last_stats = stats
         return straight_through, commitment, stats
+
+    def is_initialised(self) -> bool:
+        """Whether the codebook has been drawn from encoder outputs (reads the buffer once it was False: a GPU
+        wait, so a step that must not wait primes the codebook first with ``initialise``)."""
+        return self._is_initialised()
+
+    @torch.no_grad()
+    def initialise(self, z: torch.Tensor) -> None:
+        """Draw the codebook from the encoder outputs ``z`` (``B x D x H x W``) now, as the first training batch
+        would: what a step captured in a CUDA graph needs done before it, since it cannot branch on the buffer."""
+        self._initialise(z.permute(0, 2, 3, 1).reshape(-1, self.code_dim).float())
+        self._initialised_seen = True
 
     def _is_initialised(self) -> bool:
         if not self._initialised_seen:
@@ -121,7 +135,10 @@ class VectorQuantizer(nn.Module):
 
     def _update(self, flat: torch.Tensor, indices: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
         """EMA step and dead-code restart, without reading anything back from the device; -> codes restarted."""
-        one_hot = F.one_hot(indices, self.codebook_size).to(flat.dtype)  # a matmul: deterministic, unlike index_add_
+        # a matmul: deterministic, unlike index_add_; compared with arange, not F.one_hot, which reads the indices'
+        # range back on the CPU
+        codes = torch.arange(self.codebook_size, device=indices.device)
+        one_hot = (indices[:, None] == codes).to(flat.dtype)
         self.ema_count.mul_(self.decay).add_(counts.to(flat.dtype), alpha=1 - self.decay)
         self.ema_sum.mul_(self.decay).add_(one_hot.t() @ flat, alpha=1 - self.decay)
         total = self.ema_count.sum()

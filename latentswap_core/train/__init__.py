@@ -1,5 +1,11 @@
 """Training a swap model on two facesets in a codec's latent space: options, loop, checkpoints, reports."""
 
-from latentswap_core.train.trainer import StepReport, Trainer, TrainOptions, TrainResult
+from importlib import import_module
 
-__all__ = ["StepReport", "TrainOptions", "TrainResult", "Trainer"]
+from latentswap_core.lazy import lazy_exports
+
+# loaded on first use: the command line reads device_defaults (the choices and defaults) without torch
+__getattr__, __all__ = lazy_exports(__name__, dict.fromkeys(
+    ("StepReport", "TrainOptions", "TrainResult", "Trainer"),
+    lambda: import_module("latentswap_core.train.trainer"),
+))

@@ -8,8 +8,8 @@ Two kinds, priced differently:
 - ``random_latent_warp``: DeepFaceLab's "random warp" applied directly to a latent (the model input only;
   the target stays unwarped). No codec call, cheap enough for every step.
 
-All randomness comes from a given CPU ``torch.Generator``: the same generator state gives the same result,
-and a pool's generation ``g`` depends on nothing but ``(seed, role, g)``, never on thread timing.
+All randomness comes from a given ``torch.Generator`` (the pool's: a CPU one): the same generator state gives the
+same result, and a pool's generation ``g`` depends on nothing but ``(seed, role, g)``, never on thread timing.
 """
 
 from __future__ import annotations
@@ -103,13 +103,16 @@ def random_latent_warp(latent: torch.Tensor, generator: torch.Generator, amplitu
     if amplitude == 0:
         return latent
     batch, _, height, width = latent.shape
-    coarse = (torch.rand(batch, 2, WARP_GRID_POINTS, WARP_GRID_POINTS, generator=generator) * 2 - 1) * amplitude
+    # drawn where the generator lives: the host sampler's draws move to the latent's device, a device generator's
+    # (the static step's) stay there
+    draws = torch.rand(batch, 2, WARP_GRID_POINTS, WARP_GRID_POINTS, generator=generator, device=generator.device)
+    coarse = (draws * 2 - 1) * amplitude
     offsets = F.interpolate(coarse, size=(height, width), mode="bicubic", align_corners=True)
     offsets = offsets.clamp(-amplitude, amplitude)
-    # latent pixels -> grid_sample's normalised units (align_corners=False: one pixel is 2 / size)
-    offsets = offsets * torch.tensor([2 / width, 2 / height]).view(1, 2, 1, 1)
-    identity = torch.eye(2, 3).expand(batch, 2, 3)
-    grid = F.affine_grid(identity, [batch, 1, height, width], align_corners=False) + offsets.permute(0, 2, 3, 1)
+    # latent pixels -> grid_sample's normalised units (align_corners=False: one pixel is 2 / size), as B x H x W x 2
+    offsets = torch.stack([offsets[:, 0] * (2 / width), offsets[:, 1] * (2 / height)], dim=-1)
+    identity = torch.eye(2, 3, device=offsets.device).expand(batch, 2, 3)
+    grid = F.affine_grid(identity, [batch, 1, height, width], align_corners=False) + offsets
     grid = grid.to(device=latent.device, dtype=latent.dtype)
     return F.grid_sample(latent, grid, mode="bilinear", padding_mode="border", align_corners=False)
 

@@ -57,7 +57,9 @@ def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch
                 tensors[f"optimizer.{index}.{name}"] = value.detach().cpu().contiguous()
             else:
                 scalars[f"{index}.{name}"] = value
-    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+    groups = [{key: float(value) if isinstance(value, torch.Tensor) else value for key, value in group.items()}
+              for group in state["param_groups"]]  # the static step's lr is a tensor: JSON takes its value
+    return tensors, {"param_groups": groups, "scalars": scalars}
 
 
 def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], saved: dict[str, Any],
@@ -72,8 +74,10 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
         state.setdefault(int(index), {})[name] = value
     groups = saved["param_groups"]
     for group, live in zip(groups, optimizer.param_groups, strict=True):
-        group["lr"] = lr
-        for how in ("fused", "foreach"):  # how to compute the step is the device's choice, not the checkpoint's
+        # a tensor lr (the static step's) stays a tensor on the device (load_state_dict copies it; graphs are
+        # captured after the restore, so they read the copy)
+        group["lr"] = torch.full_like(live["lr"], lr) if isinstance(live["lr"], torch.Tensor) else lr
+        for how in ("fused", "foreach", "capturable"):  # how to compute the step is the run's choice, not the saved
             if how in live:
                 group[how] = live[how]
     optimizer.load_state_dict({"state": state, "param_groups": groups})

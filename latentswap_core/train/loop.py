@@ -23,7 +23,7 @@ ONE_PROCESS = World()
 class StepReport:
     step: int
     total: int | None  # the target step (estimated from the speed so far with --minutes)
-    losses: dict[str, float]
+    losses: dict[str, float]  # the last read-back's: this step's in eager mode, else up to loss_every steps old
     seconds: float
     preview: Path | None = None
 
@@ -73,12 +73,27 @@ def check_run_length(steps: int | None, minutes: float | None) -> None:
 
 
 def run_steps(trainer: Steppable, schedule: Schedule, on_step: Callable[[StepReport], bool | None] | None,
-              world: World = ONE_PROCESS) -> bool:
+              world: World = ONE_PROCESS, read_back: Callable[[], dict[str, float]] | None = None) -> bool:
     """Step ``trainer`` until ``schedule.steps`` or ``schedule.minutes``, or until ``on_step`` returns True (a
     caller with a budget of its own); -> whether Ctrl-C/SIGTERM stopped it.
-    In a data-parallel ``world`` every process stops after the same step, and only the first previews and reports."""
+    In a data-parallel ``world`` every process stops after the same step, and only the first previews and reports.
+
+    A step returns its losses, or nothing where it left them on the device (the static step between read-backs):
+    the history gets a row for each step that returned losses, with ``seconds`` the mean over the steps since the
+    last row; ``read_back`` (the trainer's: the mean of the losses left on the device since) is called before a
+    checkpoint and at the end, so a checkpoint's history is complete. ``StepReport.losses``: the latest losses
+    returned (empty before the first)."""
     deadline = time.monotonic() + schedule.minutes * 60 if schedule.minutes else None
     started, taken = time.monotonic(), 0
+    latest: dict[str, float] = {}  # the losses of the last step that read them back
+    unread, unread_seconds = 0, 0.0  # steps (and their time) since the last history row
+
+    def add_row(losses: dict[str, float]) -> None:
+        nonlocal unread, unread_seconds
+        trainer.history.append({"step": trainer.step, **{k: round(v, 8) if v == v else "" for k, v in
+                                                         losses.items()}, "seconds": round(unread_seconds / unread, 4)})
+        unread, unread_seconds = 0, 0.0
+
     with deferred_interrupt() as interrupted:
         while True:
             done = (schedule.steps is not None and trainer.step >= schedule.steps) or (
@@ -90,23 +105,30 @@ def run_steps(trainer: Steppable, schedule: Schedule, on_step: Callable[[StepRep
             seconds = time.perf_counter() - began
             trainer.elapsed += seconds
             taken += 1
-            trainer.history.append({"step": trainer.step, **{k: round(v, 8) if v == v else "" for k, v in
-                                                             losses.items()}, "seconds": round(seconds, 4)})
+            unread, unread_seconds = unread + 1, unread_seconds + seconds
+            saving = bool(schedule.save_every and trainer.step % schedule.save_every == 0)
+            if not losses and saving and read_back is not None:  # the checkpoint's history ends at its step
+                losses = read_back()
+            if losses:
+                add_row(losses)
+                latest = losses
             preview = None
             if schedule.preview_every and trainer.step % schedule.preview_every == 0 and world.is_main:
                 preview = trainer.preview()
-            if schedule.save_every and trainer.step % schedule.save_every == 0:
+            if saving:
                 trainer.save()
             if on_step and world.is_main:
                 total = schedule.steps
                 if deadline is not None:
                     per_step = (time.monotonic() - started) / taken
                     total = trainer.step + int(max(0.0, deadline - time.monotonic()) / per_step)
-                stop_here = bool(on_step(StepReport(trainer.step, total, losses, seconds, preview)))
+                stop_here = bool(on_step(StepReport(trainer.step, total, latest, seconds, preview)))
             else:
                 stop_here = False
             if any_process(stop_here, world):
                 break
+        if unread and read_back is not None and (losses := read_back()):
+            add_row(losses)
         return any_process(interrupted(), world)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
@@ -22,6 +24,18 @@ def masked_latent_mse(predicted: torch.Tensor, target: torch.Tensor, mask: torch
 
 def mask_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(predicted.float(), target.float())
+
+
+def reconstruction_losses(out: Any, batch: Any, priority_weight: float) -> dict[str, torch.Tensor]:
+    """The parts every training step has, for a swap model's output ``out`` (``SwapOutput``) on ``batch`` (the
+    trainer's ``Batch``): masked latent MSE, the mask loss and the VQ commitment."""
+    return {
+        "latent": masked_latent_mse(out.latent.float(), batch.latents, batch.latent_masks, batch.latent_priority,
+                                    priority_weight, keep=batch.latent_keep),
+        # the face minus what is held out: a model mask (swap --mask model) that leaves occluders be
+        "mask": mask_loss(out.mask, batch.latent_masks * batch.latent_keep),
+        "commitment": out.commitment_loss.float(),
+    }
 
 
 def gaussian_line(size: int, sigma: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:

@@ -23,8 +23,9 @@ def cpu_has_bf16() -> bool:
         return False
 
 
-def training_autocast(device: torch.device, cpu_bf16: bool) -> AbstractContextManager:
-    """bf16 autocast where ``bf16_autocast_on`` says so, else nothing."""
+def training_autocast(device: torch.device, cpu_bf16: bool, cache_enabled: bool = True) -> AbstractContextManager:
+    """bf16 autocast where ``bf16_autocast_on`` says so, else nothing. ``cache_enabled`` False: each use of a
+    weight casts it again (what a step captured in a CUDA graph needs: the cache would hold the capture's casts)."""
     if bf16_autocast_on(device.type, cpu_bf16):
-        return torch.autocast(device.type, dtype=torch.bfloat16)
+        return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=cache_enabled)
     return nullcontext()

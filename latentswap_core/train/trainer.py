@@ -11,19 +11,24 @@ eyes/mouth priority weighs them all. Batch sampling uses its own generator; it a
 restarts) are saved with the optimizer and pool generations depend only on the seed and step, so ``--resume``
 continues with the same losses an uninterrupted run would have had. The model a run delivers (``model/``, previews)
 is a moving average of the trained weights (``weight_average.py``); the checkpoint keeps both.
+That is the eager step (``--step-mode eager``, the CPU's default). ``static`` and ``graph`` run the same training
+with fixed shapes and every draw on the device (``static_step.py``), the latter captured in CUDA graphs
+(``graph_step.py``); the defaults per device are in ``device_defaults.py``.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from latentswap_core.codecs import load_codec
+from latentswap_core.devices import resolve_device
 from latentswap_core.errors import ModelError
 from latentswap_core.faceset import load_faceset
 from latentswap_core.io.matte import MatteSequence
@@ -38,6 +43,17 @@ from latentswap_core.train.checkpoint import (
     save_checkpoint,
 )
 from latentswap_core.train.decoder_response import DecoderResponse, fit_decoder_response
+from latentswap_core.train.device_defaults import (
+    AUTO_BATCH,
+    AUTO_BATCH_PROBE,
+    DEFAULT_STEP_MODE,
+    DEVICE_DEFAULT,
+    LOSS_EVERY,
+    auto_batch,
+    cpu_batch_or,
+    pixel_loss_schedule,
+    resolve_step_mode,
+)
 from latentswap_core.train.distributed import (
     average_buffers,
     average_gradients,
@@ -48,12 +64,14 @@ from latentswap_core.train.distributed import (
     replicas_differ,
 )
 from latentswap_core.train.faceset_report import FacesetReport, faceset_report
+from latentswap_core.train.graph_step import probe_step_bytes
 from latentswap_core.train.latent_cache import FaceLatents, load_latents
 from latentswap_core.train.loop import StepReport, TrainResult, check_run_length, run_steps
-from latentswap_core.train.losses import mask_loss, masked_latent_mse, masked_pixel_loss, masked_response_loss
+from latentswap_core.train.losses import masked_pixel_loss, masked_response_loss, reconstruction_losses
 from latentswap_core.train.precision import training_autocast
 from latentswap_core.train.report import preview_grid, write_preview
 from latentswap_core.train.run_state import new_run_folder, restore_run, run_record, run_tensors, write_losses
+from latentswap_core.train.static_step import StaticStep
 from latentswap_core.train.weight_average import check_average_decay, start_average
 
 PREVIEW_SAMPLES = 3
@@ -91,7 +109,7 @@ class TrainOptions:
     vq: bool = True
     steps: int | None = None  # train until this step (counting steps of earlier runs when resuming)
     minutes: float | None = None  # or for this long
-    batch: int = 4  # faces per identity per step
+    batch: int = AUTO_BATCH  # faces per identity per step; AUTO_BATCH: chosen for the device (device_defaults.py)
     # DeepFaceLab's 5e-5 suits its wide pixel-space nets trained for days; these narrow latent nets left
     # faces blurred after 150 steps at 5e-5 and recognisable after 300 at 5e-4 (128 px, batch 4+4).
     lr: float = 5e-4
@@ -99,10 +117,10 @@ class TrainOptions:
     resume: bool = False
     save_every: int = 500
     preview_every: int = 100
-    # With the decoder-response loss on every step, the decoded pixel loss every 32nd step on one face per identity
-    # trained cleaner faces in the same time than every 4th step on two (benchmarks/train_speed.py, docs/training.md)
-    pixel_loss_every: int = 32  # 0: never
-    pixel_loss_samples: int = 1
+    # the decoded pixel loss every K steps (0: never) on N faces per identity; DEVICE_DEFAULT: the device's schedule
+    # (device_defaults.py, with why: CPU every 32nd step on 1 face, CUDA every 4th on the whole batch)
+    pixel_loss_every: int = DEVICE_DEFAULT
+    pixel_loss_samples: int = DEVICE_DEFAULT
     pixel_loss_crop: int = 256  # px of the face in the pixel and response losses (a random window of larger faces)
     pixel_weight: float = 1.0
     average_decay: float = 0.999  # model/ holds a moving average of the weights (weight_average.py); 0: the live ones
@@ -124,6 +142,10 @@ class TrainOptions:
     src_name: str | None = None
     dst_name: str | None = None
     device: str = "auto"
+    step_mode: str = DEFAULT_STEP_MODE  # eager, static, graph or auto (device_defaults.py): settled in __post_init__
+    # losses read back from the device every this many steps; the history keeps one row per read-back, the mean of
+    # the steps since the last (the pixel loss's mean over its steps among them); DEVICE_DEFAULT: LOSS_EVERY's
+    loss_every: int = DEVICE_DEFAULT
     # mattes over the plates the facesets came from (holdout.####.png): what no loss may learn (microphone, hands)
     src_holdout: str | None = None
     dst_holdout: str | None = None
@@ -133,13 +155,35 @@ class TrainOptions:
         resolved: dict[str, object] = {"src": src, "dst": dst, "output": Path(self.output),
                                        "src_name": self.src_name or src.resolve().name,
                                        "dst_name": self.dst_name or dst.resolve().name}
-        for name, value in resolved.items():  # frozen: the paths and names are settled once, here
+        resolved.update(self._device_choices())
+        for name, value in resolved.items():  # frozen: the paths, names and device choices are settled once, here
             object.__setattr__(self, name, value)
         self._validate()
 
+    def _device_choices(self) -> dict[str, object]:
+        """The step mode, loss read-back, batch and pixel-loss schedule for the device, where left to it
+        (``device_defaults.py``). CUDA's ``--batch auto`` stays AUTO_BATCH: the Trainer measures it."""
+        device = resolve_device(self.device)
+        mode = resolve_step_mode(self.step_mode, device, self.accumulate, int(os.environ.get("WORLD_SIZE", "1")))
+        schedule = pixel_loss_schedule(device)
+        return {"step_mode": mode, "batch": cpu_batch_or(self.batch, device),
+                "loss_every": LOSS_EVERY[mode] if self.loss_every == DEVICE_DEFAULT else self.loss_every,
+                "pixel_loss_every": schedule.every if self.pixel_loss_every == DEVICE_DEFAULT
+                else self.pixel_loss_every,
+                "pixel_loss_samples": schedule.samples if self.pixel_loss_samples == DEVICE_DEFAULT
+                else self.pixel_loss_samples}
+
     def _validate(self) -> None:
         check_run_length(self.steps, self.minutes)
-        for name in ("batch", "accumulate", "pixel_loss_crop", "pixel_loss_samples", "augment_pool", "augment_refresh"):
+        if self.batch < 0:
+            raise ModelError(f"--batch {self.batch} is not allowed: use 1 or more, or auto")
+        if self.pixel_loss_every < 0:
+            raise ModelError(f"--pixel-loss-every {self.pixel_loss_every} is not allowed: use 0 (never) or more")
+        if self.step_mode == "eager" and self.loss_every != 1:
+            raise ModelError(f"--loss-every {self.loss_every} needs --step-mode static or graph: eager reads the "
+                             "losses every step")
+        for name in ("accumulate", "pixel_loss_crop", "pixel_loss_samples", "augment_pool", "augment_refresh",
+                     "loss_every"):
             if getattr(self, name) < 1:
                 raise ModelError(f"--{name.replace('_', '-')} {getattr(self, name)} is not allowed: use 1 or more")
         check_average_decay(self.average_decay)
@@ -191,8 +235,17 @@ class Trainer:
         self._preview_step = -1
         self.augment_settings = AugmentSettings()
         self._pools: dict[str, AugmentedPool] = {}
+        if o.batch == AUTO_BATCH:  # CUDA (the CPU's was settled by TrainOptions): as many faces as fit
+            self.options = o = replace(o, batch=self._auto_batch())
+        self._static = StaticStep(self, checkpoint.tensors if checkpoint else None) if o.step_mode != "eager" else None
 
     # --- setup ---------------------------------------------------------------------------------------------
+    def _auto_batch(self) -> int:
+        """``--batch auto`` on CUDA: from one probe step's memory and the free memory (``device_defaults``)."""
+        free_bytes, _ = torch.cuda.mem_get_info(self.device)
+        probe = self.src.latents[:AUTO_BATCH_PROBE].to(self.device)
+        return auto_batch(probe_step_bytes(self.model, self.codec, probe, self._autocast), free_bytes)
+
     def _open_model_dir(self) -> Checkpoint | None:
         """A new model dir (refused if it holds a run), or with ``--resume`` its checkpoint, checked to be this
         run's (the same fingerprint)."""
@@ -221,7 +274,11 @@ class Trainer:
             torch.backends.cudnn.benchmark = True
         self._parameters = list(self.model.parameters())
         # fused: one kernel for all parameters instead of a dozen per tensor (CPU: 5.0 -> 1.5 ms a step, 3.8 M weights)
-        self.optimizer = torch.optim.AdamW(self._parameters, lr=o.lr, fused=True)
+        if o.step_mode == "eager":
+            self.optimizer = torch.optim.AdamW(self._parameters, lr=o.lr, fused=True)
+        else:  # the static step: lr a tensor on the device, and on CUDA safe to capture in a graph
+            self.optimizer = torch.optim.AdamW(self._parameters, lr=torch.tensor(o.lr, device=self.device), fused=True,
+                                               capturable=self.device.type == "cuda")
 
     def _resume(self, checkpoint: Checkpoint | None) -> None:
         """The batch sampler, and the step, time, loss history, optimizer and random states: new, or the
@@ -367,9 +424,16 @@ class Trainer:
             effect = response(error)
         return masked_response_loss(effect, masks, priority, self.options.eyes_mouth_priority)
 
+    def _pixel_step(self) -> bool:
+        """Whether this step adds the decoded pixel loss: the first, then every ``pixel_loss_every``-th."""
+        every = self.options.pixel_loss_every
+        return every > 0 and self.step % every == 0
+
     def _train_step(self) -> dict[str, float]:
+        if self._static is not None:
+            return self._static_train_step()
         o = self.options
-        pixel_step = o.pixel_loss_every > 0 and self.step % o.pixel_loss_every == 0
+        pixel_step = self._pixel_step()
         # the parts add up on the device and are read back once, at the end: the GPU never waits for the host
         totals: dict[str, torch.Tensor] = {}
 
@@ -385,13 +449,7 @@ class Trainer:
                 batch = self._batch(data, identity, faces=pixel_step)
                 with self._autocast():
                     out = self.model.reconstruct(batch.inputs, identity)
-                parts = {
-                    "latent": masked_latent_mse(out.latent.float(), batch.latents, batch.latent_masks,
-                                                batch.latent_priority, o.eyes_mouth_priority, keep=batch.latent_keep),
-                    # the face minus what is held out: a model mask (swap --mask model) that leaves occluders be
-                    "mask": mask_loss(out.mask, batch.latent_masks * batch.latent_keep),
-                    "commitment": out.commitment_loss.float(),
-                }
+                parts = reconstruction_losses(out, batch, o.eyes_mouth_priority)
                 if self.response is not None:
                     parts["response"] = o.response_weight * self._response_loss(self.response, out.latent, batch)
                 if pixel_step:
@@ -417,12 +475,22 @@ class Trainer:
                                  "perplexity")}
         return average_values(reported, self.world)
 
+    def _static_train_step(self) -> dict[str, float]:
+        """The static step (``static_step.py``); its losses on read-back steps (every ``loss_every``-th), else none
+        (they stay on the device)."""
+        assert self._static is not None
+        self._static.before_step(self.step)
+        self._static.run(self._pixel_step())
+        self.step += 1
+        return self._static.read_losses() if self.step % self.options.loss_every == 0 else {}
+
     # --- the loop ------------------------------------------------------------------------------------------
     def run(self, on_step: Callable[[StepReport], bool | None] | None = None) -> TrainResult:
         """Train until ``steps`` or ``minutes``; Ctrl-C finishes the current step, saves and returns."""
         o = self.options
         with closing(self):
-            stopped_early = run_steps(self, o, on_step, self.world)
+            read_back = self._static.read_losses if self._static else None
+            stopped_early = run_steps(self, o, on_step, self.world, read_back)
         if o.preview_every and self._preview_step != self.step and self.world.is_main:
             self.preview()
         if self._saved_step != self.step or not self._saved_once:
@@ -479,6 +547,8 @@ class Trainer:
         })
         if self.average:
             tensors.update(self.average.tensors())
+        if self._static:
+            tensors.update(self._static.state())
         save_checkpoint(o.output, self.model, tensors, trainer, self.delivered_model)
         write_losses(o.output, self.history)
 

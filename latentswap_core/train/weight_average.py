@@ -55,6 +55,18 @@ class WeightAverage:
         if self._live_buffers:  # none without VQ
             torch._foreach_copy_(self._averaged_buffers, self._live_buffers)
 
+    @torch.no_grad()
+    def update_on_device(self, step: torch.Tensor) -> None:
+        """``update`` with the step number as a 0-dim float tensor on the weights' device: nothing is read back
+        (the static step, ``static_step.py``). The decay is computed in float32, not in Python's double."""
+        decay = ((1 + step) / (10 + step)).clamp(max=self.decay)
+        # average * decay + live * (1 - decay): the foreach ops that take a device scalar (those capturable
+        # optimizers use); _foreach_lerp_ with a tensor weight reads it back on the CPU
+        torch._foreach_mul_(self._averaged, decay)
+        torch._foreach_add_(self._averaged, torch._foreach_mul(self._live, 1 - decay))
+        if self._live_buffers:
+            torch._foreach_copy_(self._averaged_buffers, self._live_buffers)
+
     def tensors(self) -> dict[str, torch.Tensor]:
         """The averaged parameters, named for the trainer state."""
         return {PREFIX + name: t.detach().cpu().contiguous() for name, t in self.model.named_parameters()}
