@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 ENGINE = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "latentswap"
@@ -73,7 +74,8 @@ def test_stop_ends_a_gui_training_job(fake_nuke, shared_models, tiny_facesets, t
 
     window.knobChanged(window.start_button)
     job = window.job
-    for _ in range(1200):  # stop once training reports progress
+    deadline = time.monotonic() + 600  # stop once training reports progress (minutes on a loaded machine)
+    while time.monotonic() < deadline:
         if any(event.get("event") == "progress" for event in job.engine_job.events) or job.finished.is_set():
             break
         fake_nuke.run_main_thread(timeout=0.1)
