@@ -23,17 +23,32 @@ if str(REPO) not in sys.path:
 SHARED = Path(os.environ.get("LATENTSWAP_SHARED", REPO.parent / "shared")).resolve()
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the test ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``--dist loadgroup``), the tests that use a module's shared fixtures (a tracked clip, a
-    corpus of bad inputs, trained models) run in one worker, which builds them once: one group per module and set
-    of its module-scoped fixtures. The other tests are handed out one by one."""
+    """Under pytest-xdist (``--dist loadgroup``), the tests of a module that share its module-scoped fixtures (a
+    tracked clip, a corpus of bad inputs, trained models) run in one worker, which builds each fixture once: a group
+    per module and set of tests joined by the module fixtures they use. The other tests are handed out one by one."""
     if not config.pluginmanager.hasplugin("xdist"):
         return
-    for item in items:
+    group_of: dict[tuple[str, str], tuple[str, str]] = {}  # (module, fixture) -> its group's root (union-find)
+
+    def root(key: tuple[str, str]) -> tuple[str, str]:
+        while group_of.setdefault(key, key) != key:
+            key = group_of[key]
+        return key
+
+    shared: dict[int, list[tuple[str, str]]] = {}
+    for index, item in enumerate(items):
+        module = item.nodeid.split("::")[0]
         definitions = item._fixtureinfo.name2fixturedefs  # type: ignore[attr-defined]
-        shared = sorted(name for name, chain in definitions.items() if chain[-1].scope == "module")
-        if shared:
-            item.add_marker(pytest.mark.xdist_group(f"{item.nodeid.split('::')[0]}:{','.join(shared)}"))
+        keys = [(module, name) for name, chain in sorted(definitions.items()) if chain[-1].scope == "module"]
+        for key in keys[1:]:
+            group_of[root(key)] = root(keys[0])
+        shared[index] = keys
+    for index, keys in shared.items():
+        if keys:
+            module, name = root(keys[0])
+            items[index].add_marker(pytest.mark.xdist_group(f"{module}:{name}"))
 
 
 @pytest.fixture(autouse=True)
