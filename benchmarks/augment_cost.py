@@ -53,6 +53,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import fields
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -172,8 +173,8 @@ def main() -> None:
     rounds = args.rounds or counts[0]
     block = args.block or counts[1]
     blocks = args.blocks or counts[2]
-    defaults = TrainOptions(src=".", dst=".", output=".")
-    refresh, pool_size, share = defaults.augment_refresh, defaults.augment_pool, defaults.augment_share
+    defaults = {field.name: field.default for field in fields(TrainOptions)}  # options validate a run's length
+    refresh, pool_size, share = defaults["augment_refresh"], defaults["augment_pool"], defaults["augment_share"]
 
     print(f"CPU: {cpu_model()} ({os.cpu_count()} cores) | torch threads: {torch.get_num_threads()} | torch "
           f"{torch.__version__} | Python {platform.python_version()} | load average {os.getloadavg()[0]:.1f}")
