@@ -202,6 +202,21 @@ def test_a_frame_the_track_followed_without_confidence_is_bridged_from_its_neigh
     assert not mask_at_1003("unsure", "--bridge", "0").any()
 
 
+def test_a_swap_without_refine_does_not_load_diffusers(model_dir: Path, plate: Path, shared_dir: Path,
+                                                       tmp_path: Path) -> None:
+    # the refiner's diffusers (and the torch._dynamo it imports) took 2.7 s of every swap's start on 2 cores
+    import subprocess
+    import sys
+
+    program = ("import sys; from latentswap_core.cli import main; code = main(sys.argv[1:]); "
+               "print('diffusers' in sys.modules); sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", program, "swap", str(plate), "--model", str(model_dir), "-o",
+                           str(tmp_path / "swap.####.exr"), "--frames", "1001"], capture_output=True, text=True,
+                          env={**os.environ, "LATENTSWAP_MODELS": str(shared_dir / "models")}, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "False"
+
+
 def test_onnx_backend_matches_torch_and_sends_no_telemetry(swapped, model_dir: Path, plate: Path, shared_dir: Path,
                                                            tmp_path: Path) -> None:
     home = tmp_path / "home"

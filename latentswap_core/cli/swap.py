@@ -173,16 +173,18 @@ def run(args: argparse.Namespace) -> int:
     from latentswap_core import color
     from latentswap_core.devices import resolve_device
     from latentswap_core.io import format_frames, open_source
-    from latentswap_core.refine import Refiner, RefinerApplyOptions
     from latentswap_core.swap.backends import open_swapper
     from latentswap_core.swap.render import render_shot, swapper_card
     from latentswap_core.track import TrackOptions, track_source
     from latentswap_core.track.trackfile import read_track_for
 
     options = render_options(args)
-    refine_options = RefinerApplyOptions(strength=args.refine_strength, steps=args.refine_steps,
-                                         seed=args.refine_seed, temporal=args.refine_temporal,
-                                         sampler=args.refine_sampler, guidance=args.refine_guidance)
+    if args.refine:  # the refiner loads diffusers (2-3 s of a swap's start on 2 cores): only when asked for
+        from latentswap_core.refine import Refiner, RefinerApplyOptions
+
+        refine_options = RefinerApplyOptions(strength=args.refine_strength, steps=args.refine_steps,
+                                             seed=args.refine_seed, temporal=args.refine_temporal,
+                                             sampler=args.refine_sampler, guidance=args.refine_guidance)
     if args.colorspace:
         color.check_colorspace(args.colorspace, args.ocio_config)
     source = open_source(args.source, args.frames)
