@@ -22,8 +22,8 @@ import sys
 import traceback
 
 PRELOAD = ("numpy", "cv2", "OpenImageIO", "PyOpenColorIO", "torch", "safetensors", "onnx", "onnxruntime",
-           "latentswap_core.cli", "latentswap_core.swap.swapper", "latentswap_core.train.trainer",
-           "latentswap_core.track", "latentswap_core.io")
+           "mediapipe", "onnxscript", "latentswap_core.cli", "latentswap_core.swap.swapper",
+           "latentswap_core.train.trainer", "latentswap_core.track", "latentswap_core.io")
 
 
 def serve(socket_path: str) -> None:
