@@ -156,15 +156,15 @@ def render_options(args: argparse.Namespace) -> RenderOptions:
     from latentswap_core.swap.occlusion import OcclusionMasker
     from latentswap_core.swap.render import RenderOptions
 
+    device = resolve_device(args.device)
     options = RenderOptions(
         faces=swap_selection(args), colorspace=args.colorspace, ocio_config=args.ocio_config,
         color_transfer=args.color_transfer, mask=args.mask, mask_erode=args.mask_erode, mask_blur=args.mask_blur,
         blend=args.blend, mix=args.mix, batch=args.batch, workers=args.workers, skip_existing=args.skip_existing,
         layers=args.layers, compression=args.compression, bridge=args.bridge,
-        blend_device=choose_blend_device(args.blend_device, resolve_device(args.device)),
+        blend_device=choose_blend_device(args.blend_device, device),
         holdout=MatteSequence(args.holdout) if args.holdout else None,
-        occlusion=OcclusionMasker(args.occlusion_model, resolve_device(args.device)) if args.occlusion_model
-        else None,
+        occlusion=OcclusionMasker(args.occlusion_model, device) if args.occlusion_model else None,
     )
     return options
 
