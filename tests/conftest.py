@@ -51,6 +51,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             items[index].add_marker(pytest.mark.xdist_group(f"{module}:{name}"))
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A worker whose grouped tests lost their group in the node id would build each module fixture once per worker,
+    silently (pytest 9.2 with pytest-xdist 3.8: pytest-dev/pytest-xdist#1386, hence constraints.txt's pytest pin)."""
+    if not session.config.getoption("loadgroup", False) or "PYTEST_XDIST_WORKER" not in os.environ:
+        return
+    lost = [item.nodeid for item in session.items if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+    if lost:
+        raise pytest.UsageError(f"pytest-xdist ignored the test groups of {lost[0]} and {len(lost) - 1} more: "
+                                "install the pytest that constraints.txt pins (make install)")
+
+
 @pytest.fixture(autouse=True)
 def seeded_randomness() -> None:
     """Every test draws the same random numbers on every run, so a failure reproduces: numpy's and torch's global
