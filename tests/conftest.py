@@ -59,8 +59,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     lost = [item.nodeid for item in session.items if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
     if lost:
-        raise pytest.UsageError(f"pytest-xdist ignored the test groups of {lost[0]} and {len(lost) - 1} more: "
-                                "install the pytest that constraints.txt pins (make install)")
+        message = (f"pytest-xdist ignored the test groups of {lost[0]} and {len(lost) - 1} more: "
+                   "install the pytest that constraints.txt pins (make install)")
+        sys.stderr.write(message + "\n")  # xdist shows a worker's error only as an INTERNALERROR assertion
+        raise pytest.UsageError(message)
 
 
 @pytest.fixture(autouse=True)
