@@ -9,6 +9,7 @@ with SIGTERM, which the CLI unwinds like Ctrl-C (exit 130, no partial files). No
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -25,6 +26,7 @@ _KEPT_STDERR_LINES = 200
 _KEPT_LOG_LINES = 1000
 # Set by Nuke for its own Python; a child Python (the engine's venv) must not inherit them.
 _NUKE_PYTHON_VARIABLES = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONEXECUTABLE")
+IDENTITY_TIMEOUT = 60.0  # seconds for ``latentswap --version``: it imports the CLI (about 1 s on a workstation)
 
 
 class EngineError(Exception):
@@ -101,6 +103,38 @@ def _prefix(path):
     if _PYTHON_NAME.match(os.path.basename(path)):
         return [path, "-m", "latentswap_core"]
     return [path]
+
+
+def engine_identity(prefix):
+    """What the engine run by ``prefix`` says it is, or "" where it does not run or answer so: ``latentswap
+    --version``, "latentswap 0.1.0 (engine 3f1c09a2b4d5e6f7)", the digest being of its installed files.
+
+    Asked once per engine file as it stands (its size and time: a reinstall rewrites the ``latentswap`` executable,
+    and the next call asks again). An engine run as ``python -m latentswap_core`` and reinstalled under the same
+    Python is seen anew when Nuke restarts."""
+    return _identity(tuple(prefix), tuple(_file_stamp(part) for part in prefix))
+
+
+def _file_stamp(path):
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_size, status.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=32)
+def _identity(prefix, stamps):  # stamps: only part of the cache's key
+    try:
+        answer = subprocess.run(list(prefix) + ["--version"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, env=child_environment(), timeout=IDENTITY_TIMEOUT,
+                                creationflags=windows_creation_flags())
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    lines = answer.stdout.decode("utf-8", "replace").strip().splitlines()
+    if answer.returncode != 0 or not lines or not lines[0].startswith("latentswap "):
+        return ""
+    return lines[0].strip()
 
 
 # --- running a job -------------------------------------------------------------------------------------------

@@ -26,10 +26,11 @@ CACHE_READ = "CacheRead"
 FACE_KNOB_SUFFIXES = ("_center", "_scale", "_rotate")
 STATUS_KNOBS = ("model", "refiner", "refine_strength", "refine_steps", "color_transfer", "blend", "faces", "engine",
                 "cache_dir", "first_frame", "last_frame", "view", "showPanel", "inputChange")
-RENDER_CLASSES = ("Write", "DeepWrite", "WriteGeo")
-# Settings read from files a render node may not see (the model and refiner folders): unseen, the cache's own record
-# of them stands, so `nuke -x` on a farm without the training share renders what Precompute made.
-UNSEEN_ON_A_FARM = ("model_files", "refiner_files")  # what a render executes; Groups' Writes are Writes too
+RENDER_CLASSES = ("Write", "DeepWrite", "WriteGeo")  # what a render executes; Groups' Writes are Writes too
+# Settings a render node may not see (the model and refiner folders' files; the engine, where it only reads caches
+# and has none): unseen, the cache's own record of them stands, so `nuke -x` on a farm without the training share
+# or the engine renders what Precompute made.
+UNSEEN_ON_A_FARM = ("model_files", "refiner_files", "engine")
 
 
 class PluginError(Exception):
@@ -103,7 +104,8 @@ def cache_settings(node):
 
     The plate counts by its Read (file knob as written, so a farm that remaps paths keys it the same, frame
     offset, colourspace) or, for any other input, by the name of the node feeding the gizmo: edits upstream of
-    that node are not seen. Model and refiner folders count by their files' sizes and times."""
+    that node are not seen. Model and refiner folders count by their files' sizes and times; the engine by what it
+    says it is (its version and a digest of its files), wherever it is installed."""
     model = str(node["model"].value()).strip()
     settings = {
         "model": model,
@@ -115,7 +117,7 @@ def cache_settings(node):
                                                   for name in sorted(face_knob_names(node)))),
         "plate": plate_identity(node),
         "colour": colour.colour_key(),
-        "engine": str(node["engine"].value()).strip(),
+        "engine": engine_identity(node),
     }
     folder = cache_folder_text(node)
     settings["track"] = cache.file_stamp(os.path.join(folder, TRACK_FILE)) if folder else None
@@ -125,6 +127,15 @@ def cache_settings(node):
                         refine_strength=f"{float(node['refine_strength'].value()):g}",
                         refine_steps=int(node["refine_steps"].value()))
     return settings
+
+
+def engine_identity(node):
+    """The node's engine's version and digest (``engine.engine_identity``), or "" where none is found or answers."""
+    try:
+        prefix = _engine_prefix(node)
+    except engine.EngineError:
+        return ""
+    return engine.engine_identity(prefix)
 
 
 def plate_identity(node):
@@ -212,10 +223,12 @@ def cache_status(node, settings=None):
         return "no cache dir", (f"save the script (the cache goes beside it, in {DEFAULT_CACHE_FOLDER}/) or set the "
                                 "cache dir knob")
     settings = cache_settings(node) if settings is None else settings
+    shown = str(node["cache_folder"].value()).strip()
+    if not settings.get("engine") and shown:  # no engine answers here: the shown cache's record of it stands
+        settings = dict(settings, engine=(cache.read_settings(shown) or {}).get("engine", ""))
     current = keyed_cache_folder(node, settings)
     total = last - first + 1
     missing = missing_cache_frames(node, first, last, current)
-    shown = str(node["cache_folder"].value()).strip()
     if len(missing) < total:
         if shown != current:
             node["cache_folder"].setValue(current)  # a cache for these settings exists: read it

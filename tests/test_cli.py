@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from latentswap_core import __version__, color
+from latentswap_core.engine_id import source_digest
 from latentswap_core.io import Image, read_image, write_image
 
 LATENTSWAP = str(Path(sys.executable).with_name("latentswap"))
@@ -41,13 +43,30 @@ def movie(tmp_path: Path, face_photo: np.ndarray) -> Path:
 
 
 def test_version_and_help_with_examples() -> None:
-    assert latentswap("--version").stdout.strip() == f"latentswap {__version__}"
+    assert latentswap("--version").stdout.strip() == f"latentswap {__version__} (engine {source_digest()})"
     helped = latentswap("--help")
     assert helped.returncode == 0
     assert "examples:" in helped.stdout and "latentswap convert interview.mov" in helped.stdout
     for command in ("info", "convert", "colorspaces", "models"):
         assert command in helped.stdout
         assert latentswap(command, "--help").returncode == 0
+
+
+def test_the_engine_digest_follows_the_files_not_where_they_are(tmp_path: Path) -> None:
+    """The Nuke gizmo keys its cache with it: an edited module is another engine; a copy elsewhere is the same."""
+    package = Path(source_digest.__code__.co_filename).parent
+    copy = tmp_path / "site-packages" / "latentswap_core"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert source_digest(copy) == source_digest()
+    (copy / "blend" / "__pycache__").mkdir(exist_ok=True)
+    (copy / "blend" / "__pycache__" / "compose.cpython-311.pyc").write_bytes(b"bytecode")  # written by imports
+    assert source_digest(copy) == source_digest()
+    module = copy / "blend" / "compose.py"
+    module.write_text(module.read_text() + "\n")
+    edited = source_digest(copy)
+    assert edited != source_digest()
+    module.rename(copy / "blend" / "composed.py")  # the same bytes under another name
+    assert source_digest(copy) not in (source_digest(), edited)
 
 
 def test_convert_movie_to_acescg_exr_plates(tmp_path: Path, movie: Path) -> None:

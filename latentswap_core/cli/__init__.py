@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from latentswap_core import __version__
 from latentswap_core.cli import (
     catalog,
     clean,
@@ -31,6 +30,7 @@ from latentswap_core.cli import (
     train,
     train_mask,
 )
+from latentswap_core.engine_id import version_line
 from latentswap_core.errors import LatentSwapError
 from latentswap_core.io.output_files import missing_folders, remove_empty_folders
 from latentswap_core.progress import emit_json
@@ -69,6 +69,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"latentswap: error: {' '.join(message.split())} (see {self.prog} --help)\n")
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the digest is computed only when asked for, not for every command."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        print(version_line())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="latentswap",
@@ -76,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"latentswap {__version__}")
+    parser.add_argument("--version", action=_VersionAction, help="show the version and the engine's digest "
+                        "(of its installed files: the Nuke gizmo keys its cache with it) and exit")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks of errors")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for module in COMMANDS:

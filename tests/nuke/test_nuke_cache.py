@@ -8,6 +8,7 @@ and the default folder sits beside the script, one per node, surviving a version
 
 from __future__ import annotations
 
+import json
 import os
 import runpy
 import sys
@@ -27,11 +28,14 @@ def nuke(fake_nuke, tmp_path):  # noqa: F811
     return fake_nuke
 
 
-def frame_writing_engine(folder: Path) -> Path:
-    """An engine that writes an empty file for each frame of ``-o PATTERN --frames A-B`` and succeeds."""
+def frame_writing_engine(folder: Path, version: str | None = None) -> Path:
+    """An engine that writes an empty file for each frame of ``-o PATTERN --frames A-B`` and succeeds; asked
+    ``--version``, it prints ``version`` (None: it fails, as an engine too old to answer or a broken one)."""
+    folder.mkdir(parents=True, exist_ok=True)
     engine = folder / "frame_engine"
     engine.write_text(
         f"#!{sys.executable}\nimport sys\nargs = sys.argv[1:]\n"
+        f"if args == ['--version']:\n    sys.exit(print({version!r}) if {version!r} else 1)\n"
         "pattern, frames = args[args.index('-o') + 1], args[args.index('--frames') + 1]\n"
         "first, last = (int(part) for part in frames.split('-'))\n"
         "for frame in range(first, last + 1):\n"
@@ -208,3 +212,57 @@ def test_a_render_node_that_cannot_see_the_model_folder_renders_the_cache(nuke, 
     with pytest.raises(RuntimeError, match=r"\(color transfer changed since\)"):
         nuke.execute(write, *FRAMES)
 
+
+
+def test_the_engine_counts_by_what_it_is_not_where_it_is_installed(nuke, tmp_path) -> None:
+    import nuke_plugin.gizmo as gizmo
+
+    node = make_node(nuke, tmp_path, tmp_path / "cache")
+    release = "latentswap 0.1.0 (engine 1111111111111111)"
+    node["engine"].user_set(str(frame_writing_engine(tmp_path / "workstation", release)))
+    node["precompute"].execute()
+    rendered = Path(node["cache_folder"].value())
+    assert json.loads((rendered / "settings.json").read_text())["engine"] == release
+    assert node["status"].value() == "cache ready: 1001-1004"
+    site = frame_writing_engine(tmp_path / "site", release)  # the same engine, installed for the whole site
+    node["engine"].user_set(str(site))
+    assert node["status"].value() == "cache ready: 1001-1004"
+    assert Path(node["cache_folder"].value()) == rendered
+
+    installed = site.stat()
+    frame_writing_engine(tmp_path / "site", "latentswap 0.1.0 (engine 2222222222222222)")  # reinstalled in place
+    os.utime(site, ns=(installed.st_atime_ns, installed.st_mtime_ns + 10**10))  # pip runs seconds later
+    gizmo.update_status(node)
+    assert node["status"].value() == "cache stale (engine changed): press Precompute"
+    write = nuke.nodes.Write(file=str(tmp_path / "comp.####.exr"), name="Write1")
+    write.setInput(0, node)
+    with pytest.raises(RuntimeError, match=r"\(engine changed since\)"):  # it would render other pixels
+        nuke.execute(write, *FRAMES)
+    node["precompute"].execute()
+    assert node["status"].value() == "cache ready: 1001-1004" and Path(node["cache_folder"].value()) != rendered
+    nuke.execute(write, *FRAMES)
+    assert nuke.executed == [("Write1", 1001, 1004, 1)]
+
+
+def test_a_render_node_without_an_engine_renders_the_cache(nuke, tmp_path, monkeypatch) -> None:
+    """A farm node that only reads caches may have no engine, or one that does not answer: the cache's word stands."""
+    import nuke_plugin.gizmo as gizmo
+
+    node = make_node(nuke, tmp_path, tmp_path / "cache")
+    node["engine"].user_set(str(frame_writing_engine(tmp_path / "workstation", "latentswap 0.1.0 (engine 1)")))
+    node["precompute"].execute()
+    write = nuke.nodes.Write(file=str(tmp_path / "comp.####.exr"), name="Write1")
+    write.setInput(0, node)
+    node["engine"].setValue(str(frame_writing_engine(tmp_path / "farm")))  # an engine that does not say what it is
+    gizmo.update_status(node)
+    assert node["status"].value() == "cache ready: 1001-1004"
+    nuke.execute(write, *FRAMES)
+    node["engine"].setValue("")
+    for name in ("LATENTSWAP_CLI", "LATENTSWAP_PYTHON"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(gizmo.engine, "SETTINGS_PATH", str(tmp_path / "no_settings.json"))
+    monkeypatch.setattr(gizmo.engine, "default_plugin_root", lambda: str(tmp_path / "no_plugin"))
+    with pytest.raises(gizmo.engine.EngineError):
+        gizmo.engine.find_engine()
+    nuke.execute(write, *FRAMES)
+    assert nuke.executed == [("Write1", 1001, 1004, 1)] * 2
