@@ -26,12 +26,13 @@ from latentswap_core.train.occlusion_trainer import (
     augment,
     labelled_crops,
     occlusion_loss,
+    paste_occluders,
     train_occlusion,
 )
 
 TRAIN, HELD_OUT = (99, 131, 147, 171, 195), (115, 139, 163, 187, 203)
 STEPS = 300
-MIN_KEPT, MIN_COVERED = 0.75, 0.95  # 300 steps; the benchmark's 3 minutes: see docs/swap.md
+MIN_KEPT, MIN_COVERED = 0.85, 0.95  # 300 steps: 91 % and 99 % (78 % kept without pasted occluders); docs/swap.md
 
 
 def test_augmentation_moves_the_matte_with_the_face() -> None:
@@ -47,6 +48,20 @@ def test_augmentation_moves_the_matte_with_the_face() -> None:
         assert (red[i] == inside).float().mean() > 0.97
     assert float(occlusion_loss(torch.full_like(matte, -10.0), matte)) > float(
         occlusion_loss((matte - 0.5) * 20, matte))
+
+
+def test_a_pasted_occluder_brings_its_matte() -> None:
+    generator = torch.Generator().manual_seed(0)
+    crops = torch.zeros(8, 3, 64, 64)
+    crops[:, 1] = 0.5  # green faces
+    crops[:, 0, 20:40, 10:30] = 1.0  # each with a red occluder, and its matte exactly under it
+    mattes = crops[:, :1].clone()
+    rgb, matte = paste_occluders(crops, mattes, generator, chance=1.0)
+    red = rgb[:, 0] > 0.5
+    assert (matte >= mattes).all() and float(matte.sum()) > 1.5 * float(mattes.sum())  # another occluder, moved
+    for i in range(8):
+        assert (red[i] == (matte[i, 0] > 0.5)).float().mean() > 0.97
+    assert torch.equal(paste_occluders(crops, mattes, generator, chance=0.0)[1], mattes)
 
 
 @pytest.mark.slow
