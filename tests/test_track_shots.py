@@ -22,6 +22,7 @@ from latentswap_core.track import (
     smooth_shot,
     track_source,
 )
+from latentswap_core.track.second_detector import SecondDetectorOptions
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +32,10 @@ def detector() -> FaceDetector:
 
 
 def track_raw(shot: shots.Shot, detector: FaceDetector) -> ShotTrack:
-    """The shot tracked without smoothing (smooth it with ``smooth_shot``)."""
-    options = TrackOptions(smooth=SmoothOptions(enabled=False))
+    """The shot tracked without smoothing (smooth it with ``smooth_shot``), by the mesh alone: the second detector
+    (dlib's CNN, for profiles and small faces; tests/test_track_clip.py) adds nothing to these frontal 300 px faces
+    but a second a run."""
+    options = TrackOptions(smooth=SmoothOptions(enabled=False), second=SecondDetectorOptions(enabled=False))
     with ShotTracker(options, detector=detector) as tracker:
         for t, frame in enumerate(shot.frames):
             tracker.add(1001 + t, frame)
