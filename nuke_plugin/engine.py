@@ -9,7 +9,6 @@ with SIGTERM, which the CLI unwinds like Ctrl-C (exit 130, no partial files). No
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -26,7 +25,7 @@ _KEPT_STDERR_LINES = 200
 _KEPT_LOG_LINES = 1000
 # Set by Nuke for its own Python; a child Python (the engine's venv) must not inherit them.
 _NUKE_PYTHON_VARIABLES = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONEXECUTABLE")
-IDENTITY_TIMEOUT = 60.0  # seconds for ``latentswap --version``: it imports the CLI (about 1 s on a workstation)
+IDENTITY_TIMEOUT = 20.0  # seconds for ``latentswap --version`` (it loads no command module: about 0.3 s)
 
 
 class EngineError(Exception):
@@ -105,14 +104,27 @@ def _prefix(path):
     return [path]
 
 
-def engine_identity(prefix):
+def engine_identity(prefix, ask_again=False):
     """What the engine run by ``prefix`` says it is, or "" where it does not run or answer so: ``latentswap
     --version``, "latentswap 0.1.0 (engine 3f1c09a2b4d5e6f7)", the digest being of its installed files.
 
-    Asked once per engine file as it stands (its size and time: a reinstall rewrites the ``latentswap`` executable,
-    and the next call asks again). An engine run as ``python -m latentswap_core`` and reinstalled under the same
-    Python is seen anew when Nuke restarts."""
-    return _identity(tuple(prefix), tuple(_file_stamp(part) for part in prefix))
+    An answer is kept for the engine file as it stands (its size and time: a reinstall rewrites the ``latentswap``
+    executable, and the next call asks again); ``ask_again`` asks anyway (Precompute does: an editable install or
+    a ``python -m latentswap_core`` engine changes without its executable changing). No answer is kept."""
+    key = (tuple(prefix), tuple(_file_stamp(part) for part in prefix))
+    if ask_again or key not in _IDENTITIES:
+        identity = _ask_identity(prefix)
+        if not identity:
+            _IDENTITIES.pop(key, None)
+            return ""
+        if len(_IDENTITIES) >= _KEPT_IDENTITIES:
+            _IDENTITIES.clear()
+        _IDENTITIES[key] = identity
+    return _IDENTITIES[key]
+
+
+_IDENTITIES: dict[tuple[tuple[str, ...], tuple[object, ...]], str] = {}  # (prefix, file stamps) -> identity
+_KEPT_IDENTITIES = 32
 
 
 def _file_stamp(path):
@@ -123,8 +135,7 @@ def _file_stamp(path):
     return status.st_size, status.st_mtime_ns
 
 
-@functools.lru_cache(maxsize=32)
-def _identity(prefix, stamps):  # stamps: only part of the cache's key
+def _ask_identity(prefix):
     try:
         answer = subprocess.run(list(prefix) + ["--version"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, env=child_environment(), timeout=IDENTITY_TIMEOUT,

@@ -452,6 +452,9 @@ def write_edited_track(node):
 
 def _precompute(node, first, last, on_done):
     prefix = _engine_prefix(node)
+    if not engine.engine_identity(prefix, ask_again=True):  # the cache is keyed by it; and cache_settings reads it
+        raise PluginError(f"{node.name()}: the engine {' '.join(prefix)} does not answer `--version`: point the "
+                          "engine knob at the latentswap executable, or reinstall it (make install)")
     first, last = frame_range(node, first, last)
     cache_dir(node)  # checks the knobs before any rendering
     swap_arguments(node, "", first, last)

@@ -11,7 +11,7 @@ ENGINE = REPO / "latentswap_core"
 # docs/architecture.md's layers, lowest first: a unit imports only from lower layers (and from itself).
 LAYERS = (
     ("errors", "heap"),
-    ("geometry", "devices", "progress", "pretrained_search", "face_selection", "identity", "lazy"),
+    ("geometry", "devices", "progress", "pretrained_search", "face_selection", "identity", "lazy", "engine_id"),
     ("io",),
     ("color", "align"),
     ("track", "blend", "faceset", "transcode"),

@@ -60,8 +60,13 @@ def test_the_engine_digest_follows_the_files_not_where_they_are(tmp_path: Path) 
     assert source_digest(copy) == source_digest()
     (copy / "blend" / "__pycache__").mkdir(exist_ok=True)
     (copy / "blend" / "__pycache__" / "compose.cpython-311.pyc").write_bytes(b"bytecode")  # written by imports
+    (copy / "blend" / "compose.py.orig").write_text("an editor's backup")
     assert source_digest(copy) == source_digest()
     module = copy / "blend" / "compose.py"
+    text = module.read_bytes()
+    module.write_bytes(text.replace(b"\n", b"\r\n"))  # a Windows checkout of the same commit
+    assert source_digest(copy) == source_digest()
+    module.write_bytes(text)
     module.write_text(module.read_text() + "\n")
     edited = source_digest(copy)
     assert edited != source_digest()

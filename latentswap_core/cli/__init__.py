@@ -13,29 +13,12 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import NoReturn
 
-from latentswap_core.cli import (
-    catalog,
-    clean,
-    convert,
-    demo,
-    evaluate,
-    export,
-    extract,
-    info,
-    refine,
-    swap,
-    track,
-    train,
-    train_mask,
-)
 from latentswap_core.engine_id import version_line
 from latentswap_core.errors import LatentSwapError
-from latentswap_core.io.output_files import missing_folders, remove_empty_folders
 from latentswap_core.progress import emit_json
-
-COMMANDS = (info, convert, track, extract, catalog, train, train_mask, refine, swap, export, demo, evaluate, clean)
 
 EXAMPLES = """\
 examples:
@@ -69,6 +52,27 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"latentswap: error: {' '.join(message.split())} (see {self.prog} --help)\n")
 
 
+def _commands() -> tuple[ModuleType, ...]:
+    """The command modules, in the order ``--help`` lists them (imported here: ``--version`` needs none of them)."""
+    from latentswap_core.cli import (
+        catalog,
+        clean,
+        convert,
+        demo,
+        evaluate,
+        export,
+        extract,
+        info,
+        refine,
+        swap,
+        track,
+        train,
+        train_mask,
+    )
+
+    return info, convert, track, extract, catalog, train, train_mask, refine, swap, export, demo, evaluate, clean
+
+
 class _VersionAction(argparse.Action):
     """``--version``: the digest is computed only when asked for, not for every command."""
 
@@ -92,12 +96,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "(of its installed files: the Nuke gizmo keys its cache with it) and exit")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks of errors")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for module in COMMANDS:
+    for module in _commands():
         module.add_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if list(sys.argv[1:] if argv is None else argv) == ["--version"]:
+        print(version_line())  # the Nuke plugin asks on its GUI thread: answered before any command module loads
+        return 0
+    from latentswap_core.io.output_files import missing_folders, remove_empty_folders
+
     args = build_parser().parse_args(argv)
     # Farms and the Nuke plugin stop jobs with SIGTERM: unwind like Ctrl-C, so partial files are removed.
     signal.signal(signal.SIGTERM, _raise_interrupt)

@@ -107,7 +107,8 @@ def labelled_crops(plate: FrameSource, track: ShotTrack, mattes: MatteSequence, 
 def paste_occluders(crops: torch.Tensor, mattes: torch.Tensor, generator: torch.Generator,
                     chance: float = PASTE_CHANCE) -> tuple[torch.Tensor, torch.Tensor]:
     """Each crop, with probability ``chance``, gets the occluder of another crop of the batch (its drawn matte's
-    pixels) pasted in front, moved at random (turn +-30 deg, zoom 0.8-1.25, shift +-35 %); the mattes add up."""
+    pixels) pasted in front, moved at random (turn +-30 deg, zoom 0.8-1.25, shift +-17.5 % of the side); the mattes
+    add up."""
     count = crops.shape[0]
     donors = torch.randperm(count, generator=generator)
     angle = (torch.rand(count, generator=generator) * 2 - 1) * 30 * math.pi / 180

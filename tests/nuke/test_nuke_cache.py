@@ -28,18 +28,21 @@ def nuke(fake_nuke, tmp_path):  # noqa: F811
     return fake_nuke
 
 
-def frame_writing_engine(folder: Path, version: str | None = None) -> Path:
+STUB_VERSION = "latentswap 0.1.0 (engine 0123456789abcdef)"
+WRITE_FRAMES = ("pattern, frames = args[args.index('-o') + 1], args[args.index('--frames') + 1]\n"
+                "first, last = (int(part) for part in frames.split('-'))\n"
+                "for frame in range(first, last + 1):\n"
+                "    open(pattern.replace('####', '%04d' % frame), 'w').close()\n")
+
+
+def frame_writing_engine(folder: Path, version: str | None = STUB_VERSION) -> Path:
     """An engine that writes an empty file for each frame of ``-o PATTERN --frames A-B`` and succeeds; asked
-    ``--version``, it prints ``version`` (None: it fails, as an engine too old to answer or a broken one)."""
+    ``--version``, it prints ``version`` (None: it fails, as a broken install would)."""
     folder.mkdir(parents=True, exist_ok=True)
     engine = folder / "frame_engine"
-    engine.write_text(
-        f"#!{sys.executable}\nimport sys\nargs = sys.argv[1:]\n"
-        f"if args == ['--version']:\n    sys.exit(print({version!r}) if {version!r} else 1)\n"
-        "pattern, frames = args[args.index('-o') + 1], args[args.index('--frames') + 1]\n"
-        "first, last = (int(part) for part in frames.split('-'))\n"
-        "for frame in range(first, last + 1):\n"
-        "    open(pattern.replace('####', '%04d' % frame), 'w').close()\n")
+    engine.write_text(f"#!{sys.executable}\nimport sys\nargs = sys.argv[1:]\n"
+                      f"if args == ['--version']:\n    sys.exit(print({version!r}) if {version!r} else 1)\n"
+                      + WRITE_FRAMES)
     engine.chmod(0o755)
     return engine
 
@@ -253,7 +256,7 @@ def test_a_render_node_without_an_engine_renders_the_cache(nuke, tmp_path, monke
     node["precompute"].execute()
     write = nuke.nodes.Write(file=str(tmp_path / "comp.####.exr"), name="Write1")
     write.setInput(0, node)
-    node["engine"].setValue(str(frame_writing_engine(tmp_path / "farm")))  # an engine that does not say what it is
+    node["engine"].setValue(str(frame_writing_engine(tmp_path / "farm", None)))  # one that does not say what it is
     gizmo.update_status(node)
     assert node["status"].value() == "cache ready: 1001-1004"
     nuke.execute(write, *FRAMES)
@@ -266,3 +269,31 @@ def test_a_render_node_without_an_engine_renders_the_cache(nuke, tmp_path, monke
         gizmo.engine.find_engine()
     nuke.execute(write, *FRAMES)
     assert nuke.executed == [("Write1", 1001, 1004, 1)] * 2
+
+
+def test_precompute_asks_the_engine_again_and_refuses_one_that_does_not_answer(nuke, tmp_path) -> None:
+    """An editable install (``make install``) changes with a ``git pull`` while its executable stays as it was."""
+    import nuke_plugin.gizmo as gizmo
+
+    node = make_node(nuke, tmp_path, tmp_path / "cache")
+    answer = tmp_path / "digest.txt"
+    answer.write_text("latentswap 0.1.0 (engine 1111111111111111)")
+    editable = tmp_path / "editable" / "latentswap"
+    editable.parent.mkdir()
+    editable.write_text(f"#!{sys.executable}\nimport sys\nargs = sys.argv[1:]\nif args == ['--version']:\n"
+                        f"    sys.exit(print(open({str(answer)!r}).read()))\n" + WRITE_FRAMES)
+    editable.chmod(0o755)
+    node["engine"].user_set(str(editable))
+    node["precompute"].execute()
+    first = Path(node["cache_folder"].value())
+    assert node["status"].value() == "cache ready: 1001-1004"
+    answer.write_text("latentswap 0.1.0 (engine 2222222222222222)")  # git pull: the same executable, new modules
+    node["precompute"].execute()
+    second = Path(node["cache_folder"].value())
+    assert second != first and json.loads((second / "settings.json").read_text())["engine"].endswith("2222)")
+    assert node["status"].value() == "cache ready: 1001-1004"
+
+    node["engine"].user_set(str(frame_writing_engine(tmp_path / "broken", None)))
+    with pytest.raises(gizmo.PluginError, match=r"LatentSwap1: the engine .*broken/frame_engine does not answer "
+                                                r"`--version`"):
+        node["precompute"].execute()

@@ -331,6 +331,7 @@ def argv_recording_engine(folder: Path) -> tuple[Path, Path]:
     record = folder / "argv.json"
     engine = folder / "recording_engine"
     engine.write_text(f"#!{sys.executable}\nimport json, sys\n"
+                      "if sys.argv[1:] == ['--version']:\n    sys.exit(print('latentswap 0.1.0 (engine 1)'))\n"
                       f"open({str(record)!r}, 'w').write(json.dumps(sys.argv[1:]))\n")
     engine.chmod(0o755)
     return engine, record
