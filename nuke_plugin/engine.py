@@ -108,18 +108,15 @@ def engine_identity(prefix, ask_again=False):
     """What the engine run by ``prefix`` says it is, or "" where it does not run or answer so: ``latentswap
     --version``, "latentswap 0.1.0 (engine 3f1c09a2b4d5e6f7)", the digest being of its installed files.
 
-    An answer is kept for the engine file as it stands (its size and time: a reinstall rewrites the ``latentswap``
-    executable, and the next call asks again); ``ask_again`` asks anyway (Precompute does: an editable install or
-    a ``python -m latentswap_core`` engine changes without its executable changing). No answer is kept."""
+    The answer, or its absence, is kept for the engine file as it stands (its size and time: a reinstall rewrites
+    the ``latentswap`` executable, and the next call asks again), so the status line, updated on every knob change,
+    never waits on a broken engine twice; ``ask_again`` asks anyway (Precompute does: an editable install or a
+    ``python -m latentswap_core`` engine changes without its executable changing, and a failure may have passed)."""
     key = (tuple(prefix), tuple(_file_stamp(part) for part in prefix))
     if ask_again or key not in _IDENTITIES:
-        identity = _ask_identity(prefix)
-        if not identity:
-            _IDENTITIES.pop(key, None)
-            return ""
         if len(_IDENTITIES) >= _KEPT_IDENTITIES:
             _IDENTITIES.clear()
-        _IDENTITIES[key] = identity
+        _IDENTITIES[key] = _ask_identity(prefix)
     return _IDENTITIES[key]
 
 

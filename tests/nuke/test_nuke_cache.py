@@ -277,13 +277,14 @@ def test_precompute_asks_the_engine_again_and_refuses_one_that_does_not_answer(n
 
     node = make_node(nuke, tmp_path, tmp_path / "cache")
     answer = tmp_path / "digest.txt"
-    answer.write_text("latentswap 0.1.0 (engine 1111111111111111)")
     editable = tmp_path / "editable" / "latentswap"
     editable.parent.mkdir()
     editable.write_text(f"#!{sys.executable}\nimport sys\nargs = sys.argv[1:]\nif args == ['--version']:\n"
                         f"    sys.exit(print(open({str(answer)!r}).read()))\n" + WRITE_FRAMES)
     editable.chmod(0o755)
-    node["engine"].user_set(str(editable))
+    node["engine"].user_set(str(editable))  # the status line asks: no answer yet (a share still mounting)
+    assert gizmo.engine.engine_identity([str(editable)]) == ""
+    answer.write_text("latentswap 0.1.0 (engine 1111111111111111)")
     node["precompute"].execute()
     first = Path(node["cache_folder"].value())
     assert node["status"].value() == "cache ready: 1001-1004"
