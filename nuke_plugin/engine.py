@@ -17,6 +17,8 @@ import subprocess
 import sys
 import threading
 
+from nuke_plugin import cache
+
 SETTINGS_PATH = os.path.join("~", ".latentswap", "nuke.json")
 CANCELLED_EXIT_CODE = 130
 _PYTHON_NAME = re.compile(r"^python[0-9.]*w?(\.exe)?$", re.IGNORECASE)
@@ -108,11 +110,11 @@ def engine_identity(prefix, ask_again=False):
     """What the engine run by ``prefix`` says it is, or "" where it does not run or answer so: ``latentswap
     --version``, "latentswap 0.1.0 (engine 3f1c09a2b4d5e6f7)", the digest being of its installed files.
 
-    The answer, or its absence, is kept for the engine file as it stands (its size and time: a reinstall rewrites
-    the ``latentswap`` executable, and the next call asks again), so the status line, updated on every knob change,
-    never waits on a broken engine twice; ``ask_again`` asks anyway (Precompute does: an editable install or a
+    The answer, or its absence, is kept for the engine file as it stands (``cache.file_stamp``: a reinstall
+    rewrites the ``latentswap`` executable, and the next call asks again), so the status line, updated on every knob
+    change, never waits on a broken engine twice; ``ask_again`` asks anyway (Precompute does: an editable install or a
     ``python -m latentswap_core`` engine changes without its executable changing, and a failure may have passed)."""
-    key = (tuple(prefix), tuple(_file_stamp(part) for part in prefix))
+    key = (tuple(prefix), tuple(tuple(cache.file_stamp(part) or ()) for part in prefix))
     if ask_again or key not in _IDENTITIES:
         if len(_IDENTITIES) >= _KEPT_IDENTITIES:
             _IDENTITIES.clear()
@@ -120,16 +122,8 @@ def engine_identity(prefix, ask_again=False):
     return _IDENTITIES[key]
 
 
-_IDENTITIES: dict[tuple[tuple[str, ...], tuple[object, ...]], str] = {}  # (prefix, file stamps) -> identity
+_IDENTITIES: dict[tuple[tuple[str, ...], tuple[tuple[int, ...], ...]], str] = {}  # (prefix, stamps) -> identity
 _KEPT_IDENTITIES = 32
-
-
-def _file_stamp(path):
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None
-    return status.st_size, status.st_mtime_ns
 
 
 def _ask_identity(prefix):

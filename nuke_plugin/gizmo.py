@@ -138,6 +138,12 @@ def engine_identity(node):
     return engine.engine_identity(prefix)
 
 
+def with_unseen_settings(settings, rendered, names=UNSEEN_ON_A_FARM):
+    """A copy of ``settings`` where those of ``names`` that this machine cannot see (empty) take a cache's
+    ``rendered`` record of them."""
+    return dict(settings, **{name: rendered[name] for name in names if not settings.get(name) and rendered.get(name)})
+
+
 def plate_identity(node):
     """What the plate input is, for the cache key: the upstream Read's knobs that choose its pixels, or the name
     of the node feeding the gizmo."""
@@ -225,7 +231,7 @@ def cache_status(node, settings=None):
     settings = cache_settings(node) if settings is None else settings
     shown = str(node["cache_folder"].value()).strip()
     if not settings.get("engine") and shown:  # no engine answers here: the shown cache's record of it stands
-        settings = dict(settings, engine=(cache.read_settings(shown) or {}).get("engine", ""))
+        settings = with_unseen_settings(settings, cache.read_settings(shown) or {}, ("engine",))
     current = keyed_cache_folder(node, settings)
     total = last - first + 1
     missing = missing_cache_frames(node, first, last, current)
@@ -560,9 +566,7 @@ def before_frame_render():
         update_status(node, settings=settings)  # reads the cache of the current settings where one exists
         shown = str(node["cache_folder"].value()).strip()
         rendered = (cache.read_settings(shown) or {}) if shown else {}
-        for name in UNSEEN_ON_A_FARM:  # a render node that cannot see the model folder takes the cache's word
-            if not settings.get(name) and rendered.get(name):
-                settings[name] = rendered[name]
+        settings = with_unseen_settings(settings, rendered)  # e.g. a render node without the model folder
         current = keyed_cache_folder(node, settings)
         if shown and current and os.path.normpath(shown) != os.path.normpath(current):
             changed = cache.changed_settings(rendered, settings)
