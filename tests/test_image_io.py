@@ -134,3 +134,38 @@ def test_corrupt_truncated_and_missing_files_name_the_file(tmp_path: Path, face_
         with pytest.raises(ImageError, match=pattern) as error:
             read_image(tmp_path / name)
         assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_a_banded_image_writes_the_same_file_as_the_whole_image_a_band_at_a_time(tmp_path: Path, face_photo,
+                                                                                  dtype) -> None:
+    from latentswap_core.io import BandedImage
+    from latentswap_core.io.image import BAND_ROWS
+
+    photo = np.concatenate([face_photo] * 3, axis=0)  # taller than two bands, not a whole number of them
+    pixels = np.stack([photo[..., i % 3].astype(np.float32) / 255.0 * (1 + i) for i in range(5)], axis=-1)
+    pixels = pixels.astype(dtype)
+    assert pixels.shape[0] % BAND_ROWS and pixels.shape[0] > 2 * BAND_ROWS
+    channels = ("R", "G", "B", "A", "depth.Z")
+    framing = {"origin": (-7, -13), "display_window": (0, 0, pixels.shape[1] - 20, pixels.shape[0] - 30),
+               "metadata": {"latentswap/model_id": "0123456789abcdef", "compression": "zips"}}
+    whole = Image(pixels, channels, **framing)
+    asked: list[tuple[int, int]] = []
+
+    def rows(top: int, bottom: int) -> np.ndarray:
+        asked.append((top, bottom))
+        return pixels[top:bottom]
+
+    write_image(tmp_path / "whole.exr", whole)
+    write_image(tmp_path / "banded.exr", BandedImage(pixels.shape[1], pixels.shape[0], channels, dtype, rows,
+                                                     **framing))
+    assert asked[0][0] == 0 and asked[-1][1] == pixels.shape[0]
+    assert all(bottom - top <= BAND_ROWS and top == before for (top, bottom), (_, before)
+               in zip(asked[1:], asked, strict=False))
+    a, b = read_image(tmp_path / "whole.exr"), read_image(tmp_path / "banded.exr")
+    assert same_bits(a.pixels, b.pixels) and same_bits(b.pixels, pixels)
+    assert (a.channels, a.origin, a.display_window) == (b.channels, b.origin, b.display_window)
+    assert (b.origin, b.display_window) == (framing["origin"], framing["display_window"])
+    unstamped = {"DateTime", "oiio:SourcePath"}
+    assert {k: v for k, v in a.metadata.items() if k not in unstamped} == \
+        {k: v for k, v in b.metadata.items() if k not in unstamped}

@@ -12,7 +12,7 @@ import os
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +46,9 @@ EXR_COMPRESSIONS = ("none", "rle", "zips", "zip", "piz", "pxr24", "b44", "b44a",
 DEFAULT_COMPRESSION = "zips"  # what Nuke's Write gives an EXR unless told otherwise: "Zip (1 scanline)"
 _COMPRESSION_LEVELS = {"zip": (1, 9), "zips": (1, 9), "dwaa": (1, 10000), "dwab": (1, 10000)}
 _FORMAT_KEYS = {"compression", "oiio:BitsPerSample", "oiio:ColorSpace", "oiio:subimages", "oiio:RowsPerChunk"}
+# Rows a BandedImage makes at a time: a multiple of every EXR compression's block (zip 16, piz and dwaa 32, dwab
+# 256 lines), a few MB at 4K even with a dozen channels.
+BAND_ROWS = 256
 
 
 @dataclass
@@ -90,9 +93,7 @@ class Image:
     @property
     def display_box(self) -> tuple[int, int, int, int]:
         """The display window (x, y, width, height) in plate pixels; without one, the data window is the display."""
-        if self.display_window is None:
-            return (self.origin[0], self.origin[1], self.width, self.height)
-        return self.display_window
+        return _display_box(self.origin, self.width, self.height, self.display_window)
 
     @property
     def data_offset(self) -> tuple[int, int]:
@@ -115,6 +116,36 @@ class Image:
     def rgb_float(self) -> np.ndarray:
         """R, G, B (grey replicated) as float32; integers scaled to [0, 1]."""
         return to_float32(self.pixels[:, :, self.rgb_indices()])
+
+
+@dataclass(frozen=True)
+class BandedImage:
+    """An image to write that is made a band of rows at a time as it is written, so that it is never whole in
+    memory (a 4K frame of a dozen half channels is 200 MB). ``rows(y0, y1)`` gives data-window rows ``y0`` to
+    ``y1`` (half-open) as (y1 - y0) x width x channels of ``dtype``; the rest is as ``Image``."""
+
+    width: int
+    height: int
+    channels: tuple[str, ...]
+    dtype: type
+    rows: Callable[[int, int], np.ndarray]
+    origin: tuple[int, int] = (0, 0)
+    display_window: tuple[int, int, int, int] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    channel_formats: tuple[str, ...] = ()
+
+    @property
+    def pixel_type(self) -> str:
+        return _DTYPE_TO_PIXEL_TYPE[np.dtype(self.dtype).name]
+
+    @property
+    def display_box(self) -> tuple[int, int, int, int]:
+        return _display_box(self.origin, self.width, self.height, self.display_window)
+
+
+def _display_box(origin: tuple[int, int], width: int, height: int,
+                 display_window: tuple[int, int, int, int] | None) -> tuple[int, int, int, int]:
+    return (origin[0], origin[1], width, height) if display_window is None else display_window
 
 
 def to_float32(pixels: np.ndarray) -> np.ndarray:
@@ -277,11 +308,12 @@ def held_c_stderr(hold: bool = True) -> Iterator[list[str]]:
 
 def write_image(
     path: str | os.PathLike[str],
-    image: Image,
+    image: Image | BandedImage,
     pixel_type: str | None = None,
     compression: str | None = None,
 ) -> None:
-    """Write ``image`` atomically; ``pixel_type`` defaults to the image's own where the format stores it."""
+    """Write ``image`` atomically; ``pixel_type`` defaults to the image's own where the format stores it. A
+    ``BandedImage`` is made and written ``BAND_ROWS`` rows at a time; the file is the same."""
     path = Path(path)
     writer = oiio.ImageOutput.create(str(path))
     if writer is None:
@@ -302,11 +334,28 @@ def write_image(
     with atomic_path(path) as temporary:
         if not writer.open(str(temporary), spec):
             raise ImageError(f"{path}: cannot write ({_oiio_message(writer.geterror())})")
-        ok = writer.write_image(np.ascontiguousarray(image.pixels))
+        if isinstance(image, BandedImage):
+            ok = _write_bands(writer, image)
+        else:
+            ok = writer.write_image(np.ascontiguousarray(image.pixels))
         ok = writer.close() and ok
         if not ok:
             raise ImageError(f"{path}: writing failed ({_oiio_message(writer.geterror())}); check disk space "
                              "and permissions")
+
+
+def _write_bands(writer: oiio.ImageOutput, image: BandedImage) -> bool:
+    top = image.origin[1]
+    for y0 in range(0, image.height, BAND_ROWS):
+        y1 = min(y0 + BAND_ROWS, image.height)
+        band = np.ascontiguousarray(image.rows(y0, y1))
+        # OpenImageIO reads as many bytes as the rows should hold, whatever the array holds
+        if band.shape != (y1 - y0, image.width, len(image.channels)) or band.dtype != image.dtype:
+            raise ValueError(f"rows {y0}-{y1} came as {band.shape} {band.dtype}, not "
+                             f"{(y1 - y0, image.width, len(image.channels))} {np.dtype(image.dtype)}")
+        if not writer.write_scanlines(top + y0, top + y1, 0, band):
+            return False
+    return True
 
 
 def check_exr_compression(compression: str) -> str:
@@ -341,7 +390,7 @@ def _stored_or_default(preferred: str, stored: tuple[str, ...]) -> str:
     return preferred if preferred in stored else stored[0]
 
 
-def _spec_for(image: Image, pixel_type: str, format_name: str, compression: str | None) -> oiio.ImageSpec:
+def _spec_for(image: Image | BandedImage, pixel_type: str, format_name: str, compression: str | None) -> oiio.ImageSpec:
     base_type = "uint16" if pixel_type == "uint10" else pixel_type
     spec = oiio.ImageSpec(image.width, image.height, len(image.channels), base_type)
     spec.channelnames = image.channels
