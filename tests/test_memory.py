@@ -43,3 +43,42 @@ def test_converting_more_frames_takes_no_more_memory(long_plate: str, tmp_path: 
         assert done.returncode == 0, done.stderr
         assert len(list(output.glob("proxy.*.jpg"))) == count
     assert peaks[FRAMES] - peaks[8] < 2 * FRAME_MIB, peaks  # a frame kept per frame would add 40 x 8 MiB
+
+
+def test_a_swap_of_large_frames_holds_a_few_of_them_between_reading_and_writing(
+        tiny_model: Path, tiny_plate: Path, shared_models: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frames as large as the budget for held plates (as 4K frames nearly are): the read-ahead, the model's batch
+    and the writers' queue each hold one, not four (4K: 2.0 -> 1.2 GB peak, benchmarks/memory_4k.py)."""
+    from latentswap_core.io import open_source
+    from latentswap_core.swap import render
+    from latentswap_core.swap.swapper import Swapper
+    from latentswap_core.track import TrackOptions, track_source
+    from latentswap_core.track.second_detector import SecondDetectorOptions
+
+    count = 12
+    (tmp_path / "plate").mkdir()
+    for index in range(count):  # the four frames over and over
+        os.link(str(tiny_plate).replace("####", str(1001 + index % 4)), tmp_path / "plate" / f"p.{1001 + index}.exr")
+    frames = list(range(1001, 1001 + count))
+    swapper = Swapper(tiny_model, "cpu")
+    source = open_source(str(tmp_path / "plate" / "p.####.exr"), frames)
+    track = track_source(source, TrackOptions(face_type=swapper.card.face_type,
+                                              second=SecondDetectorOptions(enabled=False)))
+    monkeypatch.setattr(render, "HELD_BYTES", source.read(1001).pixels.nbytes)
+    alive, most = set(), [0]
+    reading = source.read
+
+    def read(frame: int):
+        alive.add(frame)
+        most[0] = max(most[0], len(alive))
+        return reading(frame)
+
+    monkeypatch.setattr(source, "read", read)
+    options = render.RenderOptions(batch=4, workers=2)
+    report = render.render_shot(source, str(tmp_path / "out" / "s.####.exr"), swapper, track, options,
+                                on_frame=lambda frame, faces, kept: alive.discard(frame))
+    source.close()
+    assert report.written == frames and report.faces_swapped == count - count // 4
+    # one read ahead, one being aligned into its batch, and the writers' (two working, two waiting, one submitted)
+    assert most[0] <= 2 + 2 * options.workers + 1, most[0]

@@ -66,7 +66,11 @@ if TYPE_CHECKING:  # torch-backed: the command line imports this module's option
     from latentswap_core.refine.apply import Refiner
     from latentswap_core.swap.occlusion import OcclusionMasker
 
-READ_AHEAD = 4  # frames read before the model needs them
+READ_AHEAD = 4  # frames read before the model needs them, at most
+# Plates held between the reader and the writers are also bounded by their bytes: 4K frames (68 MB in half RGBA)
+# otherwise sat 4 to a read-ahead queue, 4 to a model batch and 4 to the writers' queue, 1.7 GB in all; at 4K the
+# model is 1-2 % of a frame, so fewer frames per model call cost it nothing. Each queue holds at least one frame.
+HELD_BYTES = 128 * 2**20
 MASK_SOURCES = ("landmarks", "model", "both", "occlusion")
 
 
@@ -258,7 +262,7 @@ def render_shot(source: FrameSource, output: str, swapper: FaceSwapper, track: S
         pending: list[tuple[_Frame, Future[None]]] = []
 
         def drain(limit: int) -> None:
-            while len(pending) > limit:
+            while len(pending) > limit or (len(pending) > options.workers and plate_bytes(pending) > HELD_BYTES):
                 frame, future = pending.pop(0)
                 future.result()
                 report.written.append(frame.number)
@@ -282,6 +286,11 @@ def render_shot(source: FrameSource, output: str, swapper: FaceSwapper, track: S
             raise
     report.wall_seconds = time.perf_counter() - started
     return report
+
+
+def plate_bytes(frames: list[tuple[_Frame, Future[None]]]) -> int:
+    """The bytes of the plates of ``frames`` waiting for a writer."""
+    return sum(frame.image.pixels.nbytes for frame, _ in frames)
 
 
 def filled_batch(faces: list[np.ndarray], size: int) -> np.ndarray:
@@ -324,16 +333,15 @@ def _read_ahead(reader: ThreadPoolExecutor, source: FrameSource, frames: list[in
 
     queue: list[Future[tuple[int, Image, float]]] = []
     upcoming = iter(frames)
-    for frame in upcoming:
-        queue.append(reader.submit(read, frame))
-        if len(queue) >= READ_AHEAD:
-            break
-    while queue:
+    depth = 1  # until the first frame tells how large frames are
+    while True:
+        while len(queue) < depth and (following := next(upcoming, None)) is not None:
+            queue.append(reader.submit(read, following))
+        if not queue:
+            return
         frame, image, seconds = queue.pop(0).result()
         report.stage_seconds["read"] += seconds
-        following = next(upcoming, None)
-        if following is not None:
-            queue.append(reader.submit(read, following))
+        depth = max(1, min(READ_AHEAD, HELD_BYTES // max(1, image.pixels.nbytes)))
         yield frame, image
 
 
@@ -364,16 +372,18 @@ class _Renderer:
                 self.metadata["latentswap/refiner"] = _relative(refiner.folder, output_folder)
 
     def batches(self, frames: Iterator[tuple[int, Image]]) -> Iterator[list[_Frame]]:
-        """Frames grouped so that each group holds at least ``batch`` faces (or is the last)."""
+        """Frames grouped so that each group holds at least ``batch`` faces or ``HELD_BYTES`` of plates (or is the
+        last)."""
         group: list[_Frame] = []
-        count = 0
+        count = size = 0
         for number, image in frames:
             with self._stage("align"), self._naming(number):
                 group.append(self._align(number, image))
             count += len(group[-1].faces)
-            if count >= self.options.batch:
+            size += image.pixels.nbytes
+            if count >= self.options.batch or size >= HELD_BYTES:
                 yield group
-                group, count = [], 0
+                group, count, size = [], 0, 0
         if group:
             yield group
 
