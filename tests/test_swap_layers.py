@@ -43,3 +43,28 @@ def test_the_full_frame_layers_are_the_plate_with_the_faces_in_their_box(tmp_pat
     assert (result.origin, result.display_window) == (plate.origin, plate.display_window)
     assert result.pixels.dtype == dtype and result.pixels.tobytes() == expected.tobytes()
     assert result.metadata["latentswap/faces"] == "1"
+
+
+@pytest.mark.parametrize("with_faces", [True, False])
+def test_a_grey_integer_plate_without_alpha_gives_grey_rgb_an_opaque_alpha_and_its_faces(tmp_path: Path,
+                                                                                        with_faces: bool) -> None:
+    rng = np.random.default_rng(5)
+    height, width = BAND_ROWS + 20, 16
+    plate = Image(rng.integers(0, 65535, (height, width, 1), dtype=np.uint16), ("Y",))
+    y0, y1, x0, x1 = BAND_ROWS - 5, BAND_ROWS + 5, 2, 9
+    faces = FacesInBox((y0, y1, x0, x1), rng.random((10, 7, 3), np.float32), rng.random((10, 7, 4), np.float32)) \
+        if with_faces else None
+
+    grey = (plate.pixels[:, :, 0].astype(np.float32) / 65535).astype(np.float16)
+    expected = np.zeros((height, width, 4 + len(FACE_CHANNELS)), np.float16)
+    expected[:, :, :3] = grey[:, :, None]
+    expected[:, :, 3] = 1.0
+    if faces is not None:
+        expected[y0:y1, x0:x1, :3] = faces.comp
+        expected[y0:y1, x0:x1, 4:8] = faces.face  # no grain measured: its layer stays 0
+        expected[y0:y1, x0:x1, 11] = faces.face[:, :, 3]
+
+    write_image(tmp_path / "out.exr", frame_layers(plate, faces, "all", "half", {}))
+    result = read_image(tmp_path / "out.exr")
+    assert result.channels == ("R", "G", "B", "A", *FACE_CHANNELS)
+    assert result.pixels.tobytes() == expected.tobytes()

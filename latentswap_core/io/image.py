@@ -334,10 +334,14 @@ def write_image(
     with atomic_path(path) as temporary:
         if not writer.open(str(temporary), spec):
             raise ImageError(f"{path}: cannot write ({_oiio_message(writer.geterror())})")
-        if isinstance(image, BandedImage):
-            ok = _write_bands(writer, image)
-        else:
-            ok = writer.write_image(np.ascontiguousarray(image.pixels))
+        try:
+            if isinstance(image, BandedImage):
+                ok = _write_bands(writer, image)
+            else:
+                ok = writer.write_image(np.ascontiguousarray(image.pixels))
+        except BaseException:
+            writer.close()  # the temporary file is removed next, which Windows refuses while it is open
+            raise
         ok = writer.close() and ok
         if not ok:
             raise ImageError(f"{path}: writing failed ({_oiio_message(writer.geterror())}); check disk space "
@@ -345,7 +349,7 @@ def write_image(
 
 
 def _write_bands(writer: oiio.ImageOutput, image: BandedImage) -> bool:
-    top = image.origin[1]
+    top = writer.spec().y  # the file's first row: TIFF, for one, has no negative data window and starts at 0
     for y0 in range(0, image.height, BAND_ROWS):
         y1 = min(y0 + BAND_ROWS, image.height)
         band = np.ascontiguousarray(image.rows(y0, y1))

@@ -333,15 +333,16 @@ def _read_ahead(reader: ThreadPoolExecutor, source: FrameSource, frames: list[in
 
     queue: list[Future[tuple[int, Image, float]]] = []
     upcoming = iter(frames)
-    depth = 1  # until the first frame tells how large frames are
-    while True:
+
+    def read_ahead(depth: int) -> None:
         while len(queue) < depth and (following := next(upcoming, None)) is not None:
             queue.append(reader.submit(read, following))
-        if not queue:
-            return
+
+    read_ahead(1)  # until the first frame tells how large frames are
+    while queue:
         frame, image, seconds = queue.pop(0).result()
         report.stage_seconds["read"] += seconds
-        depth = max(1, min(READ_AHEAD, HELD_BYTES // max(1, image.pixels.nbytes)))
+        read_ahead(max(1, min(READ_AHEAD, HELD_BYTES // max(1, image.pixels.nbytes))))  # read while this is used
         yield frame, image
 
 
