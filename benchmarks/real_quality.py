@@ -15,8 +15,8 @@ face's own (``latentswap_core.evaluate.metrics.grid_energy``; 1: no grid added).
 swap's mean Laplacian in the face over the plate's (1: as sharp, below 1: blurred). Each case also writes a contact
 sheet: plate | swap | 4x difference, for eight frames spread over the swapped range.
 
-``--variants`` trains the self case once per training recipe (``VARIANTS``: extra ``train`` arguments) at the same
-budget; ``--refine DIR`` adds the self case swapped again through a refiner.
+``--variants`` trains the self and cross cases once per training recipe (``VARIANTS``: extra ``train`` arguments)
+at the same budget; ``--refine DIR`` adds the self case swapped again through a refiner.
 
 On a machine without the face detector (mediapipe) or dlib, such as an offline GPU machine: ``--tracks DIR`` reuses
 the clip's track file kept there by an earlier run, and ``--train-only`` trains the models and stops; the same
@@ -348,7 +348,7 @@ def main() -> int:
     parser.add_argument("--cases", default="self,cross,occlusion", help="any of self, cross, occlusion")
     parser.add_argument("--mask-minutes", type=float, default=3.0, help="training budget of the occlusion model")
     parser.add_argument("--variants", default="default",
-                        help=f"training recipes for the self case: {', '.join(VARIANTS)}")
+                        help=f"training recipes for the self and cross cases: {', '.join(VARIANTS)}")
     parser.add_argument("--refine", metavar="REFINER_DIR", help="also swap the self case through this refiner")
     parser.add_argument("--refine-minutes", type=float,
                         help="train a refiner for the self case's first variant this long, and swap through it")
@@ -393,10 +393,11 @@ def main() -> int:
                                DST_FRAMES, ["--target", sets["singer_a"]], track, person, refine=refiner)
         if "cross" in cases:
             # the singer onto the photos, then the photographed person onto the singer
-            bench.run_case("singer-onto-photos", "default", resolution, cross_minutes, sets["singer_a"],
-                           sets["photos_set"], sets["photos"], None, ["--target", sets["singer_a"]], None, None)
-            bench.run_case("photos-onto-singer", "default", resolution, cross_minutes, sets["photos_set"],
-                           sets["singer_b"], CLIP, DST_FRAMES, ["--target", sets["photos_set"]], track, person)
+            for variant in args.variants.split(","):
+                bench.run_case("singer-onto-photos", variant, resolution, cross_minutes, sets["singer_a"],
+                               sets["photos_set"], sets["photos"], None, ["--target", sets["singer_a"]], None, None)
+                bench.run_case("photos-onto-singer", variant, resolution, cross_minutes, sets["photos_set"],
+                               sets["singer_b"], CLIP, DST_FRAMES, ["--target", sets["photos_set"]], track, person)
         if "occlusion" in cases:  # needs the self case's default model
             if "self" not in cases and not (bench.work / f"model-self-default-{resolution}" / "model").is_dir():
                 sys.exit("the occlusion case swaps with the self case's default model: add --cases self")
