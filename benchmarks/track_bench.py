@@ -9,7 +9,8 @@ does and times each stage:
   detect     face detection: scale-down + full-range BlazeFace on the frame and 3 tiles, re-scoring
   mesh       face-mesh passes per face: 1 detection-framed + 3 refinement + 4 check crops (192x192)
   cuts       camera-cut test on a 32x18 thumbnail per frame
-  second     the second detector (dlib's CNN: profiles, small faces) on its schedule, with marking its faces
+  second     the second detector (dlib's CNN, run by ONNX Runtime: profiles, small faces) on its schedule,
+             with marking its faces
   associate  track ids (Hungarian on IoU + landmark distance)
   describe   dlib descriptors of every 3rd reliable face per track (people across cuts)
   fill       short gaps of tracks interpolated
@@ -24,7 +25,7 @@ are written, so they come from the page cache (decode cost, not disk). Temporary
 sequence given): faces found per frame, reliable landmarks, people, tracks and cuts, with the same stages.
 
 Run:  .venv/bin/python benchmarks/track_bench.py [--frames N] [--resolutions 1080p,4k] [--format exr|png]
-      .venv/bin/python benchmarks/track_bench.py --clip [PATH] [--second-helper on|off]
+      .venv/bin/python benchmarks/track_bench.py --clip [PATH]
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ from latentswap_core import color  # noqa: E402
 from latentswap_core.io import Image, open_source, write_image  # noqa: E402
 from latentswap_core.track import ShotTrack, ShotTracker, TrackOptions  # noqa: E402
 from latentswap_core.track.report import person_summary  # noqa: E402
-from latentswap_core.track.second_detector import SecondDetectorOptions  # noqa: E402
 from latentswap_core.track.tracker import display_rgb  # noqa: E402
 
 RESOLUTIONS = {"1080p": (1920, 1080), "4k": (3840, 2160)}
@@ -133,12 +133,9 @@ def main() -> None:
     parser.add_argument("--format", choices=("exr", "png"), default="exr", help="plate files (default exr, ACEScg)")
     parser.add_argument("--clip", nargs="?", const=str(CLIP), metavar="PATH",
                         help=f"track a real clip instead (default: {CLIP.name} in ../shared)")
-    parser.add_argument("--second-helper", choices=("on", "off"), default=None,
-                        help="the second detector's helper process (default: on where more than one core is usable)")
     args = parser.parse_args()
-    options = TrackOptions() if args.second_helper is None else TrackOptions(
-        second=SecondDetectorOptions(helper=args.second_helper == "on"))
-    conditions = f"default TrackOptions, second detector's helper process {'on' if options.second.helper else 'off'}"
+    options = TrackOptions()
+    conditions = "default TrackOptions"
     import mediapipe
 
     print(f"CPU: {cpu_model()}; {os.cpu_count()} logical cores, {len(os.sched_getaffinity(0))} usable; "

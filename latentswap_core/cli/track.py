@@ -29,7 +29,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         help="also write a contact sheet: one thumbnail per person per camera shot, to pick the "
                              "person to replace (e.g. sh010.people.png)")
     parser.add_argument("--second-detector-every", type=whole(0, 1_000_000), default=6, metavar="K",
-                        help="run the second face detector (profiles, small faces; ~1.3 s a frame) every K frames "
+                        help="run the second face detector (profiles, small faces; ~0.15 s a frame) every K frames "
                              "of a shot, 0 never (default: 6)")
     parser.add_argument("--face-type", default="whole_face", metavar="TYPE",
                         help="aligned crop framing for to_aligned: face, whole_face or head (default: whole_face)")

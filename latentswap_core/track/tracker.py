@@ -111,7 +111,6 @@ class ShotTracker:
         self.close()
 
     def close(self) -> None:
-        self.second.close()
         if self._owns_detector:
             self.detector.close()
 
@@ -135,18 +134,14 @@ class ShotTracker:
             hints = [replace(hint, centre=(hint.centre[0] - shift[0], hint.centre[1] - shift[1])) for hint in hints]
         since = None if self._second_found is None else position - self._second_found
         second_due = self.second.due(position - self._shot_start, since)
-        started = time.perf_counter()
-        # handed to the second detector's helper process (where there is one) to run while mediapipe does
-        pending = self.second.start(plate) if second_due else None
-        second_seconds = time.perf_counter() - started
         observations = self.detector.detect(plate, hints)
-        if pending is not None:
+        if second_due:
             started = time.perf_counter()
-            added, found_any = self._second_faces(plate, observations, pending.result())
+            added, found_any = self._second_faces(plate, observations, self.second.find(plate))
             observations += added
             if found_any and self._second_found is None:
                 self._second_found = position
-            self.timings["second"] += second_seconds + time.perf_counter() - started
+            self.timings["second"] += time.perf_counter() - started
         for face in observations:
             face.landmarks = face.landmarks + shift
             face.bbox = landmark_box(face.landmarks)
