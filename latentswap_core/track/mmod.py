@@ -18,10 +18,10 @@ It reproduces dlib's own steps, not an approximation of them:
 Conventions: images are uint8 RGB, H x W x 3; boxes are dlib rectangles in pixels of the image searched,
 inclusive (``right = left + width - 1``); a confidence is the raw score of the net's last layer (above 0).
 
-``read_model_file`` parses dlib's ``serialize`` format for this network (compact integers, dlib's float
-format, strings, tensors as little-endian float32, the records of ``loss_mmod_``, ``input_rgb_image_pyramid``,
-``con_``, ``bn_con``/``affine_`` and ``relu_``, nested in ``add_layer`` records) and raises ``ModelFileError``
-(a ``ValueError``) naming the file where it holds anything else.
+``read_model_file`` parses dlib's ``serialize`` format for this network (the records of ``loss_mmod_`` and
+``input_rgb_image_pyramid`` here; the primitives and the ``con_``, ``bn_con``/``affine_`` and ``relu_`` records,
+nested in ``add_layer`` records, with ``latentswap_core.identity.dlib_nets``) and raises ``ModelFileError`` (a
+``ValueError``) naming the file where it holds anything else.
 """
 
 from __future__ import annotations
@@ -33,7 +33,17 @@ from pathlib import Path
 
 import numpy as np
 
-from latentswap_core.errors import ModelError
+from latentswap_core.identity.dlib_nets import (
+    Affine,
+    Convolution,
+    DlibReader,
+    ModelFileError,
+    Relu,
+    cpu_session,
+    fold_affines,
+    read_layer,
+    read_layer_trailer,
+)
 
 # A detection: dlib's rectangle (left, top, right, bottom; inclusive, pixels of the image searched) and its
 # confidence.
@@ -46,42 +56,15 @@ MIN_LEVEL_HEIGHT = 5
 # input_rgb_image_pyramid's paddings where the file predates storing them (record "input_rgb_image_pyramid").
 DEFAULT_PADDING = 10
 DEFAULT_OUTER_PADDING = 11
+# What a file that is not the detector is told (ModelFileError's one line).
+MODEL = "dlib's MMOD face detector"
+FIX = "use face_recognition_models' mmod_human_face_detector.dat"
 
-
-class ModelFileError(ModelError, ValueError):
-    """The model file is not a dlib MMOD network this module can run (truncated, another layout, another net)."""
+Layer = Convolution | Affine | Relu
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # The file
-
-
-@dataclass(frozen=True)
-class Convolution:
-    """A ``con_`` layer: ``weight`` (out, in, rows, cols) and ``bias`` (out,) float32, with dlib's stride and
-    zero padding in pixels (rows, then columns)."""
-
-    weight: np.ndarray
-    bias: np.ndarray
-    stride: tuple[int, int]
-    padding: tuple[int, int]
-
-
-@dataclass(frozen=True)
-class Affine:
-    """An ``affine_`` layer (or a ``bn_con`` read as dlib reads it into one): ``x * scale + shift`` per
-    channel, float32."""
-
-    scale: np.ndarray
-    shift: np.ndarray
-
-
-@dataclass(frozen=True)
-class Relu:
-    """A ``relu_`` layer."""
-
-
-Layer = Convolution | Affine | Relu
 
 
 @dataclass(frozen=True)
@@ -103,84 +86,7 @@ class MmodModel:
     nms_covered: float
 
 
-class _Reader:
-    """dlib's ``serialize`` primitives over the file's bytes."""
-
-    def __init__(self, data: bytes, path: Path):
-        self.data = data
-        self.at = 0
-        self.path = path
-
-    def fail(self, what: str) -> ModelFileError:
-        return ModelFileError(f"{self.path} is not dlib's MMOD face detector this module reads: {what} "
-                              f"(at byte {self.at}); use face_recognition_models' mmod_human_face_detector.dat")
-
-    def take(self, count: int) -> bytes:
-        if count < 0:
-            raise self.fail(f"a negative length ({count})")
-        if self.at + count > len(self.data):
-            raise self.fail("the file ends early")
-        chunk = self.data[self.at:self.at + count]
-        self.at += count
-        return chunk
-
-    def integer(self) -> int:
-        """A compact integer: a control byte (low 4 bits: byte count, 0x80: negative), then the bytes, little
-        endian."""
-        control = self.take(1)[0]
-        size = control & 0x0F
-        if size == 0 or size > 8:
-            raise self.fail(f"a malformed integer (control byte {control:#04x})")
-        value = int.from_bytes(self.take(size), "little")
-        return -value if control & 0x80 else value
-
-    def real(self) -> float:
-        """A float or double in dlib's binary format: mantissa and exponent, both compact integers."""
-        if self.at < len(self.data) and self.data[self.at] & 0x70:
-            raise self.fail("a floating point number in dlib's old text format")
-        mantissa, exponent = self.integer(), self.integer()
-        if exponent >= 32000:
-            return {32000: math.inf, 32001: -math.inf}.get(exponent, math.nan)
-        return math.ldexp(float(mantissa), exponent)
-
-    def boolean(self) -> bool:
-        flag = self.take(1)
-        if flag not in (b"0", b"1"):
-            raise self.fail("a malformed boolean")
-        return flag == b"1"
-
-    def string(self) -> str:
-        return self.take(self.integer()).decode("latin-1")
-
-    def peek_string(self) -> str:
-        """The string starting here, if one plausibly does (else ''), without consuming it."""
-        start = self.at
-        try:
-            size = self.integer()
-            text = self.take(size).decode("latin-1") if 0 < size < 64 else ""
-        except ModelFileError:
-            text = ""
-        self.at = start
-        return text if text.isprintable() else ""
-
-    def expect(self, value: int, what: str) -> None:
-        found = self.integer()
-        if found != value:
-            raise self.fail(f"{what} version {found}, not {value}")
-
-    def tensor(self) -> np.ndarray:
-        """A tensor: version 2, its four dimensions, then float32 little endian."""
-        self.expect(2, "tensor")
-        shape = tuple(self.integer() for _ in range(4))
-        count = math.prod(shape)
-        return np.frombuffer(self.take(4 * count), dtype="<f4").astype(np.float32).reshape(shape)
-
-    def alias_tensor(self) -> tuple[int, ...]:
-        self.expect(1, "alias_tensor")
-        return tuple(self.integer() for _ in range(4))
-
-
-def _read_options(reader: _Reader) -> tuple[tuple[tuple[int, int], ...], float, float]:
+def _read_options(reader: DlibReader) -> tuple[tuple[tuple[int, int], ...], float, float]:
     """mmod_options (versions 1-4): the detector windows and the non-max suppression test."""
     version = reader.integer()
     if not 1 <= version <= 4:
@@ -208,67 +114,13 @@ def _read_options(reader: _Reader) -> tuple[tuple[tuple[int, int], ...], float, 
     return tuple(windows), nms_iou, nms_covered
 
 
-def _read_layer(reader: _Reader) -> Layer | None:
-    """One layer's details record (None: an affine layer dlib was told to skip)."""
-    name = reader.string()
-    if name in ("con_4", "con_5", "con_6"):
-        params = reader.tensor().ravel()
-        filters, rows, cols = reader.integer(), reader.integer(), reader.integer()
-        stride = (reader.integer(), reader.integer())
-        padding = (reader.integer(), reader.integer())
-        weight_shape, bias_shape = reader.alias_tensor(), reader.alias_tensor()
-        for _ in range(4):
-            reader.real()  # learning rate and weight decay multipliers
-        use_bias = reader.boolean() if name in ("con_5", "con_6") else True
-        if name == "con_6" and reader.boolean():
-            raise reader.fail("a convolution with a fused ReLU")
-        weight_size = math.prod(weight_shape)
-        if weight_shape[0] != filters or weight_shape[2:] != (rows, cols) or (
-                params.size != weight_size + (filters if use_bias else 0)):
-            raise reader.fail(f"a {name} layer whose parameters do not fit its {filters} {rows}x{cols} filters")
-        bias = params[weight_size:] if use_bias else np.zeros(filters, np.float32)
-        if use_bias and math.prod(bias_shape) != filters:
-            raise reader.fail(f"a {name} layer with {math.prod(bias_shape)} biases for {filters} filters")
-        return Convolution(params[:weight_size].reshape(weight_shape), bias.copy(), stride, padding)
-    if name in ("affine_", "affine_2"):
-        params = reader.tensor().ravel()
-        gamma, beta = math.prod(reader.alias_tensor()), math.prod(reader.alias_tensor())
-        mode = reader.integer()
-        disabled = reader.boolean() if name == "affine_2" else False
-        if disabled:
-            return None
-        if mode != 0 or params.size != gamma + beta or gamma != beta:  # 0: CONV_MODE, one value per channel
-            raise reader.fail("an affine layer that is not per channel")
-        return Affine(params[:gamma].copy(), params[gamma:].copy())
-    if name == "bn_con2":
-        params = reader.tensor().ravel()
-        gamma, beta = math.prod(reader.alias_tensor()), math.prod(reader.alias_tensor())
-        reader.tensor(), reader.tensor()  # the last batch's means and inverse deviations
-        running_means, running_variances = reader.tensor().ravel(), reader.tensor().ravel()
-        reader.integer(), reader.integer()  # updates, running window
-        for _ in range(4):
-            reader.real()
-        eps = np.float32(reader.real())
-        if params.size != gamma + beta or not gamma == beta == running_means.size == running_variances.size:
-            raise reader.fail("a batch norm layer whose parameters do not fit")
-        # As dlib reads a bn_con into an affine_: scale = gamma / sqrt(variance + eps), in float32.
-        scale = params[:gamma] / np.sqrt(running_variances + eps)
-        return Affine(scale, params[gamma:] - scale * running_means)
-    if name == "relu_":
-        return Relu()
-    raise reader.fail(f"a layer {name!r}")
-
-
 def read_model_file(path: str | Path) -> MmodModel:
     """Parses dlib's serialization of ``loss_mmod<... input_rgb_image_pyramid<pyramid_down<6>>>``: the loss
     record, then the nested ``add_layer`` records (their versions outermost first, the input layer innermost,
     then each layer's details innermost first, each followed by its bookkeeping flags and empty tensors).
     Raises ``ModelFileError`` (a ``ValueError``) naming the file where the layout is not that."""
     path = Path(path)
-    try:
-        reader = _Reader(path.read_bytes(), path)
-    except OSError as error:
-        raise ModelFileError(f"cannot read dlib's MMOD face detector {path}: {error.strerror}") from error
+    reader = DlibReader.open(path, MODEL, FIX)
     reader.expect(1, "add_loss_layer")
     if reader.string() != "loss_mmod_":
         raise reader.fail("no loss_mmod_ record at its start")
@@ -293,18 +145,10 @@ def read_model_file(path: str | Path) -> MmodModel:
 
     layers: list[Layer] = []
     for depth, version in enumerate(reversed(layer_versions)):  # innermost first
-        layer = _read_layer(reader)
-        if layer is not None:
+        layer = read_layer(reader, (Convolution, Affine, Relu))
+        if isinstance(layer, Convolution | Affine | Relu):  # else None: a layer dlib was told to skip
             layers.append(layer)
-        for _ in range(3):
-            reader.boolean()  # setup called, gradient stale, output getters disabled
-        reader.tensor(), reader.tensor()  # x_grad, cached output
-        if depth == 0:
-            reader.tensor()  # grad_final
-            if version == 3:
-                reader.integer()  # sample expansion factor
-        elif version == 2:
-            reader.tensor()  # params_grad
+        read_layer_trailer(reader, version, over_input=depth == 0)
     if reader.at != len(reader.data):
         raise reader.fail(f"{len(reader.data) - reader.at} bytes after the network")
     channels = 3
@@ -318,7 +162,8 @@ def read_model_file(path: str | Path) -> MmodModel:
     if channels != len(windows):
         raise reader.fail(f"{channels} output channels for {len(windows)} detector windows")
     red, green, blue = (float(np.float32(value)) for value in mean_rgb)  # floats in the file
-    return MmodModel(tuple(layers), (red, green, blue), padding, outer_padding, windows, nms_iou, nms_covered)
+    return MmodModel(tuple(fold_affines(layers, reader)), (red, green, blue), padding, outer_padding, windows,
+                     nms_iou, nms_covered)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -566,25 +411,9 @@ def boxes_overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int], io
 # The detector
 
 
-def fold_affines(layers: tuple[Layer, ...], path: Path) -> list[Convolution | Relu]:
-    """The layers with each affine (batch norm) layer folded into the convolution before it:
-    (x * w + b) * s + t = x * (w s) + (b s + t)."""
-    folded: list[Convolution | Relu] = []
-    for layer in layers:
-        if isinstance(layer, Affine):
-            before = folded[-1] if folded else None
-            if not isinstance(before, Convolution):
-                raise ModelFileError(f"{path} has an affine layer that does not follow a convolution")
-            folded[-1] = Convolution(before.weight * layer.scale[:, None, None, None],
-                                     before.bias * layer.scale + layer.shift, before.stride, before.padding)
-        else:
-            folded.append(layer)
-    return folded
-
-
-def onnx_network(layers: list[Convolution | Relu]) -> bytes:
-    """The network as a serialized ONNX model: input ``tensor`` (1, 3, rows, cols) float32, output ``scores``
-    (1, windows, rows', cols')."""
+def onnx_network(layers: tuple[Layer, ...]) -> bytes:
+    """The network (convolutions and ReLUs, affine layers folded) as a serialized ONNX model: input ``tensor``
+    (1, 3, rows, cols) float32, output ``scores`` (1, windows, rows', cols')."""
     from onnx import TensorProto, helper, numpy_helper
 
     nodes, weights, name = [], [], "tensor"
@@ -593,6 +422,7 @@ def onnx_network(layers: list[Convolution | Relu]) -> bytes:
         if isinstance(layer, Relu):
             nodes.append(helper.make_node("Relu", [name], [output]))
         else:
+            assert isinstance(layer, Convolution)  # read_model_file folds the affine layers and allows nothing else
             rows, cols = layer.weight.shape[2:]
             weights += [numpy_helper.from_array(np.ascontiguousarray(layer.weight, np.float32), f"weight{index}"),
                         numpy_helper.from_array(np.ascontiguousarray(layer.bias, np.float32), f"bias{index}")]
@@ -612,19 +442,10 @@ class MmodNet:
     (1, windows, rows', cols') out. ``threads``: ONNX Runtime's threads for one call (they do not spin between
     calls, so they cost nothing while the tracker does other work)."""
 
-    def __init__(self, layers: tuple[Layer, ...], path: Path, threads: int = 1):
-        import onnxruntime
-
-        folded = fold_affines(layers, path)
+    def __init__(self, layers: tuple[Layer, ...], threads: int = 1):
         self.geometry = [((layer.weight.shape[2], layer.weight.shape[3]), layer.stride, layer.padding)
-                         for layer in folded if isinstance(layer, Convolution)]
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(onnx_network(folded), options,
-                                                    providers=["CPUExecutionProvider"])
+                         for layer in layers if isinstance(layer, Convolution)]
+        self.session = cpu_session(onnx_network(layers), threads)
 
     def __call__(self, tensor: np.ndarray) -> np.ndarray:
         """Scores (windows, rows', cols') for a tiled tensor (3, rows, cols)."""
@@ -668,7 +489,7 @@ class MmodDetector:
     def __init__(self, path: str | Path, threads: int = 1):
         self.path = Path(path)
         self.model = read_model_file(self.path)
-        self.net = MmodNet(self.model.layers, self.path, threads)
+        self.net = MmodNet(self.model.layers, threads)
         self.row_map, self.col_map = output_to_input_map(self.model.layers)
         self._plans: dict[tuple[int, int], PyramidPlan] = {}
 
