@@ -1,5 +1,8 @@
 """dlib's face descriptor, offline: HOG face detector, 5-point shape, 128-d ResNet embedding.
 
+dlib finds the face, its five points and its aligned 150 px chip; the ResNet runs without dlib
+(``dlib_resnet.FaceDescriptorNet``: dlib's descriptors to 1e-6, about 15 times faster than dlib's CPU build).
+
 The weights come from the ``face_recognition_models`` package, read by path: importing that package
 needs ``pkg_resources``, which recent environments lack. Two faces of one person lie closer than
 ``SAME_PERSON_DISTANCE`` (0.6, dlib's threshold) in euclidean distance.
@@ -17,10 +20,14 @@ import numpy as np
 
 from latentswap_core.errors import ModelError
 from latentswap_core.heap import keep_large_blocks
+from latentswap_core.identity.dlib_nets import cpu_threads
+from latentswap_core.identity.dlib_resnet import FaceDescriptorNet
 
 SAME_PERSON_DISTANCE = 0.6
 RECOGNITION_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
 SHAPE_MODEL = "shape_predictor_5_face_landmarks.dat"
+# the margin around the face in dlib's 150 px chips, as compute_face_descriptor takes them
+CHIP_PADDING = 0.25
 INSTALL_HINT = "install them with `pip install dlib-bin face_recognition_models` or pass the folder holding them"
 
 # dlib's HOG detector finds faces from ~80 px; below this many pixels on its shorter side an image is
@@ -55,15 +62,13 @@ def as_uint8_rgb(rgb: np.ndarray) -> np.ndarray:
 class DlibIdentity:
     """Describes faces as 128-d vectors; the detector and the two networks load on first use, once."""
 
-    def __init__(self, models_folder: str | os.PathLike[str] | None = None, num_jitters: int = 0) -> None:
-        """``models_folder``: holds the two ``.dat`` files (default: the ``face_recognition_models`` package).
-        ``num_jitters``: extra randomly jittered copies averaged into each descriptor (slower, steadier)."""
+    def __init__(self, models_folder: str | os.PathLike[str] | None = None) -> None:
+        """``models_folder``: holds the two ``.dat`` files (default: the ``face_recognition_models`` package)."""
         self.models_folder = Path(models_folder) if models_folder is not None else default_models_folder()
-        self.num_jitters = num_jitters
         # dlib's objects (untyped: dlib ships no stubs), None until the first call loads them
         self._detector: Any = None
         self._shape_predictor: Any = None
-        self._recognizer: Any = None
+        self._recognizer: FaceDescriptorNet | None = None
 
     def _load(self) -> None:
         if self._recognizer is not None:
@@ -79,7 +84,7 @@ class DlibIdentity:
                 raise ModelError(f"dlib face model {folder / name} is missing; {INSTALL_HINT}")
         self._detector = dlib.get_frontal_face_detector()
         self._shape_predictor = dlib.shape_predictor(str(folder / SHAPE_MODEL))
-        self._recognizer = dlib.face_recognition_model_v1(str(folder / RECOGNITION_MODEL))
+        self._recognizer = FaceDescriptorNet(folder / RECOGNITION_MODEL, cpu_threads())
 
     def _largest_face(self, image: np.ndarray):
         """dlib rectangle of the largest face, upsampling small images once; None when there is none."""
@@ -92,8 +97,13 @@ class DlibIdentity:
         return None
 
     def _descriptor(self, image: np.ndarray, box) -> np.ndarray:
-        shape = self._shape_predictor(image, box)
-        return np.asarray(self._recognizer.compute_face_descriptor(image, shape, self.num_jitters), np.float32)
+        """As dlib's ``compute_face_descriptor(image, shape)``: the chip it describes, described."""
+        import dlib
+
+        assert self._recognizer is not None
+        chip = dlib.get_face_chip(image, self._shape_predictor(image, box), size=self._recognizer.chip_size,
+                                  padding=CHIP_PADDING)
+        return self._recognizer(np.asarray(chip)[np.newaxis])[0]
 
     def describe(self, rgb: np.ndarray) -> np.ndarray | None:
         """The descriptor (128 float32) of the largest face in an RGB photo, or None when no face is found."""

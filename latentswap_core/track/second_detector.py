@@ -16,7 +16,6 @@ silently dropped, never trusted for alignment.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import numpy as np
 from latentswap_core.align import TEMPLATE
 from latentswap_core.errors import ModelError
 from latentswap_core.identity.dlib_descriptor import INSTALL_HINT, default_models_folder
+from latentswap_core.identity.dlib_nets import cpu_threads
 from latentswap_core.track.detect import SAME_FACE_OVERLAP, box_overlap
 from latentswap_core.track.mmod import Detection, MmodDetector
 
@@ -36,22 +36,6 @@ MIN_INPUT_SIDE = 32
 # points in 80-96 px boxes), centred BOX_DROP of the side below the box's centre (0 to -0.18 there).
 BOX_TO_LANDMARKS = 0.5
 BOX_DROP = -0.08
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def detector_threads() -> int:
-    """Threads for one search: ``OMP_NUM_THREADS`` where it is set (a farm's limit per process), else the usable
-    cores."""
-    try:
-        return max(1, int(os.environ["OMP_NUM_THREADS"]))
-    except (KeyError, ValueError):
-        return usable_cores()
 
 
 @dataclass(frozen=True)
@@ -87,7 +71,7 @@ class SecondDetector:
             path = (self.models_folder or Path("face_recognition_models")) / MODEL_FILE
             if self.models_folder is None or not path.is_file():
                 raise ModelError(f"dlib's CNN face detector {path} is missing; {INSTALL_HINT}")
-            self._net = MmodDetector(path, detector_threads())
+            self._net = MmodDetector(path, cpu_threads())
         return self._net
 
     def due(self, position_in_shot: int, since_found: int | None) -> bool:
