@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from helpers import TINY_FACESET_SIZE, latentswap
 
 from latentswap_core.errors import ModelError
@@ -54,15 +55,37 @@ def test_a_caller_stops_a_run_from_its_step_callback_and_options_are_frozen(face
     assert result.step == 2 and len(result.history) == 2 and not result.interrupted
 
 
-def test_resume_continues_exactly(facesets, shared_models, tmp_path: Path) -> None:
+def counted_fits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The decoder-response fits the Trainer makes from now on, counted."""
+    from latentswap_core.train import trainer as trainer_module
+
+    fits: list[int] = []
+    fit = trainer_module.fit_decoder_response
+
+    def counted(*args, **kwargs):
+        fits.append(1)
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "fit_decoder_response", counted)
+    return fits
+
+
+def test_resume_continues_exactly(facesets, shared_models, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # the resumed run starts in the pool's second generation
     augmenting = dict(augment=True, augment_pool=3, augment_refresh=2)
     straight = Trainer(options(facesets, tmp_path / "straight", **augmenting)).run().history
-    first = Trainer(options(facesets, tmp_path / "split", steps=3, **augmenting)).run()
+    first_trainer = Trainer(options(facesets, tmp_path / "split", steps=3, **augmenting))
+    first = first_trainer.run()
     assert first.step == 3 and not first.interrupted
     cache = sorted((tmp_path / "split" / "cache").glob("*.safetensors"))
     stamps = [path.stat().st_mtime_ns for path in cache]
-    resumed = Trainer(options(facesets, tmp_path / "split", resume=True, **augmenting)).run().history
+    fits = counted_fits(monkeypatch)
+    resumed_trainer = Trainer(options(facesets, tmp_path / "split", resume=True, **augmenting))
+    assert not fits  # the decoder response the first run fitted, read back
+    assert first_trainer.response is not None and resumed_trainer.response is not None
+    assert torch.equal(resumed_trainer.response.conv.weight, first_trainer.response.conv.weight)
+    assert resumed_trainer.response_fit == first_trainer.response_fit
+    resumed = resumed_trainer.run().history
     assert [row["step"] for row in resumed] == list(range(1, 7))
     for a, b in zip(straight[3:], resumed[3:], strict=True):
         assert abs(a["loss"] - b["loss"]) <= 1e-6, (a, b)
@@ -72,7 +95,8 @@ def test_resume_continues_exactly(facesets, shared_models, tmp_path: Path) -> No
     assert trainer["codec"]["name"] == "taef2" and trainer["schema"] == 1
 
 
-def test_a_faceset_changed_between_runs_is_encoded_again_on_resume(facesets, shared_models, tmp_path: Path) -> None:
+def test_a_faceset_changed_between_runs_is_encoded_again_on_resume(facesets, shared_models, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil
 
     src = tmp_path / "actor"
@@ -83,8 +107,10 @@ def test_a_faceset_changed_between_runs_is_encoded_again_on_resume(facesets, sha
     assert len(index["faces"]) == 2
     index["faces"] = index["faces"][:1]  # the TD dropped a bad face
     (src / "faceset.json").write_text(json.dumps(index))
+    fits = counted_fits(monkeypatch)
     resumed = Trainer(options((src, facesets[1]), tmp_path / "model", steps=4, resume=True))
     assert resumed.src.latents.shape[0] == 1  # the faceset as it is now, not the cached one
+    assert len(fits) == 1  # and the decoder response fitted to its latents again
     after = {path.name for path in (tmp_path / "model" / "cache").glob("src-*.safetensors")}
     assert len(before) == 1 and len(after - before) == 1
     assert resumed.run().step == 4

@@ -10,6 +10,9 @@ latent errors by what they do to the pixels, at the cost of one small convolutio
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -21,6 +24,8 @@ RIDGE = 1e-3  # relative to the mean diagonal of the normal matrix
 # probes decoded in one call, each with its unperturbed latent: on 2 CPU cores a batch costs a third of as many
 # single decodes (small latents leave the cores idle between layers); 16 256 px decodes fit in ~1 GB
 PROBE_BATCH = 8
+# what a checkpoint keeps of a fit: its weights, and (in the run record) the digest of what it was fitted to
+WEIGHT_TENSOR = "decoder_response.weight"
 
 
 class DecoderResponse(nn.Module):
@@ -73,3 +78,20 @@ def fit_decoder_response(codec, latents: torch.Tensor, seed: int = 0, kernel: in
     residual = sum(float(((response(e) - c) ** 2).sum()) for e, c in held_out)
     total = sum(float(((c - c.mean()) ** 2).sum()) for _, c in held_out)
     return response, 1.0 - residual / total
+
+
+def fit_digest(codec, latents: torch.Tensor, seed: int, kernel: int = 3) -> str:
+    """What ``fit_decoder_response`` answers from, as a digest: the codec's weights, the latents' values, the seed,
+    the kernel and the probing constants. A resumed run whose digest is the one saved reuses the saved fit: the
+    same fit, without its decodes (seconds of every start on a CPU)."""
+    digest = hashlib.sha256(json.dumps([sorted(codec.weights_sha256.items()), list(latents.shape), seed, kernel,
+                                        PROBES, PROBE_SIDE, PROBE_LEVEL, RIDGE]).encode())
+    digest.update(latents.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def saved_fit(codec, weight: torch.Tensor, kernel: int = 3) -> DecoderResponse:
+    """The ``DecoderResponse`` whose weights a checkpoint saved (``WEIGHT_TENSOR``)."""
+    response = DecoderResponse(weight.shape[1], codec.downscale, kernel)
+    response.conv.weight.copy_(weight)
+    return response

@@ -42,7 +42,13 @@ from latentswap_core.train.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from latentswap_core.train.decoder_response import DecoderResponse, fit_decoder_response
+from latentswap_core.train.decoder_response import (
+    WEIGHT_TENSOR,
+    DecoderResponse,
+    fit_decoder_response,
+    fit_digest,
+    saved_fit,
+)
 from latentswap_core.train.device_defaults import (
     AUTO_BATCH,
     AUTO_BATCH_PROBE,
@@ -229,7 +235,7 @@ class Trainer:
         self.average = start_average(self.model, o.average_decay, checkpoint.tensors if checkpoint else None)
         self.faceset_report = self._report_facesets(on_faceset_report)
         self._load_latents()
-        self.response, self.response_fit = self._fit_decoder_response()
+        self.response, self.response_fit, self._response_digest = self._fit_decoder_response(checkpoint)
         self._saved_step = self.step
         self._saved_once = checkpoint is not None
         self._preview_step = -1
@@ -320,13 +326,22 @@ class Trainer:
             barrier(self.world)
         self._resident = {"src": self._on_device(self.src), "dst": self._on_device(self.dst)}
 
-    def _fit_decoder_response(self) -> tuple[DecoderResponse | None, float | None]:
-        """The linear model of the codec's decoder the response loss uses, and how well it fits (None without)."""
+    def _fit_decoder_response(self, checkpoint: Checkpoint | None
+                              ) -> tuple[DecoderResponse | None, float | None, str | None]:
+        """The linear model of the codec's decoder the response loss uses, how well it fits, and the digest of what
+        it was fitted to (Nones without); a resumed run fitted to the same takes the checkpoint's."""
         o = self.options
         if not (o.decoder_response and self.codec.weights_sha256):  # a weight-free codec's latents are its pixels
-            return None, None
-        response, fit = fit_decoder_response(self.codec, torch.cat([self.src.latents, self.dst.latents]), o.seed)
-        return response.to(self.device), fit
+            return None, None, None
+        latents = torch.cat([self.src.latents, self.dst.latents])
+        digest = fit_digest(self.codec, latents, o.seed)
+        if (checkpoint is not None and checkpoint.trainer.get("decoder_response_digest") == digest
+                and WEIGHT_TENSOR in checkpoint.tensors):
+            response, fit = saved_fit(self.codec, checkpoint.tensors[WEIGHT_TENSOR]), checkpoint.trainer[
+                "decoder_response_fit"]
+        else:
+            response, fit = fit_decoder_response(self.codec, latents, o.seed)
+        return response.to(self.device), fit, digest
 
     @staticmethod
     def _holdout(pattern: str | None) -> MatteSequence | None:
@@ -544,7 +559,10 @@ class Trainer:
             "face_type": self.face_type,
             "processes": self.world.size,
             "decoder_response_fit": self.response_fit,
+            "decoder_response_digest": self._response_digest,
         })
+        if self.response is not None:
+            tensors[WEIGHT_TENSOR] = self.response.conv.weight.detach().cpu()
         if self.average:
             tensors.update(self.average.tensors())
         if self._static:
