@@ -14,7 +14,7 @@ from helpers import TINY_FACESET_SIZE
 
 from latentswap_core.codecs import load_codec
 from latentswap_core.train import Trainer, TrainOptions
-from latentswap_core.train.decoder_response import PROBE_LEVEL, fit_decoder_response
+from latentswap_core.train.decoder_response import PROBE_LEVEL, fit_decoder_response, fit_digest
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +84,19 @@ def test_the_trainer_adds_the_response_loss_for_learned_codecs_only(tiny_faceset
     assert trainer.response is None and all(row["response"] == "" for row in rows)
     trainer, rows = history("pixel")
     assert trainer.response is None and all(row["response"] == "" for row in rows)
+
+
+def test_the_fit_digest_follows_everything_the_fit_answers_from() -> None:
+    """A resumed run reuses the saved fit only when its digest matches: one latent value, the seed or the codec's
+    weights changed must change it."""
+    from types import SimpleNamespace
+
+    codec = SimpleNamespace(weights_sha256={"decoder": "a" * 64})
+    latents = torch.randn(3, 32, 16, 16, generator=torch.Generator().manual_seed(0))
+    digest = fit_digest(codec, latents, 0)
+    assert fit_digest(codec, latents.clone(), 0) == digest
+    changed = latents.clone()
+    changed[2, 31, 15, 15] += 1e-3
+    assert fit_digest(codec, changed, 0) != digest
+    assert fit_digest(codec, latents, 1) != digest
+    assert fit_digest(SimpleNamespace(weights_sha256={"decoder": "b" * 64}), latents, 0) != digest

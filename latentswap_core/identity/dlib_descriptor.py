@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 
 from latentswap_core.errors import ModelError
-from latentswap_core.heap import keep_large_blocks
 from latentswap_core.identity.dlib_nets import cpu_threads
 from latentswap_core.identity.dlib_resnet import FaceDescriptorNet
 
@@ -75,7 +74,6 @@ class DlibIdentity:
             return
         import dlib
 
-        keep_large_blocks()  # dlib's buffers reused, not faulted in again each call (heap.py)
         folder = self.models_folder
         if folder is None:
             raise ModelError(f"dlib face models not found: no face_recognition_models package; {INSTALL_HINT}")

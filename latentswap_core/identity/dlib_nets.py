@@ -84,7 +84,10 @@ class DlibReader:
         mantissa, exponent = self.integer(), self.integer()
         if exponent >= 32000:
             return {32000: math.inf, 32001: -math.inf}.get(exponent, math.nan)
-        return math.ldexp(float(mantissa), exponent)
+        try:
+            return math.ldexp(float(mantissa), exponent)
+        except OverflowError:  # beyond a double, as dlib reads it
+            return math.copysign(math.inf, mantissa)
 
     def boolean(self) -> bool:
         flag = self.take(1)
@@ -115,6 +118,8 @@ class DlibReader:
         """A tensor: version 2, its four dimensions, then float32 little endian."""
         self.expect(2, "tensor")
         shape = tuple(self.integer() for _ in range(4))
+        if min(shape) < 0:
+            raise self.fail(f"a tensor of negative size {shape}")
         count = math.prod(shape)
         return np.frombuffer(self.take(4 * count), dtype="<f4").astype(np.float32).reshape(shape)
 
@@ -289,7 +294,6 @@ def read_layer_trailer(reader: DlibReader, version: int, over_input: bool) -> No
         reader.tensor()
 
 
-
 def fold_affines(layers: Sequence[Any], reader: DlibReader) -> list[Any]:
     """The layers with each affine layer folded into the convolution before it:
     (x * w + b) * s + t = x * (w s) + (b s + t). Raises ``ModelFileError`` (through ``reader.fail``) for an
@@ -310,8 +314,8 @@ def fold_affines(layers: Sequence[Any], reader: DlibReader) -> list[Any]:
 def cpu_threads() -> int:
     """Threads for one network call: ``OMP_NUM_THREADS`` where it is set (a farm's limit per process), else the
     cores this process may run on."""
-    try:
-        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    try:  # OpenMP also takes a list, one count per nesting level: the first is this level's
+        return max(1, int(os.environ["OMP_NUM_THREADS"].split(",")[0]))
     except (KeyError, ValueError):
         pass
     if hasattr(os, "sched_getaffinity"):

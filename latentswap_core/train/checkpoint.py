@@ -1,7 +1,9 @@
 """Training checkpoints in a model dir, no pickle anywhere.
 
 ``trainer_state.safetensors`` everything ``--resume`` needs: the weights (``model.{name}``), optimizer state tensors
-                             (``optimizer.{param}.{name}``), RNG states (uint8), and trainer.json's text in its metadata
+                             (``optimizer.{param}.{name}``), RNG states (uint8), the decoder-response fit
+                             (``decoder_response.weight``, with ``decoder_response_digest`` in trainer.json), and
+                             trainer.json's text in its metadata
 ``model/``                   the swap model the run delivers, its weight average (``save_model``: config.json +
                              model.safetensors) + provenance.json; the state holds it too (``average.{name}``)
 ``trainer.json``             step, elapsed time, options, codec, identities, consent, loss tail, fingerprint

@@ -26,6 +26,8 @@ RIDGE = 1e-3  # relative to the mean diagonal of the normal matrix
 PROBE_BATCH = 8
 # what a checkpoint keeps of a fit: its weights, and (in the run record) the digest of what it was fitted to
 WEIGHT_TENSOR = "decoder_response.weight"
+# part of that digest: raise it with any change to how ``fit_decoder_response`` fits, so no resume reads an old fit
+FIT_VERSION = 1
 
 
 class DecoderResponse(nn.Module):
@@ -81,11 +83,11 @@ def fit_decoder_response(codec, latents: torch.Tensor, seed: int = 0, kernel: in
 
 
 def fit_digest(codec, latents: torch.Tensor, seed: int, kernel: int = 3) -> str:
-    """What ``fit_decoder_response`` answers from, as a digest: the codec's weights, the latents' values, the seed,
-    the kernel and the probing constants. A resumed run whose digest is the one saved reuses the saved fit: the
-    same fit, without its decodes (seconds of every start on a CPU)."""
-    digest = hashlib.sha256(json.dumps([sorted(codec.weights_sha256.items()), list(latents.shape), seed, kernel,
-                                        PROBES, PROBE_SIDE, PROBE_LEVEL, RIDGE]).encode())
+    """What ``fit_decoder_response`` answers from, as a digest: the fit's version, the codec's weights, the latents'
+    values, the seed, the kernel and the probing constants. A resumed run whose digest is the one saved reuses the
+    saved fit: the same fit, without its decodes (seconds of every start on a CPU)."""
+    digest = hashlib.sha256(json.dumps([FIT_VERSION, sorted(codec.weights_sha256.items()), list(latents.shape), seed,
+                                        kernel, PROBES, PROBE_SIDE, PROBE_LEVEL, RIDGE]).encode())
     digest.update(latents.detach().float().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
 
