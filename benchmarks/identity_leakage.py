@@ -11,6 +11,7 @@ The same-person baselines are each faceset's own faces against their own mean; t
 src -> src column checks that the descriptor tells the two apart on decoded faces at all.
 
 Run:  .venv/bin/python benchmarks/identity_leakage.py [--steps N] [--resolution 128] [--seed S] [--lr LR]
+      [--layouts df,liae]
 """
 
 from __future__ import annotations
@@ -73,14 +74,18 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=128, help="face size in px (default 128)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
+    parser.add_argument("--layouts", default=TrainOptions.layout,
+                        help=f"comma-separated model layouts, each trained with and without VQ (default "
+                             f"{TrainOptions.layout}; e.g. df,liae)")
     args = parser.parse_args()
+    layouts = [layout.strip() for layout in args.layouts.split(",") if layout.strip()]
 
     print(f"CPU: {cpu_model()} | torch threads: {torch.get_num_threads()} | torch {torch.__version__} | "
           f"Python {platform.python_version()} | CUDA: {torch.cuda.is_available()}")
     batch = cpu_batch_or(TrainOptions.batch, resolve_device("auto")) or "auto"  # CUDA: measured at start
     print(f"src {', '.join(PEOPLE['src'])} | dst {', '.join(PEOPLE['dst'])} | {args.resolution} px | "
           f"{args.steps} steps, lr {args.lr}, seed {args.seed}, batch {batch}+{batch}, "
-          f"preset {TrainOptions.preset}, layout {TrainOptions.layout}, codec {TrainOptions.codec}")
+          f"preset {TrainOptions.preset}, layouts {', '.join(layouts)}, codec {TrainOptions.codec}")
     identity = DlibIdentity()
     with tempfile.TemporaryDirectory(prefix="identity_leakage_") as folder:
         root = Path(folder)
@@ -92,22 +97,24 @@ def main() -> None:
               f"{own['dst']:.3f}; src faces to dst mean {mean_distance(faces['src'], reference['dst']):.3f}; "
               f"dlib's same-person threshold 0.6")
         print()
-        header = (f"{'bottleneck':<10} {'train s':>7} {'swap->dst: to dst':>17} {'to src':>6} {'nearer dst':>10} "
-                  f"{'rec src->src: to src':>20} {'to dst':>6}")
+        header = (f"{'layout':<6} {'bottleneck':<10} {'train s':>7} {'swap->dst: to dst':>17} {'to src':>6} "
+                  f"{'nearer dst':>10} {'rec src->src: to src':>20} {'to dst':>6}")
         print(header)
         print("-" * len(header))
-        for vq in (True, False):
+        for layout, vq in ((layout, vq) for layout in layouts for vq in (True, False)):
             began = time.perf_counter()
-            trainer = Trainer(TrainOptions(src=facesets["src"], dst=facesets["dst"], output=root / f"model_vq{vq}",
-                                           resolution=args.resolution, steps=args.steps, lr=args.lr, preview_every=0,
-                                           vq=vq, seed=args.seed))
+            trainer = Trainer(TrainOptions(src=facesets["src"], dst=facesets["dst"],
+                                           output=root / f"model_{layout}_vq{vq}", resolution=args.resolution,
+                                           steps=args.steps, lr=args.lr, preview_every=0,
+                                           vq=vq, layout=layout, seed=args.seed))
             trainer.run()
             seconds = time.perf_counter() - began
             swapped = rendered_descriptors(identity, trainer, "dst")
             reconstructed = rendered_descriptors(identity, trainer, "src")
             nearer_dst = np.mean([identity_distance(d, reference["dst"]) < identity_distance(d, reference["src"])
                                   for d in swapped])
-            print(f"{'VQ' if vq else 'none':<10} {seconds:>7.1f} {mean_distance(swapped, reference['dst']):>17.3f} "
+            print(f"{layout:<6} {'VQ' if vq else 'none':<10} {seconds:>7.1f} "
+                  f"{mean_distance(swapped, reference['dst']):>17.3f} "
                   f"{mean_distance(swapped, reference['src']):>6.3f} {nearer_dst:>10.0%} "
                   f"{mean_distance(reconstructed, reference['src']):>20.3f} "
                   f"{mean_distance(reconstructed, reference['dst']):>6.3f}", flush=True)
