@@ -10,7 +10,12 @@ import pytest
 
 from latentswap_core.errors import ModelError
 from latentswap_core.identity import DlibIdentity
-from latentswap_core.identity.dlib_descriptor import RECOGNITION_MODEL, SHAPE_MODEL, default_models_folder
+from latentswap_core.identity.dlib_descriptor import (
+    DETECTOR_MODEL,
+    RECOGNITION_MODEL,
+    SHAPE_MODEL,
+    default_models_folder,
+)
 from latentswap_core.identity.dlib_nets import ModelFileError, cpu_threads
 from latentswap_core.identity.dlib_resnet import FaceDescriptorNet
 from latentswap_core.io import read_image
@@ -90,7 +95,7 @@ def test_a_farms_thread_limit_holds(monkeypatch: pytest.MonkeyPatch, setting: st
 def test_a_file_that_is_not_the_network_is_refused_in_one_line(models: Path, tmp_path: Path) -> None:
     truncated = tmp_path / RECOGNITION_MODEL
     truncated.write_bytes((models / RECOGNITION_MODEL).read_bytes()[:100_000])
-    for path in (truncated, models / "mmod_human_face_detector.dat", tmp_path / "missing.dat"):
+    for path in (truncated, models / DETECTOR_MODEL, tmp_path / "missing.dat"):
         with pytest.raises(ModelFileError) as error:
             FaceDescriptorNet(path)
         assert isinstance(error.value, ModelError)

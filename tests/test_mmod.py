@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 
 from latentswap_core.errors import ModelError
-from latentswap_core.identity.dlib_descriptor import default_models_folder
+from latentswap_core.identity.dlib_descriptor import DETECTOR_MODEL, default_models_folder
 from latentswap_core.io import open_source
 from latentswap_core.track import display_rgb
 from latentswap_core.track.mmod import MmodDetector, ModelFileError
 
-MODEL_FILE = "mmod_human_face_detector.dat"
 # the clip's profile close-up (motion-blurred), the singer, the audience
 CLIP_FRAMES = (21, 120, 230)
 
@@ -23,7 +22,7 @@ CLIP_FRAMES = (21, 120, 230)
 def model_path() -> Path:
     folder = default_models_folder()
     assert folder is not None
-    return folder / MODEL_FILE
+    return folder / DETECTOR_MODEL
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +55,7 @@ def test_the_detector_answers_what_dlib_answers(model_path: Path, images: list[n
 
 
 def test_a_file_that_is_not_the_detector_is_refused_in_one_line(model_path: Path, tmp_path: Path) -> None:
-    truncated = tmp_path / MODEL_FILE
+    truncated = tmp_path / DETECTOR_MODEL
     truncated.write_bytes(model_path.read_bytes()[:5000])
     for path in (truncated, model_path.with_name("shape_predictor_5_face_landmarks.dat"), tmp_path / "missing.dat"):
         with pytest.raises(ModelFileError) as error:

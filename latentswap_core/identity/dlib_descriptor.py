@@ -25,6 +25,8 @@ from latentswap_core.identity.dlib_resnet import FaceDescriptorNet
 SAME_PERSON_DISTANCE = 0.6
 RECOGNITION_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
 SHAPE_MODEL = "shape_predictor_5_face_landmarks.dat"
+# the CNN face detector the track stage runs (track/second_detector.py), from the same package
+DETECTOR_MODEL = "mmod_human_face_detector.dat"
 # the margin around the face in dlib's 150 px chips, as compute_face_descriptor takes them
 CHIP_PADDING = 0.25
 INSTALL_HINT = "install them with `pip install dlib-bin face_recognition_models` or pass the folder holding them"

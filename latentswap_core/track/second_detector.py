@@ -24,12 +24,11 @@ import numpy as np
 
 from latentswap_core.align import TEMPLATE
 from latentswap_core.errors import ModelError
-from latentswap_core.identity.dlib_descriptor import INSTALL_HINT, default_models_folder
+from latentswap_core.identity.dlib_descriptor import DETECTOR_MODEL, INSTALL_HINT, default_models_folder
 from latentswap_core.identity.dlib_nets import cpu_threads
 from latentswap_core.track.detect import SAME_FACE_OVERLAP, box_overlap
 from latentswap_core.track.mmod import Detection, MmodDetector
 
-MODEL_FILE = "mmod_human_face_detector.dat"
 # The net finds faces of about 80 px and up; an image under 32 px holds none it could find.
 MIN_INPUT_SIDE = 32
 # The mesh's points span about this share of the detector's box side (on the clip's faces: 38-51 px tall
@@ -68,7 +67,7 @@ class SecondDetector:
 
     def _load(self) -> MmodDetector:
         if self._net is None:
-            path = (self.models_folder or Path("face_recognition_models")) / MODEL_FILE
+            path = (self.models_folder or Path("face_recognition_models")) / DETECTOR_MODEL
             if self.models_folder is None or not path.is_file():
                 raise ModelError(f"dlib's CNN face detector {path} is missing; {INSTALL_HINT}")
             self._net = MmodDetector(path, cpu_threads())
