@@ -16,6 +16,7 @@ from functools import lru_cache
 import numpy as np
 import PyOpenColorIO as ocio
 
+from latentswap_core.cpu import usable_cores
 from latentswap_core.errors import ColorError
 from latentswap_core.io.image import Image
 
@@ -106,7 +107,7 @@ def _pool() -> ThreadPoolExecutor:
 
 
 def _workers() -> int:
-    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    return min(8, usable_cores())
 
 
 def to_working(pixels: np.ndarray, plate_space: str, config: str | None = None) -> np.ndarray:

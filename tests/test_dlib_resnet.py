@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from latentswap_core.cpu import cpu_threads
 from latentswap_core.errors import ModelError
 from latentswap_core.identity import DlibIdentity
 from latentswap_core.identity.dlib_descriptor import (
@@ -16,7 +17,7 @@ from latentswap_core.identity.dlib_descriptor import (
     SHAPE_MODEL,
     default_models_folder,
 )
-from latentswap_core.identity.dlib_nets import ModelFileError, cpu_threads
+from latentswap_core.identity.dlib_nets import ModelFileError
 from latentswap_core.identity.dlib_resnet import FaceDescriptorNet
 from latentswap_core.io import read_image
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from latentswap_core.cpu import cpu_threads
 from latentswap_core.errors import ModelError
-from latentswap_core.identity.dlib_nets import cpu_threads
 from latentswap_core.identity.dlib_resnet import FaceDescriptorNet
 
 SAME_PERSON_DISTANCE = 0.6

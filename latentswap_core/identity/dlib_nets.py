@@ -11,7 +11,7 @@ Each of them knows its network's layout; this module reads the pieces and runs t
   ``avg_pool_``, ``add_prev_``, ``fc_``) as a plain dataclass of float32 arrays.
 - ``read_layer_trailer``: what an ``add_layer`` writes after its details (bookkeeping flags, empty tensors).
 - ``fold_affines``: each affine (inference batch norm) layer folded into the convolution before it.
-- ``cpu_session``: an ONNX model on ONNX Runtime's CPU provider, ``cpu_threads`` wide.
+- ``cpu_session``: an ONNX model on ONNX Runtime's CPU provider.
 
 A file that is not what a module expects raises ``ModelFileError`` (a ``ModelError`` and a ``ValueError``) with
 one line naming the file, what was found, the byte where, and the fix.
@@ -20,7 +20,6 @@ one line naming the file, what was found, the byte where, and the fix.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -311,18 +310,6 @@ def fold_affines(layers: Sequence[Any], reader: DlibReader) -> list[Any]:
     return folded
 
 
-def cpu_threads() -> int:
-    """Threads for one network call: ``OMP_NUM_THREADS`` where it is set (a farm's limit per process), else the
-    cores this process may run on."""
-    try:  # OpenMP also takes a list, one count per nesting level: the first is this level's
-        return max(1, int(os.environ["OMP_NUM_THREADS"].split(",")[0]))
-    except (KeyError, ValueError):
-        pass
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
 def cpu_session(network: bytes, threads: int) -> Any:
     """An ONNX Runtime session of the serialized ONNX model ``network`` on the CPU, ``threads`` wide; its threads
     do not spin between calls, so they cost nothing while the caller does other work."""
@@ -337,5 +324,5 @@ def cpu_session(network: bytes, threads: int) -> Any:
 
 
 __all__ = ["LAYER_TYPES", "RECORDS", "AddPrev", "Affine", "Convolution", "DlibReader", "FullyConnected", "Layer",
-           "ModelFileError", "Pooling", "Relu", "cpu_session", "cpu_threads", "fold_affines", "read_layer",
+           "ModelFileError", "Pooling", "Relu", "cpu_session", "fold_affines", "read_layer",
            "read_layer_trailer"]

@@ -23,9 +23,9 @@ import cv2
 import numpy as np
 
 from latentswap_core.align import TEMPLATE
+from latentswap_core.cpu import cpu_threads
 from latentswap_core.errors import ModelError
 from latentswap_core.identity.dlib_descriptor import DETECTOR_MODEL, INSTALL_HINT, default_models_folder
-from latentswap_core.identity.dlib_nets import cpu_threads
 from latentswap_core.track.detect import SAME_FACE_OVERLAP, box_overlap
 from latentswap_core.track.mmod import Detection, MmodDetector
 
