@@ -62,3 +62,11 @@ def test_a_file_that_is_not_the_detector_is_refused_in_one_line(model_path: Path
             MmodDetector(path)
         assert isinstance(error.value, ModelError)
         assert str(path) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_missing_detector_model_is_named_with_the_fix(tmp_path: Path) -> None:
+    from latentswap_core.track.second_detector import SecondDetector
+
+    with pytest.raises(ModelError, match=f"{DETECTOR_MODEL} is missing; install") as error:
+        SecondDetector(models_folder=tmp_path).find(np.zeros((360, 640, 3), np.uint8))
+    assert str(tmp_path / DETECTOR_MODEL) in str(error.value) and "\n" not in str(error.value)

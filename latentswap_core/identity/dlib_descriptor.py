@@ -51,6 +51,16 @@ def default_models_folder() -> Path | None:
     return Path(locations[0]) / "models" if locations else None
 
 
+def model_file(folder: Path | None, name: str) -> Path:
+    """dlib's model file ``name`` in ``folder`` (from ``default_models_folder`` by default); a ModelError naming
+    it, and how to install it, where it is not there."""
+    if folder is None:
+        raise ModelError(f"dlib face models not found: no face_recognition_models package; {INSTALL_HINT}")
+    if not (folder / name).is_file():
+        raise ModelError(f"dlib face model {folder / name} is missing; {INSTALL_HINT}")
+    return folder / name
+
+
 def as_uint8_rgb(rgb: np.ndarray) -> np.ndarray:
     """An RGB image as contiguous uint8 ``H x W x 3``; float images are taken to be in [0, 1]."""
     if rgb.ndim != 3 or rgb.shape[2] != 3:
@@ -76,15 +86,10 @@ class DlibIdentity:
             return
         import dlib
 
-        folder = self.models_folder
-        if folder is None:
-            raise ModelError(f"dlib face models not found: no face_recognition_models package; {INSTALL_HINT}")
-        for name in (SHAPE_MODEL, RECOGNITION_MODEL):
-            if not (folder / name).is_file():
-                raise ModelError(f"dlib face model {folder / name} is missing; {INSTALL_HINT}")
+        shape, recognition = (model_file(self.models_folder, name) for name in (SHAPE_MODEL, RECOGNITION_MODEL))
         self._detector = dlib.get_frontal_face_detector()
-        self._shape_predictor = dlib.shape_predictor(str(folder / SHAPE_MODEL))
-        self._recognizer = FaceDescriptorNet(folder / RECOGNITION_MODEL, cpu_threads())
+        self._shape_predictor = dlib.shape_predictor(str(shape))
+        self._recognizer = FaceDescriptorNet(recognition, cpu_threads())
 
     def _largest_face(self, image: np.ndarray):
         """dlib rectangle of the largest face, upsampling small images once; None when there is none."""

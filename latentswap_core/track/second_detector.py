@@ -24,8 +24,7 @@ import numpy as np
 
 from latentswap_core.align import TEMPLATE
 from latentswap_core.cpu import cpu_threads
-from latentswap_core.errors import ModelError
-from latentswap_core.identity.dlib_descriptor import DETECTOR_MODEL, INSTALL_HINT, default_models_folder
+from latentswap_core.identity.dlib_descriptor import DETECTOR_MODEL, default_models_folder, model_file
 from latentswap_core.track.detect import SAME_FACE_OVERLAP, box_overlap
 from latentswap_core.track.mmod import Detection, MmodDetector
 
@@ -67,10 +66,7 @@ class SecondDetector:
 
     def _load(self) -> MmodDetector:
         if self._net is None:
-            path = (self.models_folder or Path("face_recognition_models")) / DETECTOR_MODEL
-            if self.models_folder is None or not path.is_file():
-                raise ModelError(f"dlib's CNN face detector {path} is missing; {INSTALL_HINT}")
-            self._net = MmodDetector(path, cpu_threads())
+            self._net = MmodDetector(model_file(self.models_folder, DETECTOR_MODEL), cpu_threads())
         return self._net
 
     def due(self, position_in_shot: int, since_found: int | None) -> bool:
