@@ -122,6 +122,11 @@ class DlibReader:
         count = math.prod(shape)
         return np.frombuffer(self.take(4 * count), dtype="<f4").astype(np.float32).reshape(shape)
 
+    def finish(self) -> None:
+        """Fails where the file holds more than was read: not the network its reader expects."""
+        if self.at != len(self.data):
+            raise self.fail(f"{len(self.data) - self.at} bytes after the network")
+
     def alias_tensor(self) -> tuple[int, ...]:
         self.expect(1, "alias_tensor")
         return tuple(self.integer() for _ in range(4))

@@ -232,8 +232,7 @@ def read_model_file(path: str | Path) -> ResnetModel:
                 _check(reader, node, layer)
                 steps.append(layer)
         read_layer_trailer(reader, version, over_input=depth == 0)
-    if reader.at != len(reader.data):
-        raise reader.fail(f"{len(reader.data) - reader.at} bytes after the network")
+    reader.finish()
     _check_shapes(reader, steps, chip_size)
     red, green, blue = mean_rgb
     return ResnetModel(tuple(fold_affines(steps, reader)), (red, green, blue), chip_size, distance_threshold)

@@ -144,8 +144,7 @@ def read_model_file(path: str | Path) -> MmodModel:
         if isinstance(layer, Convolution | Affine | Relu):  # else None: a layer dlib was told to skip
             layers.append(layer)
         read_layer_trailer(reader, version, over_input=depth == 0)
-    if reader.at != len(reader.data):
-        raise reader.fail(f"{len(reader.data) - reader.at} bytes after the network")
+    reader.finish()
     channels = 3
     for layer in layers:
         if isinstance(layer, Convolution):
