@@ -1,8 +1,8 @@
 """Where pretrained weights are found: a search path, never a download.
 
-``$LATENTSWAP_MODELS`` (folders separated by ``os.pathsep``) is searched first, then the user's cache
-folder, then the weights that come with the install (``latentswap_core/pretrained``: the default codec,
-TAEF2, MIT licence). A model is a folder named after it, e.g. ``<root>/taef2/taef2_encoder.safetensors``.
+``$LATENTSWAP_MODELS`` (folders separated by ``os.pathsep``) is searched first, then ``models`` in the user's
+cache folder (``user_cache.py``), then the weights that come with the install (``latentswap_core/pretrained``: the
+default codec, TAEF2, MIT licence). A model is a folder named after it, e.g. ``<root>/taef2/taef2_encoder.safetensors``.
 """
 
 from __future__ import annotations
@@ -11,16 +11,15 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-import platformdirs
-
 from latentswap_core.errors import ModelError
+from latentswap_core.user_cache import user_cache_dir
 
 ENV_VAR = "LATENTSWAP_MODELS"
 BUNDLED_DIR = Path(__file__).resolve().with_name("pretrained")  # installed as package data
 
 
 def user_models_dir() -> Path:
-    return platformdirs.user_cache_path("latentswap") / "models"
+    return user_cache_dir() / "models"
 
 
 def search_path() -> list[Path]:

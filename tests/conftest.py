@@ -75,6 +75,17 @@ def seeded_randomness() -> None:
         torch.manual_seed(0)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def user_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The engine's user cache folder ($LATENTSWAP_CACHE) for this run, shared by the workers (their temporary
+    folders sit side by side): a test's trainer reads the decoder fits that another's kept, as a user's second
+    model does, and nothing is read from or left in the home folder. Set before any CLI process is started."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if "PYTEST_XDIST_WORKER" in os.environ else base) / "user cache"
+    os.environ["LATENTSWAP_CACHE"] = str(folder)
+    return folder
+
+
 @pytest.fixture(params=["cpu", "cuda"])
 def torch_device(request: pytest.FixtureRequest) -> str:
     """Where a test of torch ops runs them: the CPU always, and the GPU where torch sees one (skipped elsewhere)."""

@@ -10,7 +10,7 @@ REPO = Path(__file__).resolve().parents[1]
 ENGINE = REPO / "latentswap_core"
 # docs/architecture.md's layers, lowest first: a unit imports only from lower layers (and from itself).
 LAYERS = (
-    ("errors", "cpu"),
+    ("errors", "cpu", "user_cache"),
     ("geometry", "devices", "progress", "pretrained_search", "face_selection", "identity", "lazy", "engine_id"),
     ("io",),
     ("color", "align"),

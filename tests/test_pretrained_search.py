@@ -47,9 +47,13 @@ def test_earlier_roots_win_and_the_bundled_weights_are_last(tmp_path: Path, monk
         (root / "codec" / "weights.safetensors").write_bytes(b"w")
     (cache / "latentswap" / "models" / "cached_only").mkdir(parents=True)
     monkeypatch.setenv("LATENTSWAP_MODELS", f"{first}:{second}")
+    monkeypatch.delenv("LATENTSWAP_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     assert pretrained_search.search_path() == [first, second, cache / "latentswap" / "models",
                                                pretrained_search.BUNDLED_DIR]
+    monkeypatch.setenv("LATENTSWAP_CACHE", str(tmp_path / "farm cache"))  # the user cache, moved
+    assert pretrained_search.search_path()[2] == tmp_path / "farm cache" / "models"
+    monkeypatch.delenv("LATENTSWAP_CACHE")
     assert pretrained_search.find_model("codec", ["weights.safetensors"]) == first / "codec"
     assert pretrained_search.find_model("cached_only") == cache / "latentswap" / "models" / "cached_only"
     (first / "codec" / "weights.safetensors").unlink()

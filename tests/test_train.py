@@ -95,6 +95,21 @@ def test_resume_continues_exactly(facesets, shared_models, tmp_path: Path, monke
     assert trainer["codec"]["name"] == "taef2" and trainer["schema"] == 1
 
 
+def test_a_new_model_on_the_same_facesets_reads_the_decoder_fit_an_earlier_run_kept(
+        facesets, shared_models, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LATENTSWAP_CACHE", str(tmp_path / "cache"))
+    fits = counted_fits(monkeypatch)
+    first = Trainer(options(facesets, tmp_path / "first"))
+    assert len(fits) == 1 and len(list((tmp_path / "cache" / "decoder_response").iterdir())) == 1
+    other_layout = Trainer(options(facesets, tmp_path / "liae", layout="liae"))  # another model, the same latents
+    assert len(fits) == 1
+    assert first.response is not None and other_layout.response is not None
+    assert torch.equal(other_layout.response.conv.weight, first.response.conv.weight)
+    assert other_layout.response_fit == first.response_fit
+    Trainer(options(facesets, tmp_path / "reseeded", seed=4))  # the fit's probes are drawn from the seed
+    assert len(fits) == 2
+
+
 def test_a_faceset_changed_between_runs_is_encoded_again_on_resume(facesets, shared_models, tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil

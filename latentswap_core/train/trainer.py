@@ -76,6 +76,7 @@ from latentswap_core.train.loop import StepReport, TrainResult, check_run_length
 from latentswap_core.train.losses import masked_pixel_loss, masked_response_loss, reconstruction_losses
 from latentswap_core.train.precision import training_autocast
 from latentswap_core.train.report import preview_grid, write_preview
+from latentswap_core.train.response_cache import cached_fit, keep_fit
 from latentswap_core.train.run_state import new_run_folder, restore_run, run_record, run_tensors, write_losses
 from latentswap_core.train.static_step import StaticStep
 from latentswap_core.train.weight_average import check_average_decay, start_average
@@ -329,7 +330,8 @@ class Trainer:
     def _fit_decoder_response(self, checkpoint: Checkpoint | None
                               ) -> tuple[DecoderResponse | None, float | None, str | None]:
         """The linear model of the codec's decoder the response loss uses, how well it fits, and the digest of what
-        it was fitted to (Nones without); a resumed run fitted to the same takes the checkpoint's."""
+        it was fitted to (Nones without). A resumed run fitted to the same takes the checkpoint's; a new one, the
+        user cache's (``response_cache.py``); else it is fitted, and kept there."""
         o = self.options
         if not (o.decoder_response and self.codec.weights_sha256):  # a weight-free codec's latents are its pixels
             return None, None, None
@@ -339,8 +341,11 @@ class Trainer:
                 and WEIGHT_TENSOR in checkpoint.tensors):
             response, fit = saved_fit(self.codec, checkpoint.tensors[WEIGHT_TENSOR]), checkpoint.trainer[
                 "decoder_response_fit"]
+        elif (kept := cached_fit(self.codec, digest)) is not None:  # an earlier run's on the same latents
+            response, fit = kept
         else:
             response, fit = fit_decoder_response(self.codec, latents, o.seed)
+            keep_fit(digest, response, fit)
         return response.to(self.device), fit, digest
 
     @staticmethod
