@@ -21,9 +21,9 @@ PROBES = 24  # white-noise probes of as many faces (fewer faces: faces repeat)
 PROBE_SIDE = 32  # latent pixels of the probed window (a whole 256 px face with an R/8 codec)
 PROBE_LEVEL = 0.25  # noise std as a fraction of each latent channel's std
 RIDGE = 1e-3  # relative to the mean diagonal of the normal matrix
-# probes decoded in one call, each with its unperturbed latent: on 2 CPU cores a batch costs a third of as many
-# single decodes (small latents leave the cores idle between layers); 16 256 px decodes fit in ~1 GB
-PROBE_BATCH = 8
+# windows decoded in one call: on 2 CPU cores a batch costs a third of as many single decodes (small latents leave
+# the cores idle between layers); 16 256 px decodes fit in ~1 GB
+DECODE_BATCH = 16
 # what a checkpoint keeps of a fit: its weights, and (in the run record) the digest of what it was fitted to
 WEIGHT_TENSOR = "decoder_response.weight"
 # part of that digest: raise it with any change to how ``fit_decoder_response`` fits, so no resume reads an old fit
@@ -55,31 +55,38 @@ def fit_decoder_response(codec, latents: torch.Tensor, seed: int = 0, kernel: in
     inputs = channels * kernel * kernel
     normal = torch.zeros(inputs, inputs, dtype=torch.float64)
     cross = torch.zeros(inputs, response.conv.out_channels, dtype=torch.float64)
+    windows: dict[tuple[int, int, int], tuple[int, torch.Tensor]] = {}  # (face, top, left) -> (place, latents)
     probes = []
     for _ in range(PROBES):
         index = int(torch.randint(len(latents), (1,), generator=generator))
         top, left = torch.randint(side - window + 1, (2,), generator=generator).tolist()
         z = latents[index:index + 1, :, top:top + window, left:left + window].float().cpu()
-        probes.append((z, torch.randn(z.shape, generator=generator) * scale * PROBE_LEVEL))
+        place, z = windows.setdefault((index, top, left), (len(windows), z))
+        probes.append((place, z, torch.randn(z.shape, generator=generator) * scale * PROBE_LEVEL))
+    # each window's unperturbed decode once: a small faceset's probes repeat its faces
+    clean = _decoded(codec, torch.cat([z for _, z in windows.values()]))
+    perturbed = _decoded(codec, torch.cat([z + error for _, z, error in probes]))
     held_out: list[tuple[torch.Tensor, torch.Tensor]] = []
-    for first in range(0, PROBES, PROBE_BATCH):
-        z, error = (torch.cat(part) for part in zip(*probes[first:first + PROBE_BATCH], strict=True))
-        decoded = codec.decode(torch.cat([z + error, z]), clamp=False).float().cpu()
-        changes = decoded[:len(z)] - decoded[len(z):]
-        for probe, (e, change) in enumerate(zip(error.split(1), changes.split(1), strict=True), start=first):
-            if probe % 4 == 3:
-                held_out.append((e, change))
-                continue
-            rows = F.unfold(e, kernel, padding=kernel // 2)[0].T.double()  # (h*w) x (C*k*k)
-            targets = F.pixel_unshuffle(change, codec.downscale)[0].flatten(1).T.double()  # (h*w) x (3*d*d)
-            normal += rows.T @ rows
-            cross += rows.T @ targets
+    for probe, ((place, _, e), decoded) in enumerate(zip(probes, perturbed.split(1), strict=True)):
+        change = decoded - clean[place:place + 1]
+        if probe % 4 == 3:
+            held_out.append((e, change))
+            continue
+        rows = F.unfold(e, kernel, padding=kernel // 2)[0].T.double()  # (h*w) x (C*k*k)
+        targets = F.pixel_unshuffle(change, codec.downscale)[0].flatten(1).T.double()  # (h*w) x (3*d*d)
+        normal += rows.T @ rows
+        cross += rows.T @ targets
     normal += torch.eye(inputs, dtype=torch.float64) * RIDGE * normal.diagonal().mean()
     solution = torch.linalg.solve(normal, cross)  # (C*k*k) x (3*d*d)
     response.conv.weight.copy_(solution.T.reshape(response.conv.weight.shape).float())
     residual = sum(float(((response(e) - c) ** 2).sum()) for e, c in held_out)
     total = sum(float(((c - c.mean()) ** 2).sum()) for _, c in held_out)
     return response, 1.0 - residual / total
+
+
+def _decoded(codec, latents: torch.Tensor) -> torch.Tensor:
+    """``latents`` decoded (not clamped) on the CPU as float32, ``DECODE_BATCH`` at a time."""
+    return torch.cat([codec.decode(part, clamp=False).float().cpu() for part in latents.split(DECODE_BATCH)])
 
 
 def fit_digest(codec, latents: torch.Tensor, seed: int, kernel: int = 3) -> str:
