@@ -258,3 +258,23 @@ def test_the_target_may_be_a_person_of_a_track_file(biden_shot, obama_shot, bide
         evaluate_shot(plate, swapped, EvalOptions(target=None, target_person=PersonFaces(obama_track, swapped, 9,
                                                                                            "obama.track.json")),
                       biden_track, obama_track)
+
+
+@pytest.mark.parametrize("storage", ["8-bit sRGB", "half-float ACEScg"])
+def test_the_result_tracked_while_it_is_measured_gives_what_a_track_made_first_gives(
+        biden_shot, obama_shot, biden_track, tiny_facesets, storage: str) -> None:
+    from latentswap_core import color
+
+    frames = {"plate": biden_shot.frames, "result": obama_shot.frames}
+    if storage == "half-float ACEScg":  # as the swap writes a VFX plate's frames
+        frames = {role: [color.convert(frame.astype(np.float32) / 255, "sRGB - Texture", "ACEScg").astype(np.float16)
+                         for frame in shot] for role, shot in frames.items()}
+    plate, swapped = shots.ArraySource(frames["plate"]), shots.ArraySource(frames["result"])
+    options = EvalOptions(target=tiny_facesets[0])
+    colorspace = color.default_colorspace(frames["result"][0].dtype)
+    tracked_first = evaluate_shot(plate, swapped, options, biden_track,
+                                  track_source(swapped, TrackOptions(colorspace=colorspace)))
+    tracked_while_measured = evaluate_shot(plate, swapped, options, biden_track)
+    assert all(row.get("pose_error") is not None for row in tracked_first.frames)
+    assert repr(tracked_while_measured.frames) == repr(tracked_first.frames)  # every value, in the same order
+    assert repr(tracked_while_measured.summary) == repr(tracked_first.summary)

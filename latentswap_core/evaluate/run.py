@@ -9,6 +9,7 @@ identity originally in the plate (the model's dst).
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ from latentswap_core.evaluate import metrics, pose
 from latentswap_core.evaluate.metrics import OnnxExtras
 from latentswap_core.face_selection import FaceSelection
 from latentswap_core.io import FrameSource, Image, format_frames
-from latentswap_core.track import ShotTrack, TrackOptions, track_source
+from latentswap_core.track import ShotTrack, ShotTracker, TrackOptions, display_rgb, track_source
+from latentswap_core.track.detect import display_uint8
 
 FACE_TYPE = "whole_face"
 THUMBNAIL_SIZE = 128
@@ -131,7 +133,8 @@ def evaluate_shot(plate: FrameSource, swapped: FrameSource, options: EvalOptions
                   on_frame: Callable[[str, int], None] | None = None,
                   track_name: str = "the plate's track") -> Evaluation:
     """Every metric per frame and summarised; ``on_frame(stage, frame)`` after each frame of each stage
-    (``track plate``, ``track result``, ``measure``). ``track_name`` names the plate's track in errors."""
+    (``track plate`` when no plate track is given, then ``measure``, which tracks the result too when no result
+    track is given). ``track_name`` names the plate's track in errors."""
     from latentswap_core.identity import SAME_PERSON_DISTANCE, DlibIdentity
 
     check_frames(plate, swapped)
@@ -147,9 +150,6 @@ def evaluate_shot(plate: FrameSource, swapped: FrameSource, options: EvalOptions
     options.faces.check((face for entry in plate_track.frames for face in entry.faces), track_name)
     selection = options.faces if not options.faces.everyone else \
         FaceSelection(track_ids=tuple(plate_track.track_ids[:1]) or None)
-    if swapped_track is None:
-        swapped_track = track_source(swapped, track_options, lambda frame, found: tell("track result", frame))
-
     identity = DlibIdentity()
     size = options.crop_size
 
@@ -170,44 +170,58 @@ def evaluate_shot(plate: FrameSource, swapped: FrameSource, options: EvalOptions
 
     evaluation = Evaluation([], {})
     previous: dict[str, np.ndarray] | None = None
+    plate_faces: list[Any] = []
+    flickers: list[float | None] = []
+    # The result is tracked in the pass that measures it (each frame read and converted once): its faces are known
+    # when the track is finished, so the rows that need them (pose, expression) are added after the pass.
+    tracker = None if swapped_track is not None else ShotTracker(track_options, continuous=swapped.continuous)
+    with tracker or nullcontext():
+        for frame in plate.frames:
+            plate_image, result_image = plate.read(frame), swapped.read(frame)
+            row: dict[str, Any] = {"frame": frame}
+            plate_face = _plate_face(plate_track, frame, selection)
+            plate_rgb = _display(plate_image, options)
+            result_rgb = _display(result_image, options)
+            if tracker is not None:
+                tracker.add(frame, _tracker_rgb(result_image, result_rgb, options), result_image.data_offset)
+            mask = _face_region(result_image, plate_face, plate_rgb.shape)
+            row["changed_outside"] = _changed_outside(plate_image, result_image, mask)
+            row["psnr"] = metrics.masked_psnr(result_rgb, plate_rgb, mask)
+            row["ssim"] = metrics.masked_ssim(result_rgb, plate_rgb, mask)
+            row["detail_ratio"] = metrics.detail_ratio(result_rgb, plate_rgb, mask)
+            row["face"] = plate_face is not None
+            current = None
+            if plate_face is not None:
+                to_aligned = alignment_transform(plate_face.landmarks, FACE_TYPE)
+                crop_transform = from_data_window(to_aligned, plate_image.data_offset)
+                current = {"plate": warp_to_aligned(plate_rgb, crop_transform, size),
+                           "result": warp_to_aligned(result_rgb, crop_transform, size),
+                           "mask": aligned_face_mask(plate_face.landmarks, to_aligned, size, FACE_TYPE)}
+                descriptor = describe(current["result"])
+                reference = source if source is not None else describe(current["plate"])
+                scores = metrics.identity_scores(descriptor, target, reference)
+                row.update({f"identity_{key}": value for key, value in scores.items()})
+                row.update(extras.measure(current["result"], current["plate"]))
+                evaluation.thumbnails[frame] = (_thumbnail(current["plate"]), _thumbnail(current["result"]))
+                row.update(_grid_row(plate_rgb, result_rgb, plate_face.landmarks, plate_image.data_offset,
+                                     result_image.metadata))
+            flickers.append(_flicker(previous, current))
+            previous = current
+            plate_faces.append(plate_face)
+            evaluation.frames.append(row)
+            tell("measure", frame)
+        if tracker is not None:
+            swapped_track = tracker.finish(swapped.description, *result_image.display_box[2:])
+    assert swapped_track is not None  # given, or tracked in the pass
     plate_landmarks: list[np.ndarray | None] = []
     result_landmarks: list[np.ndarray | None] = []
-    for frame in plate.frames:
-        plate_image, result_image = plate.read(frame), swapped.read(frame)
-        row: dict[str, Any] = {"frame": frame}
-        plate_face = _plate_face(plate_track, frame, selection)
-        result_face = _nearest_face(swapped_track, frame, plate_face)
-        plate_rgb = _display(plate_image, options)
-        result_rgb = _display(result_image, options)
-        mask = _face_region(result_image, plate_face, plate_rgb.shape)
-        row["changed_outside"] = _changed_outside(plate_image, result_image, mask)
-        row["psnr"] = metrics.masked_psnr(result_rgb, plate_rgb, mask)
-        row["ssim"] = metrics.masked_ssim(result_rgb, plate_rgb, mask)
-        row["detail_ratio"] = metrics.detail_ratio(result_rgb, plate_rgb, mask)
+    for row, plate_face, flicker in zip(evaluation.frames, plate_faces, flickers, strict=True):
+        result_face = _nearest_face(swapped_track, row["frame"], plate_face)
         plate_landmarks.append(None if plate_face is None else plate_face.landmarks)
         result_landmarks.append(None if result_face is None else result_face.landmarks)
-        row["face"] = plate_face is not None
-        current = None
-        if plate_face is not None:
-            to_aligned = alignment_transform(plate_face.landmarks, FACE_TYPE)
-            crop_transform = from_data_window(to_aligned, plate_image.data_offset)
-            current = {"plate": warp_to_aligned(plate_rgb, crop_transform, size),
-                       "result": warp_to_aligned(result_rgb, crop_transform, size),
-                       "mask": aligned_face_mask(plate_face.landmarks, to_aligned, size, FACE_TYPE)}
-            descriptor = describe(current["result"])
-            reference = source if source is not None else describe(current["plate"])
-            scores = metrics.identity_scores(descriptor, target, reference)
-            row.update({f"identity_{key}": value for key, value in scores.items()})
-            row.update(extras.measure(current["result"], current["plate"]))
-            evaluation.thumbnails[frame] = (_thumbnail(current["plate"]), _thumbnail(current["result"]))
-            row.update(_grid_row(plate_rgb, result_rgb, plate_face.landmarks, plate_image.data_offset,
-                                 result_image.metadata))
         if plate_face is not None and result_face is not None:
             row.update(_pose_row(plate_face.landmarks, result_face.landmarks, (plate_track.width, plate_track.height)))
-        row["flicker"] = _flicker(previous, current)
-        previous = current
-        evaluation.frames.append(row)
-        tell("measure", frame)
+        row["flicker"] = flicker
     for row, plate_jitter, result_jitter in zip(evaluation.frames, pose.landmark_jitter(plate_landmarks),
                                                 pose.landmark_jitter(result_landmarks), strict=True):
         row["jitter_plate"], row["jitter_result"] = plate_jitter, result_jitter
@@ -242,6 +256,14 @@ def summarise(frames: list[dict[str, Any]], same_person: float) -> dict[str, Any
 
 def _display(image: Image, options: EvalOptions) -> np.ndarray:
     return np.clip(color.working_rgb(image, options.colorspace, options.ocio_config), 0.0, 1.0).astype(np.float32)
+
+
+def _tracker_rgb(image: Image, working_rgb: np.ndarray, options: EvalOptions) -> np.ndarray:
+    """What ``track_source`` would give the tracker for ``image``, from its working-space RGB when that is how the
+    tracker converts it (integer images in the working space pass to it unconverted)."""
+    if np.issubdtype(image.pixels.dtype, np.integer):
+        return display_rgb(image, options.colorspace, options.ocio_config)
+    return display_uint8(working_rgb)
 
 
 def _plate_face(track: ShotTrack, frame: int, selection: FaceSelection) -> Any:
