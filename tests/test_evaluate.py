@@ -69,6 +69,20 @@ def test_metrics_of_identical_images_are_perfect() -> None:
     assert flickering == pytest.approx(0.2, abs=1e-6)
 
 
+def test_masked_psnr_weighs_every_pixel_of_a_soft_mask_to_its_edges() -> None:
+    rng = np.random.default_rng(1)
+    plate = rng.uniform(0, 1, (90, 120, 3)).astype(np.float32)
+    result = plate + rng.normal(0, 0.05, plate.shape).astype(np.float32)  # a different error at every pixel
+    mask = np.zeros((90, 120), np.float32)
+    mask[7:61, 33:119] = rng.uniform(0.01, 1, (54, 86))  # soft, up to the frame's last column but one
+    mask[60, 118], mask[7, 33] = 1.0, 1.0  # the box's corners count in full
+    error = ((result.astype(np.float64) - plate) ** 2).mean(axis=2)
+    weight = mask.astype(np.float64)
+    expected = 10 * np.log10(1 / ((error * weight).sum() / weight.sum()))
+    assert metrics.masked_psnr(result, plate, mask) == pytest.approx(expected, rel=1e-12)
+    assert metrics.masked_psnr(result, plate, np.zeros_like(mask)) is None
+
+
 def test_landmark_jitter_is_zero_for_steady_motion_and_counts_a_shake() -> None:
     base = pose.CANONICAL_MODEL[:, :2] * 20 + 300  # inter-ocular distance about 20 * 6.6 px
     steady = [base + [5.0 * t, 0.0] for t in range(5)]

@@ -29,15 +29,26 @@ def identity_scores(descriptor: np.ndarray, target: np.ndarray, source: np.ndarr
 def masked_psnr(result: np.ndarray, plate: np.ndarray, mask: np.ndarray) -> float | None:
     """PSNR in dB over the pixels where ``mask > 0`` (weighted by the mask), capped at ``PSNR_CAP_DB``; None when
     the mask is empty."""
-    weight = np.asarray(mask, np.float64)
+    box = _box(np.asarray(mask) > 0)  # the face's box, not the frame: the rest weighs nothing
+    if box is None:
+        return None
+    weight = np.asarray(mask[box], np.float64)
     total = weight.sum()
     if total <= 0:
         return None
-    squared = ((np.asarray(result, np.float64) - np.asarray(plate, np.float64)) ** 2).mean(axis=2)
+    squared = ((np.asarray(result[box], np.float64) - np.asarray(plate[box], np.float64)) ** 2).mean(axis=2)
     mse = float((squared * weight).sum() / total)
     if mse <= 10.0 ** (-PSNR_CAP_DB / 10.0):
         return PSNR_CAP_DB
     return min(PSNR_CAP_DB, 10.0 * math.log10(1.0 / mse))
+
+
+def _box(inside: np.ndarray) -> tuple[slice, slice] | None:
+    """The bounding box of the True pixels of ``inside`` (H x W), or None when there are none."""
+    rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+    if not len(rows):
+        return None
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
 
 
 def masked_ssim(result: np.ndarray, plate: np.ndarray, mask: np.ndarray) -> float | None:
@@ -45,12 +56,12 @@ def masked_ssim(result: np.ndarray, plate: np.ndarray, mask: np.ndarray) -> floa
     mask; 1 for identical faces, None when the mask is empty."""
     from skimage.metrics import structural_similarity
 
-    rows, cols = np.nonzero(np.asarray(mask) > 0)
-    if not len(rows):
+    box = _box(np.asarray(mask) > 0)
+    if box is None:
         return None
     margin = 5
-    y0, y1 = max(rows.min() - margin, 0), rows.max() + margin + 1
-    x0, x1 = max(cols.min() - margin, 0), cols.max() + margin + 1
+    y0, y1 = max(box[0].start - margin, 0), box[0].stop + margin
+    x0, x1 = max(box[1].start - margin, 0), box[1].stop + margin
     luma = np.array([0.2126, 0.7152, 0.0722])
     a = np.asarray(result[y0:y1, x0:x1], np.float64) @ luma
     b = np.asarray(plate[y0:y1, x0:x1], np.float64) @ luma
