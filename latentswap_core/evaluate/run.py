@@ -25,7 +25,6 @@ from latentswap_core.evaluate.metrics import OnnxExtras
 from latentswap_core.face_selection import FaceSelection
 from latentswap_core.io import FrameSource, Image, format_frames
 from latentswap_core.track import ShotTrack, ShotTracker, TrackOptions, display_rgb, track_source
-from latentswap_core.track.detect import display_uint8
 
 FACE_TYPE = "whole_face"
 THUMBNAIL_SIZE = 128
@@ -172,8 +171,8 @@ def evaluate_shot(plate: FrameSource, swapped: FrameSource, options: EvalOptions
     previous: dict[str, np.ndarray] | None = None
     plate_faces: list[Any] = []
     flickers: list[float | None] = []
-    # The result is tracked in the pass that measures it (each frame read and converted once): its faces are known
-    # when the track is finished, so the rows that need them (pose, expression) are added after the pass.
+    # The result is tracked in the pass that measures it (each frame read once): its faces are known when the track
+    # is finished, so the rows that need them (pose, expression) are added after the pass.
     tracker = None if swapped_track is not None else ShotTracker(track_options, continuous=swapped.continuous)
     with tracker or nullcontext():
         for frame in plate.frames:
@@ -183,7 +182,8 @@ def evaluate_shot(plate: FrameSource, swapped: FrameSource, options: EvalOptions
             plate_rgb = _display(plate_image, options)
             result_rgb = _display(result_image, options)
             if tracker is not None:
-                tracker.add(frame, _tracker_rgb(result_image, result_rgb, options), result_image.data_offset)
+                tracker.add(frame, display_rgb(result_image, options.colorspace, options.ocio_config),
+                            result_image.data_offset)
             mask = _face_region(result_image, plate_face, plate_rgb.shape)
             row["changed_outside"] = _changed_outside(plate_image, result_image, mask)
             row["psnr"] = metrics.masked_psnr(result_rgb, plate_rgb, mask)
@@ -256,14 +256,6 @@ def summarise(frames: list[dict[str, Any]], same_person: float) -> dict[str, Any
 
 def _display(image: Image, options: EvalOptions) -> np.ndarray:
     return np.clip(color.working_rgb(image, options.colorspace, options.ocio_config), 0.0, 1.0).astype(np.float32)
-
-
-def _tracker_rgb(image: Image, working_rgb: np.ndarray, options: EvalOptions) -> np.ndarray:
-    """What ``track_source`` would give the tracker for ``image``, from its working-space RGB when that is how the
-    tracker converts it (integer images in the working space pass to it unconverted)."""
-    if np.issubdtype(image.pixels.dtype, np.integer):
-        return display_rgb(image, options.colorspace, options.ocio_config)
-    return display_uint8(working_rgb)
 
 
 def _plate_face(track: ShotTrack, frame: int, selection: FaceSelection) -> Any:

@@ -67,13 +67,15 @@ class TrackOptions:
 
 def display_rgb(image: Image, colorspace: str | None = None, ocio_config: str | None = None) -> np.ndarray:
     """The frame's RGB as display-referred sRGB uint8 (H x W x 3): integer images in sRGB pass straight
-    through; anything else goes through OCIO into the working space and is clipped to [0, 1]."""
+    through; anything else goes through OCIO into the working space, clipped to [0, 1] (``color.to_working_8bit``:
+    within one code value of the exact conversion)."""
     space = colorspace or color.default_colorspace(image.pixels.dtype)
+    in_order = image.channels[:3] == ("R", "G", "B")
     if np.issubdtype(image.pixels.dtype, np.integer) and color.check_colorspace(
             space, ocio_config) == color.check_colorspace(color.WORKING_SPACE, ocio_config):
-        rgb = image.pixels[:, :, :3] if image.channels[:3] == ("R", "G", "B") else image.rgb_float()
-        return display_uint8(rgb)
-    return display_uint8(color.working_rgb(image, space, ocio_config))
+        return display_uint8(image.pixels[:, :, :3] if in_order else image.rgb_float())
+    converted = color.to_working_8bit(image.pixels, space, ocio_config) if in_order else None
+    return converted if converted is not None else display_uint8(color.working_rgb(image, space, ocio_config))
 
 
 class ShotTracker:
