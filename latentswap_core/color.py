@@ -20,7 +20,7 @@ import PyOpenColorIO as ocio
 
 from latentswap_core.cpu import usable_cores
 from latentswap_core.errors import ColorError
-from latentswap_core.io.image import Image
+from latentswap_core.io.image import Image, to_float32
 
 BUILTIN_CONFIG = "ocio://studio-config-latest"
 WORKING_SPACE = "sRGB - Texture"
@@ -96,15 +96,17 @@ def convert(pixels: np.ndarray, source: str, target: str, config: str | None = N
     return result
 
 
-def to_working_8bit(pixels: np.ndarray, plate_space: str, config: str | None = None) -> np.ndarray | None:
-    """The RGB of plate pixels (H x W x 3+, R, G and B first; 8/16-bit, half or float) in the working space as 8-bit
-    (H x W x 3), for pixels that are only looked at (the tracker's frames), never written: OCIO converts from the
-    stored type straight to 8 bits with its default optimisation, within one code value of the exact conversion
-    clipped to [0, 1] and rounded, at a third of its cost (a 1080p half frame). None for a pixel type OCIO does
-    not read."""
-    in_depth = _BIT_DEPTHS.get(pixels.dtype.name)
-    if in_depth is None or pixels.ndim != 3 or pixels.shape[2] < 3:
-        return None
+def to_working_8bit(pixels: np.ndarray, plate_space: str, config: str | None = None) -> np.ndarray:
+    """The RGB of plate pixels (H x W x 3 or more, R, G and B first) in the working space as 8-bit (H x W x 3), for
+    pixels that are only looked at (the tracker's frames, review images), never written: OCIO converts from the
+    stored type (8/16-bit, half or float; others as float) straight to 8 bits with its default optimisation, within
+    one code value of the exact conversion clipped to [0, 1] and rounded, at a third of its cost (a 1080p half
+    frame)."""
+    if pixels.ndim != 3 or pixels.shape[2] < 3:
+        raise ColorError(f"colour conversion needs height x width x 3+ pixels, not shape {pixels.shape}")
+    if pixels.dtype.name not in _BIT_DEPTHS:
+        pixels = to_float32(pixels)
+    in_depth = _BIT_DEPTHS[pixels.dtype.name]
     processor = _cpu_processor(plate_space, WORKING_SPACE, config_name(config), (in_depth, ocio.BIT_DEPTH_UINT8),
                                ocio.OPTIMIZATION_DEFAULT)
     rgb = np.ascontiguousarray(pixels[:, :, :3])  # OCIO reads packed RGB (a copy only with further channels)

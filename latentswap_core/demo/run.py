@@ -154,8 +154,7 @@ def write_plate(folder: Path, options: DemoOptions) -> str:
 
 def _display(pixels: np.ndarray) -> np.ndarray:
     """ACEScg -> sRGB uint8 for review images."""
-    rgb = color.convert(np.ascontiguousarray(pixels[:, :, :3], np.float32), PLATE_SPACE, "sRGB - Texture")
-    return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return color.to_working_8bit(pixels, PLATE_SPACE)
 
 
 def _frame_path(pattern: str, frame: int) -> Path:

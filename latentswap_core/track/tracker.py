@@ -70,12 +70,11 @@ def display_rgb(image: Image, colorspace: str | None = None, ocio_config: str | 
     through; anything else goes through OCIO into the working space, clipped to [0, 1] (``color.to_working_8bit``:
     within one code value of the exact conversion)."""
     space = colorspace or color.default_colorspace(image.pixels.dtype)
-    in_order = image.channels[:3] == ("R", "G", "B")
+    rgb = image.pixels if image.channels[:3] == ("R", "G", "B") else image.rgb_float()
     if np.issubdtype(image.pixels.dtype, np.integer) and color.check_colorspace(
             space, ocio_config) == color.check_colorspace(color.WORKING_SPACE, ocio_config):
-        return display_uint8(image.pixels[:, :, :3] if in_order else image.rgb_float())
-    converted = color.to_working_8bit(image.pixels, space, ocio_config) if in_order else None
-    return converted if converted is not None else display_uint8(color.working_rgb(image, space, ocio_config))
+        return display_uint8(rgb[:, :, :3])
+    return color.to_working_8bit(rgb, space, ocio_config)
 
 
 class ShotTracker:
