@@ -101,7 +101,8 @@ def to_working_8bit(pixels: np.ndarray, plate_space: str, config: str | None = N
     pixels that are only looked at (the tracker's frames, review images), never written: OCIO converts from the
     stored type (8/16-bit, half or float; others as float) straight to 8 bits with its default optimisation, within
     one code value of the exact conversion clipped to [0, 1] and rounded, at a third of its cost (a 1080p half
-    frame)."""
+    frame). Infinite values (fireflies of a bad render) may come out white where the exact conversion's NaN gives
+    black."""
     if pixels.ndim != 3 or pixels.shape[2] < 3:
         raise ColorError(f"colour conversion needs height x width x 3+ pixels, not shape {pixels.shape}")
     if pixels.dtype.name not in _BIT_DEPTHS:

@@ -1,6 +1,7 @@
 """The user's cache folder: what the engine keeps between runs so a later run need not redo it (pretrained
-weights a user puts there, decoder-response fits). ``$LATENTSWAP_CACHE`` moves it, e.g. onto a farm node's local
-disk; else it is the platform's user cache folder (``~/.cache/latentswap`` on Linux)."""
+weights a user puts in its ``models/``, decoder-response fits). ``$LATENTSWAP_CACHE`` moves it, e.g. onto a farm
+node's local disk, pretrained weights kept there included; else it is the platform's user cache folder
+(``~/.cache/latentswap`` on Linux)."""
 
 from __future__ import annotations
 

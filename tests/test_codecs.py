@@ -201,7 +201,7 @@ def test_missing_weights_name_the_search_path(tmp_path: Path, monkeypatch: pytes
     from latentswap_core import pretrained_search
 
     monkeypatch.setenv("LATENTSWAP_MODELS", str(tmp_path))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # nor a taef2 in the user's own cache
+    monkeypatch.setenv("LATENTSWAP_CACHE", str(tmp_path / "cache"))  # nor a taef2 in the user's own cache
     monkeypatch.setattr(pretrained_search, "BUNDLED_DIR", tmp_path / "no bundle")  # an install that lost its weights
     with pytest.raises(ModelError) as error:
         load_codec("taef2")

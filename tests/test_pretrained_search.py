@@ -29,6 +29,7 @@ def sha256_of(folder: Path) -> dict[str, str]:
 def no_user_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A machine without ../shared: no $LATENTSWAP_MODELS, and an empty user cache folder."""
     monkeypatch.delenv("LATENTSWAP_MODELS", raising=False)
+    monkeypatch.delenv("LATENTSWAP_CACHE", raising=False)  # the suite's own (tests/conftest.py): the default here
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty cache"))
     assert not pretrained_search.user_models_dir().exists()
     return tmp_path

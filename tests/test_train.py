@@ -80,6 +80,7 @@ def test_resume_continues_exactly(facesets, shared_models, tmp_path: Path, monke
     cache = sorted((tmp_path / "split" / "cache").glob("*.safetensors"))
     stamps = [path.stat().st_mtime_ns for path in cache]
     fits = counted_fits(monkeypatch)
+    monkeypatch.setenv("LATENTSWAP_CACHE", str(tmp_path / "empty cache"))  # only the checkpoint has the fit
     resumed_trainer = Trainer(options(facesets, tmp_path / "split", resume=True, **augmenting))
     assert not fits  # the decoder response the first run fitted, read back
     assert first_trainer.response is not None and resumed_trainer.response is not None

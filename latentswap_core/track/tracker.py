@@ -68,7 +68,7 @@ class TrackOptions:
 def display_rgb(image: Image, colorspace: str | None = None, ocio_config: str | None = None) -> np.ndarray:
     """The frame's RGB as display-referred sRGB uint8 (H x W x 3): integer images in sRGB pass straight
     through; anything else goes through OCIO into the working space, clipped to [0, 1] (``color.to_working_8bit``:
-    within one code value of the exact conversion)."""
+    within one code value of the exact conversion for finite values)."""
     space = colorspace or color.default_colorspace(image.pixels.dtype)
     rgb = image.pixels if image.channels[:3] == ("R", "G", "B") else image.rgb_float()
     if np.issubdtype(image.pixels.dtype, np.integer) and color.check_colorspace(

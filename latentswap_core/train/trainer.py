@@ -341,11 +341,11 @@ class Trainer:
                 and WEIGHT_TENSOR in checkpoint.tensors):
             response, fit = saved_fit(self.codec, checkpoint.tensors[WEIGHT_TENSOR]), checkpoint.trainer[
                 "decoder_response_fit"]
-        elif (kept := cached_fit(self.codec, digest)) is not None:  # an earlier run's on the same latents
+        elif (kept := cached_fit(self.codec, digest, self.device.type)) is not None:  # an earlier run's
             response, fit = kept
         else:
             response, fit = fit_decoder_response(self.codec, latents, o.seed)
-            keep_fit(digest, response, fit)
+            keep_fit(digest, self.device.type, response, fit)
         return response.to(self.device), fit, digest
 
     @staticmethod
