@@ -128,7 +128,7 @@ def paste_face(
     # Premultiplied resampling: face x mask and mask go through the same kernel, so edges stay consistent.
     crop_rgba = np.concatenate([face * mask[:, :, np.newaxis], mask[:, :, np.newaxis]], axis=2)
     warped = warp_to_plate(crop_rgba, to_aligned, (height, width, 4))
-    region = _nonzero_box(warped[:, :, 3] > 0.0)
+    region = nonzero_box(warped[:, :, 3] > 0.0)
     if region is None:
         return PasteResult(comp, face_rgba, alpha, (0, 0, 0, 0))
     y0, y1, x0, x1 = region
@@ -154,7 +154,7 @@ def paste_face(
     comp_rgb[inside] = over[inside].astype(comp.dtype)
     face_rgba[box] = np.concatenate([box_face, box_alpha[:, :, np.newaxis]], axis=2)
     alpha[box] = box_alpha
-    return PasteResult(comp, face_rgba, alpha, _nonzero_box(alpha > 0.0) or (0, 0, 0, 0))
+    return PasteResult(comp, face_rgba, alpha, nonzero_box(alpha > 0.0) or (0, 0, 0, 0))
 
 
 def poisson_face(
@@ -173,7 +173,7 @@ def poisson_face(
     face[trusted] = premultiplied[trusted] / coverage[trusted][:, np.newaxis]
     core = coverage > _POISSON_INSIDE
     result = plate[y0:y1, x0:x1, :3].astype(np.float64)
-    core_box = _nonzero_box(core)
+    core_box = nonzero_box(core)
     if core_box is None:
         return result.astype(np.float32)
     # The equations live on the core's box grown by one pixel (the Dirichlet ring), clipped to the plate; in
@@ -283,7 +283,8 @@ def crop_px_per_plate_px(to_aligned: np.ndarray, size: int) -> float:
     return size * math.sqrt(abs(np.linalg.det(matrix[:, :2])))
 
 
-def _nonzero_box(where: np.ndarray) -> tuple[int, int, int, int] | None:
+def nonzero_box(where: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Rows y0..y1 and columns x0..x1 (half-open) bounding the True pixels of ``where`` (H x W); None if none."""
     rows, cols = np.flatnonzero(where.any(axis=1)), np.flatnonzero(where.any(axis=0))
     if rows.size == 0:
         return None

@@ -13,6 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from latentswap_core.blend.compose import nonzero_box
 from latentswap_core.identity import identity_distance
 
 PSNR_CAP_DB = 100.0  # PSNR of identical images is infinite; reported as this so that JSON holds a number
@@ -29,9 +30,11 @@ def identity_scores(descriptor: np.ndarray, target: np.ndarray, source: np.ndarr
 def masked_psnr(result: np.ndarray, plate: np.ndarray, mask: np.ndarray) -> float | None:
     """PSNR in dB over the pixels where ``mask > 0`` (weighted by the mask), capped at ``PSNR_CAP_DB``; None when
     the mask is empty."""
-    box = _box(np.asarray(mask) > 0)  # the face's box, not the frame: the rest weighs nothing
-    if box is None:
+    found = nonzero_box(np.asarray(mask) > 0)  # the face's box, not the frame: the rest weighs nothing
+    if found is None:
         return None
+    y0, y1, x0, x1 = found
+    box = slice(y0, y1), slice(x0, x1)
     weight = np.asarray(mask[box], np.float64)
     total = weight.sum()
     if total <= 0:
@@ -43,25 +46,17 @@ def masked_psnr(result: np.ndarray, plate: np.ndarray, mask: np.ndarray) -> floa
     return min(PSNR_CAP_DB, 10.0 * math.log10(1.0 / mse))
 
 
-def _box(inside: np.ndarray) -> tuple[slice, slice] | None:
-    """The bounding box of the True pixels of ``inside`` (H x W), or None when there are none."""
-    rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
-    if not len(rows):
-        return None
-    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
-
-
 def masked_ssim(result: np.ndarray, plate: np.ndarray, mask: np.ndarray) -> float | None:
     """Mean SSIM (Gaussian window, sigma 1.5, luminance of sRGB) over the mask's bounding box, weighted by the
     mask; 1 for identical faces, None when the mask is empty."""
     from skimage.metrics import structural_similarity
 
-    box = _box(np.asarray(mask) > 0)
-    if box is None:
+    found = nonzero_box(np.asarray(mask) > 0)
+    if found is None:
         return None
     margin = 5
-    y0, y1 = max(box[0].start - margin, 0), box[0].stop + margin
-    x0, x1 = max(box[1].start - margin, 0), box[1].stop + margin
+    y0, y1 = max(found[0] - margin, 0), found[1] + margin
+    x0, x1 = max(found[2] - margin, 0), found[3] + margin
     luma = np.array([0.2126, 0.7152, 0.0722])
     a = np.asarray(result[y0:y1, x0:x1], np.float64) @ luma
     b = np.asarray(plate[y0:y1, x0:x1], np.float64) @ luma
