@@ -32,7 +32,8 @@ from latentswap_core.train.occlusion_trainer import (
 
 TRAIN, HELD_OUT = (99, 131, 147, 171, 195), (115, 139, 163, 187, 203)
 STEPS = 300
-MIN_KEPT, MIN_COVERED = 0.7, 0.95  # 300 steps: kept 91, 73, 99 % for seeds 0-2 (99 % at 1464 steps); docs/swap.md
+# 300 steps, seeds 0-4: kept 97, 100, 100, 71, 100 %; covered 97.7, 97.9, 97.3, 100, 94.7 % (docs/training.md)
+MIN_KEPT, MIN_COVERED = 0.9, 0.95
 
 
 def test_augmentation_moves_the_matte_with_the_face() -> None:
@@ -48,6 +49,17 @@ def test_augmentation_moves_the_matte_with_the_face() -> None:
         assert (red[i] == inside).float().mean() > 0.97
     assert float(occlusion_loss(torch.full_like(matte, -10.0), matte)) > float(
         occlusion_loss((matte - 0.5) * 20, matte))
+
+
+def test_the_loss_prices_a_face_painted_over_an_occluder_above_a_plate_pixel_kept() -> None:
+    target = torch.zeros(1, 1, 32, 32)
+    target[..., 8:24, 8:16] = 1.0  # an occluder
+    right = (target - 0.5) * 20
+    missed, kept = right.clone(), right.clone()
+    missed[..., 10, 10] = -2.0  # one occluder pixel taken for face: the swap would paint over it
+    kept[..., 10, 20] = 2.0  # one face pixel taken for occluder: the plate would show there
+    base = float(occlusion_loss(right, target))
+    assert float(occlusion_loss(missed, target)) - base > 1.5 * (float(occlusion_loss(kept, target)) - base)
 
 
 def test_a_pasted_occluder_brings_its_matte() -> None:

@@ -151,13 +151,21 @@ def augment(crops: torch.Tensor, mattes: torch.Tensor, generator: torch.Generato
     return rgb.clamp(0, 1), matte.clamp(0, 1)
 
 
+# A face painted over a microphone is a visible error; a few plate pixels kept at the occluder's
+# edge are not. Weighting the occluder's pixels so in the cross-entropy sends the uncertain ones to
+# the occluder (the real clip's held-out frames, five seeds: worst occluder kept 86 -> 94 %, covered 98 %).
+OCCLUDER_WEIGHT = 3.0
+
+
 def occlusion_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy + soft Dice of the occluder (Dice keeps a thin microphone from being ignored)."""
+    """Occluder-weighted binary cross-entropy + soft Dice of the occluder (Dice keeps a thin microphone from being
+    ignored)."""
     probability = torch.sigmoid(logits)
     overlap = (probability * target).sum(dim=(1, 2, 3))
     total = probability.sum(dim=(1, 2, 3)) + target.sum(dim=(1, 2, 3))
     dice = 1 - (2 * overlap + 1) / (total + 1)
-    return F.binary_cross_entropy_with_logits(logits, target) + dice.mean()
+    weight = torch.tensor(OCCLUDER_WEIGHT, device=logits.device, dtype=logits.dtype)
+    return F.binary_cross_entropy_with_logits(logits, target, pos_weight=weight) + dice.mean()
 
 
 def train_occlusion(data: LabelledCrops, options: OcclusionOptions, face_type: str = "whole_face",
@@ -191,7 +199,7 @@ def train_occlusion(data: LabelledCrops, options: OcclusionOptions, face_type: s
                     total = step + int(max(0.0, deadline - time.monotonic()) / per_step)
                 on_report(step, total, float(np.mean(recent)))
     final = float(np.mean(recent)) if recent else float("nan")
-    trained = {"steps": step, "loss": round(final, 5), "faces": len(crops), "frames": format_frames(data.frames),
-               "seconds": round(time.monotonic() - started, 1), **(source or {})}
+    trained = {"steps": step, "seed": options.seed, "loss": round(final, 5), "faces": len(crops),
+               "frames": format_frames(data.frames), "seconds": round(time.monotonic() - started, 1), **(source or {})}
     save_occlusion_model(model.eval(), options.output, trained)
     return step, final
