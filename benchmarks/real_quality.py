@@ -245,10 +245,11 @@ class Bench:
         self.rows.append(row)
         print(json.dumps(row), flush=True)
 
-    def run_occlusion(self, resolution: int, minutes: float, track: Path, person: str) -> None:
-        """An occlusion model from the mattes of five frames, judged on five other drawn frames: of the drawn
-        occluder's pixels inside the face region, the share left as the plate (``occluder_kept``), and of the face's
-        other pixels the share the swap covers (``face_covered``), pooled over the frames."""
+    def run_occlusion(self, resolution: int, minutes: float, track: Path, person: str, seeds: list[int]) -> None:
+        """Occlusion models from the mattes of five frames (one a seed), judged on five other drawn frames: of the
+        drawn occluder's pixels inside the face region, the share left as the plate (``occluder_kept``), and of the
+        face's other pixels the share the swap covers (``face_covered``), pooled over the frames. The figures rest
+        on a few hundred occluder pixels, so one seed is not a measurement: the rows come a seed each."""
         from latentswap_core.align import aligned_face_mask, alignment_transform, face_mask
         from latentswap_core.evaluate.metrics import occlusion_coverage
         from latentswap_core.face_selection import FaceSelection
@@ -264,49 +265,38 @@ class Bench:
             name = f"occluder.{frame:04d}.png"
             if not (mattes / name).exists():
                 (mattes / name).symlink_to(OCCLUDERS / name)
-        model = self.work / f"occlusion-model-{resolution}"
-        if not (model / "occlusion.json").is_file():
-            latentswap("train-mask", CLIP, "--mattes", mattes / "occluder.####.png", "--track", track, "--person",
-                       person, "-o", model, "--minutes", minutes, "--device", self.args.device, log=self.log)
         truth = MatteSequence(OCCLUDERS / "occluder.####.png")
         shot = read_track_file(track)
         frames = ",".join(map(str, OCCLUSION_TEST))
 
-        def add(variant: str, judged: list[int], alphas: list[np.ndarray], regions: list[np.ndarray],
-                occluders: list[np.ndarray]) -> None:
+        def add(variant: str, seed: int | None, judged: list[int], alphas: list[np.ndarray],
+                regions: list[np.ndarray], occluders: list[np.ndarray]) -> None:
             pooled = occlusion_coverage(*(np.concatenate([a.ravel() for a in arrays])
                                           for arrays in (alphas, regions, occluders)))
-            row = {"case": "occlusion", "variant": variant, "px": resolution, "minutes": minutes,
+            row = {"case": "occlusion", "variant": variant, "seed": seed, "px": resolution, "minutes": minutes,
                    "frames": ",".join(map(str, judged)),
                    **{key: None if value is None else round(value, 4) for key, value in pooled.items()}}
             self.occlusion_rows.append(row)
             print(json.dumps(row), flush=True)
 
-        # the model itself, on the held-out frames' crops (every one, whatever the track says of its landmarks)
-        masker = OcclusionMasker(model)
         selection = OcclusionOptions(output=self.work / "unused", steps=1, faces=FaceSelection(people=(int(person),)))
         plate = open_source(str(CLIP), list(OCCLUSION_TEST))
         try:
             held = labelled_crops(plate, shot, MatteSequence(OCCLUDERS / "occluder.####.png"), selection)
         finally:
             plate.close()
-        alphas, regions, occluders = [], [], []
-        for crop, matte, frame in zip(held.crops, held.mattes, held.frames, strict=True):
-            face = next(f for f in shot.faces_at(frame) if f.person == int(person))
-            to_aligned = alignment_transform(face.landmarks, "whole_face")
-            regions.append(aligned_face_mask(face.landmarks, to_aligned, crop.shape[-1], "whole_face"))
-            alphas.append(1.0 - masker.occluders(crop.permute(1, 2, 0).numpy()[None])[0])
-            occluders.append(matte[0].numpy())
-        add("occlusion model, aligned crops", held.frames, alphas, regions, occluders)
-        # the swap's blend alpha in the plate, on the frames it swapped (faces with reliable landmarks)
-        for mask in ("landmarks", "occlusion"):
-            out = self.work / f"occlusion-{mask}-{resolution}"
-            extra = ["--occlusion-model", model] if mask == "occlusion" else []
+
+        def judge_swap(mask: str, seed: int | None, extra: list[object]) -> None:
+            """The swap's blend alpha in the plate, on the frames it swapped (faces with reliable landmarks)."""
+            out = self.work / (f"occlusion-{mask}-{resolution}" + ("" if not seed else f"-seed{seed}"))
             latentswap("swap", CLIP, "--model", self.work / f"model-self-default-{resolution}", "-o",
                        out / "swap.####.exr", "--frames", frames, "--track", track, "--person", person, "--mask",
                        mask, *extra, "--device", self.args.device, log=self.log)
             judged, alphas, regions, occluders = [], [], [], []
             for frame in OCCLUSION_TEST:
+                drawn = truth.at(frame)
+                if drawn is None:
+                    sys.exit(f"{OCCLUDERS}: no drawn occluder matte for frame {frame}")
                 image = read_image(out / f"swap.{frame:04d}.exr")
                 if not image.channel("lsmask.Y").any():
                     continue  # not swapped: the track marks the face's landmarks unreliable
@@ -314,11 +304,30 @@ class Bench:
                 judged.append(frame)
                 alphas.append(image.channel("lsmask.Y").astype(np.float32))
                 regions.append(face_mask(face.landmarks, (image.height, image.width), "whole_face"))
-                occluders.append(truth.at(frame))
-            add(f"swap --mask {mask}", judged, alphas, regions, occluders)
+                occluders.append(drawn)
+            add(f"swap --mask {mask}", seed, judged, alphas, regions, occluders)
+
+        judge_swap("landmarks", None, [])
+        for seed in seeds:
+            model = self.work / (f"occlusion-model-{resolution}" + ("" if not seed else f"-seed{seed}"))
+            if not (model / "occlusion.json").is_file():
+                latentswap("train-mask", CLIP, "--mattes", mattes / "occluder.####.png", "--track", track,
+                           "--person", person, "-o", model, "--minutes", minutes, "--seed", seed, "--device",
+                           self.args.device, log=self.log)
+            # the model itself, on the held-out frames' crops (every one, whatever the track says of its landmarks)
+            masker = OcclusionMasker(model)
+            alphas, regions, occluders = [], [], []
+            for crop, matte, frame in zip(held.crops, held.mattes, held.frames, strict=True):
+                face = next(f for f in shot.faces_at(frame) if f.person == int(person))
+                to_aligned = alignment_transform(face.landmarks, "whole_face")
+                regions.append(aligned_face_mask(face.landmarks, to_aligned, crop.shape[-1], "whole_face"))
+                alphas.append(1.0 - masker.occluders(crop.permute(1, 2, 0).numpy()[None])[0])
+                occluders.append(matte[0].numpy())
+            add("occlusion model, aligned crops", seed, held.frames, alphas, regions, occluders)
+            judge_swap("occlusion", seed, ["--occlusion-model", model])
 
     def occlusion_table(self) -> str:
-        columns = ("variant", "px", "minutes", "frames", "occluder_kept", "face_covered")
+        columns = ("variant", "seed", "px", "minutes", "frames", "occluder_kept", "face_covered")
         lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         lines += ["| " + " | ".join("n/a" if row.get(key) is None else str(row[key]) for key in columns) + " |"
                   for row in self.occlusion_rows]
@@ -347,6 +356,7 @@ def main() -> int:
     parser.add_argument("--cross-minutes", type=float, help="training budget of each cross case (default: 2 quick)")
     parser.add_argument("--cases", default="self,cross,occlusion", help="any of self, cross, occlusion")
     parser.add_argument("--mask-minutes", type=float, default=3.0, help="training budget of the occlusion model")
+    parser.add_argument("--mask-seeds", default="0,1,2", help="train and judge one occlusion model a seed")
     parser.add_argument("--variants", default="default",
                         help=f"training recipes for the self and cross cases: {', '.join(VARIANTS)}")
     parser.add_argument("--refine", metavar="REFINER_DIR", help="also swap the self case through this refiner")
@@ -401,7 +411,8 @@ def main() -> int:
         if "occlusion" in cases:  # needs the self case's default model
             if "self" not in cases and not (bench.work / f"model-self-default-{resolution}" / "model").is_dir():
                 sys.exit("the occlusion case swaps with the self case's default model: add --cases self")
-            bench.run_occlusion(resolution, args.mask_minutes, track, person)
+            bench.run_occlusion(resolution, args.mask_minutes, track, person,
+                                [int(seed) for seed in args.mask_seeds.split(",")])
     table = bench.table() + ("\n\nOcclusion (five drawn frames to train, five others to judge):\n\n" +
                              bench.occlusion_table() if bench.occlusion_rows else "")
     print(f"\nmachine: {machine}\n{table}")
