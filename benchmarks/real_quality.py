@@ -39,6 +39,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -77,6 +78,22 @@ def latentswap(*args: object, log: Path) -> None:
         done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT)
     if done.returncode:
         sys.exit(f"latentswap {args[0]} failed (exit {done.returncode}); see {log}")
+
+
+def occlusion_trained(model: Path) -> dict[str, Any]:
+    """What an occlusion model folder says it was trained on ({} when it holds none)."""
+    card = model / "occlusion.json"
+    return dict(json.loads(card.read_text())["trained"]) if card.is_file() else {}
+
+
+def seed_list(text: str) -> list[int]:
+    try:
+        seeds = [int(seed) for seed in text.split(",")]
+    except ValueError:
+        seeds = []
+    if not seeds or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give seeds as whole numbers from 0, e.g. 0,1,2")
+    return seeds
 
 
 def singer(track_file: Path) -> int:
@@ -270,11 +287,11 @@ class Bench:
         frames = ",".join(map(str, OCCLUSION_TEST))
 
         def add(variant: str, seed: int | None, judged: list[int], alphas: list[np.ndarray],
-                regions: list[np.ndarray], occluders: list[np.ndarray]) -> None:
+                regions: list[np.ndarray], occluders: list[np.ndarray], steps: int | None = None) -> None:
             pooled = occlusion_coverage(*(np.concatenate([a.ravel() for a in arrays])
                                           for arrays in (alphas, regions, occluders)))
             row = {"case": "occlusion", "variant": variant, "seed": seed, "px": resolution, "minutes": minutes,
-                   "frames": ",".join(map(str, judged)),
+                   "steps": steps, "frames": ",".join(map(str, judged)),
                    **{key: None if value is None else round(value, 4) for key, value in pooled.items()}}
             self.occlusion_rows.append(row)
             print(json.dumps(row), flush=True)
@@ -286,7 +303,7 @@ class Bench:
         finally:
             plate.close()
 
-        def judge_swap(mask: str, seed: int | None, extra: list[object]) -> None:
+        def judge_swap(mask: str, seed: int | None, extra: list[object], steps: int | None = None) -> None:
             """The swap's blend alpha in the plate, on the frames it swapped (faces with reliable landmarks)."""
             out = self.work / (f"occlusion-{mask}-{resolution}" + ("" if not seed else f"-seed{seed}"))
             latentswap("swap", CLIP, "--model", self.work / f"model-self-default-{resolution}", "-o",
@@ -305,12 +322,13 @@ class Bench:
                 alphas.append(image.channel("lsmask.Y").astype(np.float32))
                 regions.append(face_mask(face.landmarks, (image.height, image.width), "whole_face"))
                 occluders.append(drawn)
-            add(f"swap --mask {mask}", seed, judged, alphas, regions, occluders)
+            add(f"swap --mask {mask}", seed, judged, alphas, regions, occluders, steps)
 
         judge_swap("landmarks", None, [])
         for seed in seeds:
             model = self.work / (f"occlusion-model-{resolution}" + ("" if not seed else f"-seed{seed}"))
-            if not (model / "occlusion.json").is_file():
+            if occlusion_trained(model).get("seed") != seed:  # none yet, or one from before models kept their seed
+                shutil.rmtree(model, ignore_errors=True)
                 latentswap("train-mask", CLIP, "--mattes", mattes / "occluder.####.png", "--track", track,
                            "--person", person, "-o", model, "--minutes", minutes, "--seed", seed, "--device",
                            self.args.device, log=self.log)
@@ -323,11 +341,12 @@ class Bench:
                 regions.append(aligned_face_mask(face.landmarks, to_aligned, crop.shape[-1], "whole_face"))
                 alphas.append(1.0 - masker.occluders(crop.permute(1, 2, 0).numpy()[None])[0])
                 occluders.append(matte[0].numpy())
-            add("occlusion model, aligned crops", seed, held.frames, alphas, regions, occluders)
-            judge_swap("occlusion", seed, ["--occlusion-model", model])
+            steps = occlusion_trained(model)["steps"]
+            add("occlusion model, aligned crops", seed, held.frames, alphas, regions, occluders, steps)
+            judge_swap("occlusion", seed, ["--occlusion-model", model], steps)
 
     def occlusion_table(self) -> str:
-        columns = ("variant", "seed", "px", "minutes", "frames", "occluder_kept", "face_covered")
+        columns = ("variant", "seed", "px", "minutes", "steps", "frames", "occluder_kept", "face_covered")
         lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         lines += ["| " + " | ".join("n/a" if row.get(key) is None else str(row[key]) for key in columns) + " |"
                   for row in self.occlusion_rows]
@@ -356,7 +375,8 @@ def main() -> int:
     parser.add_argument("--cross-minutes", type=float, help="training budget of each cross case (default: 2 quick)")
     parser.add_argument("--cases", default="self,cross,occlusion", help="any of self, cross, occlusion")
     parser.add_argument("--mask-minutes", type=float, default=3.0, help="training budget of the occlusion model")
-    parser.add_argument("--mask-seeds", default="0,1,2", help="train and judge one occlusion model a seed")
+    parser.add_argument("--mask-seeds", type=seed_list, default=[0, 1, 2],
+                        help="train and judge one occlusion model a seed (default: 0,1,2)")
     parser.add_argument("--variants", default="default",
                         help=f"training recipes for the self and cross cases: {', '.join(VARIANTS)}")
     parser.add_argument("--refine", metavar="REFINER_DIR", help="also swap the self case through this refiner")
@@ -411,8 +431,7 @@ def main() -> int:
         if "occlusion" in cases:  # needs the self case's default model
             if "self" not in cases and not (bench.work / f"model-self-default-{resolution}" / "model").is_dir():
                 sys.exit("the occlusion case swaps with the self case's default model: add --cases self")
-            bench.run_occlusion(resolution, args.mask_minutes, track, person,
-                                [int(seed) for seed in args.mask_seeds.split(",")])
+            bench.run_occlusion(resolution, args.mask_minutes, track, person, args.mask_seeds)
     table = bench.table() + ("\n\nOcclusion (five drawn frames to train, five others to judge):\n\n" +
                              bench.occlusion_table() if bench.occlusion_rows else "")
     print(f"\nmachine: {machine}\n{table}")
