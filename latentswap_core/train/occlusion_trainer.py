@@ -153,7 +153,7 @@ def augment(crops: torch.Tensor, mattes: torch.Tensor, generator: torch.Generato
 
 # A face painted over a microphone is a visible error; a few plate pixels kept at the occluder's
 # edge are not. Weighting the occluder's pixels so in the cross-entropy sends the uncertain ones to
-# the occluder (the real clip's held-out frames, five seeds: worst occluder kept 86 -> 94 %, covered 98 %).
+# the occluder (benchmarks/occlusion_weight.py, five seeds: worst occluder kept 81 -> 94 %, covered 98 %).
 OCCLUDER_WEIGHT = 3.0
 
 
