@@ -30,8 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 SHARED = Path(os.environ.get("LATENTSWAP_SHARED", REPO.parent / "shared"))
 CLIP = SHARED / "data" / "video" / "short_hamilton_clip.mp4"
-DRAWN = REPO / "tests" / "data" / "hamilton_occluders"
-TRAIN, JUDGED, TRUSTED = (99, 131, 147, 171, 195), (139, 163, 187, 203), (139, 187, 203)
+sys.path.insert(0, str(REPO / "tests"))  # tests/drawn_occluders.py: the drawn frames, shared with the test
+JUDGED, TRUSTED = (139, 163, 187, 203), (139, 187, 203)
 
 
 def whole_numbers(text: str) -> list[int]:
@@ -61,25 +61,22 @@ def main() -> int:
     if not CLIP.is_file():
         sys.exit(f"{CLIP}: the real clip is missing (../shared beside the repository)")
 
+    from drawn_occluders import DRAWN, HELD_OUT, TRAIN, track_the_singer
+
     from latentswap_core.align import aligned_face_mask, alignment_transform
     from latentswap_core.evaluate.metrics import occlusion_coverage
     from latentswap_core.face_selection import FaceSelection
     from latentswap_core.io import open_source
     from latentswap_core.io.matte import MatteSequence
     from latentswap_core.swap.occlusion import OcclusionMasker
-    from latentswap_core.track import TrackOptions, track_source
     from latentswap_core.train import occlusion_trainer
     from latentswap_core.train.occlusion_trainer import OcclusionOptions, labelled_crops, train_occlusion
 
-    # tests/test_occlusion.py's frames, in its order (the track of a few far-apart frames depends on it); 115 is
-    # drawn, but its face is left out: the microphone over the mouth leaves its landmarks useless
-    plate = open_source(str(CLIP), list(TRAIN + (115,) + JUDGED))
+    plate = open_source(str(CLIP), list(TRAIN + HELD_OUT))  # 115 is left out: its landmarks are useless
     try:
-        track = track_source(plate, TrackOptions())
-        for entry in track.frames:  # the singer is the largest face of every one of these frames
-            singer = max(entry.faces, key=lambda face: float(np.ptp(face.landmarks, axis=0).max()))
+        track = track_the_singer(plate)
+        for entry in track.frames:
             for face in entry.faces:
-                face.person = 0 if face is singer else -1
                 face.landmarks_reliable = face.landmarks_reliable or entry.frame in JUDGED  # judge 163 too
         selection = OcclusionOptions(output=Path("unused"), steps=1, faces=FaceSelection(people=(0,)))
         with tempfile.TemporaryDirectory() as folder:

@@ -7,11 +7,10 @@ handle and the hands in front of or beside the singer's face on ten frames of 99
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
+from drawn_occluders import DRAWN, HELD_OUT, TRAIN, track_the_singer
 
 from latentswap_core.align import aligned_face_mask, alignment_transform
 from latentswap_core.evaluate.metrics import occlusion_coverage
@@ -20,7 +19,6 @@ from latentswap_core.io import open_source
 from latentswap_core.io.matte import MatteSequence
 from latentswap_core.models.occlusion_store import load_occlusion_model
 from latentswap_core.swap.occlusion import OcclusionMasker
-from latentswap_core.track import TrackOptions, track_source
 from latentswap_core.train.occlusion_trainer import (
     OcclusionOptions,
     augment,
@@ -30,7 +28,6 @@ from latentswap_core.train.occlusion_trainer import (
     train_occlusion,
 )
 
-TRAIN, HELD_OUT = (99, 131, 147, 171, 195), (115, 139, 163, 187, 203)
 STEPS = 300
 # 300 steps, seeds 0-4: kept 97, 100, 100, 71, 100 %; covered 97.7, 97.9, 97.3, 100, 94.7 % (docs/training.md).
 # The floors catch a model that does not find the occluders, not a change of seed.
@@ -79,24 +76,19 @@ def test_a_pasted_occluder_brings_its_matte() -> None:
 
 @pytest.mark.slow
 def test_an_occlusion_model_from_five_drawn_frames_finds_the_occluders_on_five_others(shared_dir, tmp_path) -> None:
-    drawn = Path(__file__).parent / "data" / "hamilton_occluders"
     train = tmp_path / "train"
     train.mkdir()
     for frame in TRAIN:
-        (train / f"occ.{frame:04d}.png").write_bytes((drawn / f"occluder.{frame:04d}.png").read_bytes())
+        (train / f"occ.{frame:04d}.png").write_bytes((DRAWN / f"occluder.{frame:04d}.png").read_bytes())
     plate = open_source(str(shared_dir / "data" / "video" / "short_hamilton_clip.mp4"), list(TRAIN + HELD_OUT))
     try:
-        track = track_source(plate, TrackOptions())
-        for entry in track.frames:  # the singer is the largest face of every one of these frames
-            singer = max(entry.faces, key=lambda face: float(np.ptp(face.landmarks, axis=0).max()))
-            for face in entry.faces:
-                face.person = 0 if face is singer else -1
+        track = track_the_singer(plate)
         options = OcclusionOptions(output=tmp_path / "occlusion", steps=STEPS, faces=FaceSelection(people=(0,)))
         data = labelled_crops(plate, track, MatteSequence(train / "occ.####.png"), options)
         assert sorted(data.frames) == list(TRAIN) and 0.03 < float(data.mattes.mean()) < 0.3
         steps, _ = train_occlusion(data, options)
         assert steps == STEPS and load_occlusion_model(tmp_path / "occlusion").config.size == 128
-        held = labelled_crops(plate, track, MatteSequence(drawn / "occluder.####.png"), options)
+        held = labelled_crops(plate, track, MatteSequence(DRAWN / "occluder.####.png"), options)
     finally:
         plate.close()
     masker = OcclusionMasker(tmp_path / "occlusion")
