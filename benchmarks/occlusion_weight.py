@@ -36,9 +36,12 @@ JUDGED, TRUSTED = (139, 163, 187, 203), (139, 187, 203)
 
 def whole_numbers(text: str) -> list[int]:
     try:
-        return [int(value) for value in text.split(",")]
+        values = [int(value) for value in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers, e.g. 0,1,2") from None
+        values = []
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers from 0, e.g. 0,1,2")
+    return values
 
 
 def positive_numbers(text: str) -> list[float]:
@@ -58,6 +61,8 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=1464)
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "out" / "occlusion_weight.jsonl"))
     args = parser.parse_args()
+    if args.steps < 1:
+        sys.exit(f"--steps {args.steps}: give 1 or more")
     if not CLIP.is_file():
         sys.exit(f"{CLIP}: the real clip is missing (../shared beside the repository)")
 
