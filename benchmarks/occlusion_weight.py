@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from arguments import seed_list
 from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,16 +33,6 @@ SHARED = Path(os.environ.get("LATENTSWAP_SHARED", REPO.parent / "shared"))
 CLIP = SHARED / "data" / "video" / "short_hamilton_clip.mp4"
 sys.path.insert(0, str(REPO / "tests"))  # tests/drawn_occluders.py: the drawn frames, shared with the test
 JUDGED, TRUSTED = (139, 163, 187, 203), (139, 187, 203)
-
-
-def whole_numbers(text: str) -> list[int]:
-    try:
-        values = [int(value) for value in text.split(",")]
-    except ValueError:
-        values = []
-    if not values or min(values) < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers from 0, e.g. 0,1,2")
-    return values
 
 
 def positive_numbers(text: str) -> list[float]:
@@ -57,7 +48,7 @@ def positive_numbers(text: str) -> list[float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--weights", type=positive_numbers, default=[1.0, 3.0])
-    parser.add_argument("--seeds", type=whole_numbers, default=[0, 1, 2])
+    parser.add_argument("--seeds", type=seed_list, default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=1464)
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "out" / "occlusion_weight.jsonl"))
     args = parser.parse_args()

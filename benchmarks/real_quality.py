@@ -43,6 +43,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from arguments import seed_list
 from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,18 +83,10 @@ def latentswap(*args: object, log: Path) -> None:
 
 def occlusion_trained(model: Path) -> dict[str, Any]:
     """What an occlusion model folder says it was trained on ({} when it holds none)."""
-    card = model / "occlusion.json"
+    from latentswap_core.models.occlusion_store import CONFIG_FILE
+
+    card = model / CONFIG_FILE
     return dict(json.loads(card.read_text())["trained"]) if card.is_file() else {}
-
-
-def seed_list(text: str) -> list[int]:
-    try:
-        seeds = [int(seed) for seed in text.split(",")]
-    except ValueError:
-        seeds = []
-    if not seeds or min(seeds) < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: give seeds as whole numbers from 0, e.g. 0,1,2")
-    return seeds
 
 
 def singer(track_file: Path) -> int:
