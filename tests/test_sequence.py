@@ -48,6 +48,10 @@ def test_frame_ranges() -> None:
     assert parse_frames("1001-1005") == (1001, 1002, 1003, 1004, 1005)
     assert parse_frames("1001-1009x2") == (1001, 1003, 1005, 1007, 1009)
     assert parse_frames("1,5,10-12") == (1, 5, 10, 11, 12)
+    # a range names frames, not an order: every command reads them forward, once (the tracker follows motion)
+    assert parse_frames("1010,1001,1005") == (1001, 1005, 1010)
+    assert parse_frames("1005-1001") == (1001, 1002, 1003, 1004, 1005)
+    assert parse_frames("1001-1003,1002,1001") == (1001, 1002, 1003)
     with pytest.raises(SequenceError, match=r"cannot read the frame range 'ten'"):
         parse_frames("ten")
 

@@ -32,7 +32,7 @@ def parse_frames(text: str) -> tuple[int, ...]:
         ) from None
     if not len(frames):
         raise SequenceError(f"the frame range {text!r} holds no frames")
-    return tuple(int(frame) for frame in frames)
+    return tuple(sorted({int(frame) for frame in frames}))
 
 
 def format_frames(frames: Iterable[int]) -> str:
