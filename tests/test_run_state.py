@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from latentswap_core.errors import ModelError
-from latentswap_core.train.loop import check_run_length
+from latentswap_core.train.options import check_run_length
 from latentswap_core.train.report import write_loss_history
 from latentswap_core.train.run_state import (
     CUDA_RNG,

@@ -3,15 +3,37 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from latentswap_core.face_selection import FaceSelection
+from latentswap_core.train.options import TrainOptions
+
+Options = TypeVar("Options")
 
 MAX_COUNT = 10**9  # steps, frames: more is a typo, not a plan
 MAX_BATCH = 4096  # faces per step or per model call: more does not fit any GPU at 128 px
 MAX_SEED = 2**63 - 1
+
+
+def engine_default(options: type, name: str) -> Any:
+    """The default of field ``name`` of the engine's options dataclass ``options`` (``TrainOptions``,
+    ``RenderOptions``, ...): written there once, for the command line, its --help and the engine's callers alike."""
+    field = next(field for field in dataclasses.fields(options) if field.name == name)
+    if field.default is dataclasses.MISSING:
+        raise KeyError(f"{options.__name__}.{name} has no default")
+    return field.default
+
+
+def options_from(args: argparse.Namespace, options: Callable[..., Options], **given: Any) -> Options:
+    """``options`` (an options dataclass) made from the parsed arguments named as its fields, and ``given`` for
+    fields the command line spells otherwise; fields no argument sets keep the engine's defaults."""
+    names = {field.name for field in dataclasses.fields(options)}  # type: ignore[arg-type]
+    parsed = {name: value for name, value in vars(args).items() if name in names and name not in given}
+    return options(**parsed, **given)
 
 
 def number(low: float | None = None, high: float | None = None, *,
@@ -129,10 +151,15 @@ def add_training_length(parser: argparse.ArgumentParser, resumable: bool = True)
 def add_training_run(parser: argparse.ArgumentParser, folder: str) -> None:
     """How a training run is kept and reported: resume, checkpoints, previews, seed, device, progress."""
     parser.add_argument("--resume", action="store_true", help=f"continue the run saved in {folder}")
-    parser.add_argument("--save-every", type=whole(0), default=500, metavar="N",
-                        help="checkpoint every N steps (0: at the end only)")
-    parser.add_argument("--preview-every", type=whole(0), default=100, metavar="K",
-                        help="preview grid every K steps (0: none)")
-    parser.add_argument("--seed", type=whole(0, MAX_SEED), default=0, help="random seed (default: 0)")
-    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto)")
+    def default(name: str) -> Any:  # the swap trainer's; tests/test_cli_defaults.py holds the refiner's to them
+        return engine_default(TrainOptions, name)
+
+    parser.add_argument("--save-every", type=whole(0), default=default("save_every"), metavar="N",
+                        help=f"checkpoint every N steps (0: at the end only; default: {default('save_every')})")
+    parser.add_argument("--preview-every", type=whole(0), default=default("preview_every"), metavar="K",
+                        help=f"preview grid every K steps (0: none; default: {default('preview_every')})")
+    parser.add_argument("--seed", type=whole(0, MAX_SEED), default=default("seed"),
+                        help=f"random seed (default: {default('seed')})")
+    parser.add_argument("--device", default=default("device"),
+                        help=f"cpu, cuda or auto (default: {default('device')})")
     add_progress_json(parser)

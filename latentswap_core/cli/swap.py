@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import Any
 
 from latentswap_core.blend.color_transfer import MODES as COLOR_TRANSFER_MODES
 from latentswap_core.blend.compose import BLENDS
@@ -16,24 +16,26 @@ from latentswap_core.cli.arguments import (
     add_frames,
     add_ocio_config,
     add_progress_json,
+    engine_default,
     exr_compression,
     face_selection,
     number,
+    options_from,
     track_name,
     whole,
 )
 from latentswap_core.errors import SettingsError
 from latentswap_core.face_selection import FaceSelection
-from latentswap_core.io.image import DEFAULT_COMPRESSION, EXR_COMPRESSIONS
+from latentswap_core.io.image import EXR_COMPRESSIONS
 from latentswap_core.progress import Progress, emit_json
-from latentswap_core.swap.layers import DEFAULT_LAYERS, LAYERS
+from latentswap_core.swap.layers import LAYERS
 from latentswap_core.swap.merge import BLEND_DEVICE_CHOICES
 from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
-from latentswap_core.swap.render import MASK_SOURCES
-from latentswap_core.track.bridge import DEFAULT_BRIDGE_FRAMES
+from latentswap_core.swap.render import MASK_SOURCES, RenderOptions
 
-if TYPE_CHECKING:
-    from latentswap_core.swap.render import RenderOptions
+
+def default(name: str) -> Any:
+    return engine_default(RenderOptions, name)
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -57,30 +59,34 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     # Before --track-id: "all" or track ids such as 0,2. Saved Nuke scripts and farm jobs still pass it.
     parser.add_argument("--faces", metavar="IDS", help=argparse.SUPPRESS)
     add_colorspace(parser)
-    parser.add_argument("--color-transfer", default="rct", metavar="MODE", choices=COLOR_TRANSFER_MODES,
+    parser.add_argument("--color-transfer", default=default("color_transfer"), metavar="MODE",
+                        choices=COLOR_TRANSFER_MODES,
                         help="match the swapped face's colour to the plate's face: none, rct, lct, mkl or idt "
-                             "(default: rct)")
-    parser.add_argument("--mask", default="landmarks", choices=MASK_SOURCES,
+                             f"(default: {default('color_transfer')})")
+    parser.add_argument("--mask", default=default("mask"), choices=MASK_SOURCES,
                         help="blend mask: the plate face's landmark hull, the model's predicted mask, their "
                              "product, or the hull minus what --occlusion-model finds in front of the face "
-                             "(default: landmarks)")
+                             f"(default: {default('mask')})")
     parser.add_argument("--occlusion-model", metavar="MASK_DIR",
                         help="an occlusion model from `latentswap train-mask` (with --mask occlusion)")
     parser.add_argument("--holdout", metavar="MATTE_SEQ",
                         help="mattes of what stays in front of the face (microphone, hands): e.g. roto rendered "
                              "out as holdout.####.png (alpha, else the first channel; frames without a file hold "
                              "nothing out); the plate is kept there")
-    parser.add_argument("--mask-erode", type=number(), default=0.0, metavar="PX",
-                        help="shrink the face mask by PX plate pixels (negative grows it; default: 0)")
-    parser.add_argument("--mask-blur", type=number(), default=0.0, metavar="PX",
-                        help="feather the mask edge over PX plate pixels (default: 0)")
-    parser.add_argument("--blend", default="alpha", metavar="MODE", choices=BLENDS,
-                        help="alpha or poisson (default: alpha); poisson solves on the CPU, also with --device cuda")
-    parser.add_argument("--mix", type=number(), default=1.0, help="strength of the swap, 0..1 (default: 1)")
-    parser.add_argument("--bridge", type=whole(0, None), default=DEFAULT_BRIDGE_FRAMES, metavar="N",
+    parser.add_argument("--mask-erode", type=number(), default=default("mask_erode"), metavar="PX",
+                        help="shrink the face mask by PX plate pixels (negative grows it; default: "
+                             f"{default('mask_erode'):g})")
+    parser.add_argument("--mask-blur", type=number(), default=default("mask_blur"), metavar="PX",
+                        help=f"feather the mask edge over PX plate pixels (default: {default('mask_blur'):g})")
+    parser.add_argument("--blend", default=default("blend"), metavar="MODE", choices=BLENDS,
+                        help=f"alpha or poisson (default: {default('blend')}); poisson solves on the CPU, also with "
+                             "--device cuda")
+    parser.add_argument("--mix", type=number(), default=default("mix"),
+                        help=f"strength of the swap, 0..1 (default: {default('mix'):g})")
+    parser.add_argument("--bridge", type=whole(0, None), default=default("bridge"), metavar="N",
                         help="swap a run of at most N frames where the track followed a face without confidence (a "
                         "microphone or hand over the mouth) on landmarks interpolated from the frames around it, "
-                        f"instead of leaving the plate's face there (default: {DEFAULT_BRIDGE_FRAMES}; 0: never)")
+                        f"instead of leaving the plate's face there (default: {default('bridge')}; 0: never)")
     parser.add_argument("--backend", default="torch", choices=("torch", "onnx"),
                         help="run the model with torch or onnxruntime (exported once to MODEL_DIR/swap.onnx)")
     parser.add_argument("--device", default="auto",
@@ -94,18 +100,18 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         help="decode and re-encode the swapped latent N times before the last decode: pulls it "
                              "back onto the codec's latents, which removes the codec's block grid (default: "
                              f"{DEFAULT_PROJECTIONS})")
-    parser.add_argument("--batch", type=whole(1, MAX_BATCH), default=4, metavar="N",
-                        help="faces per model call (default: 4)")
-    parser.add_argument("--workers", type=whole(1, 256), default=2, metavar="N",
-                        help="threads blending and writing (default: 2)")
+    parser.add_argument("--batch", type=whole(1, MAX_BATCH), default=default("batch"), metavar="N",
+                        help=f"faces per model call (default: {default('batch')})")
+    parser.add_argument("--workers", type=whole(1, 256), default=default("workers"), metavar="N",
+                        help=f"threads blending and writing (default: {default('workers')})")
     parser.add_argument("--skip-existing", action="store_true", help="keep output frames that already exist")
-    parser.add_argument("--layers", default=DEFAULT_LAYERS, choices=LAYERS,
+    parser.add_argument("--layers", default=default("layers"), choices=LAYERS,
                         help="what each EXR holds: comp (R, G, B, A and the plate's other channels), face "
                              "(face.R/G/B/A and lsmask.Y over the faces' box only: the data window; Nuke merges it "
-                             f"over the plate) or all (both, full frame) (default: {DEFAULT_LAYERS})")
-    parser.add_argument("--compression", default=DEFAULT_COMPRESSION, type=exr_compression, metavar="C",
+                             f"over the plate) or all (both, full frame) (default: {default('layers')})")
+    parser.add_argument("--compression", default=default("compression"), type=exr_compression, metavar="C",
                         help=f"EXR compression: {', '.join(EXR_COMPRESSIONS)}; zip, zips, dwaa, dwab take a level "
-                             f"(zip:6, dwaa:45) (default: {DEFAULT_COMPRESSION}, as Nuke's Write)")
+                             f"(zip:6, dwaa:45) (default: {default('compression')}, as Nuke's Write)")
     refine = parser.add_argument_group("refinement (a refiner from `latentswap train-refiner`)")
     refine.add_argument("--refine", metavar="REFINER_DIR", help="refine each swapped face with this refiner")
     refine.add_argument("--refine-strength", type=number(), default=0.3, metavar="S",
@@ -154,19 +160,12 @@ def render_options(args: argparse.Namespace) -> RenderOptions:
     from latentswap_core.io.matte import MatteSequence
     from latentswap_core.swap.merge import choose_blend_device
     from latentswap_core.swap.occlusion import OcclusionMasker
-    from latentswap_core.swap.render import RenderOptions
 
     device = resolve_device(args.device)
-    options = RenderOptions(
-        faces=swap_selection(args), colorspace=args.colorspace, ocio_config=args.ocio_config,
-        color_transfer=args.color_transfer, mask=args.mask, mask_erode=args.mask_erode, mask_blur=args.mask_blur,
-        blend=args.blend, mix=args.mix, batch=args.batch, workers=args.workers, skip_existing=args.skip_existing,
-        layers=args.layers, compression=args.compression, bridge=args.bridge,
-        blend_device=choose_blend_device(args.blend_device, device),
+    return options_from(
+        args, RenderOptions, faces=swap_selection(args), blend_device=choose_blend_device(args.blend_device, device),
         holdout=MatteSequence(args.holdout) if args.holdout else None,
-        occlusion=OcclusionMasker(args.occlusion_model, device) if args.occlusion_model else None,
-    )
-    return options
+        occlusion=OcclusionMasker(args.occlusion_model, device) if args.occlusion_model else None)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,26 +7,37 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from latentswap_core.cli.arguments import MAX_BATCH, add_training_length, add_training_run, number, whole
+from latentswap_core.cli.arguments import (
+    MAX_BATCH,
+    add_training_length,
+    add_training_run,
+    engine_default,
+    number,
+    options_from,
+    whole,
+)
 from latentswap_core.codecs.names import CODEC_NAMES
 from latentswap_core.models.config import LAYOUTS, PRESETS
 from latentswap_core.progress import Progress, emit_json
 from latentswap_core.train.device_defaults import (
     AUTO_BATCH,
     CPU_BATCH,
-    DEFAULT_STEP_MODE,
-    DEVICE_DEFAULT,
     LOSS_EVERY,
     PIXEL_LOSS_SCHEDULES,
     STEP_MODES,
     WHOLE_BATCH,
 )
+from latentswap_core.train.options import TrainOptions
 
 if TYPE_CHECKING:
     from latentswap_core.train import StepReport, TrainResult
 
 CONSENT_WARNING = "latentswap: warning: no --consent given: record who agreed to this face being used"
 WARNING_PREFIX = "latentswap: warning: "
+
+
+def default(name: str) -> Any:
+    return engine_default(TrainOptions, name)
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -40,46 +51,54 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--src", required=True, metavar="FACESET", help="faceset of the face to put in")
     parser.add_argument("--dst", required=True, metavar="FACESET", help="faceset of the face to replace")
     parser.add_argument("-o", "--output", required=True, metavar="MODEL_DIR", help="the model folder to write")
-    parser.add_argument("--codec", default="taef2", choices=CODEC_NAMES, help="latent space")
+    parser.add_argument("--codec", default=default("codec"), choices=CODEC_NAMES,
+                        help=f"latent space (default: {default('codec')})")
     parser.add_argument("--codec-path", metavar="P", help="codec weights folder (sd-vae: required)")
-    parser.add_argument("--resolution", type=whole(64, 2048), default=256, help="face size in pixels (default: 256)")
-    parser.add_argument("--preset", default="small", choices=tuple(PRESETS),
-                        help="model width: small, medium, large, or dfl (DeepFaceLab SAEHD's widths) (default: small)")
-    parser.add_argument("--layout", default="df", choices=LAYOUTS, help="model layout (default: df)")
+    parser.add_argument("--resolution", type=whole(64, 2048), default=default("resolution"),
+                        help=f"face size in pixels (default: {default('resolution')})")
+    parser.add_argument("--preset", default=default("preset"), choices=tuple(PRESETS),
+                        help="model width: small, medium, large, or dfl (DeepFaceLab SAEHD's widths) "
+                             f"(default: {default('preset')})")
+    parser.add_argument("--layout", default=default("layout"), choices=LAYOUTS,
+                        help=f"model layout (default: {default('layout')})")
     parser.add_argument("--no-vq", dest="vq", action="store_false", help="no vector quantiser in the bottleneck")
     add_training_length(parser)
-    parser.add_argument("--batch", type=whole_or_auto(whole(1, MAX_BATCH)), default=AUTO_BATCH, metavar="B",
+    parser.add_argument("--batch", type=whole_or_auto(whole(1, MAX_BATCH)), default=default("batch"), metavar="B",
                         help="faces per identity per step, or auto: the CPU's "
                              f"{CPU_BATCH}, on CUDA as many as its free memory holds (default: auto)")
-    parser.add_argument("--lr", type=number(high=1.0, above=0), default=5e-4,
-                        help="AdamW learning rate (default: 5e-4)")
-    parser.add_argument("--accumulate", type=whole(1, MAX_BATCH), default=1, metavar="N",
-                        help="batches per optimizer step")
-    parser.add_argument("--average-decay", type=number(), default=0.999, metavar="D",
+    parser.add_argument("--lr", type=number(high=1.0, above=0), default=default("lr"),
+                        help=f"AdamW learning rate (default: {default('lr'):g})")
+    parser.add_argument("--accumulate", type=whole(1, MAX_BATCH), default=default("accumulate"), metavar="N",
+                        help=f"batches per optimizer step (default: {default('accumulate')})")
+    parser.add_argument("--average-decay", type=number(), default=default("average_decay"), metavar="D",
                         help="model/ holds a moving average of the weights with this decay, steadier than the last "
-                        "step's (default: 0.999; 0: the last step's weights)")
-    parser.add_argument("--pixel-loss-every", type=whole(0), default=DEVICE_DEFAULT, metavar="K",
+                        f"step's (default: {default('average_decay')}; 0: the last step's weights)")
+    parser.add_argument("--pixel-loss-every", type=whole(0), default=default("pixel_loss_every"), metavar="K",
                         help="pixel DSSIM + L1 through the codec decoder on steps 1, K+1, 2K+1, ...; 0 never "
                              f"(default: the device's, {schedules('every')})")
-    parser.add_argument("--pixel-loss-samples", type=whole(1, MAX_BATCH), default=DEVICE_DEFAULT, metavar="N",
+    parser.add_argument("--pixel-loss-samples", type=whole(1, MAX_BATCH), default=default("pixel_loss_samples"),
+                        metavar="N",
                         help=f"faces per identity decoded for the pixel loss (default: the device's, "
                              f"{schedules('samples')})")
-    parser.add_argument("--pixel-loss-crop", type=whole(16, 4096), default=256, metavar="PX",
-                        help="a random PX window of larger faces for the pixel and response losses (default: 256)")
+    parser.add_argument("--pixel-loss-crop", type=whole(16, 4096), default=default("pixel_loss_crop"), metavar="PX",
+                        help="a random PX window of larger faces for the pixel and response losses (default: "
+                             f"{default('pixel_loss_crop')})")
     parser.add_argument("--no-decoder-response", dest="decoder_response", action="store_false",
                         help="no decoder-response loss (every step: the pixel effect of the latent error through a "
                              "linear model of the codec's decoder, fitted at start-up)")
-    parser.add_argument("--eyes-mouth-priority", type=number(0, 1000), default=0.0, metavar="W",
-                        help="extra loss weight on the eyes and mouth, from the mesh landmarks (1: twice; default: 0)")
+    parser.add_argument("--eyes-mouth-priority", type=number(0, 1000), default=default("eyes_mouth_priority"),
+                        metavar="W", help="extra loss weight on the eyes and mouth, from the mesh landmarks (1: "
+                        f"twice; default: {default('eyes_mouth_priority'):g})")
     parser.add_argument("--augment", dest="augment", action="store_true",
                         help="random warp of the model's input and a pool of moved and recoloured faces encoded in "
                              "the background: for a src of a few photos; on real footage it blurred the swap and "
                              "printed the codec grid at the same time budget (docs/training.md)")
     parser.add_argument("--no-augment", dest="augment", action="store_false", help=argparse.SUPPRESS)  # old scripts
-    parser.add_argument("--augment-pool", type=whole(1, 100_000), default=16, metavar="N",
-                        help="augmented faces per identity in each pool generation (default: 16)")
-    parser.add_argument("--augment-refresh", type=whole(1), default=100, metavar="K",
-                        help="steps between pool generations (default: 100)")
+    parser.add_argument("--augment-pool", type=whole(1, 100_000), default=default("augment_pool"), metavar="N",
+                        help=f"augmented faces per identity in each pool generation (default: "
+                             f"{default('augment_pool')})")
+    parser.add_argument("--augment-refresh", type=whole(1), default=default("augment_refresh"), metavar="K",
+                        help=f"steps between pool generations (default: {default('augment_refresh')})")
     parser.add_argument("--consent", metavar="TEXT", help="who agreed to these faces being used (a reference)")
     parser.add_argument("--src-name", metavar="NAME", help="name of the src identity (default: its folder name)")
     parser.add_argument("--dst-name", metavar="NAME", help="name of the dst identity (default: its folder name)")
@@ -88,16 +107,16 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                              "e.g. roto rendered out as holdout.####.png, alpha or else the first channel): no loss "
                              "looks there, so the model does not learn it; frames without a file hold nothing out")
     parser.add_argument("--src-holdout", metavar="MATTE_SEQ", help="the same over the src plate")
-    parser.add_argument("--step-mode", default=DEFAULT_STEP_MODE, choices=STEP_MODES,
+    parser.add_argument("--step-mode", default=default("step_mode"), choices=STEP_MODES,
                         help="eager: ops launched from Python, losses read every step; static: the graph-safe step "
                              "(random draws on the device, losses read every --loss-every steps); graph: the static "
                              "step captured in CUDA graphs (CUDA only); auto: graph on CUDA, else eager "
-                             f"(default: {DEFAULT_STEP_MODE})")
-    parser.add_argument("--loss-every", type=whole(1), default=DEVICE_DEFAULT, metavar="N",
+                             f"(default: {default('step_mode')})")
+    parser.add_argument("--loss-every", type=whole(1), default=default("loss_every"), metavar="N",
                         help="read the losses back every N steps; losses.csv gets their mean (default: "
                              f"{', '.join(f'{mode} {every}' for mode, every in LOSS_EVERY.items())})")
     add_training_run(parser, "MODEL_DIR")
-    parser.set_defaults(run=run, augment=False)
+    parser.set_defaults(run=run, augment=default("augment"))
 
 
 def schedules(field: str) -> str:
@@ -124,21 +143,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def train(args: argparse.Namespace) -> int:
-    from latentswap_core.train import Trainer, TrainOptions
+    from latentswap_core.train import Trainer
 
-    options = TrainOptions(
-        src=args.src, dst=args.dst, output=args.output, codec=args.codec, codec_path=args.codec_path,
-        resolution=args.resolution, preset=args.preset, layout=args.layout, vq=args.vq, steps=args.steps,
-        minutes=args.minutes, batch=args.batch, lr=args.lr, accumulate=args.accumulate,
-        average_decay=args.average_decay, resume=args.resume,
-        save_every=args.save_every, preview_every=args.preview_every, pixel_loss_every=args.pixel_loss_every,
-        pixel_loss_samples=args.pixel_loss_samples, pixel_loss_crop=args.pixel_loss_crop,
-        decoder_response=args.decoder_response, eyes_mouth_priority=args.eyes_mouth_priority, augment=args.augment,
-        augment_pool=args.augment_pool, augment_refresh=args.augment_refresh, consent=args.consent,
-        src_name=args.src_name, dst_name=args.dst_name, seed=args.seed, device=args.device,
-        src_holdout=args.src_holdout, dst_holdout=args.dst_holdout, step_mode=args.step_mode,
-        loss_every=args.loss_every,
-    )
+    options = options_from(args, TrainOptions)
     # the faceset report comes once the run is accepted, before the latents are encoded (the first process only)
     trainer = Trainer(options, on_faceset_report=lambda report: say_faceset_report(
         report.lines(), list(report.warnings), args.progress_json))

@@ -49,7 +49,6 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from latentswap_core.devices import resolve_device
     from latentswap_core.io import open_source
     from latentswap_core.io.matte import MatteSequence
     from latentswap_core.track.trackfile import read_track_for
@@ -58,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     options = OcclusionOptions(output=Path(args.output), size=args.size, steps=args.steps, minutes=args.minutes,
                                batch=args.batch, seed=args.seed, faces=face_selection(args),
                                colorspace=args.colorspace, ocio_config=args.ocio_config,
-                               device=str(resolve_device(args.device)))
+                               device=args.device)
     mattes = MatteSequence(args.mattes)
     plate = open_source(args.plate)
     try:

@@ -58,12 +58,13 @@ from latentswap_core.train.checkpoint import (
     read_trainer_state,
     write_trainer_state,
 )
-from latentswap_core.train.loop import StepReport, TrainResult, check_run_length, run_steps
+from latentswap_core.train.loop import StepReport, TrainResult, run_steps
 from latentswap_core.train.losses import masked_latent_mse
+from latentswap_core.train.options import check_average_decay, check_run_length
 from latentswap_core.train.precision import training_autocast
 from latentswap_core.train.report import preview_grid, write_preview
 from latentswap_core.train.run_state import new_run_folder, restore_run, run_record, run_tensors, write_losses
-from latentswap_core.train.weight_average import check_average_decay, start_average
+from latentswap_core.train.weight_average import start_average
 
 LOSS_FIELDS = ("step", "loss", "denoise", "reconstruction", "identity", "seconds")
 PREVIEW_SAMPLES = 4

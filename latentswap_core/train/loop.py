@@ -3,7 +3,6 @@ previews and checkpoints on their schedules, progress callbacks, and Ctrl-C/SIGT
 
 from __future__ import annotations
 
-import math
 import signal
 import threading
 import time
@@ -13,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from latentswap_core.errors import ModelError
 from latentswap_core.train.distributed import World, any_process
 
 ONE_PROCESS = World()
@@ -60,16 +58,6 @@ class Steppable(Protocol):
     def _train_step(self) -> dict[str, float]: ...
     def preview(self) -> Path: ...
     def save(self) -> None: ...
-
-
-def check_run_length(steps: int | None, minutes: float | None) -> None:
-    """A run trains for ``steps`` (a step count) or ``minutes``, one of them, more than 0; a ModelError if not."""
-    if (steps is None) == (minutes is None):
-        raise ModelError("give either --steps N or --minutes M to say how long to train")
-    if (steps is not None and steps < 1) or (minutes is not None and not minutes > 0):
-        raise ModelError("--steps and --minutes must be more than 0")
-    if minutes is not None and not math.isfinite(minutes):
-        raise ModelError(f"--minutes {minutes} is not allowed: give a finite number of minutes")
 
 
 def run_steps(trainer: Steppable, schedule: Schedule, on_step: Callable[[StepReport], bool | None] | None,

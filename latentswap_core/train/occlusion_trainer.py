@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from latentswap_core import color
 from latentswap_core.align import alignment_transform, from_data_window, warp_to_aligned
+from latentswap_core.devices import resolve_device
 from latentswap_core.errors import ModelError
 from latentswap_core.face_selection import FaceSelection
 from latentswap_core.io import FrameSource, format_frames
@@ -33,6 +34,7 @@ from latentswap_core.models.occlusion_net import OcclusionConfig, OcclusionNet
 from latentswap_core.models.occlusion_store import save_occlusion_model
 from latentswap_core.track.trackfile import ShotTrack
 from latentswap_core.train.loop import deferred_interrupt
+from latentswap_core.train.options import check_run_length
 
 REPORT_EVERY = 25
 # Share of a batch's crops that get another crop's occluder pasted in front (measured on the real clip, five drawn
@@ -52,13 +54,11 @@ class OcclusionOptions:
     faces: FaceSelection = FaceSelection()
     colorspace: str | None = None
     ocio_config: str | None = None
-    device: str = "cpu"
+    device: str = "auto"  # settled in __post_init__: cuda where torch sees a GPU, else cpu
 
     def __post_init__(self) -> None:
-        if (self.steps is None) == (self.minutes is None):
-            raise ModelError("give either --steps N or --minutes M to say how long to train")
-        if (self.steps is not None and self.steps < 1) or (self.minutes is not None and self.minutes <= 0):
-            raise ModelError("--steps and --minutes must be more than 0")
+        check_run_length(self.steps, self.minutes)
+        object.__setattr__(self, "device", resolve_device(self.device))  # frozen: settled once, here
         if self.batch < 1:
             raise ModelError(f"--batch {self.batch} is not allowed: use 1 or more")
         OcclusionConfig(size=self.size)  # its own checks: the size a net can have

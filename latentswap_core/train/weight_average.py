@@ -16,14 +16,7 @@ import copy
 
 import torch
 
-from latentswap_core.errors import ModelError
-
 PREFIX = "average."  # the averaged weights' names in trainer_state.safetensors
-
-
-def check_average_decay(decay: float) -> None:
-    if not 0 <= decay < 1:
-        raise ModelError(f"--average-decay {decay} is not allowed: use 0 (off) or a decay below 1")
 
 
 def start_average(model: torch.nn.Module, decay: float,
