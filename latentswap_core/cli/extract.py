@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from latentswap_core.cli.arguments import (
     add_colorspace,
@@ -12,11 +13,18 @@ from latentswap_core.cli.arguments import (
     add_frames,
     add_ocio_config,
     add_progress_json,
+    engine_default,
     face_selection,
+    options_from,
     track_name,
     whole,
 )
+from latentswap_core.extract import ExtractOptions
 from latentswap_core.progress import Progress
+
+
+def default(name: str) -> Any:
+    return engine_default(ExtractOptions, name)
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -31,12 +39,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("source", help="plate.####.exr, a movie, an image or a folder of photos")
     parser.add_argument("-o", "--output", required=True, help="the faceset folder to create")
     add_frames(parser)
-    parser.add_argument("--size", type=whole(None, None), default=256,
-                        help="crop size in pixels, 128-1024 in steps of 64")
-    parser.add_argument("--face-type", default="whole_face", help="face, whole_face or head (default: whole_face)")
+    parser.add_argument("--size", type=whole(None, None), default=default("size"),
+                        help=f"crop size in pixels, 128-1024 in steps of 64 (default: {default('size')})")
+    parser.add_argument("--face-type", default=default("face_type"),
+                        help=f"face, whole_face or head (default: {default('face_type')})")
     add_face_selection(parser)
-    parser.add_argument("--every", type=whole(1, 1_000_000), default=1, metavar="K",
-                        help="look at every K-th frame only")
+    parser.add_argument("--every", type=whole(1, 1_000_000), default=default("every"), metavar="K",
+                        help=f"look at every K-th frame only (default: {default('every')})")
     parser.add_argument("--track", metavar="TRACK_JSON", help="use this track file instead of tracking again")
     add_colorspace(parser)
     add_ocio_config(parser)
@@ -45,14 +54,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from latentswap_core.extract import ExtractOptions, extract_faceset
+    from latentswap_core.extract import extract_faceset
     from latentswap_core.io import open_source
     from latentswap_core.track import TrackOptions, track_source
     from latentswap_core.track.trackfile import read_track_for
 
-    options = ExtractOptions(size=args.size, face_type=args.face_type, every=args.every,
-                             faces=face_selection(args),
-                             colorspace=args.colorspace, ocio_config=args.ocio_config)
+    options = options_from(args, ExtractOptions, faces=face_selection(args))
     source = open_source(args.source, args.frames)
     try:
         if args.track:

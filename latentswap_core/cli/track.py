@@ -6,9 +6,19 @@ import argparse
 import os
 from pathlib import Path
 
-from latentswap_core.cli.arguments import add_colorspace, add_frames, add_ocio_config, add_progress_json, whole
+from latentswap_core.cli.arguments import (
+    add_colorspace,
+    add_frames,
+    add_ocio_config,
+    add_progress_json,
+    engine_default,
+    whole,
+)
 from latentswap_core.errors import OutputError
 from latentswap_core.progress import Progress
+from latentswap_core.track.second_detector import SecondDetectorOptions
+from latentswap_core.track.smooth import SmoothOptions
+from latentswap_core.track.tracker import TrackOptions
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -22,17 +32,19 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", required=True, help="the track file to write, e.g. sh010.track.json")
     add_frames(parser)
     parser.add_argument("--no-smooth", action="store_true", help="keep each frame's landmarks as detected")
-    parser.add_argument("--smooth-strength", type=_positive, default=1.0, metavar="S",
-                        help="time window of the smoothing against the one fitted to each track (default: 1; "
-                             "2 smooths about twice as long)")
+    parser.add_argument("--smooth-strength", type=_positive, default=engine_default(SmoothOptions, "strength"),
+                        metavar="S", help="time window of the smoothing against the one fitted to each track "
+                        f"(default: {engine_default(SmoothOptions, 'strength'):g}; 2 smooths about twice as long)")
     parser.add_argument("--report", metavar="PNG",
                         help="also write a contact sheet: one thumbnail per person per camera shot, to pick the "
                              "person to replace (e.g. sh010.people.png)")
-    parser.add_argument("--second-detector-every", type=whole(0, 1_000_000), default=6, metavar="K",
+    every = engine_default(SecondDetectorOptions, "every")
+    parser.add_argument("--second-detector-every", type=whole(0, 1_000_000), default=every, metavar="K",
                         help="run the second face detector (profiles, small faces; ~0.15 s a frame) every K frames "
-                             "of a shot, 0 never (default: 6)")
-    parser.add_argument("--face-type", default="whole_face", metavar="TYPE",
-                        help="aligned crop framing for to_aligned: face, whole_face or head (default: whole_face)")
+                             f"of a shot, 0 never (default: {every})")
+    face_type = engine_default(TrackOptions, "face_type")
+    parser.add_argument("--face-type", default=face_type, metavar="TYPE",
+                        help=f"aligned crop framing for to_aligned: face, whole_face or head (default: {face_type})")
     add_colorspace(parser)
     add_ocio_config(parser)
     add_progress_json(parser)
@@ -56,9 +68,8 @@ def run(args: argparse.Namespace) -> int:
     from latentswap_core.align import face_type_spec
     from latentswap_core.io import Image, check_not_overwriting, format_frames, open_source, write_image
     from latentswap_core.io.atomic import check_output_file
-    from latentswap_core.track import SmoothOptions, TrackOptions, track_source, write_track_file
+    from latentswap_core.track import track_source, write_track_file
     from latentswap_core.track.report import contact_sheet, person_summary
-    from latentswap_core.track.second_detector import SecondDetectorOptions
 
     face_type_spec(args.face_type)
     output = Path(args.output)
