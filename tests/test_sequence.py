@@ -60,6 +60,8 @@ def test_frames_option_selects_and_steps(tmp_path: Path) -> None:
     make_frames(tmp_path, range(1001, 1011))
     source = open_source(tmp_path / "plate.####.exr", "1001-1010x3")
     assert source.frames == (1001, 1004, 1007, 1010)
+    assert open_source(tmp_path / "plate.####.exr", "1010,1001-1002").frames == (1001, 1002, 1010)
+    assert open_source(tmp_path / "plate.1004-1001#.exr").frames == (1001, 1002, 1003, 1004)  # written in, backwards
 
 
 def test_missing_frames_are_listed_before_any_read(tmp_path: Path) -> None:

@@ -126,7 +126,7 @@ def _parse_pattern(text: str) -> tuple[ImageSequence, tuple[int, ...]] | None:
     if not parsed.padding():
         return None
     directory = Path(parsed.dirname() or ".")
-    embedded = tuple(int(frame) for frame in parsed.frameSet() or ())
+    embedded = tuple(sorted({int(frame) for frame in parsed.frameSet() or ()}))  # read forward, as parse_frames
     sequence = ImageSequence(directory, parsed.basename(), parsed.extension(), parsed.zfill(), ())
     return sequence, embedded
 
