@@ -105,7 +105,7 @@ def main() -> int:
             with tempfile.TemporaryDirectory() as folder:
                 started = time.monotonic()
                 options = OcclusionOptions(output=Path(folder) / "occlusion", steps=args.steps, seed=seed,
-                                           faces=FaceSelection(people=(0,)))
+                                           faces=FaceSelection(people=(0,)), device="cpu")  # rows name the CPU
                 train_occlusion(drawn, options)
                 seconds = time.monotonic() - started
                 masker = OcclusionMasker(options.output)

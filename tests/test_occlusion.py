@@ -85,7 +85,8 @@ def test_an_occlusion_model_from_five_drawn_frames_finds_the_occluders_on_five_o
     plate = open_source(str(shared_dir / "data" / "video" / "short_hamilton_clip.mp4"), list(TRAIN + HELD_OUT))
     try:
         track = track_the_singer(plate)
-        options = OcclusionOptions(output=tmp_path / "occlusion", steps=STEPS, faces=FaceSelection(people=(0,)))
+        options = OcclusionOptions(output=tmp_path / "occlusion", steps=STEPS, faces=FaceSelection(people=(0,)),
+                                   device="cpu")  # where the floors' figures were measured
         data = labelled_crops(plate, track, MatteSequence(train / "occ.####.png"), options)
         assert sorted(data.frames) == list(TRAIN) and 0.03 < float(data.mattes.mean()) < 0.3
         steps, _ = train_occlusion(data, options)

@@ -22,7 +22,8 @@ from latentswap_core.errors import OutputError, SequenceError
 
 
 def parse_frames(text: str) -> tuple[int, ...]:
-    """Frames of a range such as ``1001-1100``, ``1001-1100x2`` or ``1,5,10-20``, in order."""
+    """Frames of a range such as ``1001-1100``, ``1001-1100x2`` or ``1,5,10-20``: ascending, each once, however the
+    range is written (``1010,1001`` or ``1100-1001`` too), as every command reads and tracks frames forward."""
     try:
         frames = fileseq.FrameSet(text.strip())
     except (fileseq.ParseException, ValueError):
