@@ -12,9 +12,9 @@ import pytest
 import torch
 from helpers import TINY_FACESET_SIZE
 
+from latentswap_core import devices
 from latentswap_core.errors import ModelError
 from latentswap_core.train import Trainer, TrainOptions
-from latentswap_core.train import trainer as trainer_module
 from latentswap_core.train.device_defaults import (
     AUTO_BATCH,
     CPU_BATCH,
@@ -147,7 +147,7 @@ def test_the_device_defaults_are_what_train_options_pick(facesets, tmp_path: Pat
     assert (cpu.batch, cpu.pixel_loss_every, cpu.pixel_loss_samples) == (CPU_BATCH, schedule.every, schedule.samples)
     assert (cpu.batch, schedule.every, schedule.samples, cpu.step_mode) == (4, 32, 1, "eager")  # as before
     assert defaults(device="cpu", batch=7, pixel_loss_every=0).pixel_loss_every == 0  # given: kept
-    monkeypatch.setattr(trainer_module, "resolve_device", lambda request: "cuda")  # as on a GPU machine
+    monkeypatch.setattr(devices, "resolve_device", lambda request: "cuda")  # as on a GPU machine
     cuda = defaults()
     schedule = PIXEL_LOSS_SCHEDULES["cuda"]
     assert (cuda.pixel_loss_every, cuda.pixel_loss_samples) == (schedule.every, schedule.samples)
