@@ -9,18 +9,21 @@ import argparse
 import dataclasses
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from latentswap_core.cli import build_parser
 from latentswap_core.cli.arguments import face_selection, options_from
+from latentswap_core.cli.refine import refiner_options
 from latentswap_core.cli.swap import render_options
+from latentswap_core.cli.train_mask import mask_options
 from latentswap_core.extract import ExtractOptions
 from latentswap_core.refine import RefinerApplyOptions, RefinerTrainOptions
 from latentswap_core.swap.render import RenderOptions
 from latentswap_core.train import TrainOptions
-from latentswap_core.train.occlusion_trainer import OcclusionOptions
+from latentswap_core.train.options import OcclusionOptions
 
 # command, options dataclass, the prefix its fields take on the command line, and fields the command line sets on
 # purpose otherwise (each with why)
@@ -70,8 +73,9 @@ def test_every_option_defaults_to_the_engines_default(command: str, options: typ
 
 
 def test_a_bare_command_line_makes_the_options_the_engine_makes_by_default() -> None:
-    """What ``options_from`` passes on, parsed values and all: a field taken from an argument of the same name but
-    another meaning or type would make options unequal to the engine's."""
+    """What ``options_from`` passes on, parsed values and all (train-refiner and train-mask as their commands call it):
+    a field taken from an argument of the same name but another meaning or type would make options unequal to the
+    engine's."""
     parse = build_parser().parse_args
     train = parse(["train", "--src", "a", "--dst", "b", "-o", "model", "--steps", "10"])
     assert options_from(train, TrainOptions) == TrainOptions(src="a", dst="b", output="model", steps=10)
@@ -82,6 +86,13 @@ def test_a_bare_command_line_makes_the_options_the_engine_makes_by_default() -> 
     changed = parse(["swap", "plate.####.exr", "--model", "model", "-o", "swap.####.exr", "--device", "cpu",
                      "--mix", "0.5", "--mask-erode", "3", "--compression", "dwaa:45", "--bridge", "0"])
     assert render_options(changed) == RenderOptions(mix=0.5, mask_erode=3.0, compression="dwaa:45", bridge=0)
+    refiner = parse(["train-refiner", "--faceset", "actor", "-o", "refiner", "--steps", "5", "--model", "m",
+                     "--swaps", "a", "b"])
+    assert refiner_options(refiner) == RefinerTrainOptions(faceset="actor", output="refiner", steps=5, model="m",
+                                                           swaps=("a", "b"))
+    mask = parse(["train-mask", "plate.mp4", "--mattes", "occ.####.png", "--track", "t.json", "-o", "mask",
+                  "--steps", "5"])
+    assert mask_options(mask) == OcclusionOptions(output=Path("mask"), steps=5)
 
 
 def test_building_the_command_line_loads_no_torch() -> None:

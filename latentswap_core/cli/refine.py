@@ -4,10 +4,25 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
-from latentswap_core.cli.arguments import MAX_BATCH, add_training_length, add_training_run, number, whole
+from latentswap_core.cli.arguments import (
+    MAX_BATCH,
+    add_training_length,
+    add_training_run,
+    engine_default,
+    number,
+    options_from,
+    whole,
+)
 from latentswap_core.cli.train import CONSENT_WARNING, run_with_progress
 from latentswap_core.codecs.names import CODEC_NAMES
+from latentswap_core.refine.config import PREDICTIONS, PRESETS
+from latentswap_core.refine.options import RefinerTrainOptions
+
+
+def default(name: str) -> Any:
+    return engine_default(RefinerTrainOptions, name)
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -26,32 +41,35 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                         help="the swap model to refine (its codec and face size are used; recommended)")
     parser.add_argument("--swaps", nargs="+", default=(), metavar="FACESET",
                         help="facesets of the faces the model will swap (e.g. the plate's --dst faceset)")
-    parser.add_argument("--codec", default="taef2", choices=CODEC_NAMES,
-                        help="latent space without --model (default: taef2)")
+    parser.add_argument("--codec", default=default("codec"), choices=CODEC_NAMES,
+                        help=f"latent space without --model (default: {default('codec')})")
     parser.add_argument("--codec-path", metavar="P", help="codec weights folder (sd-vae: required)")
     parser.add_argument("--resolution", type=whole(64, 2048), metavar="PX",
-                        help="face size without --model (default: the "
-                                                                     "faceset's)")
-    parser.add_argument("--preset", default="small", help="UNet width: tiny, small or medium (default: small)")
-    parser.add_argument("--prediction", default="v_prediction", choices=("v_prediction", "epsilon"),
-                        help="what the UNet predicts (default: v_prediction)")
+                        help="face size without --model (default: the faceset's)")
+    parser.add_argument("--preset", default=default("preset"), choices=tuple(PRESETS),
+                        help=f"UNet width: {', '.join(PRESETS)} (default: {default('preset')})")
+    parser.add_argument("--prediction", default=default("prediction"), choices=PREDICTIONS,
+                        help=f"what the UNet predicts (default: {default('prediction')})")
     add_training_length(parser)
-    parser.add_argument("--batch", type=whole(1, MAX_BATCH), default=4, metavar="B",
-                        help="latents per group per step (default: 4)")
-    parser.add_argument("--lr", type=number(high=1.0, above=0), default=2e-4,
-                        help="AdamW learning rate (default: 2e-4)")
-    parser.add_argument("--average-decay", type=number(), default=0.999, metavar="D",
+    parser.add_argument("--batch", type=whole(1, MAX_BATCH), default=default("batch"), metavar="B",
+                        help=f"latents per group per step (default: {default('batch')})")
+    parser.add_argument("--lr", type=number(high=1.0, above=0), default=default("lr"),
+                        help=f"AdamW learning rate (default: {default('lr'):g})")
+    parser.add_argument("--average-decay", type=number(), default=default("average_decay"), metavar="D",
                         help="refiner/ holds a moving average of the UNet's weights with this decay, steadier than "
-                             "the last step's (default: 0.999; 0: the last step's weights)")
-    parser.add_argument("--max-strength", type=number(), default=0.6, metavar="S",
+                             f"the last step's (default: {default('average_decay')}; 0: the last step's weights)")
+    parser.add_argument("--max-strength", type=number(), default=default("max_strength"), metavar="S",
                         help="highest noise level (0..1 of the schedule) the reconstruction and swap groups train; "
-                             "keep it above the --refine-strength you render with (default: 0.6)")
-    parser.add_argument("--identity-weight", type=number(0, 1e6), default=0.1, metavar="W",
-                        help="weight of the identity loss (default: 0.1)")
-    parser.add_argument("--reconstruction-weight", type=number(0, 1e6), default=1.0, metavar="W",
-                        help="weight of the reconstruction loss with --model (default: 1)")
-    parser.add_argument("--identity-steps", type=whole(0), default=300, metavar="N",
-                        help="steps fitting the latent identity encoder before training (default: 300)")
+                             "keep it above the --refine-strength you render with (default: "
+                             f"{default('max_strength')})")
+    parser.add_argument("--identity-weight", type=number(0, 1e6), default=default("identity_weight"), metavar="W",
+                        help=f"weight of the identity loss (default: {default('identity_weight')})")
+    parser.add_argument("--reconstruction-weight", type=number(0, 1e6), default=default("reconstruction_weight"),
+                        metavar="W", help="weight of the reconstruction loss with --model (default: "
+                        f"{default('reconstruction_weight'):g})")
+    parser.add_argument("--identity-steps", type=whole(0), default=default("identity_steps"), metavar="N",
+                        help="steps fitting the latent identity encoder before training (default: "
+                             f"{default('identity_steps')})")
     parser.add_argument("--arcface", metavar="ONNX", help="an ArcFace .onnx model for the identity embedding "
                                                           "(default: dlib's offline 128-d descriptor)")
     parser.add_argument("--consent", metavar="TEXT", help="who agreed to this face being used (a reference)")
@@ -60,19 +78,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from latentswap_core.refine import RefinerTrainer, RefinerTrainOptions
+def refiner_options(args: argparse.Namespace) -> RefinerTrainOptions:
+    return options_from(args, RefinerTrainOptions, swaps=tuple(args.swaps), target_name=args.name)
 
-    options = RefinerTrainOptions(
-        faceset=args.faceset, output=args.output, model=args.model, swaps=tuple(args.swaps), codec=args.codec,
-        codec_path=args.codec_path, resolution=args.resolution, preset=args.preset, prediction=args.prediction,
-        steps=args.steps, minutes=args.minutes, batch=args.batch, lr=args.lr, max_strength=args.max_strength,
-        identity_weight=args.identity_weight, reconstruction_weight=args.reconstruction_weight,
-        identity_steps=args.identity_steps, arcface=args.arcface, save_every=args.save_every,
-        preview_every=args.preview_every, target_name=args.name, consent=args.consent, seed=args.seed,
-        device=args.device, resume=args.resume, average_decay=args.average_decay,
-    )
-    trainer = RefinerTrainer(options)
+
+def run(args: argparse.Namespace) -> int:
+    from latentswap_core.refine import RefinerTrainer
+
+    trainer = RefinerTrainer(refiner_options(args))
     if not args.consent:
         print(CONSENT_WARNING, file=sys.stderr)
     return run_with_progress("train-refiner", lambda on_step, say: trainer.run(on_step, on_message=say),

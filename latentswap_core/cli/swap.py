@@ -28,6 +28,8 @@ from latentswap_core.errors import SettingsError
 from latentswap_core.face_selection import FaceSelection
 from latentswap_core.io.image import EXR_COMPRESSIONS
 from latentswap_core.progress import Progress, emit_json
+from latentswap_core.refine.config import SAMPLERS
+from latentswap_core.refine.options import RefinerApplyOptions
 from latentswap_core.swap.layers import LAYERS
 from latentswap_core.swap.merge import BLEND_DEVICE_CHOICES
 from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
@@ -114,19 +116,25 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                              f"(zip:6, dwaa:45) (default: {default('compression')}, as Nuke's Write)")
     refine = parser.add_argument_group("refinement (a refiner from `latentswap train-refiner`)")
     refine.add_argument("--refine", metavar="REFINER_DIR", help="refine each swapped face with this refiner")
-    refine.add_argument("--refine-strength", type=number(), default=0.3, metavar="S",
+    def refining(name: str) -> Any:
+        return engine_default(RefinerApplyOptions, name)
+
+    refine.add_argument("--refine-strength", type=number(), default=refining("strength"), metavar="S",
                         help="how much of the diffusion is re-run from the swap: 0 keeps it, 1 ignores it "
-                             "(default: 0.3)")
-    refine.add_argument("--refine-steps", type=whole(1, 10_000), default=20, metavar="N",
-                        help="sampler steps for the whole schedule; strength x N are run (default: 20)")
-    refine.add_argument("--refine-seed", type=whole(0, MAX_SEED), default=0, metavar="N",
-                        help="noise seed; each track keeps its noise on every frame (default: 0)")
-    refine.add_argument("--refine-temporal", type=number(), default=0.5, metavar="T",
-                        help="share of the previous frame's added detail kept, against flicker (default: 0.5)")
-    refine.add_argument("--refine-sampler", default="ddim", choices=("ddim", "dpm-solver"),
-                        help="deterministic sampler (default: ddim)")
-    refine.add_argument("--refine-guidance", type=number(0, 100), default=1.0, metavar="G",
-                        help="classifier-free guidance on the identity; above 1 doubles the cost (default: 1)")
+                             f"(default: {refining('strength')})")
+    refine.add_argument("--refine-steps", type=whole(1, 10_000), default=refining("steps"), metavar="N",
+                        help=f"sampler steps for the whole schedule; strength x N are run (default: "
+                             f"{refining('steps')})")
+    refine.add_argument("--refine-seed", type=whole(0, MAX_SEED), default=refining("seed"), metavar="N",
+                        help=f"noise seed; each track keeps its noise on every frame (default: {refining('seed')})")
+    refine.add_argument("--refine-temporal", type=number(), default=refining("temporal"), metavar="T",
+                        help="share of the previous frame's added detail kept, against flicker (default: "
+                             f"{refining('temporal')})")
+    refine.add_argument("--refine-sampler", default=refining("sampler"), choices=SAMPLERS,
+                        help=f"deterministic sampler (default: {refining('sampler')})")
+    refine.add_argument("--refine-guidance", type=number(0, 100), default=refining("guidance"), metavar="G",
+                        help="classifier-free guidance on the identity; above 1 doubles the cost (default: "
+                             f"{refining('guidance'):g})")
     add_ocio_config(parser)
     add_progress_json(parser)
     parser.set_defaults(run=run)
@@ -179,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = render_options(args)
     if args.refine:  # the refiner loads diffusers (2-3 s of a swap's start on 2 cores): only when asked for
-        from latentswap_core.refine import Refiner, RefinerApplyOptions
+        from latentswap_core.refine import Refiner
 
         refine_options = RefinerApplyOptions(strength=args.refine_strength, steps=args.refine_steps,
                                              seed=args.refine_seed, temporal=args.refine_temporal,

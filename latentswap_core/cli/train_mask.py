@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from latentswap_core.cli.arguments import (
     MAX_BATCH,
@@ -14,11 +15,18 @@ from latentswap_core.cli.arguments import (
     add_ocio_config,
     add_progress_json,
     add_training_length,
+    engine_default,
     face_selection,
+    options_from,
     track_name,
     whole,
 )
 from latentswap_core.progress import Progress, emit_json
+from latentswap_core.train.options import OcclusionOptions
+
+
+def default(name: str) -> Any:
+    return engine_default(OcclusionOptions, name)
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -35,29 +43,32 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--track", required=True, metavar="TRACK_JSON", help="the shot's track file")
     add_face_selection(parser)
     parser.add_argument("-o", "--output", required=True, metavar="MASK_DIR", help="folder for the occlusion model")
-    parser.add_argument("--size", type=whole(None, None), default=128, help="crop size the model sees (default: 128)")
+    parser.add_argument("--size", type=whole(None, None), default=default("size"),
+                        help=f"crop size the model sees (default: {default('size')})")
     parser.add_argument("--face-type", default="whole_face",
                         help="how faces are framed; the swap model's (default: whole_face)")
     add_training_length(parser, resumable=False)
-    parser.add_argument("--batch", type=whole(1, MAX_BATCH), default=8, metavar="B", help="crops per step (default: 8)")
-    parser.add_argument("--seed", type=whole(0, MAX_SEED), default=0)
-    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto)")
+    parser.add_argument("--batch", type=whole(1, MAX_BATCH), default=default("batch"), metavar="B",
+                        help=f"crops per step (default: {default('batch')})")
+    parser.add_argument("--seed", type=whole(0, MAX_SEED), default=default("seed"))
+    parser.add_argument("--device", default=default("device"), help=f"cpu, cuda or auto (default: {default('device')})")
     add_colorspace(parser)
     add_ocio_config(parser)
     add_progress_json(parser)
     parser.set_defaults(run=run)
 
 
+def mask_options(args: argparse.Namespace) -> OcclusionOptions:
+    return options_from(args, OcclusionOptions, output=Path(args.output), faces=face_selection(args))
+
+
 def run(args: argparse.Namespace) -> int:
     from latentswap_core.io import open_source
     from latentswap_core.io.matte import MatteSequence
     from latentswap_core.track.trackfile import read_track_for
-    from latentswap_core.train.occlusion_trainer import OcclusionOptions, labelled_crops, train_occlusion
+    from latentswap_core.train.occlusion_trainer import labelled_crops, train_occlusion
 
-    options = OcclusionOptions(output=Path(args.output), size=args.size, steps=args.steps, minutes=args.minutes,
-                               batch=args.batch, seed=args.seed, faces=face_selection(args),
-                               colorspace=args.colorspace, ocio_config=args.ocio_config,
-                               device=args.device)
+    options = mask_options(args)
     mattes = MatteSequence(args.mattes)
     plate = open_source(args.plate)
     try:

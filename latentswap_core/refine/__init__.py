@@ -17,6 +17,10 @@ def _config() -> ModuleType:
     return import_module("latentswap_core.refine.config")
 
 
+def _options() -> ModuleType:
+    return import_module("latentswap_core.refine.options")
+
+
 def _trainer() -> ModuleType:
     return import_module("latentswap_core.refine.trainer")
 
@@ -24,8 +28,8 @@ def _trainer() -> ModuleType:
 # loaded on first use: the command line imports this package's light modules without torch
 __getattr__, __all__ = lazy_exports(__name__, {
     "Refiner": _apply,
-    "RefinerApplyOptions": _apply,
+    "RefinerApplyOptions": _options,
     "RefinerConfig": _config,
-    "RefinerTrainOptions": _trainer,
+    "RefinerTrainOptions": _options,
     "RefinerTrainer": _trainer,
 })

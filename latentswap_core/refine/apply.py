@@ -16,52 +16,26 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from latentswap_core.codecs.loader import load_recorded_codec
 from latentswap_core.errors import ModelError
-from latentswap_core.refine.config import SAMPLERS
 from latentswap_core.refine.diffusion import refine_latents
+from latentswap_core.refine.options import RefinerApplyOptions
 from latentswap_core.refine.store import WEIGHTS_FILE, load_refiner, refiner_folder
 
 MAX_FRAME_GAP = 2  # frames: --frames 1001-1100x2 still counts as neighbouring
 TRACK_SEED_STRIDE = 1_000_003
 
 
-@dataclass(frozen=True)
-class RefinerApplyOptions:
-    """How a trained refiner is applied to swapped faces at render time (``swap --refine-*``); the training
-    settings are ``RefinerTrainOptions`` (``refine/trainer.py``)."""
-
-    strength: float = 0.3  # how much of the schedule is re-run: 0 keeps the swap, 1 ignores it
-    steps: int = 20  # sampler steps for the whole schedule; round(steps * strength) are run
-    seed: int = 0
-    temporal: float = 0.5  # share of the previous frame's added detail kept
-    sampler: str = "ddim"
-    guidance: float = 1.0  # classifier-free guidance on the identity (1: none, one UNet call per step)
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.strength <= 1.0:
-            raise ModelError(f"--refine-strength {self.strength} is outside 0..1")
-        if not 1 <= self.steps <= 1000:
-            raise ModelError(f"--refine-steps {self.steps} is not allowed: use 1 to 1000")
-        if not 0.0 <= self.temporal < 1.0:
-            raise ModelError(f"--refine-temporal {self.temporal} is not allowed: use 0 (off) up to below 1")
-        if self.sampler not in SAMPLERS:
-            raise ModelError(f"--refine-sampler {self.sampler!r} is unknown: use one of {', '.join(SAMPLERS)}")
-        if not 0.0 <= self.guidance <= 20.0:
-            raise ModelError(f"--refine-guidance {self.guidance} is not allowed: use 0 to 20 (1: off)")
-
-
 class Refiner:
     """Load once, then ``refine`` batches of swapped faces in frame order (it keeps per-track state)."""
 
-    def __init__(self, path: str | os.PathLike[str], options: RefinerApplyOptions = RefinerApplyOptions(),
+    def __init__(self, path: str | os.PathLike[str], options: RefinerApplyOptions | None = None,
                  device: str = "cpu", codec_path: str | os.PathLike[str] | None = None) -> None:
-        self.options = options
+        self.options = options or RefinerApplyOptions()
         self.folder = refiner_folder(path)
         self.device = torch.device(device)
         self.parts = load_refiner(self.folder, self.device)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -38,11 +38,12 @@ from latentswap_core.errors import ModelError
 from latentswap_core.faceset import load_faceset
 from latentswap_core.models import SwapModel, load_model
 from latentswap_core.models.card import ModelCard, load_model_codec, model_folder, read_card
-from latentswap_core.refine.config import PREDICTIONS, PRESETS, RefinerConfig
+from latentswap_core.refine.config import RefinerConfig
 from latentswap_core.refine.data import decode_to_uint8, prepare_data
 from latentswap_core.refine.diffusion import predicted_clean, refine_latents, training_schedule, training_target
 from latentswap_core.refine.embedders import open_embedder
 from latentswap_core.refine.network import RefinerUNet, cosine_distance
+from latentswap_core.refine.options import RefinerTrainOptions
 from latentswap_core.refine.store import (
     REFINER_FOLDER,
     RefinerParts,
@@ -60,7 +61,6 @@ from latentswap_core.train.checkpoint import (
 )
 from latentswap_core.train.loop import StepReport, TrainResult, run_steps
 from latentswap_core.train.losses import masked_latent_mse
-from latentswap_core.train.options import check_average_decay, check_run_length
 from latentswap_core.train.precision import training_autocast
 from latentswap_core.train.report import preview_grid, write_preview
 from latentswap_core.train.run_state import new_run_folder, restore_run, run_record, run_tensors, write_losses
@@ -71,82 +71,6 @@ PREVIEW_SAMPLES = 4
 IDENTITY_ENCODER_BATCH = 32
 IDENTITY_ENCODER_LR = 1e-3
 WEIGHTS_PREFIX = "refiner."  # the networks' names in trainer_state.safetensors
-
-
-@dataclass(frozen=True)
-class RefinerTrainOptions:
-    """How a refiner is trained (``latentswap train-refiner``); applying it at swap time takes
-    ``RefinerApplyOptions`` (``refine/apply.py``)."""
-
-    faceset: Path  # the identity the refined swaps should show (the swap model's src)
-    output: Path
-    model: Path | None = None  # a swap model folder: paired reconstructions, its codec and face size
-    swaps: tuple[Path, ...] = ()  # facesets of faces the model will swap (needs ``model``)
-    codec: str = "taef2"  # without ``model``
-    codec_path: str | None = None
-    resolution: int | None = None  # default: the model's face size, else the faceset's
-    preset: str = "small"
-    prediction: str = "v_prediction"
-    steps: int | None = None
-    minutes: float | None = None
-    batch: int = 4
-    lr: float = 2e-4
-    max_strength: float = 0.6  # noise levels (fraction of the schedule) of the reconstruction and swap groups
-    identity_weight: float = 0.1
-    reconstruction_weight: float = 1.0
-    drop_identity: float = 0.1
-    identity_steps: int = 300
-    arcface: str | None = None  # an ArcFace ONNX model instead of dlib's descriptor
-    save_every: int = 500
-    preview_every: int = 100
-    preview_strength: float = 0.3
-    preview_steps: int = 20
-    target_name: str | None = None
-    consent: str | None = None
-    seed: int = 0
-    device: str = "auto"
-    resume: bool = False
-    average_decay: float = 0.999  # refiner/ holds a moving average of the UNet's weights (0: the live ones)
-    cpu_bf16: bool = True  # the UNet in bf16 autocast on CPUs that compute it natively (as the swap model's training)
-
-    def __post_init__(self) -> None:
-        faceset = Path(self.faceset)
-        resolved: dict[str, object] = {
-            "faceset": faceset, "output": Path(self.output), "model": Path(self.model) if self.model else None,
-            "swaps": tuple(Path(folder) for folder in self.swaps),
-            "target_name": self.target_name or faceset.resolve().name}
-        for name, value in resolved.items():  # frozen: the paths and names are settled once, here
-            object.__setattr__(self, name, value)
-        self._validate()
-
-    def _validate(self) -> None:
-        check_run_length(self.steps, self.minutes)
-        if self.swaps and self.model is None:
-            raise ModelError("--swaps needs --model: the refiner learns from that model's swaps of those faces")
-        if self.preset not in PRESETS:
-            raise ModelError(f"--preset {self.preset!r} is unknown: use one of {', '.join(PRESETS)}")
-        if self.prediction not in PREDICTIONS:
-            raise ModelError(f"--prediction {self.prediction!r} is unknown: use one of {', '.join(PREDICTIONS)}")
-        for name in ("batch", "preview_steps"):
-            if getattr(self, name) < 1:
-                raise ModelError(f"--{name.replace('_', '-')} {getattr(self, name)} is not allowed: use 1 or more")
-        for name in ("max_strength", "drop_identity", "preview_strength"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ModelError(f"--{name.replace('_', '-')} {getattr(self, name)} is outside 0..1")
-        for name in ("identity_weight", "reconstruction_weight", "identity_steps"):
-            if not getattr(self, name) >= 0:
-                raise ModelError(f"--{name.replace('_', '-')} {getattr(self, name)} is not allowed: use 0 or more")
-        if not self.lr > 0:
-            raise ModelError(f"--lr {self.lr} is not allowed: use a small positive rate such as 2e-4")
-        check_average_decay(self.average_decay)
-
-    def as_json(self) -> dict[str, Any]:
-        def plain(value: Any) -> Any:
-            if isinstance(value, Path):
-                return str(value)
-            return [plain(item) for item in value] if isinstance(value, tuple) else value
-
-        return {key: plain(value) for key, value in asdict(self).items()}
 
 
 @dataclass

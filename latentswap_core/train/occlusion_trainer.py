@@ -16,7 +16,6 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,43 +24,19 @@ import torch.nn.functional as F
 
 from latentswap_core import color
 from latentswap_core.align import alignment_transform, from_data_window, warp_to_aligned
-from latentswap_core.devices import resolve_device
 from latentswap_core.errors import ModelError
-from latentswap_core.face_selection import FaceSelection
 from latentswap_core.io import FrameSource, format_frames
 from latentswap_core.io.matte import MatteSequence
 from latentswap_core.models.occlusion_net import OcclusionConfig, OcclusionNet
 from latentswap_core.models.occlusion_store import save_occlusion_model
 from latentswap_core.track.trackfile import ShotTrack
 from latentswap_core.train.loop import deferred_interrupt
-from latentswap_core.train.options import check_run_length
+from latentswap_core.train.options import OcclusionOptions
 
 REPORT_EVERY = 25
 # Share of a batch's crops that get another crop's occluder pasted in front (measured on the real clip, five drawn
 # frames, 1464 steps: the held-out occluder pixels kept rose from 81 % without it to 99.6 %; docs/swap.md).
 PASTE_CHANCE = 0.5
-
-
-@dataclass(frozen=True)
-class OcclusionOptions:
-    output: Path
-    size: int = 128
-    steps: int | None = None
-    minutes: float | None = None
-    batch: int = 8
-    lr: float = 2e-3
-    seed: int = 0
-    faces: FaceSelection = FaceSelection()
-    colorspace: str | None = None
-    ocio_config: str | None = None
-    device: str = "auto"  # settled in __post_init__: cuda where torch sees a GPU, else cpu
-
-    def __post_init__(self) -> None:
-        check_run_length(self.steps, self.minutes)
-        object.__setattr__(self, "device", resolve_device(self.device))  # frozen: settled once, here
-        if self.batch < 1:
-            raise ModelError(f"--batch {self.batch} is not allowed: use 1 or more")
-        OcclusionConfig(size=self.size)  # its own checks: the size a net can have
 
 
 @dataclass

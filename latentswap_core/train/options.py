@@ -1,5 +1,6 @@
-"""What a training run is asked for: the swap trainer's options (``TrainOptions``) and the checks every trainer's
-options share (how long to train, the weight average's decay).
+"""What a training run is asked for: the swap trainer's options (``TrainOptions``), the occlusion model's
+(``OcclusionOptions``) and the checks every trainer's options share (how long to train, the weight average's
+decay).
 
 Without torch: the command line builds its arguments from these defaults before any engine module loads. A device
 is resolved when options are made (``resolve_device`` imports torch then).
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from latentswap_core.errors import ModelError
+from latentswap_core.face_selection import FaceSelection
 from latentswap_core.models.limits import MAX_CONSENT_CHARS
 from latentswap_core.train.device_defaults import (
     AUTO_BATCH,
@@ -146,3 +148,30 @@ class TrainOptions:
 
     def as_json(self) -> dict[str, Any]:
         return {key: str(value) if isinstance(value, Path) else value for key, value in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class OcclusionOptions:
+    """How ``latentswap train-mask`` trains an occlusion model (``occlusion_trainer.py``)."""
+
+    output: Path
+    size: int = 128
+    steps: int | None = None
+    minutes: float | None = None
+    batch: int = 8
+    lr: float = 2e-3
+    seed: int = 0
+    faces: FaceSelection = FaceSelection()
+    colorspace: str | None = None
+    ocio_config: str | None = None
+    device: str = "auto"  # settled in __post_init__: cuda where torch sees a GPU, else cpu
+
+    def __post_init__(self) -> None:
+        check_run_length(self.steps, self.minutes)
+        from latentswap_core.devices import resolve_device  # torch: only once options are made
+        from latentswap_core.models.occlusion_net import OcclusionConfig
+
+        object.__setattr__(self, "device", resolve_device(self.device))  # frozen: settled once, here
+        if self.batch < 1:
+            raise ModelError(f"--batch {self.batch} is not allowed: use 1 or more")
+        OcclusionConfig(size=self.size)  # its own checks: the size a net can have
