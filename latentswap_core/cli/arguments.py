@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,11 @@ def engine_default(options: type, name: str) -> Any:
     if field.default is dataclasses.MISSING:
         raise KeyError(f"{options.__name__}.{name} has no default")
     return field.default
+
+
+def defaults_of(options: type) -> Callable[[str], Any]:
+    """``engine_default`` for one options dataclass: ``default = defaults_of(TrainOptions)``, then ``default("lr")``."""
+    return functools.partial(engine_default, options)
 
 
 def options_from(args: argparse.Namespace, options: Callable[..., Options], **given: Any) -> Options:
@@ -151,8 +157,7 @@ def add_training_length(parser: argparse.ArgumentParser, resumable: bool = True)
 def add_training_run(parser: argparse.ArgumentParser, folder: str) -> None:
     """How a training run is kept and reported: resume, checkpoints, previews, seed, device, progress."""
     parser.add_argument("--resume", action="store_true", help=f"continue the run saved in {folder}")
-    def default(name: str) -> Any:  # the swap trainer's; tests/test_cli_defaults.py holds the refiner's to them
-        return engine_default(TrainOptions, name)
+    default = defaults_of(TrainOptions)  # the swap trainer's; tests/test_cli_defaults.py holds the refiner's to them
 
     parser.add_argument("--save-every", type=whole(0), default=default("save_every"), metavar="N",
                         help=f"checkpoint every N steps (0: at the end only; default: {default('save_every')})")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from latentswap_core.cli.arguments import (
     add_colorspace,
@@ -13,7 +12,7 @@ from latentswap_core.cli.arguments import (
     add_frames,
     add_ocio_config,
     add_progress_json,
-    engine_default,
+    defaults_of,
     face_selection,
     options_from,
     track_name,
@@ -22,9 +21,7 @@ from latentswap_core.cli.arguments import (
 from latentswap_core.extract import ExtractOptions
 from latentswap_core.progress import Progress
 
-
-def default(name: str) -> Any:
-    return engine_default(ExtractOptions, name)
+default = defaults_of(ExtractOptions)
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from latentswap_core.cli.arguments import (
     MAX_BATCH,
     add_training_length,
     add_training_run,
-    engine_default,
+    defaults_of,
     number,
     options_from,
     whole,
@@ -20,9 +19,7 @@ from latentswap_core.codecs.names import CODEC_NAMES
 from latentswap_core.refine.config import PREDICTIONS, PRESETS
 from latentswap_core.refine.options import RefinerTrainOptions
 
-
-def default(name: str) -> Any:
-    return engine_default(RefinerTrainOptions, name)
+default = defaults_of(RefinerTrainOptions)
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from latentswap_core.blend.color_transfer import MODES as COLOR_TRANSFER_MODES
 from latentswap_core.blend.compose import BLENDS
@@ -16,7 +15,7 @@ from latentswap_core.cli.arguments import (
     add_frames,
     add_ocio_config,
     add_progress_json,
-    engine_default,
+    defaults_of,
     exr_compression,
     face_selection,
     number,
@@ -35,9 +34,7 @@ from latentswap_core.swap.merge import BLEND_DEVICE_CHOICES
 from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
 from latentswap_core.swap.render import MASK_SOURCES, RenderOptions
 
-
-def default(name: str) -> Any:
-    return engine_default(RenderOptions, name)
+default = defaults_of(RenderOptions)
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -116,8 +113,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                              f"(zip:6, dwaa:45) (default: {default('compression')}, as Nuke's Write)")
     refine = parser.add_argument_group("refinement (a refiner from `latentswap train-refiner`)")
     refine.add_argument("--refine", metavar="REFINER_DIR", help="refine each swapped face with this refiner")
-    def refining(name: str) -> Any:
-        return engine_default(RefinerApplyOptions, name)
+    refining = defaults_of(RefinerApplyOptions)
 
     refine.add_argument("--refine-strength", type=number(), default=refining("strength"), metavar="S",
                         help="how much of the diffusion is re-run from the swap: 0 keeps it, 1 ignores it "

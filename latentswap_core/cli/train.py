@@ -11,7 +11,7 @@ from latentswap_core.cli.arguments import (
     MAX_BATCH,
     add_training_length,
     add_training_run,
-    engine_default,
+    defaults_of,
     number,
     options_from,
     whole,
@@ -36,8 +36,7 @@ CONSENT_WARNING = "latentswap: warning: no --consent given: record who agreed to
 WARNING_PREFIX = "latentswap: warning: "
 
 
-def default(name: str) -> Any:
-    return engine_default(TrainOptions, name)
+default = defaults_of(TrainOptions)
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:

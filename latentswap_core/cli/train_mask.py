@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from latentswap_core.cli.arguments import (
     MAX_BATCH,
@@ -15,7 +14,7 @@ from latentswap_core.cli.arguments import (
     add_ocio_config,
     add_progress_json,
     add_training_length,
-    engine_default,
+    defaults_of,
     face_selection,
     options_from,
     track_name,
@@ -24,9 +23,7 @@ from latentswap_core.cli.arguments import (
 from latentswap_core.progress import Progress, emit_json
 from latentswap_core.train.options import OcclusionOptions
 
-
-def default(name: str) -> Any:
-    return engine_default(OcclusionOptions, name)
+default = defaults_of(OcclusionOptions)
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
