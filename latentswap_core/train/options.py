@@ -167,10 +167,10 @@ class OcclusionOptions:
     device: str = "auto"  # settled in __post_init__: cuda where torch sees a GPU, else cpu
 
     def __post_init__(self) -> None:
-        check_run_length(self.steps, self.minutes)
         from latentswap_core.devices import resolve_device  # torch: only once options are made
         from latentswap_core.models.occlusion_net import OcclusionConfig
 
+        check_run_length(self.steps, self.minutes)
         object.__setattr__(self, "device", resolve_device(self.device))  # frozen: settled once, here
         if self.batch < 1:
             raise ModelError(f"--batch {self.batch} is not allowed: use 1 or more")
