@@ -17,8 +17,10 @@ from nuke_plugin import engine, jobs
 from nuke_plugin.loss_curve import LossCurve, preview_html
 
 PANEL_ID = "uk.co.latentswap.TrainPanel"
-CODECS = ("taef2", "pixel", "sd-vae")
+# The engine's lists and defaults, which the plugin cannot import: tests/nuke/test_nuke_gizmo_file.py compares them.
+CODECS = ("taef2", "pixel", "sd-vae")  # the first is latentswap train's default
 RESOLUTIONS = ("128", "192", "256", "320", "384", "448", "512")
+DEFAULT_RESOLUTION = "256"
 BUDGETS = ("steps", "minutes")
 _LOG_LINES = 200
 
@@ -74,7 +76,7 @@ class TrainPanel(nukescripts.PythonPanel):
                      self.minutes, self.consent, self.engine_path, self.start_button, self.stop_button,
                      self.resume_button, self.progress, self.loss_curve, self.preview, self.log):
             self.addKnob(knob)
-        self.resolution.setValue("256")
+        self.resolution.setValue(DEFAULT_RESOLUTION)
         self.steps.setValue(20000)
         self.minutes.setValue(60)
         self.job = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import re
 from pathlib import Path
@@ -42,17 +43,27 @@ def test_every_documented_knob_exists_with_its_type(gizmo) -> None:
     from latentswap_core.blend.color_transfer import MODES
     from latentswap_core.blend.compose import BLENDS
     from latentswap_core.codecs.names import CODEC_NAMES
-    from nuke_plugin.panel import CODECS
+    from latentswap_core.refine.options import RefinerApplyOptions
+    from latentswap_core.swap.render import RenderOptions
+    from latentswap_core.train.options import TrainOptions
+    from nuke_plugin.panel import CODECS, DEFAULT_RESOLUTION, RESOLUTIONS
 
     assert user["color_transfer"]["options"]["M"].split() == list(MODES)
     assert user["blend"]["options"]["M"].split() == list(BLENDS)
     assert sorted(CODECS) == sorted(CODEC_NAMES)
+    train = {field.name: field.default for field in dataclasses.fields(TrainOptions)}
+    assert CODECS[0] == train["codec"] and DEFAULT_RESOLUTION == str(train["resolution"]) in RESOLUTIONS
     assert user["view"]["options"]["M"].split() == ["comp", "face", "mask", "original"]
     assert user["mix"]["options"]["R"] == ["0", "1"]
     values = dict(graph["group"]["knobs"])
     assert values["label"] == r"\[value cache_state]"  # the cache's state on the node in the Node Graph
-    assert values["color_transfer"] == "rct" and values["view"] == "comp" and values["mix"] == "1"
-    assert values["refine_strength"] == "0.3" and values["refine_steps"] == "20" and "refiner" not in values
+    # the knobs' defaults are the engine's (a knob at Nuke's own default, 0 or the menu's first item, is not written)
+    render, refine = RenderOptions(), RefinerApplyOptions()
+    assert values["color_transfer"] == render.color_transfer and values["blend"] == render.blend
+    assert float(values["mix"]) == render.mix and values["view"] == "comp" and "refiner" not in values
+    assert float(values.get("mask_erode", 0)) == render.mask_erode
+    assert float(values.get("mask_blur", 0)) == render.mask_blur
+    assert float(values["refine_strength"]) == refine.strength and int(values["refine_steps"]) == refine.steps
 
 
 def test_internal_graph_runs_from_the_cache_read_to_the_output(gizmo) -> None:
