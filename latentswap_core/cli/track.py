@@ -32,9 +32,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", required=True, help="the track file to write, e.g. sh010.track.json")
     add_frames(parser)
     parser.add_argument("--no-smooth", action="store_true", help="keep each frame's landmarks as detected")
-    parser.add_argument("--smooth-strength", type=_positive, default=engine_default(SmoothOptions, "strength"),
-                        metavar="S", help="time window of the smoothing against the one fitted to each track "
-                        f"(default: {engine_default(SmoothOptions, 'strength'):g}; 2 smooths about twice as long)")
+    strength = engine_default(SmoothOptions, "strength")
+    parser.add_argument("--smooth-strength", type=_positive, default=strength, metavar="S",
+                        help="time window of the smoothing against the one fitted to each track "
+                             f"(default: {strength:g}; 2 smooths about twice as long)")
     parser.add_argument("--report", metavar="PNG",
                         help="also write a contact sheet: one thumbnail per person per camera shot, to pick the "
                              "person to replace (e.g. sh010.people.png)")

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import reduce
 from pathlib import Path
+from typing import SupportsInt
 
 import fileseq
 
@@ -33,6 +34,11 @@ def parse_frames(text: str) -> tuple[int, ...]:
         ) from None
     if not len(frames):
         raise SequenceError(f"the frame range {text!r} holds no frames")
+    return forward(frames)
+
+
+def forward(frames: Iterable[SupportsInt]) -> tuple[int, ...]:
+    """``frames`` ascending, each once: the order every command reads and tracks frames in."""
     return tuple(sorted({int(frame) for frame in frames}))
 
 
@@ -127,7 +133,7 @@ def _parse_pattern(text: str) -> tuple[ImageSequence, tuple[int, ...]] | None:
     if not parsed.padding():
         return None
     directory = Path(parsed.dirname() or ".")
-    embedded = tuple(sorted({int(frame) for frame in parsed.frameSet() or ()}))  # read forward, as parse_frames
+    embedded = forward(parsed.frameSet() or ())
     sequence = ImageSequence(directory, parsed.basename(), parsed.extension(), parsed.zfill(), ())
     return sequence, embedded
 
