@@ -1,8 +1,14 @@
-"""The fake ``nuke`` the plugin's tests run against (tests/nuke/fake_nuke): as strict as Nuke where it matters."""
+"""The fake ``nuke`` the plugin's tests run against (tests/nuke/fake_nuke): as strict as Nuke where it matters, and
+offering nothing Foundry's API lacks."""
 
 from __future__ import annotations
 
+import ast
+import sys
+from pathlib import Path
+
 import pytest
+from conftest import FAKE, REPO
 
 
 def test_knobs_keep_values_and_per_frame_animation(fake_nuke) -> None:
@@ -49,3 +55,66 @@ def test_script_parser_reads_braces_quotes_and_the_stack(fake_nuke) -> None:
                                                "flags": []}
     assert graph["nodes"]["B"]["knobs"]["size"] == "{parent.mix}"
     assert graph["nodes"]["M"]["inputs"] == ["in", "B"] and graph["nodes"]["Out"]["inputs"] == ["M"]
+
+
+# ---------------------------------------------------------------------------------------------- fidelity
+def _stub_classes(files: list[Path]) -> tuple[dict[str, set[str]], dict[str, list[str]]]:
+    """{class: names it defines} and {class: its bases} from .pyi files."""
+    members: dict[str, set[str]] = {}
+    bases: dict[str, list[str]] = {}
+    for path in files:
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ClassDef):
+                members.setdefault(node.name, set()).update(
+                    item.name for item in node.body if isinstance(item, ast.FunctionDef))
+                bases.setdefault(node.name, []).extend(ast.unparse(base).split(".")[-1] for base in node.bases)
+    return members, bases
+
+
+def _with_inherited(name: str, members: dict[str, set[str]], bases: dict[str, list[str]]) -> set[str]:
+    found = set(members.get(name, ()))
+    for base in bases.get(name, []):
+        found |= _with_inherited(base, members, bases)
+    return found
+
+
+def _methods_nuke_lacks(fake: Path, reference: list[Path], allowed: tuple[str, ...]) -> list[str]:
+    """``Class.method`` for each public method a class of the fake module ``fake`` has (its own or inherited in
+    the fake) that the class of that name in ``reference`` does not (its own or inherited there)."""
+    real, real_bases = _stub_classes(reference)
+    ours, our_bases = _stub_classes([fake])
+    return sorted(f"{name}.{method}" for name in ours
+                  for method in _with_inherited(name, ours, our_bases) - _with_inherited(name, real, real_bases)
+                  if not method.startswith("_") and method not in allowed)
+
+
+def _nuke_stubs() -> list[Path]:
+    found = [Path(folder) / "nuke-stubs" for folder in sys.path if (Path(folder) / "nuke-stubs").is_dir()]
+    assert found, "types-nuke is not installed: make install"
+    return sorted(found[0].rglob("*.pyi"))
+
+
+def test_the_fake_offers_no_method_nuke_lacks(fake_nuke) -> None:
+    """A plugin call the fake answers and Nuke does not would pass every test and fail in Nuke: mypy cannot see it
+    where the plugin holds a node or knob untyped. So each class of the fake has only the methods Foundry's API
+    gives the class of that name (types-nuke's stubs; for nukescripts, typings/nukescripts.pyi), and the test
+    controls, which the plugin never calls."""
+    assert _methods_nuke_lacks(FAKE / "nuke.py", _nuke_stubs(), fake_nuke.TEST_CONTROLS) == []
+    assert _methods_nuke_lacks(FAKE / "nukescripts.py", [REPO / "typings" / "nukescripts.pyi"], ()) == []
+
+
+def test_the_fidelity_check_sees_a_method_nuke_lacks(tmp_path: Path) -> None:
+    fake = tmp_path / "nuke.py"
+    fake.write_text("class Knob:\n    def value(self): ...\n    def evaluate(self): ...\n"
+                    "    def user_set(self): ...\n\n"
+                    "class String_Knob(Knob):\n    def getText(self): ...\n\n"
+                    "class Node:\n    def node(self, name): ...\n", encoding="utf-8")
+    assert _methods_nuke_lacks(fake, _nuke_stubs(), ("user_set",)) == ["Knob.evaluate", "Node.node",
+                                                                       "String_Knob.evaluate"]
+
+
+def test_the_plugin_never_calls_a_test_control(fake_nuke) -> None:
+    sources = [*sorted((REPO / "nuke_plugin").glob("*.py")), REPO / "init.py", REPO / "menu.py"]
+    calls = {(path.name, node.attr) for path in sources for node in ast.walk(ast.parse(path.read_text("utf-8")))
+             if isinstance(node, ast.Attribute) and node.attr in fake_nuke.TEST_CONTROLS}
+    assert not calls

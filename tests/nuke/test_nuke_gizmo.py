@@ -64,8 +64,8 @@ def test_track_bakes_animated_face_knobs_and_an_edit_reaches_precompute(nuke, pl
     centre, scale, rotate = node["face0_center"], node["face0_scale"], node["face0_rotate"]
     tracked = [1001, 1003, 1004]
     for knob in (centre, scale, rotate):
-        assert knob.isAnimated() and knob.keys() == [float(frame) for frame in tracked]
-    assert centre.keys(1) == [float(frame) for frame in tracked]
+        assert knob.isAnimated() and knob.key_frames() == [float(frame) for frame in tracked]
+    assert centre.key_frames(1) == [float(frame) for frame in tracked]
     # the face sits near the plate's centre (320, 180) in Nuke's bottom-left coordinates, a few hundred px wide
     for frame in tracked:
         assert abs(centre.valueAt(frame, 0) - 320) < 60 and abs(centre.valueAt(frame, 1) - 180) < 60
@@ -131,7 +131,7 @@ def test_gui_track_runs_in_the_background_and_cancel_stops_it(nuke, plate, tiny_
     assert not job.finished.is_set() or nuke.main_thread_calls  # the job runs on while the main thread is free
     nuke.run_main_thread(until=job.finished, timeout=300)
     assert job.wait() is True and nuke.messages == []
-    assert node["face0_center"].keys() == [1001.0, 1003.0, 1004.0]  # baked by a call handed to the main thread
+    assert node["face0_center"].key_frames() == [1001.0, 1003.0, 1004.0]  # baked by a call handed to the main thread
     task = nuke.progress_tasks[0]
     assert task.title == "LatentSwap Track (LatentSwap1)" and task.progress[-1] == 100
     assert any("no face in 1 of 4 frames" in text for text in task.messages)
@@ -141,7 +141,7 @@ def test_gui_track_runs_in_the_background_and_cancel_stops_it(nuke, plate, tiny_
     job = gizmo.track(node)
     for _ in range(100):  # press Cancel as soon as the progress bar shows
         if nuke.progress_tasks:
-            nuke.progress_tasks[0].cancel()
+            nuke.progress_tasks[0].user_cancel()
             break
         nuke.run_main_thread(timeout=0.05)
     nuke.run_main_thread(until=job.finished, timeout=300)

@@ -32,6 +32,10 @@ from nuke_script import (  # noqa: E402, F401  (the script parser the gizmo lint
 from nuke_script import build_graph as script_graph  # noqa: E402
 from nuke_script import tokens as _tokens  # noqa: E402
 
+# The methods tests call in a user's place or to read the fake's state. No Nuke object has them, and the plugin
+# must never call them: tests/nuke/test_nuke_fake.py holds every other method of the fake's classes to Foundry's API.
+TEST_CONTROLS = ("user_set", "user_set_at", "user_cancel", "key_frames")
+
 NUKE_VERSION_MAJOR = 15
 NUKE_VERSION_MINOR = 0
 NUKE_VERSION_STRING = "15.0v1"
@@ -62,8 +66,8 @@ script_open_hook: Callable[[str], None] | None = None  # builds the nodes of an 
 _context: list[tuple] = []
 _main_queue: queue.Queue = queue.Queue()
 _pane_context: list[str] = []  # the pane a Pane-menu command runs in; empty: no pane context (e.g. a toolbar)
-_group_stack: list[Node] = []
-_root: Node | None = None
+_group_stack: list[Group] = []
+_root: Root | None = None
 _frame = [1]
 
 
@@ -84,7 +88,7 @@ def reset() -> None:
         _main_queue.get_nowait()
     execute_hook = None
     script_open_hook = None
-    _root = Node("Root", "root", register=False)
+    _root = Root("Root", "root", register=False)
     _root.addKnob(Int_Knob("first_frame", "first frame", 1))
     _root.addKnob(Int_Knob("last_frame", "last frame", 100))
     _root.addKnob(Format_Knob("format", "format", Format(1920, 1080)))
@@ -152,19 +156,19 @@ class Knob:
         return list(range(self.width)) if index is None or index < 0 else [index]
 
     def value(self, index: int | None = None) -> Any:
-        return self.valueAt(frame(), -1 if index is None else index)
+        return self._value_at(frame(), -1 if index is None else index)
 
     def getValue(self, index: int | None = None) -> Any:
         return self.value(index)
 
-    def valueAt(self, time: float, index: int = -1) -> Any:
+    def _value_at(self, time: float, index: int = -1) -> Any:
         values = [self._at(i, time) for i in range(self.width)]
         if self.width == 1:
             return values[0]
         return values if index is None or index < 0 else values[index]
 
     def getValueAt(self, time: float, index: int = -1) -> Any:
-        return self.valueAt(time, index)
+        return self._value_at(time, index)
 
     def _at(self, i: int, time: float) -> Any:
         keys = self._keys[i]
@@ -211,8 +215,8 @@ class Knob:
             self._keys[i] = None
         return True
 
-    def keys(self, index: int = 0) -> list[float]:
-        """Test helper: the key frames of one value."""
+    def key_frames(self, index: int = 0) -> list[float]:
+        """Test control: the key frames of one value."""
         return sorted(self._keys[index] or {})
 
     def setExpression(self, expression: str, index: int = -1, view: Any = None) -> bool:
@@ -222,12 +226,6 @@ class Knob:
 
     def hasExpression(self, index: int = -1) -> bool:
         return any(self._expressions[i] is not None for i in self._indices(index))
-
-    def expression(self, index: int = 0) -> str | None:
-        return self._expressions[index]
-
-    def evaluate(self) -> str:
-        return _tcl(str(self.value()), self._node)
 
     def toScript(self, quote: bool = False, context: Any = None) -> str:
         """The knob as a .nk file writes it: ``{{expression}}``, ``{curve x1001 960 x1002 961}`` or the value
@@ -264,20 +262,17 @@ class Knob:
     def tooltip(self) -> str:
         return self._tooltip
 
-    def setRange(self, low: float, high: float) -> None:
-        self.range = (low, high)
-
     def _changed(self) -> None:
         """A value changed. Nuke calls knobChanged for a user's edit in the panel or viewer, not for a script's
         setValue: tests make user edits with ``user_set`` / ``user_set_at``."""
 
     def user_set(self, value: Any, index: int = -1) -> None:
-        """Test helper: the user types ``value`` into the knob; knobChanged runs."""
+        """Test control: the user types ``value`` into the knob; knobChanged runs."""
         self.setValue(value, index)
         self._fire_changed()
 
     def user_set_at(self, value: Any, time: float, index: int = -1) -> None:
-        """Test helper: the user sets a key (a drag in the viewer, a value on a keyed frame); knobChanged runs."""
+        """Test control: the user sets a key (a drag in the viewer, a value on a keyed frame); knobChanged runs."""
         self.setValueAt(value, time, index)
         self._fire_changed()
 
@@ -293,6 +288,12 @@ class Array_Knob(Knob):
     def _convert(self, value: Any) -> Any:
         return float(value)
 
+    def valueAt(self, time: float, index: int = -1) -> Any:
+        return self._value_at(time, index)
+
+    def setRange(self, low: float, high: float) -> None:
+        self.range = (low, high)
+
 
 class Double_Knob(Array_Knob):
     pass
@@ -302,7 +303,7 @@ class WH_Knob(Array_Knob):
     pass
 
 
-class Int_Knob(Knob):
+class Int_Knob(Array_Knob):
     default: Any = 0
 
     def _convert(self, value: Any) -> Any:
@@ -319,7 +320,7 @@ class XY_Knob(Array_Knob):
         return self.value(1)
 
 
-class Boolean_Knob(Knob):
+class Boolean_Knob(Array_Knob):
     default: Any = False
 
     def _convert(self, value: Any) -> Any:
@@ -344,7 +345,8 @@ class String_Knob(Knob):
 
 
 class EvalString_Knob(String_Knob):
-    pass
+    def evaluate(self) -> str:
+        return _tcl(str(self.value()), self._node)
 
 
 class File_Knob(EvalString_Knob):
@@ -352,13 +354,16 @@ class File_Knob(EvalString_Knob):
         return self.evaluate()
 
 
-class Multiline_Eval_String_Knob(String_Knob):
+class Multiline_Eval_String_Knob(EvalString_Knob):
     pass
 
 
-class Text_Knob(String_Knob):
+class Text_Knob(Knob):
     def __init__(self, name: str, label: str | None = None, text: str = "") -> None:
         super().__init__(name, label, text)
+
+    def _convert(self, value: Any) -> Any:
+        return str(value)
 
 
 class Tab_Knob(Knob):
@@ -367,7 +372,7 @@ class Tab_Knob(Knob):
         self.kind = kind
 
 
-class PyScript_Knob(Knob):
+class Script_Knob(String_Knob):
     def __init__(self, name: str, label: str | None = None, command: str = "") -> None:
         super().__init__(name, label, command)
 
@@ -383,12 +388,13 @@ class PyScript_Knob(Knob):
             exec(self.command(), {"nuke": sys.modules[__name__]})
 
 
-class Script_Knob(PyScript_Knob):
+class PyScript_Knob(Script_Knob):
     pass
 
 
-class Link_Knob(String_Knob):
-    pass
+class Link_Knob(Knob):
+    def _convert(self, value: Any) -> Any:
+        return str(value)
 
 
 class Enumeration_Knob(Knob):
@@ -594,7 +600,11 @@ class Node:
     def ypos(self) -> int:
         return 0
 
-    # groups
+
+
+class Group(Node):
+    """A node holding nodes: ``Group`` nodes, gizmos (``Gizmo``) and the script's root (``Root``)."""
+
     def node(self, name: str) -> Node | None:
         for child in self._children:
             if child.name() == name:
@@ -604,7 +614,7 @@ class Node:
     def nodes(self) -> list[Node]:
         return list(self._children)
 
-    def begin(self) -> Node:
+    def begin(self) -> Group:
         _group_stack.append(self)
         return self
 
@@ -612,11 +622,19 @@ class Node:
         if _group_stack and _group_stack[-1] is self:
             _group_stack.pop()
 
-    def __enter__(self) -> Node:
+    def __enter__(self) -> Group:
         return self.begin()
 
     def __exit__(self, *error: Any) -> None:
         self.end()
+
+
+class Gizmo(Group):
+    pass
+
+
+class Root(Group):
+    pass
 
 
 def _siblings(group: Node | None) -> list[Node]:
@@ -639,7 +657,8 @@ nodes = _NodeFactory()
 
 def _make(cls: str, knobs: dict[str, Any]) -> Node:
     gizmo = _find_gizmo(cls)
-    node = _build_gizmo(cls, gizmo, knobs.pop("name", None)) if gizmo else Node(cls, knobs.pop("name", None))
+    kind = Group if cls == "Group" else Node
+    node = _build_gizmo(cls, gizmo, knobs.pop("name", None)) if gizmo else kind(cls, knobs.pop("name", None))
     inputs = knobs.pop("inputs", None)
     for key, value in knobs.items():
         node._set_knob(key, value)
@@ -711,7 +730,7 @@ def delete(node: Node) -> None:
         node.parent_group._children.remove(node)
 
 
-def root() -> Node:
+def root() -> Root:
     assert _root is not None
     return _root
 
@@ -959,17 +978,16 @@ def _find_gizmo(cls: str) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------- UI
-class Pane:
+class Dock:
+    """A pane of the GUI's layout (Foundry documents no methods: the plugin only passes it to addToPane)."""
+
     def __init__(self, name: str) -> None:
         self._name = name
 
-    def name(self) -> str:
-        return self._name
 
-
-def getPaneFor(panelName: str) -> Pane | None:
+def getPaneFor(panelName: str) -> Dock | None:
     """The pane holding ``panelName`` ("Properties.1" in Nuke's default layouts); None outside the GUI."""
-    return Pane(panelName) if GUI and panelName == "Properties.1" else None
+    return Dock(panelName) if GUI and panelName == "Properties.1" else None
 
 
 class pane_context:
@@ -1062,7 +1080,8 @@ class ProgressTask:
             self.cancelled = True
         return self.cancelled
 
-    def cancel(self) -> None:
+    def user_cancel(self) -> None:
+        """Test control: the user presses the task's Cancel."""
         self.cancelled = True
 
     def __del__(self) -> None:
@@ -1142,7 +1161,7 @@ def build_graph(statements: list[dict[str, Any]]) -> dict[str, Any]:
 def _build_gizmo(cls: str, path: str, name: str | None) -> Node:
     with open(path) as handle:
         graph = build_graph(parse_script(handle.read()))
-    node = Node(cls, name)
+    node = Gizmo(cls, name)
     node._building = True
     group = graph["group"]
     for spec in group["user_knobs"]:
@@ -1165,7 +1184,7 @@ def _build_gizmo(cls: str, path: str, name: str | None) -> Node:
     built: dict[str, Node] = {}
     with node:
         for child_name, spec in graph["nodes"].items():
-            child = Node(spec["class"], child_name)
+            child = (Group if spec["class"] == "Group" else Node)(spec["class"], child_name)
             for key, value in spec["knobs"].items():
                 if key in ("name", "inputs", "xpos", "ypos"):
                     continue

@@ -49,10 +49,6 @@ class PythonPanel:
     def setMinimumSize(self, width: int, height: int) -> None:
         pass
 
-    def press(self, name: str) -> None:
-        """Test helper: what Nuke does when the user presses a button or edits a knob of the panel."""
-        self.knobChanged(self.knobs()[name])
-
 
 def registerPanel(id: str, command: Any) -> None:
     registered[id] = command
