@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from latentswap_core.io import Image, atomic_path, read_image, write_image
+from latentswap_core.io.atomic import partial_path
 
 # Noise does not compress, so writing this 4K float frame takes long enough to be caught mid-write.
 WRITER = """
@@ -65,12 +66,14 @@ def test_failed_block_removes_its_partial_file(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_partial_name_keeps_the_extension_and_hides(tmp_path: Path) -> None:
+def test_partial_names_are_hidden_keep_the_extension_and_never_repeat(tmp_path: Path) -> None:
     with atomic_path(tmp_path / "plate.1001.exr") as temporary:
-        assert temporary.suffix == ".exr" and temporary.name.startswith(".plate.1001.partial-")
-        assert str(os.getpid()) in temporary.name
+        assert temporary.parent == tmp_path and temporary.suffix == ".exr"
+        assert temporary.name.startswith(".plate.1001.partial-") and f"-{os.getpid()}-" in temporary.name
         temporary.write_bytes(b"x")
     assert (tmp_path / "plate.1001.exr").read_bytes() == b"x"
+    final = Path("/shots/sh010/swap.1001.exr")
+    assert len({partial_path(final) for _ in range(2000)}) == 2000  # two writers of one frame never share a name
 
 
 def test_files_get_the_umask_permissions_whatever_the_writer_asked_for(tmp_path: Path) -> None:
