@@ -456,12 +456,26 @@ KNOB_TYPES: dict[int, type] = {1: String_Knob, 2: File_Knob, 3: Int_Knob, 4: Enu
 
 
 # ---------------------------------------------------------------------------------------------- nodes
+def _menu(*items: str) -> Callable[[str, str, Any], Knob]:
+    """An Enumeration_Knob of Nuke's items: a value Nuke's menu lacks is refused, as Nuke refuses it."""
+    def make(name: str, label: str, value: Any) -> Knob:
+        knob = Enumeration_Knob(name, label, list(items))
+        knob.setValue(value)
+        return knob
+    return make
+
+
+_FRAMES_OUTSIDE = _menu("hold", "loop", "bounce", "black")
 _DEFAULT_KNOBS: dict[str, list[tuple]] = {
     "Read": [("file", File_Knob, ""), ("first", Int_Knob, 1), ("last", Int_Knob, 1), ("origfirst", Int_Knob, 1),
-             ("origlast", Int_Knob, 1), ("raw", Boolean_Knob, False), ("frame_mode", String_Knob, "expression"),
-             ("frame", String_Knob, ""), ("before", String_Knob, "hold"), ("after", String_Knob, "hold"),
-             ("on_error", String_Knob, "error"), ("colorspace", String_Knob, "default")],
-    "Write": [("file", File_Knob, ""), ("file_type", String_Knob, ""), ("datatype", String_Knob, ""),
+             ("origlast", Int_Knob, 1), ("raw", Boolean_Knob, False),
+             ("frame_mode", _menu("expression", "start at", "offset"), "expression"), ("frame", String_Knob, ""),
+             ("before", _FRAMES_OUTSIDE, "hold"), ("after", _FRAMES_OUTSIDE, "hold"),
+             ("on_error", _menu("error", "black", "checkerboard", "nearest frame"), "error"),
+             ("colorspace", String_Knob, "default")],
+    # datatype: the EXR writer's (the NDK's exrWriter.cpp); Nuke shows it once file_type is exr
+    "Write": [("file", File_Knob, ""), ("file_type", String_Knob, ""),
+              ("datatype", _menu("16 bit half", "32 bit float"), "16 bit half"),
               ("channels", String_Knob, "rgb"), ("raw", Boolean_Knob, False), ("use_limit", Boolean_Knob, False),
               ("first", Int_Knob, 1), ("last", Int_Knob, 1), ("create_directories", Boolean_Knob, False)],
 }
