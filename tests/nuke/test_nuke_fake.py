@@ -59,7 +59,7 @@ def test_script_parser_reads_braces_quotes_and_the_stack(fake_nuke) -> None:
 
 # ---------------------------------------------------------------------------------------------- fidelity
 def _stub_classes(files: list[Path]) -> tuple[dict[str, set[str]], dict[str, list[str]]]:
-    """{class: names it defines} and {class: its bases} from .pyi files."""
+    """{class: names of the methods it defines} and {class: its bases} from .py or .pyi files."""
     members: dict[str, set[str]] = {}
     bases: dict[str, list[str]] = {}
     for path in files:
@@ -71,6 +71,24 @@ def _stub_classes(files: list[Path]) -> tuple[dict[str, set[str]], dict[str, lis
     return members, bases
 
 
+def _attributes(path: Path) -> dict[str, set[str]]:
+    """{class: the attributes it sets} (``self.x = ...`` in its methods, ``x = ...`` in its body) in a .py file."""
+    found: dict[str, set[str]] = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.ClassDef):
+            names = found.setdefault(node.name, set())
+            for item in node.body:
+                targets = item.targets if isinstance(item, ast.Assign) else \
+                    [item.target] if isinstance(item, ast.AnnAssign) else []
+                names.update(target.id for target in targets if isinstance(target, ast.Name))
+            for item in ast.walk(node):
+                targets = item.targets if isinstance(item, ast.Assign) else \
+                    [item.target] if isinstance(item, (ast.AnnAssign, ast.AugAssign)) else []
+                names.update(target.attr for target in targets if isinstance(target, ast.Attribute)
+                             and isinstance(target.value, ast.Name) and target.value.id == "self")
+    return found
+
+
 def _with_inherited(name: str, members: dict[str, set[str]], bases: dict[str, list[str]]) -> set[str]:
     found = set(members.get(name, ()))
     for base in bases.get(name, []):
@@ -78,14 +96,23 @@ def _with_inherited(name: str, members: dict[str, set[str]], bases: dict[str, li
     return found
 
 
-def _methods_nuke_lacks(fake: Path, reference: list[Path], allowed: tuple[str, ...]) -> list[str]:
-    """``Class.method`` for each public method a class of the fake module ``fake`` has (its own or inherited in
-    the fake) that the class of that name in ``reference`` does not (its own or inherited there)."""
+def _methods_nuke_lacks(fake: Path, reference: list[Path], allowed: tuple[str, ...],
+                        state: tuple[str, ...] = ()) -> list[str]:
+    """``Class.name`` for each public method a class of the fake module ``fake`` has (its own or inherited in the
+    fake) that the class of that name in ``reference`` does not (its own or inherited there), and for each public
+    attribute it sets that is not in ``state`` or has the name of one of Nuke's methods (``knob.visible`` a bool
+    where Nuke's is a method: true whatever the knob)."""
     real, real_bases = _stub_classes(reference)
     ours, our_bases = _stub_classes([fake])
-    return sorted(f"{name}.{method}" for name in ours
-                  for method in _with_inherited(name, ours, our_bases) - _with_inherited(name, real, real_bases)
-                  if not method.startswith("_") and method not in allowed)
+    attributes = _attributes(fake)
+    lacking = []
+    for name in (name for name in ours if not name.startswith("_")):  # the fake's own helpers
+        nuke_has = _with_inherited(name, real, real_bases)
+        lacking += [f"{name}.{method}" for method in _with_inherited(name, ours, our_bases) - nuke_has
+                    if not method.startswith("_") and method not in allowed]
+        lacking += [f"{name}.{attribute}" for attribute in attributes.get(name, ())
+                    if not attribute.startswith("_") and (attribute not in state or attribute in nuke_has)]
+    return sorted(lacking)
 
 
 def _nuke_stubs() -> list[Path]:
@@ -99,8 +126,11 @@ def test_the_fake_offers_no_method_nuke_lacks(fake_nuke) -> None:
     where the plugin holds a node or knob untyped. So each class of the fake has only the methods Foundry's API
     gives the class of that name (types-nuke's stubs; for nukescripts, typings/nukescripts.pyi), and the test
     controls, which the plugin never calls."""
-    assert _methods_nuke_lacks(FAKE / "nuke.py", _nuke_stubs(), fake_nuke.TEST_CONTROLS) == []
-    assert _methods_nuke_lacks(FAKE / "nukescripts.py", [REPO / "typings" / "nukescripts.pyi"], ()) == []
+    import nukescripts
+
+    assert _methods_nuke_lacks(FAKE / "nuke.py", _nuke_stubs(), fake_nuke.TEST_CONTROLS, fake_nuke.TEST_STATE) == []
+    assert _methods_nuke_lacks(FAKE / "nukescripts.py", [REPO / "typings" / "nukescripts.pyi"], (),
+                               nukescripts.TEST_STATE) == []
 
 
 def test_the_fidelity_check_sees_a_method_nuke_lacks(tmp_path: Path) -> None:
@@ -108,9 +138,13 @@ def test_the_fidelity_check_sees_a_method_nuke_lacks(tmp_path: Path) -> None:
     fake.write_text("class Knob:\n    def value(self): ...\n    def evaluate(self): ...\n"
                     "    def user_set(self): ...\n\n"
                     "class String_Knob(Knob):\n    def getText(self): ...\n\n"
-                    "class Node:\n    def node(self, name): ...\n", encoding="utf-8")
-    assert _methods_nuke_lacks(fake, _nuke_stubs(), ("user_set",)) == ["Knob.evaluate", "Node.node",
-                                                                       "String_Knob.evaluate"]
+                    "class Node:\n    def node(self, name): ...\n\n"
+                    "class Array_Knob(Knob):\n    width = 2\n\n"
+                    "class ProgressTask:\n    def __init__(self):\n        self.messages = []\n"
+                    "        self.shown = False\n", encoding="utf-8")
+    assert _methods_nuke_lacks(fake, _nuke_stubs(), ("user_set",), ("messages",)) == [
+        "Array_Knob.evaluate", "Array_Knob.width", "Knob.evaluate", "Node.node", "ProgressTask.shown",
+        "String_Knob.evaluate"]
 
 
 def test_the_plugin_never_calls_a_test_control(fake_nuke) -> None:

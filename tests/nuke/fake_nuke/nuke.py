@@ -35,6 +35,8 @@ from nuke_script import tokens as _tokens  # noqa: E402
 # The methods tests call in a user's place or to read the fake's state. No Nuke object has them, and the plugin
 # must never call them: tests/nuke/test_nuke_fake.py holds every other method of the fake's classes to Foundry's API.
 TEST_CONTROLS = ("user_set", "user_set_at", "user_cancel", "key_frames")
+# What a ProgressTask records for the tests to read (Nuke's has none of it; the rest of the fake's state is private)
+TEST_STATE = ("title", "messages", "progress", "cancelled", "closed", "cancel_after_progress")
 
 NUKE_VERSION_MAJOR = 15
 NUKE_VERSION_MINOR = 0
@@ -115,22 +117,22 @@ class CancelledError(Exception):
 
 # ---------------------------------------------------------------------------------------------- knobs
 class Knob:
-    """One knob: ``width`` values, each optionally animated (``{frame: value}``) or an expression."""
+    """One knob: ``_width`` values, each optionally animated (``{frame: value}``) or an expression."""
 
-    width = 1
-    default: Any = ""
+    _width = 1
+    _default: Any = ""
 
     def __init__(self, name: str, label: str | None = None, value: Any = None, *args: Any) -> None:
         self._name = name
         self._label = name if label is None else label
-        self._values: list[Any] = [self.default] * self.width
-        self._keys: list[dict[float, Any] | None] = [None] * self.width
-        self._expressions: list[str | None] = [None] * self.width
+        self._values: list[Any] = [self._default] * self._width
+        self._keys: list[dict[float, Any] | None] = [None] * self._width
+        self._expressions: list[str | None] = [None] * self._width
         self._node: Node | None = None
         self._flags = 0
         self._tooltip = ""
-        self.visible = True
-        self.enabled = True
+        self._visible = True
+        self._enabled = True
         if value is not None:
             self.setValue(value)
 
@@ -153,7 +155,7 @@ class Knob:
         return value
 
     def _indices(self, index: int) -> list[int]:
-        return list(range(self.width)) if index is None or index < 0 else [index]
+        return list(range(self._width)) if index is None or index < 0 else [index]
 
     def value(self, index: int | None = None) -> Any:
         return self._value_at(frame(), -1 if index is None else index)
@@ -162,8 +164,8 @@ class Knob:
         return self.value(index)
 
     def _value_at(self, time: float, index: int = -1) -> Any:
-        values = [self._at(i, time) for i in range(self.width)]
-        if self.width == 1:
+        values = [self._at(i, time) for i in range(self._width)]
+        if self._width == 1:
             return values[0]
         return values if index is None or index < 0 else values[index]
 
@@ -181,7 +183,7 @@ class Knob:
         return keys[before[-1] if before else times[0]]
 
     def setValue(self, value: Any, index: int = -1) -> bool:
-        if self.width > 1 and isinstance(value, (list, tuple)):
+        if self._width > 1 and isinstance(value, (list, tuple)):
             for i, item in enumerate(value):
                 self.setValue(item, i)
             return True
@@ -231,7 +233,7 @@ class Knob:
         """The knob as a .nk file writes it: ``{{expression}}``, ``{curve x1001 960 x1002 961}`` or the value
         per index; several indices in braces."""
         parts = []
-        for i in range(self.width):
+        for i in range(self._width):
             keys = self._keys[i]
             if self._expressions[i] is not None:
                 parts.append("{{" + str(self._expressions[i]) + "}}")
@@ -239,7 +241,7 @@ class Knob:
                 parts.append("{curve " + " ".join(f"x{time:g} {keys[time]!r}" for time in sorted(keys)) + "}")
             else:
                 parts.append(str(self._values[i]))
-        return parts[0] if self.width == 1 else "{" + " ".join(parts) + "}"
+        return parts[0] if self._width == 1 else "{" + " ".join(parts) + "}"
 
     def setFlag(self, flag: int) -> None:
         self._flags |= flag
@@ -251,10 +253,16 @@ class Knob:
         return bool(self._flags & flag)
 
     def setVisible(self, visible: bool) -> None:
-        self.visible = bool(visible)
+        self._visible = bool(visible)
+
+    def visible(self) -> bool:
+        return self._visible
 
     def setEnabled(self, enabled: bool) -> None:
-        self.enabled = bool(enabled)
+        self._enabled = bool(enabled)
+
+    def enabled(self) -> bool:
+        return self._enabled
 
     def setTooltip(self, text: str) -> None:
         self._tooltip = text
@@ -283,16 +291,28 @@ class Knob:
 
 
 class Array_Knob(Knob):
-    default: Any = 0.0
+    _default: Any = 0.0
 
     def _convert(self, value: Any) -> Any:
         return float(value)
 
+    # Nuke's Array_Knob answers floats here, whatever its subclass's value() gives (an Int_Knob's int, a
+    # Boolean_Knob's bool)
     def valueAt(self, time: float, index: int = -1) -> Any:
-        return self._value_at(time, index)
+        return _floats(self._value_at(time, index))
+
+    def getValueAt(self, time: float, index: int = -1) -> Any:
+        return _floats(self._value_at(time, index))
+
+    def getValue(self, index: int | None = None) -> Any:
+        return _floats(self._value_at(frame(), -1 if index is None else index))
 
     def setRange(self, low: float, high: float) -> None:
-        self.range = (low, high)
+        self._range = (low, high)
+
+
+def _floats(value: Any) -> Any:
+    return [float(item) for item in value] if isinstance(value, list) else float(value)
 
 
 class Double_Knob(Array_Knob):
@@ -304,14 +324,14 @@ class WH_Knob(Array_Knob):
 
 
 class Int_Knob(Array_Knob):
-    default: Any = 0
+    _default: Any = 0
 
     def _convert(self, value: Any) -> Any:
         return int(value)
 
 
 class XY_Knob(Array_Knob):
-    width = 2
+    _width = 2
 
     def x(self) -> float:
         return self.value(0)
@@ -321,7 +341,7 @@ class XY_Knob(Array_Knob):
 
 
 class Boolean_Knob(Array_Knob):
-    default: Any = False
+    _default: Any = False
 
     def _convert(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -369,7 +389,7 @@ class Text_Knob(Knob):
 class Tab_Knob(Knob):
     def __init__(self, name: str, label: str | None = None, kind: int = 0) -> None:
         super().__init__(name, label)
-        self.kind = kind
+        self._kind = kind
 
 
 class Script_Knob(String_Knob):
@@ -398,7 +418,7 @@ class Link_Knob(Knob):
 
 
 class Enumeration_Knob(Knob):
-    default: Any = 0
+    _default: Any = 0
 
     def __init__(self, name: str, label: str | None = None, items: list[str] | None = None) -> None:
         self._items = [str(item) for item in (items or [])]
@@ -426,6 +446,10 @@ class Enumeration_Knob(Knob):
 
     def enumName(self, position: int) -> str:
         return self._items[position]
+
+    def toScript(self, quote: bool = False, context: Any = None) -> str:
+        """The item's name, as a .nk file holds it (``before black``), not its index."""
+        return self.value()
 
 
 class Format:
@@ -493,11 +517,11 @@ class Node:
         self._register = register
         self._building = True
         self._selected = False
-        self.parent_group = parent if parent is not None else (_group_stack[-1] if _group_stack else None)
+        self._parent_group = parent if parent is not None else (_group_stack[-1] if _group_stack else None)
         if not name:
             _counters[cls] = _counters.get(cls, 0) + 1
             name = f"{cls}{_counters[cls]}"
-            while any(node.name() == name for node in _siblings(self.parent_group)):
+            while any(node.name() == name for node in _siblings(self._parent_group)):
                 _counters[cls] += 1
                 name = f"{cls}{_counters[cls]}"
         self.addKnob(String_Knob("name", "name", name))
@@ -506,8 +530,8 @@ class Node:
             self.addKnob(kind(knob_name, knob_name, value))
         self._building = False
         if register:
-            if self.parent_group is not None:
-                self.parent_group._children.append(self)
+            if self._parent_group is not None:
+                self._parent_group._children.append(self)
             created.append(self)
 
     # identity
@@ -523,12 +547,12 @@ class Node:
         self._knobs["name"].setValue(name)
 
     def fullName(self) -> str:
-        if self.parent_group is None:
+        if self._parent_group is None:
             return self.name()
-        return self.parent_group.fullName() + "." + self.name()
+        return self._parent_group.fullName() + "." + self.name()
 
     def parent(self) -> Node | None:
-        return self.parent_group
+        return self._parent_group
 
     def __repr__(self) -> str:
         return f"<fake {self._class} {self.fullName()}>"
@@ -653,7 +677,7 @@ class Root(Group):
 
 def _siblings(group: Node | None) -> list[Node]:
     if group is None:
-        return [node for node in created if node.parent_group is None]
+        return [node for node in created if node._parent_group is None]
     return group._children
 
 
@@ -740,8 +764,8 @@ def selectedNode() -> Node:
 def delete(node: Node) -> None:
     if node in created:
         created.remove(node)
-    if node.parent_group is not None and node in node.parent_group._children:
-        node.parent_group._children.remove(node)
+    if node._parent_group is not None and node in node._parent_group._children:
+        node._parent_group._children.remove(node)
 
 
 def root() -> Root:
@@ -797,8 +821,8 @@ def _tcl(text: str, node: Node | None) -> str:
 
     def knob(match: Any) -> str:
         path = match.group(1)
-        if path.startswith("parent.") and node is not None and node.parent_group is not None:
-            return str(node.parent_group[path[len("parent."):]].value())
+        if path.startswith("parent.") and node is not None and node._parent_group is not None:
+            return str(node._parent_group[path[len("parent."):]].value())
         if path.startswith("this.") and node is not None:
             return str(node[path[len("this."):]].value())
         return str(value(path))
@@ -1008,10 +1032,10 @@ class pane_context:
     """Test helper: run a command as Nuke runs a Pane-menu command, inside a pane (``addToPane()`` lands there)."""
 
     def __init__(self, name: str = "Viewer.1") -> None:
-        self.name = name
+        self._name = name
 
     def __enter__(self) -> None:
-        _pane_context.append(self.name)
+        _pane_context.append(self._name)
 
     def __exit__(self, *error: Any) -> None:
         _pane_context.pop()

@@ -6,26 +6,28 @@ from typing import Any
 
 import nuke
 
+# What a PythonPanel records for the tests to read (see nuke.TEST_STATE)
+TEST_STATE = ("shown",)
 panels: list[PythonPanel] = []
 registered: dict[str, Any] = {}
 
 
 class PythonPanel:
     def __init__(self, title: str = "", id: str = "", scrollable: bool = True) -> None:
-        self.title = title
-        self.id = id
+        self._title = title
+        self._id = id
         self._knobs: list[nuke.Knob] = []
         self.shown = False
-        self.node = nuke.Node("PanelNode", title or "panel", register=False)
+        self._node = nuke.Node("PanelNode", title or "panel", register=False)
         panels.append(self)
 
     def addKnob(self, knob: nuke.Knob) -> None:
         self._knobs.append(knob)
-        self.node.addKnob(knob)
+        self._node.addKnob(knob)
 
     def removeKnob(self, knob: nuke.Knob) -> None:
         self._knobs.remove(knob)
-        self.node.removeKnob(knob)
+        self._node.removeKnob(knob)
 
     def knobs(self) -> dict[str, nuke.Knob]:
         return {knob.name(): knob for knob in self._knobs}
