@@ -489,7 +489,19 @@ def _menu(*items: str) -> Callable[[str, str, Any], Knob]:
     return make
 
 
+class _FileType_Knob(String_Knob):
+    """A Write's file_type: setting it adds that file type's own knobs, which Nuke's Write has only from then on."""
+
+    def _changed(self) -> None:
+        node = self._node
+        for name, kind, value in _FILE_TYPE_KNOBS.get(str(self._values[0]), []):
+            if node is not None and node.knob(name) is None:
+                node.addKnob(kind(name, name, value))
+
+
 _FRAMES_OUTSIDE = _menu("hold", "loop", "bounce", "black")
+# datatype: the EXR writer's (the NDK's exrWriter.cpp)
+_FILE_TYPE_KNOBS: dict[str, list[tuple]] = {"exr": [("datatype", _menu("16 bit half", "32 bit float"), "16 bit half")]}
 _DEFAULT_KNOBS: dict[str, list[tuple]] = {
     "Read": [("file", File_Knob, ""), ("first", Int_Knob, 1), ("last", Int_Knob, 1), ("origfirst", Int_Knob, 1),
              ("origlast", Int_Knob, 1), ("raw", Boolean_Knob, False),
@@ -497,10 +509,8 @@ _DEFAULT_KNOBS: dict[str, list[tuple]] = {
              ("before", _FRAMES_OUTSIDE, "hold"), ("after", _FRAMES_OUTSIDE, "hold"),
              ("on_error", _menu("error", "black", "checkerboard", "nearest frame"), "error"),
              ("colorspace", String_Knob, "default")],
-    # datatype: the EXR writer's (the NDK's exrWriter.cpp); Nuke shows it once file_type is exr
-    "Write": [("file", File_Knob, ""), ("file_type", String_Knob, ""),
-              ("datatype", _menu("16 bit half", "32 bit float"), "16 bit half"),
-              ("channels", String_Knob, "rgb"), ("raw", Boolean_Knob, False), ("use_limit", Boolean_Knob, False),
+    "Write": [("file", File_Knob, ""), ("file_type", _FileType_Knob, ""), ("channels", String_Knob, "rgb"),
+              ("raw", Boolean_Knob, False), ("use_limit", Boolean_Knob, False),
               ("first", Int_Knob, 1), ("last", Int_Knob, 1), ("create_directories", Boolean_Knob, False)],
 }
 _counters: dict[str, int] = {}
@@ -597,6 +607,9 @@ class Node:
         if knob is None:
             if known_knob(self._class, name) is False:
                 raise NameError(f"{self._class} has no knob named {name!r}")
+            for file_type, knobs in _FILE_TYPE_KNOBS.items():
+                if self._class == "Write" and name in [spec[0] for spec in knobs]:
+                    raise NameError(f"Write has no knob named {name!r} before its file_type is {file_type}")
             knob = Knob(name)
             self.addKnob(knob)
         knob.setValue(value)
