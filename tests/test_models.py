@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -308,3 +310,25 @@ def test_old_config_dicts_still_load_and_store_no_new_field(tmp_path):
     assert load_model(tmp_path / "model").config == config
     pixel = SwapModelConfig(latent_channels=12, face_size=128, latent_size=64)
     assert "front_stages" not in pixel.to_dict() and SwapModelConfig.from_dict(pixel.to_dict()) == pixel
+
+
+def test_a_seeded_codebook_starts_from_torch_randn_s_draws():
+    """A seeded run starts from the same codebook whatever builds it (training runs reproduce across versions)."""
+    torch.manual_seed(7)
+    expected = torch.randn(512, 16)
+    torch.manual_seed(7)
+    quantizer = VectorQuantizer(codebook_size=512, code_dim=16)
+    assert torch.equal(quantizer.codebook, expected) and torch.equal(quantizer.ema_sum, expected)
+    with torch.device("meta"):
+        assert VectorQuantizer(codebook_size=512, code_dim=16).codebook.is_meta
+
+
+def test_loading_a_model_loads_none_of_torch_s_symbolic_machinery(tiny_model):
+    """A swap, an export and each farm chunk load the model: its shapes-only skeleton must not pull in torch's
+    Python decompositions and sympy (0.3 s at every load)."""
+    check = ("import sys, torch\nfrom latentswap_core.models import load_model\n"
+             f"load_model({str(tiny_model / 'model')!r})\n"
+             "print(sorted(m for m in ('sympy', 'mpmath') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -65,7 +65,9 @@ class VectorQuantizer(nn.Module):
         self.decay = decay
         self.dead_code_updates = dead_code_updates
         self.epsilon = epsilon
-        codebook = torch.randn(codebook_size, code_dim)
+        codebook = torch.empty(codebook_size, code_dim)
+        if not codebook.is_meta:  # random values, as torch.randn's; none for a shapes-only (meta) model, where
+            codebook.normal_()  # drawing them would import torch's Python decompositions (0.3 s at each load)
         self.register_buffer("codebook", codebook)
         self.register_buffer("ema_count", torch.ones(codebook_size))
         self.register_buffer("ema_sum", codebook.clone())
