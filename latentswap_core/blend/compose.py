@@ -29,8 +29,6 @@ from typing import Any, TypeVar
 
 import cv2
 import numpy as np
-import scipy.sparse
-import scipy.sparse.linalg
 
 from latentswap_core.align.transform import check_matrix, check_size
 from latentswap_core.align.warp import warp_to_plate
@@ -166,6 +164,9 @@ def poisson_face(
     (u_p - u_q) = sum of the face's (f_p - f_q), with u_q the plate's value for q outside the core (Dirichlet)
     and no term for neighbours off the plate (Neumann: a face cut by the frame edge keeps its colour there).
     """
+    import scipy.sparse  # here, not at the top: 0.2 s of every command's start, for --blend poisson only
+    import scipy.sparse.linalg
+
     y0, y1, x0, x1 = box
     height, width = plate.shape[:2]
     trusted = coverage > _GUIDANCE_MIN_ALPHA

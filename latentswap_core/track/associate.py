@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from latentswap_core.track.crop import FaceFrame
 from latentswap_core.track.detect import FaceObservation, box_iou, landmark_box
@@ -74,6 +73,8 @@ class TrackAssigner:
         self._tracks = [track for track in self._tracks if position - track.last_seen <= self.options.max_missing + 1]
         ids: list[int | None] = [None] * len(faces)
         if self._tracks and faces:
+            from scipy.optimize import linear_sum_assignment  # here: 0.1 s of every command's start otherwise
+
             cost = np.array([[self._cost(track, face, position) for face in faces] for track in self._tracks])
             for row, column in zip(*linear_sum_assignment(cost), strict=True):
                 if cost[row, column] < _FORBIDDEN:
