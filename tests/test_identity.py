@@ -93,6 +93,14 @@ def test_aligned_crops_of_one_person_are_closer(identity: DlibIdentity, aligned_
                                for person, faces in crops.items()})
 
 
+def test_describing_aligned_crops_without_detection_never_builds_the_face_detector(aligned_crops) -> None:
+    """What the tracker does for every face it groups into people: dlib's HOG detector (0.3 s to build, at every
+    `latentswap track`) is not needed there."""
+    fresh = DlibIdentity()
+    assert fresh.describe_aligned(aligned_crops[128]["obama"][0], detect=False).shape == (128,)
+    assert fresh._detector is None
+
+
 def test_aligned_crop_without_a_detection_still_gets_a_descriptor(identity: DlibIdentity, aligned_crops) -> None:
     """A heavily blurred crop (as an undertrained swap decodes) escapes the detector; the fixed face box is used."""
     import cv2

@@ -71,7 +71,7 @@ def as_uint8_rgb(rgb: np.ndarray) -> np.ndarray:
 
 
 class DlibIdentity:
-    """Describes faces as 128-d vectors; the detector and the two networks load on first use, once."""
+    """Describes faces as 128-d vectors; the two networks load on first use, the detector on first detection."""
 
     def __init__(self, models_folder: str | os.PathLike[str] | None = None) -> None:
         """``models_folder``: holds the two ``.dat`` files (default: the ``face_recognition_models`` package)."""
@@ -87,12 +87,15 @@ class DlibIdentity:
         import dlib
 
         shape, recognition = (model_file(self.models_folder, name) for name in (SHAPE_MODEL, RECOGNITION_MODEL))
-        self._detector = dlib.get_frontal_face_detector()
         self._shape_predictor = dlib.shape_predictor(str(shape))
         self._recognizer = FaceDescriptorNet(recognition, cpu_threads())
 
     def _largest_face(self, image: np.ndarray):
         """dlib rectangle of the largest face, upsampling small images once; None when there is none."""
+        if self._detector is None:  # built on first use: describing aligned crops (the tracker) never needs it
+            import dlib
+
+            self._detector = dlib.get_frontal_face_detector()
         for upsample in (0, 1):
             if upsample and min(image.shape[:2]) >= UPSAMPLE_BELOW_PX:
                 break
