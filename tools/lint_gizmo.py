@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nuke_script import BUILTIN_LAYERS, build_graph, known_knob, parse_script  # noqa: E402
+from nuke_script import BUILTIN_LAYERS, build_graph, file_type_of, known_knob, menu_items, parse_script  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CHANNEL_KNOBS = ("from0", "to0", "from1", "to1", "maskChannelInput", "maskChannelMask")
@@ -64,9 +64,17 @@ def lint(path: Path, plugin: Path | None = REPO / "nuke_plugin") -> list[str]:
     layers = set(BUILTIN_LAYERS) | set(graph["layers"])
     for node_name, node in graph["nodes"].items():
         where = f"{path}: {node_name} ({node['class']})"
+        seen: list[str] = []
         for knob, value in node["knobs"].items():
             if known_knob(node["class"], knob) is False:
                 problems.append(f"{where}: no knob named {knob!r} in Nuke")
+            items = menu_items(node["class"], knob)
+            if items is not None and not str(value).startswith("{") and str(value) not in items:
+                problems.append(f"{where}: {knob} {value!r} is not in Nuke's menu ({', '.join(items)})")
+            file_type = file_type_of(knob) if node["class"] == "Write" else None
+            if file_type is not None and not ("file_type" in seen and str(node["knobs"]["file_type"]) == file_type):
+                problems.append(f"{where}: {knob} comes before file_type {file_type}; Nuke has no {knob} until then")
+            seen.append(knob)
             for parent_knob in re.findall(r"parent\.(\w+)", str(value)):
                 if parent_knob not in known:
                     problems.append(f"{where}: {knob} names parent.{parent_knob}, which the gizmo does not have")

@@ -51,12 +51,33 @@ NODE_KNOBS: dict[str, tuple[str, ...]] = {
     "Gizmo": (),
 }
 
+# The menus of the built-in knobs the gizmo sets, with Nuke's items: Nuke refuses any other value ("Bad value").
+# Read's, from saved scripts; Write's datatype is the EXR writer's (the NDK's exrWriter.cpp).
+_FRAMES_OUTSIDE = ("hold", "loop", "bounce", "black")
+NODE_MENUS: dict[str, dict[str, tuple[str, ...]]] = {
+    "Read": {"frame_mode": ("expression", "start at", "offset"), "before": _FRAMES_OUTSIDE, "after": _FRAMES_OUTSIDE,
+             "on_error": ("error", "black", "checkerboard", "nearest frame")},
+    "Write": {"datatype": ("16 bit half", "32 bit float")},
+}
+# A Write's knobs that exist only once its file_type is set to that type: Nuke refuses them before
+FILE_TYPE_KNOBS: dict[str, tuple[str, ...]] = {"exr": ("datatype",)}
+
 
 def known_knob(node_class: str, knob: str) -> bool | None:
     """Whether a node of ``node_class`` has ``knob``; None for a class not in the tables."""
     if node_class not in NODE_KNOBS:
         return None
     return knob in COMMON_KNOBS or knob in NODE_KNOBS[node_class]
+
+
+def menu_items(node_class: str, knob: str) -> tuple[str, ...] | None:
+    """Nuke's items for a menu knob of a built-in class; None where the knob is not a menu in NODE_MENUS."""
+    return NODE_MENUS.get(node_class, {}).get(knob)
+
+
+def file_type_of(knob: str) -> str | None:
+    """The file_type a Write must have before ``knob`` exists; None for a knob every Write has."""
+    return next((file_type for file_type, knobs in FILE_TYPE_KNOBS.items() if knob in knobs), None)
 
 
 def tokens(text: str) -> list[Any]:

@@ -32,6 +32,10 @@ def test_the_shipped_gizmo_is_clean() -> None:
     (("T FaceGrade.gamma}", "T Grade1.gamma}"), "points to Grade1.gamma"),
     (("end_group", ""), "end_group"),
     (("  inputs 2+1\n", "  inputs 2+x\n"), "cannot be read"),
+    (("  before black\n", "  before blak\n"), "before 'blak' is not in Nuke's menu"),
+    (("  datatype \"16 bit half\"\n", "  datatype \"16-bit half\"\n"), "datatype '16-bit half' is not in Nuke's menu"),
+    (("  file_type exr\n  datatype \"16 bit half\"\n", "  datatype \"16 bit half\"\n  file_type exr\n"),
+     "datatype comes before file_type exr"),
 ])
 def test_each_mistake_is_found(tmp_path: Path, change: tuple[str, str], found: str) -> None:
     text = GIZMO.read_text()

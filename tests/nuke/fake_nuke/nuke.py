@@ -21,9 +21,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tools"))
 from nuke_script import (  # noqa: E402, F401  (the script parser the gizmo linter shares; tests use all of it)
     BUILTIN_LAYERS,
+    FILE_TYPE_KNOBS,
     NODE_KNOBS,
+    NODE_MENUS,
     Braced,
     check_layer,
+    file_type_of,
     input_count,
     known_knob,
     parse_script,
@@ -480,10 +483,11 @@ KNOB_TYPES: dict[int, type] = {1: String_Knob, 2: File_Knob, 3: Int_Knob, 4: Enu
 
 
 # ---------------------------------------------------------------------------------------------- nodes
-def _menu(*items: str) -> Callable[[str, str, Any], Knob]:
-    """An Enumeration_Knob of Nuke's items: a value Nuke's menu lacks is refused, as Nuke refuses it."""
+def _menu(node_class: str, knob_name: str) -> Callable[[str, str, Any], Knob]:
+    """An Enumeration_Knob of Nuke's items (tools/nuke_script.py's NODE_MENUS): a value Nuke's menu lacks is refused,
+    as Nuke refuses it."""
     def make(name: str, label: str, value: Any) -> Knob:
-        knob = Enumeration_Knob(name, label, list(items))
+        knob = Enumeration_Knob(name, label, list(NODE_MENUS[node_class][knob_name]))
         knob.setValue(value)
         return knob
     return make
@@ -494,20 +498,17 @@ class _FileType_Knob(String_Knob):
 
     def _changed(self) -> None:
         node = self._node
-        for name, kind, value in _FILE_TYPE_KNOBS.get(str(self._values[0]), []):
+        for name in FILE_TYPE_KNOBS.get(str(self._values[0]), ()):
             if node is not None and node.knob(name) is None:
-                node.addKnob(kind(name, name, value))
+                node.addKnob(_menu("Write", name)(name, name, NODE_MENUS["Write"][name][0]))
 
 
-_FRAMES_OUTSIDE = _menu("hold", "loop", "bounce", "black")
-# datatype: the EXR writer's (the NDK's exrWriter.cpp)
-_FILE_TYPE_KNOBS: dict[str, list[tuple]] = {"exr": [("datatype", _menu("16 bit half", "32 bit float"), "16 bit half")]}
 _DEFAULT_KNOBS: dict[str, list[tuple]] = {
     "Read": [("file", File_Knob, ""), ("first", Int_Knob, 1), ("last", Int_Knob, 1), ("origfirst", Int_Knob, 1),
              ("origlast", Int_Knob, 1), ("raw", Boolean_Knob, False),
-             ("frame_mode", _menu("expression", "start at", "offset"), "expression"), ("frame", String_Knob, ""),
-             ("before", _FRAMES_OUTSIDE, "hold"), ("after", _FRAMES_OUTSIDE, "hold"),
-             ("on_error", _menu("error", "black", "checkerboard", "nearest frame"), "error"),
+             ("frame_mode", _menu("Read", "frame_mode"), "expression"), ("frame", String_Knob, ""),
+             ("before", _menu("Read", "before"), "hold"), ("after", _menu("Read", "after"), "hold"),
+             ("on_error", _menu("Read", "on_error"), "error"),
              ("colorspace", String_Knob, "default")],
     "Write": [("file", File_Knob, ""), ("file_type", _FileType_Knob, ""), ("channels", String_Knob, "rgb"),
               ("raw", Boolean_Knob, False), ("use_limit", Boolean_Knob, False),
@@ -607,9 +608,8 @@ class Node:
         if knob is None:
             if known_knob(self._class, name) is False:
                 raise NameError(f"{self._class} has no knob named {name!r}")
-            for file_type, knobs in _FILE_TYPE_KNOBS.items():
-                if self._class == "Write" and name in [spec[0] for spec in knobs]:
-                    raise NameError(f"Write has no knob named {name!r} before its file_type is {file_type}")
+            if self._class == "Write" and file_type_of(name) is not None:
+                raise NameError(f"Write has no knob named {name!r} before its file_type is {file_type_of(name)}")
             knob = Knob(name)
             self.addKnob(knob)
         knob.setValue(value)
