@@ -17,7 +17,7 @@ import pytest
 from latentswap_core.cli import build_parser
 from latentswap_core.cli.arguments import face_selection, options_from
 from latentswap_core.cli.refine import refiner_options
-from latentswap_core.cli.swap import render_options
+from latentswap_core.cli.swap import refine_options, render_options
 from latentswap_core.cli.train_mask import mask_options
 from latentswap_core.extract import ExtractOptions
 from latentswap_core.refine import RefinerApplyOptions, RefinerTrainOptions
@@ -86,6 +86,11 @@ def test_a_bare_command_line_makes_the_options_the_engine_makes_by_default() -> 
     changed = parse(["swap", "plate.####.exr", "--model", "model", "-o", "swap.####.exr", "--device", "cpu",
                      "--mix", "0.5", "--mask-erode", "3", "--compression", "dwaa:45", "--bridge", "0"])
     assert render_options(changed) == RenderOptions(mix=0.5, mask_erode=3.0, compression="dwaa:45", bridge=0)
+    assert refine_options(swap) == RefinerApplyOptions()
+    refined = parse(["swap", "plate.####.exr", "--model", "model", "-o", "swap.####.exr", "--refine", "r",
+                     "--refine-steps", "8", "--refine-sampler", "dpm-solver", "--refine-guidance", "2"])
+    assert refine_options(refined) == RefinerApplyOptions(
+        steps=8, sampler="dpm-solver", guidance=2.0)
     refiner = parse(["train-refiner", "--faceset", "actor", "-o", "refiner", "--steps", "5", "--model", "m",
                      "--swaps", "a", "b"])
     assert refiner_options(refiner) == RefinerTrainOptions(faceset="actor", output="refiner", steps=5, model="m",

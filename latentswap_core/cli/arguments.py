@@ -34,11 +34,14 @@ def defaults_of(options: type) -> Callable[[str], Any]:
     return functools.partial(engine_default, options)
 
 
-def options_from(args: argparse.Namespace, options: Callable[..., Options], **given: Any) -> Options:
-    """``options`` (an options dataclass) made from the parsed arguments named as its fields, and ``given`` for
-    fields the command line spells otherwise; fields no argument sets keep the engine's defaults."""
+def options_from(args: argparse.Namespace, options: Callable[..., Options], prefix: str = "",
+                 **given: Any) -> Options:
+    """``options`` (an options dataclass) made from the parsed arguments named as its fields (after ``prefix``:
+    ``--refine-steps`` for ``steps`` with ``prefix="refine_"``), and ``given`` for fields the command line spells
+    otherwise; fields no argument sets keep the engine's defaults."""
     names = {field.name for field in dataclasses.fields(options)}  # type: ignore[arg-type]
-    parsed = {name: value for name, value in vars(args).items() if name in names and name not in given}
+    parsed = {name[len(prefix):]: value for name, value in vars(args).items()
+              if name.startswith(prefix) and name[len(prefix):] in names and name[len(prefix):] not in given}
     return options(**parsed, **given)
 
 

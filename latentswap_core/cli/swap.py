@@ -172,6 +172,11 @@ def render_options(args: argparse.Namespace) -> RenderOptions:
         occlusion=OcclusionMasker(args.occlusion_model, device) if args.occlusion_model else None)
 
 
+def refine_options(args: argparse.Namespace) -> RefinerApplyOptions:
+    """The --refine-* arguments as the refiner's options."""
+    return options_from(args, RefinerApplyOptions, prefix="refine_")
+
+
 def run(args: argparse.Namespace) -> int:
     from latentswap_core import color
     from latentswap_core.devices import resolve_device
@@ -185,16 +190,13 @@ def run(args: argparse.Namespace) -> int:
     if args.refine:  # the refiner loads diffusers (2-3 s of a swap's start on 2 cores): only when asked for
         from latentswap_core.refine import Refiner
 
-        refine_options = RefinerApplyOptions(strength=args.refine_strength, steps=args.refine_steps,
-                                             seed=args.refine_seed, temporal=args.refine_temporal,
-                                             sampler=args.refine_sampler, guidance=args.refine_guidance)
     if args.colorspace:
         color.check_colorspace(args.colorspace, args.ocio_config)
     source = open_source(args.source, args.frames)
     try:
         track = read_track_for(args.track, source) if args.track else None
         swapper = open_swapper(args.model, args.backend, args.device, args.codec_path, args.codec_projection)
-        refiner = Refiner(args.refine, refine_options, resolve_device(args.device), args.codec_path) \
+        refiner = Refiner(args.refine, refine_options(args), resolve_device(args.device), args.codec_path) \
             if args.refine else None
         json_lines = args.progress_json
         if track is None:
