@@ -19,6 +19,7 @@ from latentswap_core.cli.arguments import face_selection, options_from
 from latentswap_core.cli.refine import refiner_options
 from latentswap_core.cli.swap import refine_options, render_options
 from latentswap_core.cli.train_mask import mask_options
+from latentswap_core.errors import ModelError
 from latentswap_core.extract import ExtractOptions
 from latentswap_core.refine import RefinerApplyOptions, RefinerTrainOptions
 from latentswap_core.swap.render import RenderOptions
@@ -98,6 +99,22 @@ def test_a_bare_command_line_makes_the_options_the_engine_makes_by_default() -> 
     mask = parse(["train-mask", "plate.mp4", "--mattes", "occ.####.png", "--track", "t.json", "-o", "mask",
                   "--steps", "5"])
     assert mask_options(mask) == OcclusionOptions(output=Path("mask"), steps=5)
+
+
+def test_the_occlusion_models_framing_is_an_option_the_command_line_passes_on(capsys) -> None:
+    """``train-mask --face-type`` is ``OcclusionOptions.face_type``: the crops it cuts and the model card it writes
+    read it from the options, a framing no swap model has is refused when the options are made, and the command
+    line offers the engine's list."""
+    parse = build_parser().parse_args
+    mask = parse(["train-mask", "plate.mp4", "--mattes", "occ.####.png", "--track", "t.json", "-o", "mask",
+                  "--steps", "5", "--face-type", "head"])
+    assert mask_options(mask) == OcclusionOptions(output=Path("mask"), steps=5, face_type="head")
+    with pytest.raises(ModelError, match="unknown face type 'chin'; use one of face, whole_face, head"):
+        OcclusionOptions(output=Path("mask"), steps=5, face_type="chin")
+    with pytest.raises(SystemExit):
+        parse(["train-mask", "plate.mp4", "--mattes", "m.####.png", "--track", "t.json", "-o", "m", "--face-type",
+               "chin"])
+    assert "invalid choice: 'chin'" in capsys.readouterr().err
 
 
 def test_building_the_command_line_loads_no_torch() -> None:

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from latentswap_core.align import FACE_TYPES
 from latentswap_core.cli.arguments import (
     MAX_BATCH,
     MAX_SEED,
@@ -42,8 +43,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="MASK_DIR", help="folder for the occlusion model")
     parser.add_argument("--size", type=whole(None, None), default=default("size"),
                         help=f"crop size the model sees (default: {default('size')})")
-    parser.add_argument("--face-type", default="whole_face",
-                        help="how faces are framed; the swap model's (default: whole_face)")
+    parser.add_argument("--face-type", default=default("face_type"), choices=FACE_TYPES,
+                        help=f"how faces are framed; the swap model's (default: {default('face_type')})")
     add_training_length(parser, resumable=False)
     parser.add_argument("--batch", type=whole(1, MAX_BATCH), default=default("batch"), metavar="B",
                         help=f"crops per step (default: {default('batch')})")
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         track = read_track_for(args.track, plate)
         options.faces.check((face for entry in track.frames for face in entry.faces),
                             track_name(args.track, plate.description))
-        data = labelled_crops(plate, track, mattes, options, args.face_type)
+        data = labelled_crops(plate, track, mattes, options)
     finally:
         plate.close()
     covered = float(data.mattes.mean())
@@ -86,8 +87,7 @@ def run(args: argparse.Namespace) -> int:
                 progress.total = estimated
             progress.advance(count=step - progress.done, step=step, loss=round(loss, 5))
 
-        steps, loss = train_occlusion(data, options, args.face_type,
-                                      {"plate": str(args.plate), "mattes": mattes.describe()}, report)
+        steps, loss = train_occlusion(data, options, {"plate": str(args.plate), "mattes": mattes.describe()}, report)
     say(f"trained {steps} steps (loss {loss:.4f}): occlusion model in {args.output}; use it with "
         f"`latentswap swap ... --mask occlusion --occlusion-model {args.output}`", args.progress_json)
     return 0

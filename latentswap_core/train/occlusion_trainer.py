@@ -48,8 +48,8 @@ class LabelledCrops:
     frames: list[int] = field(default_factory=list)
 
 
-def labelled_crops(plate: FrameSource, track: ShotTrack, mattes: MatteSequence, options: OcclusionOptions,
-                   face_type: str = "whole_face") -> LabelledCrops:
+def labelled_crops(plate: FrameSource, track: ShotTrack, mattes: MatteSequence,
+                   options: OcclusionOptions) -> LabelledCrops:
     """Every selected face with reliable landmarks in the frames ``mattes`` covers, cut out with its matte."""
     frames = [frame for frame in mattes.frames if frame in plate.frames]
     if not frames:
@@ -66,7 +66,7 @@ def labelled_crops(plate: FrameSource, track: ShotTrack, mattes: MatteSequence, 
         assert matte is not None, "the frames are the mattes' own"
         rgb = np.clip(color.working_rgb(image, options.colorspace, options.ocio_config), 0.0, 1.0)
         for face in faces:
-            to_aligned = alignment_transform(face.landmarks, face_type)
+            to_aligned = alignment_transform(face.landmarks, options.face_type)
             crops.append(warp_to_aligned(rgb.astype(np.float32), from_data_window(to_aligned, image.data_offset),
                                          size))
             labels.append(warp_to_aligned(matte, to_aligned, size, interpolation="linear"))
@@ -143,14 +143,13 @@ def occlusion_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, target, pos_weight=weight) + dice.mean()
 
 
-def train_occlusion(data: LabelledCrops, options: OcclusionOptions, face_type: str = "whole_face",
-                    source: dict[str, Any] | None = None,
+def train_occlusion(data: LabelledCrops, options: OcclusionOptions, source: dict[str, Any] | None = None,
                     on_report: Callable[[int, int | None, float], None] | None = None) -> tuple[int, float]:
     """Train and save to ``options.output``; ``on_report(step, total, loss)`` every few steps. -> (steps, loss)."""
     torch.manual_seed(options.seed)
     generator = torch.Generator().manual_seed(options.seed)
     device = torch.device(options.device)
-    model = OcclusionNet(OcclusionConfig(size=options.size, face_type=face_type)).to(device).train()
+    model = OcclusionNet(OcclusionConfig(size=options.size, face_type=options.face_type)).to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=1e-4)
     crops, mattes = data.crops, data.mattes
     deadline = time.monotonic() + options.minutes * 60 if options.minutes else None

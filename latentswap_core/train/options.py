@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from latentswap_core.align import FACE_TYPES
 from latentswap_core.errors import ModelError
 from latentswap_core.face_selection import FaceSelection
 from latentswap_core.models.limits import MAX_CONSENT_CHARS
@@ -162,6 +163,7 @@ class OcclusionOptions:
     lr: float = 2e-3
     seed: int = 0
     faces: FaceSelection = FaceSelection()
+    face_type: str = "whole_face"  # how crops are framed: the swap model's (swap --mask occlusion checks)
     colorspace: str | None = None
     ocio_config: str | None = None
     device: str = "auto"  # settled in __post_init__: cuda where torch sees a GPU, else cpu
@@ -171,6 +173,8 @@ class OcclusionOptions:
         from latentswap_core.models.occlusion_net import OcclusionConfig
 
         check_run_length(self.steps, self.minutes)
+        if self.face_type not in FACE_TYPES:
+            raise ModelError(f"unknown face type {self.face_type!r}; use one of {', '.join(FACE_TYPES)}")
         object.__setattr__(self, "device", resolve_device(self.device))  # frozen: settled once, here
         if self.batch < 1:
             raise ModelError(f"--batch {self.batch} is not allowed: use 1 or more")
