@@ -34,13 +34,16 @@ that export is timed and printed apart and excluded from everything else, as is 
    host, or torch ops on ``--device`` (on the CPU: the torch ops run here). Default: what ``latentswap swap`` does on
    that device (torch on cuda, numpy on the CPU). Each is a row of its own, alternating within each repeat.
 
+``--backends torch-bf16``: the torch backend with ``swap --precision bf16`` (a CUDA GPU, or a CPU that computes bf16
+natively), a row of its own beside torch's.
+
 ``--tracks DIR`` keeps the track files of the photos and plates there and reuses them (the plates are rendered the
 same way on every run), so a machine without mediapipe, such as an offline GPU machine, needs no face detector:
 ``--prepare-only`` with the same ``--frames`` and ``--plates`` writes them (tools/gpu_session.sh --prepare).
 
 Run:  .venv/bin/python benchmarks/swap_speed.py [--quick] [--frames N] [--repeats R] [--device cpu|cuda]
                                                 [--layers face,all] [--plates 1920x1080,3840x2160]
-                                                [--backends torch,onnx] [--blend numpy,torch]
+                                                [--backends torch,onnx,torch-bf16] [--blend numpy,torch]
                                                 [--tracks DIR [--prepare-only]]
       (--quick: 1920x1080, 256 px, 4 frames, 1 repeat: a smoke run)
 """
@@ -81,7 +84,9 @@ from latentswap_core.train import Trainer, TrainOptions  # noqa: E402
 
 PLATES = {"1920x1080": ((1920, 1080), 1.0), "3840x2160": ((3840, 2160), 2.0)}  # size, face scale (1: 300 px)
 FACE_SIZES = (256, 512)
-BACKENDS = ("torch", "onnx")
+# what runs the model: a backend of ``open_swapper``, and the precision it computes in (``swap --precision``)
+RUNNERS = {"torch": ("torch", "fp32"), "onnx": ("onnx", "fp32"), "torch-bf16": ("torch", "bf16")}
+BACKENDS = tuple(RUNNERS)
 STAGES = ("read", "align", "swap", "blend", "write")
 EXTRACT_SIZE = 512
 PLATE_SPACE = shots.PLATE_COLORSPACE
@@ -140,9 +145,10 @@ def train_model(sets: dict[str, Path], folder: Path, face_size: int, device: str
     return folder
 
 
-def open_timed(model: Path, backend: str, device: str):
+def open_timed(model: Path, runner: str, device: str):
     began = time.perf_counter()
-    swapper = open_swapper(model, backend, device)
+    backend, precision = RUNNERS[runner]
+    swapper = open_swapper(model, backend, device, precision=precision)
     return swapper, time.perf_counter() - began
 
 
@@ -218,7 +224,8 @@ def main() -> None:
                         "(default: face,all)")
     parser.add_argument("--plates", default=None, help=f"comma-separated, of {', '.join(PLATES)} (default: both; "
                         "--quick: 1920x1080)")
-    parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated (default: torch,onnx)")
+    parser.add_argument("--backends", default="torch,onnx", help="comma-separated, of torch, onnx, torch-bf16 "
+                        "(torch with --precision bf16) (default: torch,onnx)")
     parser.add_argument("--blend", default="auto", help="comma-separated, of numpy, torch (torch ops on --device) "
                         "(default: auto, what latentswap swap does: torch on cuda, numpy on the CPU)")
     parser.add_argument("--tracks", default=None, help="keep the photos' and plates' track files here and reuse "
@@ -309,7 +316,7 @@ def main() -> None:
 
     print()
     print("End to end (render_shot wall time; stages in s/frame, summed over threads, overlapping)")
-    header = (f"{'plate':<10} {'model':>5} {'backend':<7} {'layers':<6} {'merge':<6} {'frames/s':>8} {'s/frame':>8} "
+    header = (f"{'plate':<10} {'model':>5} {'backend':<10} {'layers':<6} {'merge':<6} {'frames/s':>8} {'s/frame':>8} "
               + " ".join(f"{s:>6}" for s in STAGES) + f" {'sum':>6} {'onnx/torch':>10} {'peak GB':>7} "
               f"{'GPU GB':>6}  walls (s)")
     print(header)
@@ -319,7 +326,7 @@ def main() -> None:
         ratio = ""
         if backend == "onnx" and (plate_name, face_size, "torch", layers, merge) in results:
             ratio = f"{results[plate_name, face_size, 'torch', layers, merge][0] / wall:.2f}"
-        print(f"{plate_name:<10} {face_size:>5} {backend:<7} {layers:<6} {merge:<6} {frames / wall:>8.2f} "
+        print(f"{plate_name:<10} {face_size:>5} {backend:<10} {layers:<6} {merge:<6} {frames / wall:>8.2f} "
               f"{wall / frames:>8.3f} "
               + " ".join(f"{per_frame[s]:>6.3f}" for s in STAGES) + f" {sum(per_frame.values()):>6.3f} "
               f"{ratio:>10} {peak / 1e9:>7.2f} {gpu / 1e9:>6.2f}  {' '.join(f'{w:.2f}' for w in walls)}")
@@ -330,14 +337,15 @@ def main() -> None:
           f"{args.model_repeats}) "
           f"and its share of the end-to-end time per frame (1 face per frame, --layers {last_layers}, merge on "
           f"{first_merge})")
-    header = f"{'model':>5} {'backend':<7} {'ms/face':>8} {'fastest':>8} {'load s':>7}  " + "  ".join(
+    header = f"{'model':>5} {'backend':<10} {'ms/face':>8} {'fastest':>8} {'load s':>7}  " + "  ".join(
         f"{'share ' + name:>16}" for name in plates)
     print(header)
     print("-" * len(header))
     for (face_size, backend), seconds in model_only.items():
         walls = {name: results[name, face_size, backend, last_layers, first_merge][0] for name in plates}
         shares = "  ".join(f"{seconds / (walls[name] / frames):>16.0%}" for name in plates)
-        print(f"{face_size:>5} {backend:<7} {seconds * 1000:>8.1f} {min(model_times[face_size, backend]) * 1000:>8.1f} "
+        fastest = min(model_times[face_size, backend])
+        print(f"{face_size:>5} {backend:<10} {seconds * 1000:>8.1f} {fastest * 1000:>8.1f} "
               f"{loads[face_size, backend]:>7.2f}  {shares}")
     for size in face_sizes:
         if (size, "onnx") in model_only and (size, "torch") in model_only:

@@ -86,13 +86,13 @@ from gpu_measure import (  # noqa: E402  (benchmarks/ is on sys.path when run as
 )
 from machine import cpu_model  # noqa: E402
 
-from latentswap_core.devices import resolve_device  # noqa: E402
+from latentswap_core.devices import cpu_has_bf16, resolve_device  # noqa: E402
 from latentswap_core.io import Image, write_image  # noqa: E402
 from latentswap_core.models.config import PRESETS  # noqa: E402
 from latentswap_core.train.device_defaults import STEP_MODES, pixel_loss_schedule  # noqa: E402
 from latentswap_core.train.latent_cache import load_latents  # noqa: E402
 from latentswap_core.train.losses import ssim  # noqa: E402
-from latentswap_core.train.precision import bf16_autocast_on, cpu_has_bf16  # noqa: E402
+from latentswap_core.train.precision import bf16_autocast_on  # noqa: E402
 from latentswap_core.train.trainer import StepReport, Trainer, TrainOptions  # noqa: E402
 
 CODECS = ("taef2", "pixel")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from latentswap_core.errors import ModelError
@@ -16,3 +18,18 @@ def resolve_device(request: str) -> str:
     if request not in ("cpu", "cuda") and not request.startswith("cuda:"):
         raise ModelError(f"--device {request!r} is unknown: use cpu, cuda or auto")
     return request
+
+
+@functools.cache
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), where bf16 convolutions are about twice as fast
+    as float32 ones; elsewhere they are emulated and slower."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def cuda_has_bf16() -> bool:
+    """Whether the current CUDA GPU computes bf16 (Ampere and later)."""
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()

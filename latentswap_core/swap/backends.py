@@ -9,6 +9,7 @@ from latentswap_core.devices import resolve_device
 from latentswap_core.errors import ModelError
 from latentswap_core.models.card import model_folder, read_card
 from latentswap_core.swap.onnx_runner import OnnxSwapper
+from latentswap_core.swap.precision import DEFAULT_PRECISION, check_precision
 from latentswap_core.swap.projection import DEFAULT_PROJECTIONS, MAX_PROJECTIONS
 from latentswap_core.swap.swapper import Swapper
 
@@ -18,13 +19,14 @@ ONNX_FILE = "swap.onnx"  # exported once beside the weights, again when the weig
 
 def open_swapper(model_dir: str | os.PathLike[str], backend: str = "torch", device: str = "auto",
                  codec_path: str | os.PathLike[str] | None = None,
-                 projections: int = DEFAULT_PROJECTIONS) -> Swapper | OnnxSwapper:
+                 projections: int = DEFAULT_PROJECTIONS, precision: str = DEFAULT_PRECISION) -> Swapper | OnnxSwapper:
     if backend not in BACKENDS:
         raise ModelError(f"--backend {backend!r} is unknown: use one of {', '.join(BACKENDS)}")
     if not 0 <= projections <= MAX_PROJECTIONS:
         raise ModelError(f"--codec-projection {projections} is not allowed: use 0 to {MAX_PROJECTIONS}")
+    check_precision(precision, backend, device)
     if backend == "torch":
-        return Swapper(model_dir, resolve_device(device), codec_path, projections)
+        return Swapper(model_dir, resolve_device(device), codec_path, projections, precision)
     if projections != DEFAULT_PROJECTIONS:
         raise ModelError(f"--codec-projection {projections} needs --backend torch: the ONNX export holds "
                          f"{DEFAULT_PROJECTIONS}")

@@ -57,6 +57,7 @@ from latentswap_core.swap.merge import (
     merge_faces,
     merge_ops,
 )
+from latentswap_core.swap.precision import DEFAULT_PRECISION
 from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
 from latentswap_core.track.bridge import BRIDGED, DEFAULT_BRIDGE_FRAMES, bridge_unreliable
 from latentswap_core.track.trackfile import ShotTrack, TrackedFace
@@ -363,7 +364,8 @@ class _Renderer:
             options.occlusion.check_face_type(self.face_type)
         self.metadata = {**card.metadata(), **options.header(), **_runner_header(swapper),
                          "latentswap/version": __version__,
-                         "latentswap/codec_projection": str(getattr(swapper, "projections", DEFAULT_PROJECTIONS))}
+                         "latentswap/codec_projection": str(getattr(swapper, "projections", DEFAULT_PROJECTIONS)),
+                         "latentswap/precision": getattr(swapper, "precision", DEFAULT_PRECISION)}
         if output_folder is not None:  # the model by its path from the output, which survives a move of both
             self.metadata["latentswap/model"] = _relative(card.folder, output_folder)
         if refiner is not None:

@@ -19,6 +19,7 @@ from latentswap_core.codecs.base import Codec
 from latentswap_core.errors import ModelError
 from latentswap_core.models import SwapModel, load_model
 from latentswap_core.models.card import load_model_codec, model_folder, read_card
+from latentswap_core.swap.precision import DEFAULT_PRECISION, check_precision
 from latentswap_core.swap.projection import DEFAULT_PROJECTIONS
 
 
@@ -51,11 +52,14 @@ class SwapNetwork(nn.Module):
 
 
 class Swapper:
-    """Load once, then ``swap`` batches of aligned faces (numpy, float32 sRGB in [0, 1])."""
+    """Load once, then ``swap`` batches of aligned faces (numpy, float32 sRGB in [0, 1]). ``precision``: fp32, or
+    bf16 autocast for drafts (``swap/precision.py``)."""
 
     def __init__(self, model_dir: str | os.PathLike[str], device: str = "cpu",
                  codec_path: str | os.PathLike[str] | None = None,
-                 projections: int = DEFAULT_PROJECTIONS) -> None:
+                 projections: int = DEFAULT_PROJECTIONS, precision: str = DEFAULT_PRECISION) -> None:
+        check_precision(precision, "torch", device)
+        self.precision = precision
         folder = model_folder(model_dir)
         self.card = read_card(folder)
         self.device = torch.device(device)
@@ -72,5 +76,6 @@ class Swapper:
             raise ModelError(f"faces of shape {faces.shape} do not fit this model: it swaps "
                              f"N x {self.face_size} x {self.face_size} x 3 aligned crops")
         rgb = torch.from_numpy(np.ascontiguousarray(faces, dtype=np.float32)).permute(0, 3, 1, 2).to(self.device)
-        out = self.network(rgb).float().cpu().permute(0, 2, 3, 1).numpy()
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            out = self.network(rgb).float().cpu().permute(0, 2, 3, 1).numpy()
         return np.ascontiguousarray(out[..., :3]), np.ascontiguousarray(out[..., 3])

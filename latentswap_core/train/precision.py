@@ -3,24 +3,17 @@ compute bf16 natively (AVX512-BF16, AMX), float32 elsewhere. Weights, optimizer 
 
 from __future__ import annotations
 
-import functools
 from contextlib import AbstractContextManager, nullcontext
 
 import torch
+
+from latentswap_core import devices
 
 
 def bf16_autocast_on(device_type: str, cpu_bf16: bool) -> bool:
     """Whether training runs its networks in bf16 autocast: on CUDA, and on a CPU with native bf16 unless
     ``cpu_bf16`` (``TrainOptions``, ``RefinerTrainOptions``) is off."""
-    return device_type == "cuda" or (device_type == "cpu" and cpu_bf16 and cpu_has_bf16())
-
-
-@functools.cache
-def cpu_has_bf16() -> bool:
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+    return device_type == "cuda" or (device_type == "cpu" and cpu_bf16 and devices.cpu_has_bf16())
 
 
 def training_autocast(device: torch.device, cpu_bf16: bool, cache_enabled: bool = True) -> AbstractContextManager:
