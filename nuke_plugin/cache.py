@@ -20,8 +20,8 @@ MODEL_FILE_TYPES = (".json", ".safetensors", ".onnx")  # what a model or refiner
 TITLES = {  # a setting's name on the status line, in the order the node shows them
     "plate": "plate", "model": "model", "model_files": "model weights", "engine": "engine", "faces": "faces",
     "track": "track", "face_edits": "face edits", "color_transfer": "color transfer", "blend": "blend",
-    "refiner": "refiner", "refiner_files": "refiner weights", "refine_strength": "refine strength",
-    "refine_steps": "refine steps", "colour": "colour management",
+    "precision": "precision", "refiner": "refiner", "refiner_files": "refiner weights",
+    "refine_strength": "refine strength", "refine_steps": "refine steps", "colour": "colour management",
 }
 
 

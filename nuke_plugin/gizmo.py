@@ -18,14 +18,15 @@ GIZMO_CLASS = "LatentSwap"
 PIXEL_NEUTRAL_CLASSES = ("Dot", "NoOp", "Backdrop", "BackdropNode")
 CACHE_PATTERN = "swap.####.exr"
 RAW_PATTERN = os.path.join("raw", "raw.####.exr")
+DEFAULT_PRECISION = "fp32"  # the engine's (swap/precision.py; tests/nuke/test_nuke_gizmo_file.py compares)
 DEFAULT_CACHE_FOLDER = "latentswap_cache"  # beside the script: <script folder>/latentswap_cache/<node>
 TRACK_FILE = "track.json"
 EDITED_TRACK_FILE = "track.edited.json"
 RAW_WRITE = "RawWrite"
 CACHE_READ = "CacheRead"
 FACE_KNOB_SUFFIXES = ("_center", "_scale", "_rotate")
-STATUS_KNOBS = ("model", "refiner", "refine_strength", "refine_steps", "color_transfer", "blend", "faces", "engine",
-                "cache_dir", "first_frame", "last_frame", "view", "showPanel", "inputChange")
+STATUS_KNOBS = ("model", "refiner", "refine_strength", "refine_steps", "color_transfer", "blend", "precision", "faces",
+                "engine", "cache_dir", "first_frame", "last_frame", "view", "showPanel", "inputChange")
 RENDER_CLASSES = ("Write", "DeepWrite", "WriteGeo")  # what a render executes; Groups' Writes are Writes too
 # Settings a render node may not see (the model and refiner folders' files; the engine, where it only reads caches
 # and has none): unseen, the cache's own record of them stands, so `nuke -x` on a farm without the training share
@@ -121,6 +122,9 @@ def cache_settings(node):
     }
     folder = cache_folder_text(node)
     settings["track"] = cache.file_stamp(os.path.join(folder, TRACK_FILE)) if folder else None
+    precision = str(node["precision"].value())
+    if precision != DEFAULT_PRECISION:  # fp32 caches keep the key they had before the knob existed
+        settings["precision"] = precision
     refiner = str(node["refiner"].value()).strip()
     if refiner:
         settings.update(refiner=refiner, refiner_files=cache.folder_stamps(os.path.expanduser(refiner)),
@@ -418,6 +422,7 @@ def swap_arguments(node, source, first, last, track_path=None, output_folder=Non
             "-o", os.path.join(folder, CACHE_PATTERN), "--frames", f"{first}-{last}",
             "--mask-erode", "0", "--mask-blur", "0",
             "--color-transfer", str(node["color_transfer"].value()), "--blend", str(node["blend"].value()),
+            "--precision", str(node["precision"].value()),
             "--layers", "face",  # the gizmo merges the face over the plate itself
             *colour.engine_arguments()]  # the plate in, the face out, in the script's working space
     refiner = str(node["refiner"].value()).strip()

@@ -126,6 +126,10 @@ def test_a_changed_setting_makes_the_cache_stale_and_changing_it_back_finds_it(n
                                       "changed): press Precompute")
     node["refiner"].user_set("")
     assert node["status"].value() == "cache ready: 1001-1004"
+    node["precision"].user_set("bf16")  # a draft is another render; fp32 keeps the key caches had before the knob
+    assert node["status"].value() == "cache stale (precision changed): press Precompute"
+    node["precision"].user_set("fp32")
+    assert node["status"].value() == "cache ready: 1001-1004"
     read = nuke.toNode("Plate")
     read["file"].setValue(str(tmp_path / "plates" / "plate_v2.####.exr"))  # a new plate version
     gizmo.update_status(node)

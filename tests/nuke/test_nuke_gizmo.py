@@ -348,7 +348,7 @@ def test_precompute_passes_the_knobs_colour_and_the_y_flipped_face_edit_to_the_e
     centre = node["face0_center"]
     assert abs(centre.valueAt(1001, 0) - 400) < 25 and abs(centre.valueAt(1001, 1) - 250) < 25  # y up
     for knob, value in (("color_transfer", "lct"), ("blend", "poisson"), ("mask_erode", 3.0), ("mask_blur", 5.0),
-                        ("faces", "0")):
+                        ("faces", "0"), ("precision", "bf16")):
         node[knob].setValue(value)
     centre.setValueAt(centre.valueAt(1002, 1) + 15.0, 1002, 1)  # a hand edit: 15 px up on 1002
     engine, record = argv_recording_engine(tmp_path)
@@ -356,11 +356,12 @@ def test_precompute_passes_the_knobs_colour_and_the_y_flipped_face_edit_to_the_e
     node["precompute"].execute()
     edited = str(cache / "track.edited.json")
     keyed = Path(node["cache_folder"].value())
-    assert keyed.parent == cache and json.loads((keyed / "settings.json").read_text())["color_transfer"] == "lct"
+    settings = json.loads((keyed / "settings.json").read_text())
+    assert keyed.parent == cache and (settings["color_transfer"], settings["precision"]) == ("lct", "bf16")
     assert json.loads(record.read_text()) == [
         "swap", str(high_plate), "--model", str(tiny_model), "-o", str(keyed / "swap.####.exr"),
         "--frames", "1001-1004", "--mask-erode", "0", "--mask-blur", "0",  # erode and blur stay live in Nuke
-        "--color-transfer", "lct", "--blend", "poisson", "--layers", "face",
+        "--color-transfer", "lct", "--blend", "poisson", "--precision", "bf16", "--layers", "face",
         "--colorspace", "ACEScg", "--ocio-config", "ocio://studio-config-latest",  # the script's working space
         "--track-id", "0", "--track", edited,
         "--progress-json"]

@@ -17,7 +17,7 @@ KNOBS = {"model": 2, "engine": 2, "faces": 1, "track": 22, "precompute": 22, "fi
          "cache_dir": 2, "cache_folder": 1, "cache_state": 1, "color_transfer": 4, "blend": 4, "refiner": 2,
          "refine_strength": 7, "refine_steps": 3, "mask_erode": 7, "mask_blur": 7, "mix": 7, "view": 4,
          "face_gain": 41, "face_gamma": 41, "face_offset": 41, "face_sharpen": 7, "face_soften": 7, "grain": 7,
-         "status": 26}
+         "status": 26, "precision": 4}
 
 
 @pytest.fixture
@@ -44,12 +44,15 @@ def test_every_documented_knob_exists_with_its_type(gizmo) -> None:
     from latentswap_core.blend.compose import BLENDS
     from latentswap_core.codecs.names import CODEC_NAMES
     from latentswap_core.refine.options import RefinerApplyOptions
+    from latentswap_core.swap.precision import DEFAULT_PRECISION, PRECISIONS
     from latentswap_core.swap.render import RenderOptions
     from latentswap_core.train.options import TrainOptions
+    from nuke_plugin import gizmo as gizmo_module
     from nuke_plugin.panel import CODECS, DEFAULT_RESOLUTION, RESOLUTIONS
 
     assert user["color_transfer"]["options"]["M"].split() == list(MODES)
     assert user["blend"]["options"]["M"].split() == list(BLENDS)
+    assert user["precision"]["options"]["M"].split() == list(PRECISIONS)
     assert sorted(CODECS) == sorted(CODEC_NAMES)
     train = {field.name: field.default for field in dataclasses.fields(TrainOptions)}
     assert CODECS[0] == train["codec"] and DEFAULT_RESOLUTION == str(train["resolution"]) in RESOLUTIONS
@@ -64,6 +67,7 @@ def test_every_documented_knob_exists_with_its_type(gizmo) -> None:
     assert float(values.get("mask_erode", 0)) == render.mask_erode
     assert float(values.get("mask_blur", 0)) == render.mask_blur
     assert float(values["refine_strength"]) == refine.strength and int(values["refine_steps"]) == refine.steps
+    assert values.get("precision", PRECISIONS[0]) == DEFAULT_PRECISION == gizmo_module.DEFAULT_PRECISION
 
 
 def test_internal_graph_runs_from_the_cache_read_to_the_output(gizmo) -> None:
