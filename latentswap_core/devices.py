@@ -30,6 +30,10 @@ def cpu_has_bf16() -> bool:
         return False
 
 
-def cuda_has_bf16() -> bool:
-    """Whether the current CUDA GPU computes bf16 (Ampere and later)."""
-    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+def cuda_has_bf16(device: str = "cuda") -> bool:
+    """Whether the CUDA GPU ``device`` (cuda: the current one, cuda:N) computes bf16 natively: compute capability 8
+    (Ampere) and later. ``torch.cuda.is_bf16_supported()`` also counts older GPUs, which emulate it."""
+    if not torch.cuda.is_available():
+        return False
+    index = torch.device(device).index
+    return torch.cuda.get_device_capability(torch.cuda.current_device() if index is None else index)[0] >= 8

@@ -422,7 +422,7 @@ def swap_arguments(node, source, first, last, track_path=None, output_folder=Non
             "-o", os.path.join(folder, CACHE_PATTERN), "--frames", f"{first}-{last}",
             "--mask-erode", "0", "--mask-blur", "0",
             "--color-transfer", str(node["color_transfer"].value()), "--blend", str(node["blend"].value()),
-            "--precision", str(node["precision"].value()),
+            *precision_arguments(node),
             "--layers", "face",  # the gizmo merges the face over the plate itself
             *colour.engine_arguments()]  # the plate in, the face out, in the script's working space
     refiner = str(node["refiner"].value()).strip()
@@ -435,6 +435,12 @@ def swap_arguments(node, source, first, last, track_path=None, output_folder=Non
     if track_path:
         args += ["--track", track_path]
     return args
+
+
+def precision_arguments(node):
+    """``--precision`` for a draft only: fp32 passes nothing, so an engine older than the option still runs."""
+    precision = str(node["precision"].value())
+    return [] if precision == DEFAULT_PRECISION else ["--precision", precision]
 
 
 def face_track_ids(node):

@@ -46,3 +46,28 @@ def test_bf16_is_refused_where_it_cannot_run_or_would_be_slower(shared_models: P
     monkeypatch.setattr(devices, "cpu_has_bf16", lambda: False)
     with pytest.raises(ModelError, match="this CPU computes no bf16 natively .*use --precision fp32 or a GPU"):
         open_swapper(tiny_model, "torch", "cpu", precision="bf16")
+
+
+def test_a_gpu_without_bf16_is_refused_the_gpu_asked_for_is_the_one_judged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pre-Ampere GPUs (V100, T4: compute capability 7) emulate bf16, slower than fp32; torch's own
+    ``is_bf16_supported()`` counts emulation as support, so the check reads the asked-for GPU's capability."""
+    from latentswap_core.swap.precision import check_precision
+
+    capabilities = {0: (8, 0), 1: (7, 5)}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_capability",
+                        lambda device=None: capabilities[device])
+    check_precision("bf16", "torch", "cuda")
+    check_precision("bf16", "torch", "cuda:0")
+    with pytest.raises(ModelError, match="--precision bf16: this GPU .cuda:1. computes bf16 only by emulation"):
+        check_precision("bf16", "torch", "cuda:1")
+
+
+def test_the_onnx_runner_says_which_precision_its_providers_run() -> None:
+    """TensorRT runs the export in fp16 (``provider_settings``): the header's precision must say so."""
+    from latentswap_core.swap.onnx_runner import providers_precision
+
+    assert providers_precision(["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]) == "fp16"
+    assert providers_precision(["CUDAExecutionProvider", "CPUExecutionProvider"]) == "fp32"
+    assert providers_precision(["CPUExecutionProvider"]) == "fp32"

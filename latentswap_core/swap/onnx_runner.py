@@ -37,6 +37,12 @@ def provider_settings(names: list[str], folder: Path) -> list[tuple[str, dict[st
     return settings
 
 
+def providers_precision(providers: list[str]) -> str:
+    """What the export computes in under ``providers`` (those that ran, best first): TensorRT runs it in fp16
+    (``provider_settings``), the others in fp32."""
+    return "fp16" if providers and providers[0] == "TensorrtExecutionProvider" else "fp32"
+
+
 class OnnxSwapper:
     """Load an exported swap network once, then ``swap`` batches of aligned faces (float32 sRGB in [0, 1])."""
 
@@ -66,6 +72,7 @@ class OnnxSwapper:
         self.face_size: int = size
         self.batch_size: int | None = shape[0] if isinstance(shape[0], int) else None  # None: dynamic
         self.providers: list[str] = self.session.get_providers()
+        self.precision = providers_precision(self.providers)  # for the header, as ``Swapper.precision``
         self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
         self.card: ModelCard | None = None  # the model folder's provenance, when opened through open_swapper
 

@@ -33,6 +33,6 @@ def check_precision(precision: str, backend: str, device: str) -> None:
     if device == "cpu" and not devices.cpu_has_bf16():
         raise ModelError(f"--precision {precision}: this CPU computes no bf16 natively (AVX512-BF16 or AMX), so it "
                          "would be slower than fp32; use --precision fp32 or a GPU (--device cuda)")
-    if device.startswith("cuda") and not devices.cuda_has_bf16():
-        raise ModelError(f"--precision {precision}: this GPU computes no bf16 (it needs an Ampere or later GPU); use "
-                         "--precision fp32")
+    if device.startswith("cuda") and not devices.cuda_has_bf16(device):
+        raise ModelError(f"--precision {precision}: this GPU ({device}) computes bf16 only by emulation, slower than "
+                         "fp32 (native bf16 needs an Ampere or later GPU); use --precision fp32")

@@ -347,6 +347,10 @@ def test_precompute_passes_the_knobs_colour_and_the_y_flipped_face_edit_to_the_e
     node["track"].execute()
     centre = node["face0_center"]
     assert abs(centre.valueAt(1001, 0) - 400) < 25 and abs(centre.valueAt(1001, 1) - 250) < 25  # y up
+    import nuke_plugin.gizmo as gizmo
+
+    # fp32 (the default) passes no --precision: an engine from before the option runs the gizmo's Precompute
+    assert "--precision" not in gizmo.swap_arguments(node, str(high_plate), 1001, 1004, output_folder=str(cache))
     for knob, value in (("color_transfer", "lct"), ("blend", "poisson"), ("mask_erode", 3.0), ("mask_blur", 5.0),
                         ("faces", "0"), ("precision", "bf16")):
         node[knob].setValue(value)
