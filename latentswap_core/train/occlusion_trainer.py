@@ -32,6 +32,7 @@ from latentswap_core.models.occlusion_store import save_occlusion_model
 from latentswap_core.track.trackfile import ShotTrack
 from latentswap_core.train.loop import deferred_interrupt
 from latentswap_core.train.options import OcclusionOptions
+from latentswap_core.train.precision import training_autocast
 
 REPORT_EVERY = 25
 # Share of a batch's crops that get another crop's occluder pasted in front (measured on the real clip, five drawn
@@ -160,7 +161,9 @@ def train_occlusion(data: LabelledCrops, options: OcclusionOptions, source: dict
                 break
             picks = torch.randint(len(crops), (options.batch,), generator=generator)
             rgb, target = augment(*paste_occluders(crops[picks], mattes[picks], generator), generator)
-            loss = occlusion_loss(model(rgb.to(device)), target.to(device))
+            with training_autocast(device, options.cpu_bf16):
+                logits = model(rgb.to(device))
+            loss = occlusion_loss(logits.float(), target.to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

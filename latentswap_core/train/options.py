@@ -164,6 +164,7 @@ class OcclusionOptions:
     seed: int = 0
     faces: FaceSelection = FaceSelection()
     face_type: str = "whole_face"  # how crops are framed: the swap model's (swap --mask occlusion checks)
+    cpu_bf16: bool = True  # the net in bf16 autocast on CPUs that compute it natively (as the swap model's training)
     colorspace: str | None = None
     ocio_config: str | None = None
     device: str = "auto"  # settled in __post_init__: cuda where torch sees a GPU, else cpu
