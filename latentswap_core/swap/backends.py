@@ -24,9 +24,9 @@ def open_swapper(model_dir: str | os.PathLike[str], backend: str = "torch", devi
         raise ModelError(f"--backend {backend!r} is unknown: use one of {', '.join(BACKENDS)}")
     if not 0 <= projections <= MAX_PROJECTIONS:
         raise ModelError(f"--codec-projection {projections} is not allowed: use 0 to {MAX_PROJECTIONS}")
-    check_precision(precision, backend, device)
     if backend == "torch":
-        return Swapper(model_dir, resolve_device(device), codec_path, projections, precision)
+        return Swapper(model_dir, resolve_device(device), codec_path, projections, precision)  # it checks precision
+    check_precision(precision, backend, device)
     if projections != DEFAULT_PROJECTIONS:
         raise ModelError(f"--codec-projection {projections} needs --backend torch: the ONNX export holds "
                          f"{DEFAULT_PROJECTIONS}")
