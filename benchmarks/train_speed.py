@@ -446,9 +446,11 @@ def child(args: list[str], timeout_s: float) -> dict[str, Any] | str:
 def precision(device: str, schedule: dict[str, Any]) -> str:
     """How the Trainer computes here (TrainOptions.cpu_bf16 and the device)."""
     kind = "cuda" if device.startswith("cuda") else "cpu"
-    if bf16_autocast_on(kind, bool(schedule.get("cpu_bf16", TrainOptions.cpu_bf16))):
+    if bf16_autocast_on(torch.device(device), bool(schedule.get("cpu_bf16", TrainOptions.cpu_bf16))):
         where = "CUDA" if kind == "cuda" else "this CPU's native bf16"
         return f"swap model and decoder in bf16 autocast ({where}), weights float32"
+    if kind == "cuda":
+        return "float32 (no native bf16 on this GPU)"
     return "float32" + (" (--fp32)" if cpu_has_bf16() else " (no native bf16 on this CPU)")
 
 

@@ -280,3 +280,17 @@ def test_on_a_bf16_cpu_the_swap_model_runs_in_bf16_with_float32_weights(facesets
     assert dtypes == {True: torch.bfloat16, False: torch.float32}
     for name in ("latent", "mask", "response", "pixel"):  # same batch and weights: same losses, to bf16's digits
         assert first_losses[True][name] == pytest.approx(first_losses[False][name], rel=0.03), name
+
+
+def test_training_runs_bf16_only_on_gpus_that_compute_it_natively(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On pre-Ampere GPUs (V100, T4: compute capability 7) bf16 is emulated, slower than float32: the trainers
+    stay in float32 there. The GPU a run trains on is the one judged."""
+    from latentswap_core.train.precision import bf16_autocast_on
+
+    capabilities = {0: (8, 0), 1: (7, 5)}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capabilities[device])
+    assert bf16_autocast_on(torch.device("cuda"), cpu_bf16=False)
+    assert bf16_autocast_on(torch.device("cuda:0"), cpu_bf16=True)
+    assert not bf16_autocast_on(torch.device("cuda:1"), cpu_bf16=True)

@@ -14,7 +14,7 @@ The identity loss is ``1 - cos`` between the latent identity encoder's embedding
 latent and its conditioning identity, weighted by the signal level of its timestep (a clean estimate from pure
 noise says nothing). The encoder is fitted to the embedder first (``identity_steps``) and then frozen.
 
-Like the swap model's trainer, the UNet runs in bf16 autocast on CUDA and on CPUs with native bf16
+Like the swap model's trainer, the UNet runs in bf16 autocast on GPUs and CPUs with native bf16
 (``train/precision.py``), the refiner a run delivers (``refiner/``, previews) holds a moving average of the UNet's
 weights (``train/weight_average.py``), and checkpoints hold the optimizer, random states (CUDA's too) and loss
 history (``train/run_state.py``), so ``--resume`` continues the run exactly.

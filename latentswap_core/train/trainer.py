@@ -287,10 +287,10 @@ class Trainer:
         self._pools.clear()
 
     def _autocast(self):
-        """bf16 for the swap model and the frozen decoder: on CUDA, and on CPUs with native bf16 (AVX512-BF16,
-        AMX), where a 512 px latent step's model forward + backward takes 0.056 s instead of 0.12 s, and TAEF2's
-        decode forward + backward of two 256 px faces 0.28 s instead of 0.77 s. Weights, optimizer and losses
-        stay float32 (``precision.py``)."""
+        """bf16 for the swap model and the frozen decoder: on GPUs (Ampere and later) and CPUs with native bf16
+        (AVX512-BF16, AMX), where a 512 px latent step's model forward + backward takes 0.056 s instead of 0.12 s,
+        and TAEF2's decode forward + backward of two 256 px faces 0.28 s instead of 0.77 s. Weights, optimizer and
+        losses stay float32 (``precision.py``)."""
         return training_autocast(self.device, self.options.cpu_bf16)
 
     def _pixel_window(self) -> tuple[slice, slice, slice, slice]:
