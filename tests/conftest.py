@@ -96,6 +96,16 @@ def torch_device(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+@pytest.fixture
+def native_bf16_cpu() -> None:
+    """Skips a test of bf16 compute on a CPU that emulates bf16 (no AVX512-BF16 or AMX): there the trainers run
+    float32 and the swap refuses ``--precision bf16`` (tests/test_swap_precision.py checks the refusal)."""
+    from latentswap_core.devices import cpu_has_bf16
+
+    if not cpu_has_bf16():
+        pytest.skip("this CPU computes no bf16 natively (AVX512-BF16 or AMX)")
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     assert (SHARED / "models" / "taef2").is_dir(), (

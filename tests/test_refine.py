@@ -176,11 +176,7 @@ def test_average_decay_0_delivers_the_live_unet_and_older_checkpoints_resume(tin
 
 
 def test_on_a_bf16_cpu_the_unet_runs_in_bf16_with_float32_weights(tiny_facesets, tiny_model: Path, tmp_path: Path,
-                                                                  shared_models: Path) -> None:
-    from latentswap_core.devices import cpu_has_bf16
-
-    if not cpu_has_bf16():
-        pytest.skip("this CPU computes no bf16 natively (AVX512-BF16 or AMX): the refiner trains in float32")
+                                                                  shared_models: Path, native_bf16_cpu) -> None:
     first_losses, dtypes = {}, {}
     for bf16 in (True, False):
         trainer = RefinerTrainer(options(tiny_facesets, tiny_model, tmp_path / str(bf16), False, steps=1,

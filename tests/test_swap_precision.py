@@ -14,12 +14,9 @@ from latentswap_core.faceset import load_faceset
 
 
 def test_bf16_runs_the_network_in_bf16_near_its_fp32_result(shared_models: Path, tiny_model: Path,
-                                                            tiny_facesets) -> None:
-    from latentswap_core.devices import cpu_has_bf16
+                                                            tiny_facesets, native_bf16_cpu) -> None:
     from latentswap_core.swap import Swapper
 
-    if not cpu_has_bf16():
-        pytest.skip("this CPU computes no bf16 natively (AVX512-BF16 or AMX): --precision bf16 is refused here")
     faceset = load_faceset(tiny_facesets[1])
     faces = np.stack([faceset.face(index) for index in range(2)])
     exact = Swapper(tiny_model, "cpu")

@@ -258,13 +258,8 @@ def test_a_decoded_window_matches_the_same_pixels_of_the_whole_decode(shared_mod
     assert torch.equal(everything, whole)
 
 
-def test_on_a_bf16_cpu_the_swap_model_runs_in_bf16_with_float32_weights(facesets, shared_models, tmp_path) -> None:
-    import torch
-
-    from latentswap_core.devices import cpu_has_bf16
-
-    if not cpu_has_bf16():
-        pytest.skip("this CPU computes no bf16 natively (AVX512-BF16 or AMX): the swap model trains in float32")
+def test_on_a_bf16_cpu_the_swap_model_runs_in_bf16_with_float32_weights(facesets, shared_models, tmp_path,
+                                                                         native_bf16_cpu) -> None:
     first_losses, dtypes = {}, {}
     for bf16 in (True, False):
         trainer = Trainer(options(facesets, tmp_path / str(bf16), cpu_bf16=bf16, pixel_loss_every=1))
