@@ -6,17 +6,22 @@ but unused and runs the same ``__main__`` with its own argv, environment, workin
 its own session, and exits with the command's code: what a test sees is what a fresh process shows. Tests of
 import-time behaviour run a fresh process instead (``helpers.latentswap(..., fresh=True)``).
 
-Protocol, one Unix-socket connection a run: the client sends one JSON line (args, env, cwd, stdout, stderr: the
-files the child's streams go to); the server answers the child's pid, then its exit code (-N: killed by signal N).
+Protocol, one Unix-socket connection a run: the client sends one JSON line (args, env, cwd) with three file
+descriptors attached (SCM_RIGHTS), which become the child's stdin, stdout and stderr: files, pipes or the client's
+own streams. The server answers the child's pid, then its exit code (-N: killed by signal N). A client that goes
+away first (killed, say) takes the run with it: the child's process group is killed, as a parent's death would end
+a command it ran in its own terminal.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import runpy
 import select
+import signal
 import socket
 import sys
 import traceback
@@ -41,31 +46,71 @@ def serve(socket_path: str) -> None:
     parent = os.getppid()
     print("ready", flush=True)
     running: dict[int, socket.socket] = {}
+    abandoned: set[socket.socket] = set()
+    children_ended, wake = os.pipe()  # SIGCHLD wakes the loop: a run's end is answered at once
+    os.set_blocking(wake, False)
+    signal.set_wakeup_fd(wake)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
     while os.getppid() == parent:  # the test run that started this server is gone: stop
-        if select.select([listener], [], [], 0.02)[0]:
-            connection, _ = listener.accept()
-            request = json.loads(connection.makefile("rb").readline())
-            sys.stdout.flush()
-            sys.stderr.flush()
-            pid = os.fork()
-            if pid == 0:
-                listener.close()
-                for other in running.values():
-                    other.close()
-                connection.close()
-                _run_command(request, import_time_environment)
-            connection.sendall(f"{pid}\n".encode())
-            running[pid] = connection
+        waiting = [listener, children_ended, *(set(running.values()) - abandoned)]
+        for ready in select.select(waiting, [], [], 1.0)[0]:
+            if ready is listener:
+                _start(listener, running, import_time_environment, (children_ended, wake))
+            elif ready is children_ended:
+                os.read(children_ended, 4096)
+            elif not _still_there(ready):  # the client went away before its run ended: so does the run
+                abandoned.add(ready)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(next(pid for pid, other in running.items() if other is ready), signal.SIGKILL)
         while running:
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
                 break
             connection = running.pop(pid)
-            connection.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
+            abandoned.discard(connection)
+            with contextlib.suppress(OSError):
+                connection.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
             connection.close()
 
 
-def _run_command(request: dict, import_time_environment: dict[str, str]) -> None:
+def _still_there(connection: socket.socket) -> bool:
+    try:
+        return bool(connection.recv(1))
+    except OSError:
+        return False
+
+
+def _start(listener: socket.socket, running: dict[int, socket.socket], import_time_environment: dict[str, str],
+           wakeup: tuple[int, int]) -> None:
+    """Accept a request and fork its run."""
+    connection, _ = listener.accept()
+    data, streams, _, _ = socket.recv_fds(connection, 1 << 16, 3)
+    while not data.endswith(b"\n"):
+        more = connection.recv(1 << 16)
+        if not more:
+            break
+        data += more
+    request = json.loads(data)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for fd in wakeup:
+            os.close(fd)
+        listener.close()
+        for other in running.values():
+            other.close()
+        connection.close()
+        _run_command(request, streams, import_time_environment)
+    for stream in streams:
+        os.close(stream)
+    connection.sendall(f"{pid}\n".encode())
+    running[pid] = connection
+
+
+def _run_command(request: dict, streams: list[int], import_time_environment: dict[str, str]) -> None:
     """The forked child: become ``python -m latentswap_core ARGS`` and exit as it would. Never returns."""
     code = 1
     try:
@@ -74,9 +119,9 @@ def _run_command(request: dict, import_time_environment: dict[str, str]) -> None
         os.environ.clear()
         os.environ.update(request["env"])
         os.environ.update(import_time_environment)
-        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-        for fd, path in ((1, request["stdout"]), (2, request["stderr"])):
-            os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), fd)
+        for fd, stream in enumerate(streams):
+            os.dup2(stream, fd)
+            os.close(stream)
         sys.argv = ["latentswap", *request["args"]]
         try:
             runpy.run_module("latentswap_core", run_name="__main__", alter_sys=True)

@@ -7,7 +7,6 @@ import json
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from forked_cli import ForkedRun
 from helpers import latentswap
 
 from latentswap_core.io import read_image
@@ -39,12 +39,11 @@ class KillTrial:
 
 
 class _Watched:
-    """A CLI subprocess whose --progress-json lines are read on a thread: the last step/frame count reported."""
+    """A CLI process whose --progress-json lines are read on a thread: the last step/frame count reported."""
 
     def __init__(self, args: list[str], key: str, env: dict[str, str] | None = None) -> None:
         self.key, self.last, self.started = key, 0, threading.Event()
-        self.process = subprocess.Popen([sys.executable, "-m", "latentswap_core", *args], stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True, env=env)
+        self.process = ForkedRun(args, env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
@@ -159,7 +158,7 @@ def read_frames_of(paths: list[Path]) -> dict[str, np.ndarray]:
     return frames
 
 
-def _read_frames_as_they_appear(output: Path, process: subprocess.Popen, seen: list[str | Exception]) -> None:
+def _read_frames_as_they_appear(output: Path, process: ForkedRun, seen: list[str | Exception]) -> None:
     """While ``process`` runs, read each final-name frame as soon as it shows: a writer that filled files under
     their final names would be caught half-way (read_image raises)."""
     try:

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import atexit
-import json
 import math
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
-from pathlib import Path
 
+import forked_cli
 import numpy as np
 
 TINY_FACESET_SIZE = 128
@@ -29,70 +23,18 @@ def similarity(centre: tuple[float, float], side: float, degrees: float) -> np.n
     return np.hstack([linear, (np.array([0.5, 0.5]) - linear @ np.asarray(centre))[:, np.newaxis]])
 
 
-def latentswap(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
-               fresh: bool = False) -> subprocess.CompletedProcess:
+def latentswap(*args: str, env: dict[str, str] | None = None, timeout: float = 120, fresh: bool = False,
+               cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
     """The CLI in a process of its own, as users and the Nuke plugin run it.
 
-    The process is forked from a server that has imported the engine (tests/cli_server.py), which saves the
+    The process is forked from a server that has imported the engine (tests/forked_cli.py), which saves the
     suite the seconds of importing torch each run; ``fresh=True`` starts a new interpreter, for tests of what
     happens at import time.
     """
-    command = [sys.executable, "-m", "latentswap_core", *args]
     if fresh:
-        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
-    return _fork_server().run(command, list(args), dict(os.environ if env is None else env), timeout)
-
-
-class _ForkServer:
-    def __init__(self) -> None:
-        self.folder = tempfile.mkdtemp(prefix="latentswap-cli-server-")
-        self.socket_path = os.path.join(self.folder, "socket")
-        self.process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("cli_server.py")),
-                                         self.socket_path], stdout=subprocess.PIPE, text=True, env=_STARTUP_ENV)
-        assert self.process.stdout is not None and self.process.stdout.readline().strip() == "ready", (
-            "the tests' CLI fork server did not start")
-        atexit.register(self.stop)
-
-    def run(self, command: list[str], args: list[str], env: dict[str, str],
-            timeout: float) -> subprocess.CompletedProcess:
-        with tempfile.TemporaryDirectory(dir=self.folder) as streams:
-            stdout, stderr = os.path.join(streams, "stdout"), os.path.join(streams, "stderr")
-            request = {"args": args, "env": env, "cwd": os.getcwd(), "stdout": stdout, "stderr": stderr}
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-                connection.connect(self.socket_path)
-                connection.sendall(json.dumps(request).encode() + b"\n")
-                answers = connection.makefile("r")
-                pid = int(answers.readline())
-                connection.settimeout(timeout)
-                try:
-                    code = int(answers.readline())
-                except TimeoutError:
-                    os.killpg(pid, signal.SIGKILL)
-                    connection.settimeout(None)
-                    connection.makefile("r").readline()  # the exit code of the kill (a timed-out reader is spent)
-                    raise subprocess.TimeoutExpired(command, timeout, _read(stdout), _read(stderr)) from None
-            return subprocess.CompletedProcess(command, code, _read(stdout), _read(stderr))
-
-    def stop(self) -> None:
-        self.process.kill()
-        self.process.wait()
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def _read(path: str) -> str:
-    return Path(path).read_text() if os.path.exists(path) else ""
-
-
-_STARTUP_ENV = dict(os.environ)  # the server imports the engine under the environment the test run started with
-_SERVER: list[_ForkServer] = []
-_SERVER_START = threading.Lock()
-
-
-def _fork_server() -> _ForkServer:
-    with _SERVER_START:
-        if not _SERVER:
-            _SERVER.append(_ForkServer())
-    return _SERVER[0]
+        return subprocess.run([sys.executable, "-m", "latentswap_core", *args], capture_output=True, text=True,
+                              env=env, cwd=cwd, timeout=timeout)
+    return forked_cli.run(list(args), env, cwd, timeout)
 
 
 # Peak resident memory of the CLI's own address space (VmHWM), written as it exits. ``ru_maxrss`` from wait4 would

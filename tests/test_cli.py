@@ -11,6 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from forked_cli import ForkedRun
+from helpers import latentswap as forked_latentswap
 
 from latentswap_core import __version__, color
 from latentswap_core.engine_id import source_digest
@@ -19,8 +21,13 @@ from latentswap_core.io import Image, read_image, write_image
 LATENTSWAP = str(Path(sys.executable).with_name("latentswap"))
 
 
+def installed_latentswap(*args: str) -> subprocess.CompletedProcess[str]:
+    """The installed command (the console script), in a fresh interpreter."""
+    return subprocess.run([LATENTSWAP, *args], capture_output=True, text=True, timeout=120)
+
+
 def latentswap(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([LATENTSWAP, *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+    return forked_latentswap(*args, cwd=cwd)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
@@ -43,13 +50,13 @@ def movie(tmp_path: Path, face_photo: np.ndarray) -> Path:
 
 
 def test_version_and_help_with_examples() -> None:
-    assert latentswap("--version").stdout.strip() == f"latentswap {__version__} (engine {source_digest()})"
-    helped = latentswap("--help")
+    assert installed_latentswap("--version").stdout.strip() == f"latentswap {__version__} (engine {source_digest()})"
+    helped = installed_latentswap("--help")
     assert helped.returncode == 0
     assert "examples:" in helped.stdout and "latentswap convert interview.mov" in helped.stdout
     for command in ("info", "convert", "colorspaces", "models"):
         assert command in helped.stdout
-        assert latentswap(command, "--help").returncode == 0
+        assert installed_latentswap(command, "--help").returncode == 0
 
 
 def test_the_engine_digest_follows_the_files_not_where_they_are(tmp_path: Path) -> None:
@@ -157,9 +164,9 @@ def test_terminated_convert_keeps_finished_frames_and_leaves_no_partial_file(tmp
     for shift in range(48):
         writer.write(np.roll(frame, shift * 8, axis=1))
     writer.release()
-    process = subprocess.Popen([LATENTSWAP, "convert", str(movie), "-o", str(tmp_path / "plate.####.exr"),
-                                "--output-colorspace", "ACEScg", "--pixel-type", "float", "--progress-json"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = ForkedRun(["convert", str(movie), "-o", str(tmp_path / "plate.####.exr"), "--output-colorspace",
+                         "ACEScg", "--pixel-type", "float", "--progress-json"],
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         for line in process.stdout:
             if json.loads(line).get("done") == 2:

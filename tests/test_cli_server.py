@@ -3,12 +3,16 @@ output and exit code, the caller's folder and environment, and a timeout that ki
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
+import threading
 from pathlib import Path
 
+import forked_cli
 import pytest
-from helpers import latentswap
+from helpers import TINY_FACESET_SIZE, latentswap
 
 
 def same_as_fresh(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -40,3 +44,36 @@ def test_a_run_past_its_timeout_is_killed(tiny_facesets, shared_models, tmp_path
         latentswap("train", "--src", str(tiny_facesets[0]), "--dst", str(tiny_facesets[1]), "-o",
                    str(tmp_path / "model"), "--steps", "100000", "--consent", "REF-7", timeout=3)
     assert latentswap("--version").returncode == 0  # the server goes on
+
+
+def test_the_forked_executable_passes_output_codes_and_signals_and_a_kill_takes_the_run_with_it(
+        tiny_facesets, shared_models, tmp_path: Path) -> None:
+    """What the Nuke plugin's tests run as its engine (forked_cli.executable()): the CLI's output and exit code;
+    SIGTERM (the plugin's cancel) reaches the run, which saves and exits 130; SIGKILL ends the run too."""
+    cli = forked_cli.executable()
+    fresh = latentswap("info", "no such plate.exr", fresh=True)
+    done = subprocess.run([cli, "info", "no such plate.exr"], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (fresh.returncode, fresh.stdout, fresh.stderr)
+    train = [cli, "train", "--src", str(tiny_facesets[0]), "--dst", str(tiny_facesets[1]), "--resolution",
+             str(TINY_FACESET_SIZE), "--steps", "100000", "--progress-json", "--consent", "REF-7", "-o"]
+    for stop in (signal.SIGTERM, signal.SIGKILL):
+        process = subprocess.Popen([*train, str(tmp_path / stop.name)], stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, text=True)
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                if json.loads(line)["event"] == "progress":
+                    break
+            process.send_signal(stop)
+            rest: list[str] = []
+            reader = threading.Thread(target=lambda out=process.stdout, rest=rest: rest.append(out.read()), daemon=True)
+            reader.start()
+            reader.join(60)
+            assert not reader.is_alive(), f"the run went on after {stop.name} to the executable"  # it held stdout
+        finally:
+            process.kill()
+            process.wait()
+        if stop == signal.SIGTERM:
+            assert process.returncode == 130 and "--resume continues" in rest[0]
+        else:
+            assert process.returncode == -signal.SIGKILL

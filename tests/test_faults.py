@@ -9,13 +9,13 @@ import csv
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from faults import check_checkpoint, finish_training, kill_swap_trials, kill_train_trials, partial_files, read_frames
+from forked_cli import ForkedRun
 from helpers import TINY_FACESET_SIZE, latentswap
 
 from latentswap_core.train import checkpoint as checkpoints
@@ -163,9 +163,8 @@ def test_two_swaps_into_one_folder_at_once_write_whole_frames(shot, shared_model
     args, reference = shot
     output = tmp_path / "swap"
     output.mkdir()
-    command = [sys.executable, "-m", "latentswap_core", *args, "-o", str(output / "swap.####.exr"), "--workers", "3",
-               "--frames", "1001-1012"]
-    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    command = [*args, "-o", str(output / "swap.####.exr"), "--workers", "3", "--frames", "1001-1012"]
+    runs = [ForkedRun(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
     for run in runs:
         _, stderr = run.communicate(timeout=300)
         assert run.returncode == 0, stderr

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 import shots
+from helpers import latentswap as forked_latentswap
 
 from latentswap_core import color
 from latentswap_core.io import Image, write_image
@@ -21,8 +22,13 @@ LATENTSWAP = str(Path(sys.executable).with_name("latentswap"))
 NATIVE_LOG = re.compile(r"INFO|WARNING|W0000|I0000|E0000|absl|TensorFlow|XNNPACK|inference_feedback|calculator")
 
 
-def latentswap(*args: str) -> subprocess.CompletedProcess[str]:
+def installed_latentswap(*args: str) -> subprocess.CompletedProcess[str]:
+    """The installed command in a fresh interpreter: what its imports print (mediapipe's native log) shows too."""
     return subprocess.run([LATENTSWAP, *args], capture_output=True, text=True, timeout=300)
+
+
+def latentswap(*args: str) -> subprocess.CompletedProcess[str]:
+    return forked_latentswap(*args, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +48,7 @@ def png_plates(tmp_path_factory: pytest.TempPathFactory, proof_shot: shots.Shot)
 @pytest.fixture(scope="module")
 def tracked(tmp_path_factory: pytest.TempPathFactory, png_plates: Path) -> tuple[Path, subprocess.CompletedProcess]:
     output = tmp_path_factory.mktemp("out") / "sh010.track.json"
-    return output, latentswap("track", str(png_plates / "plate.####.png"), "-o", str(output))
+    return output, installed_latentswap("track", str(png_plates / "plate.####.png"), "-o", str(output))
 
 
 def test_track_writes_the_track_file_and_lists_frames_without_faces(tracked) -> None:
@@ -127,9 +133,9 @@ def test_user_errors_are_one_line(png_plates: Path, extra: list[str], fragment: 
 
 
 def test_help_shows_track() -> None:
-    helped = latentswap("--help")
+    helped = installed_latentswap("--help")
     assert "track" in helped.stdout and "latentswap track " in helped.stdout
-    usage = latentswap("track", "--help")
+    usage = installed_latentswap("track", "--help")
     assert usage.returncode == 0 and "--no-smooth" in usage.stdout and "--progress-json" in usage.stdout
 
 
@@ -153,7 +159,8 @@ def test_extract_from_a_folder_of_photos_tracks_by_itself(tmp_path: Path, shared
     photos.mkdir()
     for name in ("obama.jpg", "obama2.jpg", "biden2.jpg"):
         (photos / name).write_bytes((shared_dir / "data" / "faces" / name).read_bytes())
-    result = latentswap("extract", str(photos), "-o", str(tmp_path / "faces"), "--size", "192", "--progress-json")
+    result = installed_latentswap("extract", str(photos), "-o", str(tmp_path / "faces"), "--size", "192",
+                                  "--progress-json")
     assert result.returncode == 0, result.stderr
     assert not NATIVE_LOG.search(result.stderr)
     events = [json.loads(line) for line in result.stdout.splitlines()]

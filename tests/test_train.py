@@ -8,11 +8,11 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from forked_cli import ForkedRun
 from helpers import TINY_FACESET_SIZE, latentswap
 
 from latentswap_core.errors import ModelError
@@ -195,10 +195,9 @@ def test_cli_trains_writes_previews_and_warns_without_consent(facesets, shared_m
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_or_terminate_saves_and_says_how_to_continue(facesets, shared_models, tmp_path: Path, stop) -> None:
     output = tmp_path / "model"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "latentswap_core", "train", "--src", str(facesets[0]), "--dst", str(facesets[1]),
-         "-o", str(output), "--resolution", str(SIZE), "--steps", "100000", "--progress-json", "--consent", "REF-1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = ForkedRun(
+        ["train", "--src", str(facesets[0]), "--dst", str(facesets[1]), "-o", str(output), "--resolution", str(SIZE),
+         "--steps", "100000", "--progress-json", "--consent", "REF-1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         for line in process.stdout:
             if json.loads(line)["event"] == "progress":

@@ -13,6 +13,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import forked_cli
 import numpy as np
 import pytest
 from helpers import TINY_PLATE_FACELESS_FRAME, TINY_PLATE_SIZE
@@ -21,7 +22,6 @@ from latentswap_core.io import read_image
 
 REPO = Path(__file__).resolve().parents[2]
 
-ENGINE = REPO / ".venv" / "bin" / "latentswap"
 FRAMES = (1001, 1004)
 FACELESS_FRAME = TINY_PLATE_FACELESS_FRAME
 SIZE = TINY_PLATE_SIZE
@@ -48,7 +48,7 @@ def make_gizmo(nuke, plate: Path, model: Path | str, cache: Path, through=None):
         upstream.setInput(0, read)
     node = nuke.createNode("LatentSwap")
     node.setInput(0, upstream)
-    node["engine"].setValue(str(ENGINE))
+    node["engine"].setValue(forked_cli.executable())  # the real CLI, forked with the engine imported
     node["model"].setValue(str(model))
     node["cache_dir"].setValue(str(cache))
     node["first_frame"].setValue(FRAMES[0])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import shutil
 import time
-from pathlib import Path
 
-ENGINE = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "latentswap"
+import forked_cli
+
+ENGINE = forked_cli.executable  # the real CLI, forked from the tests' server with the engine imported
 
 
 def test_start_extracts_then_trains_and_resume_continues(fake_nuke, shared_models, shared_dir, tiny_facesets,  # noqa: F811
@@ -24,7 +25,7 @@ def test_start_extracts_then_trains_and_resume_continues(fake_nuke, shared_model
     window.resolution.setValue("128")
     window.steps.setValue(2)
     window.consent.setValue("REF-7")
-    window.engine_path.setValue(str(ENGINE))
+    window.engine_path.setValue(ENGINE())
     window.knobChanged(window.start_button)  # terminal mode: runs to the end here
 
     faceset = tmp_path / "work" / "facesets" / "dst"
@@ -47,7 +48,7 @@ def test_start_without_footage_says_what_to_set(fake_nuke, tmp_path) -> None:  #
     fake_nuke.set_gui(True)
     window = panel.make_panel()
     window.workdir.setValue(str(tmp_path))
-    window.engine_path.setValue(str(ENGINE))
+    window.engine_path.setValue(ENGINE())
     window.knobChanged(window.start_button)
     assert fake_nuke.messages == ["LatentSwap training: set the source footage"]
     assert window.job is None
@@ -63,7 +64,7 @@ def test_stop_ends_a_gui_training_job(fake_nuke, shared_models, tiny_facesets, t
     window.workdir.setValue(str(tmp_path / "work"))
     window.resolution.setValue("128")
     window.steps.setValue(100000)
-    window.engine_path.setValue(str(ENGINE))
+    window.engine_path.setValue(ENGINE())
     window.knobChanged(window.start_button)
     job = window.job
     assert job is not None and job.thread is not None  # running in the background
