@@ -133,3 +133,23 @@ def test_the_second_detector_finds_nothing_in_a_tiny_image_instead_of_failing(si
     from latentswap_core.track.second_detector import SecondDetector
 
     assert SecondDetector().find(np.zeros((*size, 3), np.uint8)) == []
+
+
+def test_the_mesh_landmarks_read_from_their_bytes_are_the_ones_the_message_holds(detector: FaceDetector,
+                                                                                   plate: np.ndarray) -> None:
+    """graphs._landmark_xy reads the mesh's landmark message from its serialized bytes; a message of another layout
+    (a landmark with a visibility, say) is read one attribute at a time. Either way, the message's own values."""
+    from mediapipe.framework.formats import landmark_pb2
+
+    from latentswap_core.track.graphs import _landmark_xy, _process
+
+    face = detector.detect(plate)[0]
+    to_crop = FaceFrame.from_landmarks(face.landmarks).crop_transform(MESH_INPUT_SIZE, 0.6 * MESH_INPUT_SIZE)
+    mesh = detector._mesh
+    message = _process(mesh._graph, {"image": cut(plate, to_crop, MESH_INPUT_SIZE), "roi": mesh._roi})["landmarks"]
+    expected = np.array([(point.x, point.y) for point in message.landmark], dtype=np.float64)
+    assert expected.shape == (478, 2) and np.array_equal(_landmark_xy(message), expected)
+    other = landmark_pb2.NormalizedLandmarkList()
+    other.CopyFrom(message)
+    other.landmark[5].visibility = 0.5
+    assert np.array_equal(_landmark_xy(other), expected)
