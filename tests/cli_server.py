@@ -26,18 +26,26 @@ import socket
 import sys
 import traceback
 
-# torch._dynamo: a torch optimizer's first construction imports it, 0.8 s of every `latentswap train`; scipy's
-# modules: the engine imports them where face association and Poisson blending run (0.35 s of every track)
+# What the runs import, so that no child imports it again (a module's import is its compiled code too where the
+# environment writes no bytecode: PYTHONDONTWRITEBYTECODE): torch._dynamo, which a torch optimizer's first
+# construction imports (0.8 s of every `latentswap train`); scipy's modules, where face association and Poisson
+# blending run (0.35 s of every track); the command modules (the parser imports every one: 50 ms of every run);
+# and what swaps (the backends, the occlusion model, dlib's identity) and evaluations import.
 PRELOAD = ("numpy", "cv2", "OpenImageIO", "PyOpenColorIO", "torch", "torch._dynamo", "safetensors", "onnx",
-           "onnxruntime", "mediapipe", "onnxscript", "scipy.optimize", "scipy.sparse.linalg", "latentswap_core.cli",
-           "latentswap_core.swap.swapper", "latentswap_core.train.trainer", "latentswap_core.track",
-           "latentswap_core.io")
+           "onnxruntime", "mediapipe", "onnxscript", "scipy.optimize", "scipy.sparse.linalg", "dlib",
+           "matplotlib.backends.backend_agg", "skimage.metrics", "latentswap_core.cli",
+           "latentswap_core.swap.swapper", "latentswap_core.swap.backends", "latentswap_core.swap.occlusion",
+           "latentswap_core.codecs.taef2", "latentswap_core.train.trainer", "latentswap_core.track",
+           "latentswap_core.track.report", "latentswap_core.evaluate.run", "latentswap_core.io")
 
 
 def serve(socket_path: str) -> None:
     environment_before = dict(os.environ)
     for name in PRELOAD:
         __import__(name)
+    from latentswap_core.cli import _commands
+
+    _commands()  # the command modules
     # what importing the engine does to the environment (ORT_DISABLE_TELEMETRY), a fresh process does again
     import_time_environment = {key: value for key, value in os.environ.items() if environment_before.get(key) != value}
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
