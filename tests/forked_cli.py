@@ -15,6 +15,7 @@ import atexit
 import json
 import os
 import select
+import shlex
 import shutil
 import signal
 import socket
@@ -29,9 +30,12 @@ _STARTUP_ENV = dict(os.environ)  # the server imports the engine under the envir
 _SERVER: list[_ForkServer] = []
 _SERVER_START = threading.Lock()
 
-# The executable of ``executable()``: the standard library only, so it starts in milliseconds.
-_EXECUTABLE = """#!{python} -I
-import json, os, signal, socket, sys
+# The executable of ``executable()``: a shell line that runs this with the tests' Python (quoted: a path may hold
+# spaces, which a #! line cannot), the standard library only, so that it starts in milliseconds.
+_LAUNCHER = """#!/bin/sh
+exec {python} -I {script} "$@"
+"""
+_FORWARDER = """import json, os, signal, socket, sys
 
 connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 connection.connect({socket_path!r})
@@ -39,8 +43,17 @@ request = {{"args": sys.argv[1:], "env": dict(os.environ), "cwd": os.getcwd()}}
 socket.send_fds(connection, [json.dumps(request).encode() + b"\\n"], [0, 1, 2])
 answers = connection.makefile("r")
 pid = int(answers.readline())
+
+
+def forward(number, _frame):
+    try:
+        os.kill(pid, number)
+    except ProcessLookupError:  # the run has ended: its code is on its way
+        pass
+
+
 for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-    signal.signal(number, lambda number, _frame: os.kill(pid, number))
+    signal.signal(number, forward)
 code = int(answers.readline())
 if code < 0:
     signal.signal(-code, signal.SIG_DFL)
@@ -57,9 +70,12 @@ class _ForkServer:
                                          self.socket_path], stdout=subprocess.PIPE, text=True, env=_STARTUP_ENV)
         assert self.process.stdout is not None and self.process.stdout.readline().strip() == "ready", (
             "the tests' CLI fork server did not start")
+        forwarder = os.path.join(self.folder, "forward.py")
+        with open(forwarder, "w") as script:
+            script.write(_FORWARDER.format(socket_path=self.socket_path))
         self.executable = os.path.join(self.folder, "latentswap")
         with open(self.executable, "w") as script:
-            script.write(_EXECUTABLE.format(python=sys.executable, socket_path=self.socket_path))
+            script.write(_LAUNCHER.format(python=shlex.quote(sys.executable), script=shlex.quote(forwarder)))
         os.chmod(self.executable, 0o755)
         atexit.register(self.stop)
 
