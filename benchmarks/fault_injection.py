@@ -16,6 +16,10 @@
    the sequence, which must equal an uninterrupted render bit for bit.
 3. Two swaps of the shot into one folder at the same time: every frame whole and equal to the render.
 
+The killed runs of 1 and 2 fork from the tests' CLI server (tests/forked_cli.py) with the engine already imported,
+so a kill timed from the launch lands in the run's own start-up (reading the facesets or the checkpoint), not in
+Python's imports.
+
 Run:  .venv/bin/python benchmarks/fault_injection.py [--train-trials 24] [--write-trials 12] [--swap-trials 10]
 """
 

@@ -52,6 +52,7 @@ def serve(socket_path: str) -> None:
     listener.bind(socket_path)
     listener.listen(64)
     parent = os.getppid()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C of the test run: the runs end with the server, below
     print("ready", flush=True)
     running: dict[int, socket.socket] = {}
     abandoned: set[socket.socket] = set()
@@ -59,26 +60,39 @@ def serve(socket_path: str) -> None:
     os.set_blocking(wake, False)
     signal.set_wakeup_fd(wake)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    while os.getppid() == parent:  # the test run that started this server is gone: stop
-        waiting = [listener, children_ended, *(set(running.values()) - abandoned)]
-        for ready in select.select(waiting, [], [], 1.0)[0]:
-            if ready is listener:
-                _start(listener, running, import_time_environment, (children_ended, wake))
-            elif ready is children_ended:
-                os.read(children_ended, 4096)
-            elif not _still_there(ready):  # the client went away before its run ended: so does the run
-                abandoned.add(ready)
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(next(pid for pid, other in running.items() if other is ready), signal.SIGKILL)
-        while running:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-            if pid == 0:
-                break
-            connection = running.pop(pid)
-            abandoned.discard(connection)
-            with contextlib.suppress(OSError):
-                connection.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
-            connection.close()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # helpers stop the server so: the finally ends the runs
+    try:
+        while os.getppid() == parent:  # the test run that started this server is gone: stop
+            waiting = [listener, children_ended, *(set(running.values()) - abandoned)]
+            for ready in select.select(waiting, [], [], 1.0)[0]:
+                if ready is listener:
+                    _start(listener, running, abandoned, import_time_environment, (children_ended, wake))
+                elif ready is children_ended:
+                    os.read(children_ended, 4096)
+                elif not _still_there(ready):  # the client went away before its run ended: so does the run
+                    abandoned.add(ready)
+                    _kill(next(pid for pid, other in running.items() if other is ready))
+            while running:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+                if pid == 0:
+                    break
+                connection = running.pop(pid)
+                abandoned.discard(connection)
+                with contextlib.suppress(OSError):
+                    connection.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
+                connection.close()
+    finally:
+        for pid in running:
+            _kill(pid)
+
+
+def _kill(pid: int) -> None:
+    """SIGKILL to a run's process group, or to the run alone if it has not made its group yet (setsid)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _still_there(connection: socket.socket) -> bool:
@@ -88,23 +102,38 @@ def _still_there(connection: socket.socket) -> bool:
         return False
 
 
-def _start(listener: socket.socket, running: dict[int, socket.socket], import_time_environment: dict[str, str],
-           wakeup: tuple[int, int]) -> None:
-    """Accept a request and fork its run."""
+def _start(listener: socket.socket, running: dict[int, socket.socket], abandoned: set[socket.socket],
+           import_time_environment: dict[str, str], wakeup: tuple[int, int]) -> None:
+    """Accept a request and fork its run. A client gone before its run started (or a garbled request) ends it, not
+    the server."""
     connection, _ = listener.accept()
-    data, streams, _, _ = socket.recv_fds(connection, 1 << 16, 3)
-    while not data.endswith(b"\n"):
-        more = connection.recv(1 << 16)
-        if not more:
-            break
-        data += more
-    request = json.loads(data)
+    streams: list[int] = []
+    try:
+        data, streams, _, _ = socket.recv_fds(connection, 1 << 16, 3)
+        while not data.endswith(b"\n"):
+            more = connection.recv(1 << 16)
+            if not more:
+                break
+            data += more
+        request = json.loads(data)
+        if len(streams) != 3:
+            raise ValueError(f"{len(streams)} streams passed, not 3")
+    except (OSError, ValueError):
+        for stream in streams:
+            os.close(stream)
+        connection.close()
+        return
     sys.stdout.flush()
     sys.stderr.flush()
+    held = {signal.SIGTERM, signal.SIGINT}  # until the child has a fresh interpreter's handlers
+    signal.pthread_sigmask(signal.SIG_BLOCK, held)
     pid = os.fork()
     if pid == 0:
         signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for number, handler in ((signal.SIGCHLD, signal.SIG_DFL), (signal.SIGTERM, signal.SIG_DFL),
+                                (signal.SIGINT, signal.default_int_handler)):
+            signal.signal(number, handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
         for fd in wakeup:
             os.close(fd)
         listener.close()
@@ -112,24 +141,29 @@ def _start(listener: socket.socket, running: dict[int, socket.socket], import_ti
             other.close()
         connection.close()
         _run_command(request, streams, import_time_environment)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
     for stream in streams:
         os.close(stream)
-    connection.sendall(f"{pid}\n".encode())
     running[pid] = connection
+    try:
+        connection.sendall(f"{pid}\n".encode())
+    except OSError:
+        abandoned.add(connection)
+        _kill(pid)
 
 
 def _run_command(request: dict, streams: list[int], import_time_environment: dict[str, str]) -> None:
     """The forked child: become ``python -m latentswap_core ARGS`` and exit as it would. Never returns."""
     code = 1
     try:
+        for fd, stream in enumerate(streams):  # first: what fails below is reported to the client
+            os.dup2(stream, fd)
+            os.close(stream)
         os.setsid()
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
         os.environ.update(import_time_environment)
-        for fd, stream in enumerate(streams):
-            os.dup2(stream, fd)
-            os.close(stream)
         sys.argv = ["latentswap", *request["args"]]
         try:
             runpy.run_module("latentswap_core", run_name="__main__", alter_sys=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import select
 import shlex
 import shutil
 import signal
@@ -55,8 +54,9 @@ def forward(number, _frame):
 for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
     signal.signal(number, forward)
 code = int(answers.readline())
-if code < 0:
-    signal.signal(-code, signal.SIG_DFL)
+if code < 0:  # killed by a signal: so is this, as the parent of a killed engine sees it
+    if -code not in (signal.SIGKILL, signal.SIGSTOP):
+        signal.signal(-code, signal.SIG_DFL)
     os.kill(os.getpid(), -code)
 sys.exit(code)
 """
@@ -88,8 +88,13 @@ class _ForkServer:
         return connection, int(_read_line(connection))
 
     def stop(self) -> None:
-        self.process.kill()
-        self.process.wait()
+        """SIGTERM: the server kills the runs still going, then exits."""
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -127,54 +132,68 @@ class ForkedRun:
         self.returncode: int | None = None
         self.stdout: IO[str] | None = None
         self.stderr: IO[str] | None = None
+        self._ended = threading.Event()
         theirs = [os.open(os.devnull, os.O_RDONLY)]
-        for name, choice in (("stdout", stdout), ("stderr", stderr)):
-            if choice == subprocess.PIPE:
-                reader, writer = os.pipe()
-                setattr(self, name, open(reader, encoding="utf-8"))
-                theirs.append(writer)
-            elif choice == subprocess.DEVNULL:
-                theirs.append(os.open(os.devnull, os.O_WRONLY))
-            else:
-                theirs.append(os.dup((1 if name == "stdout" else 2) if choice is None else choice))
         try:
+            for name, choice in (("stdout", stdout), ("stderr", stderr)):
+                if choice == subprocess.PIPE:
+                    reader, writer = os.pipe()
+                    setattr(self, name, open(reader, encoding="utf-8"))
+                    theirs.append(writer)
+                elif choice == subprocess.DEVNULL:
+                    theirs.append(os.open(os.devnull, os.O_WRONLY))
+                else:
+                    theirs.append(os.dup((1 if name == "stdout" else 2) if choice is None else choice))
             self._connection, self.pid = _server().start(
                 args, dict(os.environ if env is None else env), str(cwd or os.getcwd()), theirs)
+            threading.Thread(target=self._await_exit_code, daemon=True).start()
+        except BaseException:
+            for stream in (self.stdout, self.stderr):
+                if stream is not None:
+                    stream.close()
+            raise
         finally:
             for fd in theirs:
                 os.close(fd)
 
+    def _await_exit_code(self) -> None:
+        """On a thread of its own: the exit code, whenever it comes (poll and wait read it from any thread)."""
+        try:
+            self.returncode = int(_read_line(self._connection))
+        except ConnectionError:  # the server went away: wait() says so
+            pass
+        finally:
+            self._connection.close()
+            self._ended.set()
+
     def poll(self) -> int | None:
-        if self.returncode is None and select.select([self._connection], [], [], 0)[0]:
-            self._finish()
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
+        if not self._ended.wait(timeout):
+            raise subprocess.TimeoutExpired(self.args, timeout or 0.0)
         if self.returncode is None:
-            if not select.select([self._connection], [], [], timeout)[0]:
-                raise subprocess.TimeoutExpired(self.args, timeout or 0.0)
-            self._finish()
-        assert self.returncode is not None
+            raise ConnectionError("the tests' CLI fork server closed the connection without an exit code")
         return self.returncode
 
-    def _finish(self) -> None:
-        self.returncode = int(_read_line(self._connection))
-        self._connection.close()
-
     def send_signal(self, number: int) -> None:
-        if self.returncode is None:
-            os.kill(self.pid, number)
+        """As Popen's: nothing once the run has ended."""
+        if self.poll() is None:
+            try:
+                os.kill(self.pid, number)
+            except ProcessLookupError:  # ended since: its exit code is on its way
+                pass
 
     def terminate(self) -> None:
         self.send_signal(signal.SIGTERM)
 
     def kill(self) -> None:
         """SIGKILL to the run's process group (it leads its own session), as the server's own timeout does."""
-        if self.returncode is None:
+        if self.poll() is None:
             try:
                 os.killpg(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            except ProcessLookupError:  # not yet the leader of its group (setsid), or ended since
+                self.send_signal(signal.SIGKILL)
 
     def communicate(self, timeout: float | None = None) -> tuple[str | None, str | None]:
         """The rest of stdout and stderr (read on threads, so that neither pipe fills up), after the run ends."""
@@ -191,13 +210,6 @@ class ForkedRun:
             if stream is not None:
                 stream.close()
         return texts.get("stdout"), texts.get("stderr")
-
-    def __enter__(self) -> ForkedRun:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.kill()
-        self.wait()
 
 
 def run(args: list[str], env: dict[str, str] | None = None, cwd: str | os.PathLike | None = None,

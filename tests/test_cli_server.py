@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import forked_cli
@@ -77,3 +79,42 @@ def test_the_forked_executable_passes_output_codes_and_signals_and_a_kill_takes_
             assert process.returncode == 130 and "--resume continues" in rest[0]
         else:
             assert process.returncode == -signal.SIGKILL
+
+
+def test_a_client_gone_before_its_run_started_leaves_the_server_serving_and_runs_end_with_the_server(
+        tiny_facesets, shared_models, tmp_path: Path) -> None:
+    server = forked_cli._ForkServer()  # a server of this test's own, stopped below
+    streams = [os.open(os.devnull, os.O_RDONLY), os.open(os.devnull, os.O_WRONLY), os.open(os.devnull, os.O_WRONLY)]
+    try:
+        request = {"args": ["--version"], "env": dict(os.environ), "cwd": str(tmp_path)}
+        for _ in range(3):  # gone before the answer: the run ends, the server does not
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+                client.connect(server.socket_path)
+                socket.send_fds(client, [json.dumps(request).encode() + b"\n"], streams)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:  # gone before it asked
+            client.connect(server.socket_path)
+        training, pid = server.start(["train", "--src", str(tiny_facesets[0]), "--dst", str(tiny_facesets[1]),
+                                      "--resolution", str(TINY_FACESET_SIZE), "--steps", "100000", "--consent",
+                                      "REF-7", "-o", str(tmp_path / "model")], dict(os.environ), str(tmp_path), streams)
+        os.kill(pid, 0)  # running
+    finally:
+        for stream in streams:
+            os.close(stream)
+        server.stop()
+    training.close()
+    for _ in range(200):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("a run went on after its server stopped")
+
+
+def test_a_signal_to_a_run_that_has_ended_is_nothing(tmp_path: Path) -> None:
+    run = forked_cli.ForkedRun(["--version"], stdout=subprocess.DEVNULL)
+    assert run.wait(60) == 0
+    run.send_signal(signal.SIGTERM)
+    run.kill()
+    assert run.returncode == 0
