@@ -24,6 +24,7 @@ import select
 import signal
 import socket
 import sys
+import threading
 import traceback
 
 # What the runs import, so that no child imports it again (a module's import is its compiled code too where the
@@ -165,16 +166,22 @@ def _run_command(request: dict, streams: list[int], import_time_environment: dic
         os.environ.update(request["env"])
         os.environ.update(import_time_environment)
         sys.argv = ["latentswap", *request["args"]]
+        interrupted = False
         try:
             runpy.run_module("latentswap_core", run_name="__main__", alter_sys=True)
             code = 0
         except SystemExit as exit_request:
             code = _exit_code(exit_request.code)
-        except BaseException:
+        except BaseException as error:
+            interrupted = isinstance(error, KeyboardInterrupt)
             sys.excepthook(*sys.exc_info())
+        threading._shutdown()  # type: ignore[attr-defined]  # as the interpreter's exit: non-daemon threads end
         atexit._run_exitfuncs()
         sys.stdout.flush()
         sys.stderr.flush()
+        if interrupted:  # the interpreter dies of SIGINT on an uncaught KeyboardInterrupt
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
     except BaseException:
         traceback.print_exc()
     finally:
