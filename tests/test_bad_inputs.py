@@ -81,6 +81,7 @@ def unreadable_leftovers(folder: Path) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_every_case_exits_cleanly_with_one_line_naming_the_culprit(corpus) -> None:
     _, cases, results = corpus
     report = []

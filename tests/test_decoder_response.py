@@ -35,6 +35,7 @@ def codec_and_latents(shared_dir: Path):
         return codec, codec.encode(rgb)
 
 
+@pytest.mark.slow
 def test_the_fitted_response_predicts_the_decoders_pixel_change(codec_and_latents) -> None:
     codec, latents = codec_and_latents
     response, explained = fit_decoder_response(codec, latents[:2], seed=0)

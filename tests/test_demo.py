@@ -13,6 +13,7 @@ from latentswap_core.demo.shot import load_photo
 from latentswap_core.io import read_image
 
 
+@pytest.mark.slow
 def test_short_demo_writes_every_output(shared_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "demo"
     environment = {**os.environ, "LATENTSWAP_SHARED": str(shared_dir)}

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from helpers import TINY_FACESET_SIZE
 
 TESTS = Path(__file__).resolve().parent
@@ -25,6 +26,7 @@ def test_collectives_average_gradients_buffers_and_agree_on_stopping() -> None:
     assert "rank 0 ok" in done.stdout and "rank 1 ok" in done.stdout  # both ranks print; their lines may interleave
 
 
+@pytest.mark.slow
 def test_torchrun_trains_one_model_with_replicas_in_step(tiny_facesets, shared_models, tmp_path: Path) -> None:
     output = tmp_path / "model"
     done = torchrun("-m", "latentswap_core", "train", "--src", str(tiny_facesets[0]), "--dst", str(tiny_facesets[1]),

@@ -27,6 +27,8 @@ SIZE = 128
 STEPS = 400
 PEOPLE = {"src": ("obama", "obama2", "obama3"), "dst": ("biden", "biden2")}
 
+pytestmark = pytest.mark.slow  # two 400-step trainings: CI runs them, make test-fast does not
+
 
 @pytest.fixture(scope="module")
 def facesets(tmp_path_factory, shared_dir: Path) -> dict[str, Path]:

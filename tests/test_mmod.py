@@ -38,6 +38,7 @@ def images(shared_dir: Path, face_photo: np.ndarray) -> list[np.ndarray]:
     return [np.ascontiguousarray(image) for image in (*frames, *halves, face_photo)]
 
 
+@pytest.mark.slow
 def test_the_detector_answers_what_dlib_answers(model_path: Path, images: list[np.ndarray]) -> None:
     import dlib
 

@@ -113,6 +113,7 @@ def test_on_a_bf16_cpu_the_occlusion_net_trains_in_bf16_with_float32_weights(tmp
     assert seen == {True: (torch.bfloat16, torch.float32), False: (torch.float32, torch.float32)}
 
 
+@pytest.mark.slow
 def test_an_occlusion_model_from_five_drawn_frames_finds_the_occluders_on_five_others(shared_dir, tmp_path) -> None:
     train = tmp_path / "train"
     train.mkdir()
