@@ -122,8 +122,8 @@ def cache_settings(node):
     }
     folder = cache_folder_text(node)
     settings["track"] = cache.file_stamp(os.path.join(folder, TRACK_FILE)) if folder else None
-    precision = str(node["precision"].value())
-    if precision != DEFAULT_PRECISION:  # fp32 caches keep the key they had before the knob existed
+    precision = draft_precision(node)
+    if precision:  # fp32 caches keep the key they had before the knob existed
         settings["precision"] = precision
     refiner = str(node["refiner"].value()).strip()
     if refiner:
@@ -437,10 +437,17 @@ def swap_arguments(node, source, first, last, track_path=None, output_folder=Non
     return args
 
 
+def draft_precision(node):
+    """The precision knob's value where it asks for a draft (bf16); None for the default, fp32, which neither keys
+    the cache nor is passed to the engine."""
+    precision = str(node["precision"].value())
+    return None if precision == DEFAULT_PRECISION else precision
+
+
 def precision_arguments(node):
     """``--precision`` for a draft only: fp32 passes nothing, so an engine older than the option still runs."""
-    precision = str(node["precision"].value())
-    return [] if precision == DEFAULT_PRECISION else ["--precision", precision]
+    precision = draft_precision(node)
+    return ["--precision", precision] if precision else []
 
 
 def face_track_ids(node):
