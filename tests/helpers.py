@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import forked_cli
 import numpy as np
@@ -35,6 +36,12 @@ def latentswap(*args: str, env: dict[str, str] | None = None, timeout: float = 1
         return subprocess.run([sys.executable, "-m", "latentswap_core", *args], capture_output=True, text=True,
                               env=env, cwd=cwd, timeout=timeout)
     return forked_cli.run(list(args), env, cwd, timeout)
+
+
+def installed_latentswap(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """The installed command (the console script) in a fresh interpreter: what its start-up prints shows too."""
+    return subprocess.run([str(Path(sys.executable).with_name("latentswap")), *args], capture_output=True, text=True,
+                          timeout=timeout)
 
 
 # Peak resident memory of the CLI's own address space (VmHWM), written as it exits. ``ru_maxrss`` from wait4 would

@@ -5,29 +5,17 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from forked_cli import ForkedRun
-from helpers import latentswap as forked_latentswap
+from helpers import installed_latentswap, latentswap
 
 from latentswap_core import __version__, color
 from latentswap_core.engine_id import source_digest
 from latentswap_core.io import Image, read_image, write_image
-
-LATENTSWAP = str(Path(sys.executable).with_name("latentswap"))
-
-
-def installed_latentswap(*args: str) -> subprocess.CompletedProcess[str]:
-    """The installed command (the console script), in a fresh interpreter."""
-    return subprocess.run([LATENTSWAP, *args], capture_output=True, text=True, timeout=120)
-
-
-def latentswap(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return forked_latentswap(*args, cwd=cwd)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:

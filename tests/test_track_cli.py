@@ -5,30 +5,19 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import shots
-from helpers import latentswap as forked_latentswap
+from helpers import installed_latentswap, latentswap
 
 from latentswap_core import color
 from latentswap_core.io import Image, write_image
 from latentswap_core.track import read_track_file
 
-LATENTSWAP = str(Path(sys.executable).with_name("latentswap"))
 NATIVE_LOG = re.compile(r"INFO|WARNING|W0000|I0000|E0000|absl|TensorFlow|XNNPACK|inference_feedback|calculator")
-
-
-def installed_latentswap(*args: str) -> subprocess.CompletedProcess[str]:
-    """The installed command in a fresh interpreter: what its imports print (mediapipe's native log) shows too."""
-    return subprocess.run([LATENTSWAP, *args], capture_output=True, text=True, timeout=300)
-
-
-def latentswap(*args: str) -> subprocess.CompletedProcess[str]:
-    return forked_latentswap(*args, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +37,7 @@ def png_plates(tmp_path_factory: pytest.TempPathFactory, proof_shot: shots.Shot)
 @pytest.fixture(scope="module")
 def tracked(tmp_path_factory: pytest.TempPathFactory, png_plates: Path) -> tuple[Path, subprocess.CompletedProcess]:
     output = tmp_path_factory.mktemp("out") / "sh010.track.json"
-    return output, installed_latentswap("track", str(png_plates / "plate.####.png"), "-o", str(output))
+    return output, installed_latentswap("track", str(png_plates / "plate.####.png"), "-o", str(output), timeout=300)
 
 
 def test_track_writes_the_track_file_and_lists_frames_without_faces(tracked) -> None:
@@ -84,7 +73,7 @@ def test_frames_no_smooth_and_progress_json(tmp_path: Path, png_plates: Path, tr
     smoothed = read_track_file(tracked[0])
     output = tmp_path / "raw.json"
     result = latentswap("track", str(png_plates / "plate.####.png"), "-o", str(output), "--frames", "1001-1005",
-                        "--no-smooth", "--progress-json")
+                        "--no-smooth", "--progress-json", timeout=300)
     assert result.returncode == 0 and result.stderr == "", result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert events[0] == {"event": "start", "task": "track", "total": 5}
@@ -109,7 +98,7 @@ def test_float_acescg_plates_with_a_data_window(tmp_path: Path, proof_shot: shot
                       display_window=(0, 0, 1920, 1080))
         write_image(tmp_path / f"plate.{1001 + t}.exr", image)
     output = tmp_path / "exr.json"
-    result = latentswap("track", str(tmp_path / "plate.####.exr"), "-o", str(output), "--no-smooth")
+    result = latentswap("track", str(tmp_path / "plate.####.exr"), "-o", str(output), "--no-smooth", timeout=300)
     assert result.returncode == 0 and result.stderr == "", result.stderr
     track = read_track_file(output)
     assert (track.width, track.height) == (1920, 1080)
@@ -125,7 +114,7 @@ def test_float_acescg_plates_with_a_data_window(tmp_path: Path, proof_shot: shot
     (["-o", "t.json", "--frames", "1001-1020"], "frames missing"),
 ])
 def test_user_errors_are_one_line(png_plates: Path, extra: list[str], fragment: str) -> None:
-    result = latentswap("track", str(png_plates / "plate.####.png"), *extra)
+    result = latentswap("track", str(png_plates / "plate.####.png"), *extra, timeout=300)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("latentswap: error: ") and fragment in lines[0], result.stderr
@@ -133,16 +122,16 @@ def test_user_errors_are_one_line(png_plates: Path, extra: list[str], fragment: 
 
 
 def test_help_shows_track() -> None:
-    helped = installed_latentswap("--help")
+    helped = installed_latentswap("--help", timeout=300)
     assert "track" in helped.stdout and "latentswap track " in helped.stdout
-    usage = installed_latentswap("track", "--help")
+    usage = installed_latentswap("track", "--help", timeout=300)
     assert usage.returncode == 0 and "--no-smooth" in usage.stdout and "--progress-json" in usage.stdout
 
 
 def test_extract_from_the_track_file_keeps_one_face_per_pose(tmp_path: Path, png_plates: Path, tracked) -> None:
     track_file, _ = tracked
     result = latentswap("extract", str(png_plates / "plate.####.png"), "-o", str(tmp_path / "actor"),
-                        "--track", str(track_file), "--track-id", "0", "--size", "128")
+                        "--track", str(track_file), "--track-id", "0", "--size", "128", timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     index = json.loads((tmp_path / "actor" / "faceset.json").read_text())
@@ -160,7 +149,7 @@ def test_extract_from_a_folder_of_photos_tracks_by_itself(tmp_path: Path, shared
     for name in ("obama.jpg", "obama2.jpg", "biden2.jpg"):
         (photos / name).write_bytes((shared_dir / "data" / "faces" / name).read_bytes())
     result = installed_latentswap("extract", str(photos), "-o", str(tmp_path / "faces"), "--size", "192",
-                                  "--progress-json")
+                                  "--progress-json", timeout=300)
     assert result.returncode == 0, result.stderr
     assert not NATIVE_LOG.search(result.stderr)
     events = [json.loads(line) for line in result.stdout.splitlines()]
