@@ -16,7 +16,10 @@ swap's mean Laplacian in the face over the plate's (1: as sharp, below 1: blurre
 sheet: plate | swap | 4x difference, for eight frames spread over the swapped range.
 
 ``--variants`` trains the self and cross cases once per training recipe (``VARIANTS``: extra ``train`` arguments)
-at the same budget; ``--refine DIR`` adds the self case swapped again through a refiner.
+at the same budget; ``--refine DIR`` adds the self case swapped again through a refiner. ``--references`` adds the
+self case swapped with references in place of the model's face (reference_swap.py): the plate face itself (what the
+pipeline costs), its codec round trip (what the codec costs) and the model's dst decoder on the faces it trained on
+(the model reconstructing what it saw, where the swap renders poses its src decoder never saw).
 
 On a machine without the face detector (mediapipe) or dlib, such as an offline GPU machine: ``--tracks DIR`` reuses
 the clip's track file kept there by an earlier run, and ``--train-only`` trains the models and stops; the same
@@ -71,10 +74,12 @@ VARIANTS: dict[str, list[str]] = {
 }
 
 
-def latentswap(*args: object, log: Path) -> None:
-    command = [sys.executable, "-m", "latentswap_core", *map(str, args)]
+def latentswap(*args: object, log: Path, runner: list[str] | None = None) -> None:
+    """``latentswap ARGS`` (``runner``: another front for the same arguments, e.g. reference_swap.py MODE), its
+    output appended to ``log``."""
+    command = [sys.executable, *(runner or ["-m", "latentswap_core"]), *map(str, args)]
     with log.open("a") as out:
-        out.write("$ " + " ".join(command[2:]) + "\n")
+        out.write("$ " + " ".join(command[1:] if runner else command[2:]) + "\n")
         out.flush()
         done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT)
     if done.returncode:
@@ -231,14 +236,31 @@ class Bench:
             self.rows.append(row)
             print(json.dumps(row), flush=True)
             return
+        self.judge(name, case, variant, resolution, minutes, model, plate, frames, target, track, person,
+                   [] if refine is None else ["--refine", refine], refined=bool(refine))
+
+    def run_references(self, resolution: int, minutes: float, track: Path, person: str, target: list[object],
+                       variant: str) -> None:
+        """The self case's swap with its face replaced by each of reference_swap.py's references (the plate face,
+        its codec round trip, the dst decoder's reconstruction), through the same swap options, eval and sheet."""
+        model = self.work / f"model-self-{variant}-{resolution}"
+        for mode in ("plate", "codec", "dst"):
+            self.judge(f"self-reference-{mode}-{resolution}", "self", f"reference: {mode}", resolution, minutes,
+                       model, CLIP, DST_FRAMES, target, track, person, [],
+                       runner=[str(REPO / "benchmarks" / "reference_swap.py"), mode])
+
+    def judge(self, name: str, case: str, variant: str, resolution: int, minutes: float, model: Path, plate: Path,
+              frames: str | None, target: list[object], track: Path | None, person: str | None,
+              extra: list[object], refined: bool = False, runner: list[str] | None = None) -> None:
+        """Swap ``plate`` with ``model`` (``runner``: the front the swap runs through), evaluate it, draw its sheet
+        and add its row."""
         out = self.work / name
         pattern = str(out / "swap.####.exr")
         picks = [] if frames is None else ["--frames", frames]
         faces = [] if person is None else ["--track", track, "--person", person]
-        refine_args = [] if refine is None else ["--refine", refine]
         began = time.perf_counter()
         latentswap("swap", plate, "--model", model, "-o", pattern, *picks, *faces, "--device", self.args.device,
-                   *refine_args, log=self.log)
+                   *extra, log=self.log, runner=runner)
         swap_seconds = time.perf_counter() - began
         report = self.work / f"{name}-eval"
         latentswap("eval", "--plate", plate, "--swapped", pattern, *target, *picks, *faces, "-o", report,
@@ -250,7 +272,7 @@ class Bench:
         chosen = [numbers[i] for i in np.unique(np.linspace(0, len(numbers) - 1, min(8, len(numbers))).astype(int))]
         contact_sheet(str(plate), pattern, sheet_track, chosen, self.work / f"{name}-sheet.png")
         row = {"case": case, "variant": variant, "px": resolution, "minutes": minutes, "steps": train_steps(model),
-               "trained_on": trained_on(model), "refined": bool(refine), "swap_s": round(swap_seconds, 1),
+               "trained_on": trained_on(model), "refined": refined, "swap_s": round(swap_seconds, 1),
                **figures(report)}
         self.rows.append(row)
         print(json.dumps(row), flush=True)
@@ -375,6 +397,10 @@ def main() -> int:
     parser.add_argument("--refine", metavar="REFINER_DIR", help="also swap the self case through this refiner")
     parser.add_argument("--refine-minutes", type=float,
                         help="train a refiner for the self case's first variant this long, and swap through it")
+    parser.add_argument("--references", action="store_true",
+                        help="also swap the self case with the plate face, its codec round trip and the dst "
+                             "decoder's reconstruction in place of the swapped face (reference_swap.py): what the "
+                             "pipeline and the codec cost the figures, apart from the model")
     parser.add_argument("--work", default=str(REPO / "benchmarks" / "out" / "real_quality"))
     parser.add_argument("--tracks", help="keep the clip's track file here and reuse it (a machine without mediapipe "
                         "then needs no face detector)")
@@ -389,8 +415,10 @@ def main() -> int:
     unknown = set(args.variants.split(",")) - set(VARIANTS)
     if unknown:
         sys.exit(f"unknown variants {', '.join(sorted(unknown))}: use {', '.join(VARIANTS)}")
-    if args.train_only and ({"occlusion"} & set(args.cases.split(",")) or args.refine or args.refine_minutes):
-        sys.exit("--train-only trains the self and cross cases' models: leave out the occlusion case and the refiner")
+    if args.train_only and ({"occlusion"} & set(args.cases.split(",")) or args.refine or args.refine_minutes
+                            or args.references):
+        sys.exit("--train-only trains the self and cross cases' models: leave out the occlusion case, the refiner "
+                 "and the references")
     bench = Bench(args)
     machine = f"{platform.machine()} {cpu_model()}, {args.device}"
     print(f"machine: {machine}", flush=True)
@@ -414,6 +442,8 @@ def main() -> int:
             if refiner:
                 bench.run_case("self", first, resolution, minutes, sets["singer_a"], sets["singer_b"], CLIP,
                                DST_FRAMES, ["--target", sets["singer_a"]], track, person, refine=refiner)
+            if args.references:
+                bench.run_references(resolution, minutes, track, person, ["--target", sets["singer_a"]], first)
         if "cross" in cases:
             # the singer onto the photos, then the photographed person onto the singer
             for variant in args.variants.split(","):
