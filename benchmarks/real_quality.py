@@ -71,6 +71,7 @@ VARIANTS: dict[str, list[str]] = {
     "liae": ["--layout", "liae"],
     "no-vq": ["--no-vq"],
     "liae-no-vq": ["--layout", "liae", "--no-vq"],
+    "true-face": ["--true-face-power", "0.1"],
 }
 
 

@@ -27,7 +27,7 @@ from latentswap_core.train.device_defaults import (
     STEP_MODES,
     WHOLE_BATCH,
 )
-from latentswap_core.train.options import TrainOptions
+from latentswap_core.train.options import MAX_TRUE_FACE_POWER, TrainOptions
 
 if TYPE_CHECKING:
     from latentswap_core.train import StepReport, TrainResult
@@ -88,6 +88,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--eyes-mouth-priority", type=number(0, 1000), default=default("eyes_mouth_priority"),
                         metavar="W", help="extra loss weight on the eyes and mouth, from the mesh landmarks (1: "
                         f"twice; default: {default('eyes_mouth_priority'):g})")
+    parser.add_argument("--true-face-power", type=number(0, MAX_TRUE_FACE_POWER), default=default("true_face_power"),
+                        metavar="P", help="DeepFaceLab's true-face power (--layout df): a discriminator makes the src "
+                        "faces' codes pass for the dst faces', so the src decoder trains on codes like those it "
+                        "swaps; 0.01-0.1 typical (docs/training.md; default: "
+                        f"{default('true_face_power'):g}, off)")
     parser.add_argument("--augment", dest="augment", action="store_true",
                         help="random warp of the model's input and a pool of moved and recoloured faces encoded in "
                              "the background: for a src of a few photos; on real footage it blurred the swap and "

@@ -37,12 +37,14 @@ from latentswap_core.models.vq import VectorQuantizer, VQStats
 @dataclass
 class SwapOutput:
     """latent: ``B x C x S x S``; mask: ``B x 1 x S x S`` in [0, 1]; commitment_loss: a scalar to add to
-    the trainer's loss (zero without VQ); vq_stats: codebook use of this batch (None without VQ)."""
+    the trainer's loss (zero without VQ); vq_stats: codebook use of this batch (None without VQ); decoder_input: what
+    the identity's decoder read (DF: the inter's output; the trainer's true-face discriminator judges it)."""
 
     latent: torch.Tensor
     mask: torch.Tensor
     commitment_loss: torch.Tensor
     vq_stats: VQStats | None
+    decoder_input: torch.Tensor | None = None
 
 
 class SwapModel(nn.Module):
@@ -83,12 +85,14 @@ class SwapModel(nn.Module):
         self._check_identity(identity)
         code, commitment, stats = self.bottleneck(latent)
         if self.config.layout == "df":
-            out_latent, mask_logits = self.decoders[identity](self.inter(code))
+            decoder_input = self.inter(code)
+            out_latent, mask_logits = self.decoders[identity](decoder_input)
         else:
             shared = self.inter_ab(code)
             first = shared if identity == self.config.identities[0] else self.inter_b(code)
-            out_latent, mask_logits = self.decoder(torch.cat([first, shared], dim=1))
-        return SwapOutput(out_latent, torch.sigmoid(mask_logits), commitment, stats)
+            decoder_input = torch.cat([first, shared], dim=1)
+            out_latent, mask_logits = self.decoder(decoder_input)
+        return SwapOutput(out_latent, torch.sigmoid(mask_logits), commitment, stats, decoder_input)
 
     def swap(self, latent: torch.Tensor, to_identity: str) -> SwapOutput:
         """Render the face in ``latent`` with ``to_identity``'s look: ``swap(dst_latent, "src")`` is the DFL merge."""

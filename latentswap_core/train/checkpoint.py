@@ -175,3 +175,7 @@ def check_fingerprint(run_dir: Path, trainer: dict[str, Any], fingerprint: dict[
         if saved.get(key) != value:
             raise ModelError(f"{run_dir / TRAINER_FILE} was trained with {key} {saved.get(key)!r}, not {value!r}: "
                              "--resume with the same settings, or train into a new -o folder")
+    unasked = sorted(saved.keys() - fingerprint.keys())  # a setting only some runs record (the true-face power)
+    if unasked:
+        raise ModelError(f"{run_dir / TRAINER_FILE} was trained with {unasked[0]} {saved[unasked[0]]!r}, this run "
+                         "without it: --resume with the same settings, or train into a new -o folder")

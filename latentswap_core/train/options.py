@@ -28,6 +28,8 @@ from latentswap_core.train.device_defaults import (
     resolve_step_mode,
 )
 
+MAX_TRUE_FACE_POWER = 1.0  # DeepFaceLab's range for true_face_power
+
 
 def check_run_length(steps: int | None, minutes: float | None) -> None:
     """A run trains for ``steps`` (a step count) or ``minutes``, one of them, more than 0; a ModelError if not."""
@@ -75,6 +77,9 @@ class TrainOptions:
     decoder_response: bool = True  # every step, L1 of the latent error's pixel effect through a linear decoder model
     response_weight: float = 1.0
     eyes_mouth_priority: float = 0.0  # extra loss weight inside the eyes/mouth mask (1: twice the face's)
+    # DeepFaceLab's true_face_power (train/true_face.py): a discriminator makes the src faces' codes pass for dst
+    # faces', so the src decoder trains on codes like those it swaps; 0: off; the DF layout only
+    true_face_power: float = 0.0
     cpu_bf16: bool = True  # the swap model and frozen decoder in bf16 autocast on CPUs that compute it natively
     flip: bool = True
     # random warp of the model's input latents + a pool of re-encoded moved/recoloured faces. Off: on the real clip's
@@ -141,6 +146,12 @@ class TrainOptions:
             raise ModelError(f"--augment-share {self.augment_share} is not allowed: use a fraction from 0 to 1")
         if not self.eyes_mouth_priority >= 0:
             raise ModelError(f"--eyes-mouth-priority {self.eyes_mouth_priority} is not allowed: use 0 or more")
+        if not 0 <= self.true_face_power <= MAX_TRUE_FACE_POWER:
+            raise ModelError(f"--true-face-power {self.true_face_power} is not allowed: use 0 (off) to "
+                             f"{MAX_TRUE_FACE_POWER:g} (typical: 0.01-0.1)")
+        if self.true_face_power > 0 and self.layout != "df":
+            raise ModelError(f"--true-face-power needs --layout df: the {self.layout} layout's decoder reads another "
+                             "code for each identity by design (DeepFaceLab offers it for DF only)")
         if self.consent is not None and len(self.consent) > MAX_CONSENT_CHARS:
             raise ModelError(f"--consent is {len(self.consent)} characters: give a reference to the agreement (at "
                              f"most {MAX_CONSENT_CHARS}), not its text; it is copied into every frame's header")

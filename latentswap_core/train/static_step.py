@@ -135,10 +135,13 @@ class StaticStep:
         t, o = self.trainer, self.trainer.options
         parts: dict[str, torch.Tensor] = {}
         loss = self._zero
+        codes: dict[str, torch.Tensor] = {}
         for identity in ("src", "dst"):
             batch = self.batch(identity, faces=pixel_step)
             with self._autocast():
                 out = t.model.reconstruct(batch.inputs, identity)
+            if out.decoder_input is not None:
+                codes[identity] = out.decoder_input
             own = reconstruction_losses(out, batch, o.eyes_mouth_priority)
             top, left = torch.randint(t.model.config.latent_size - self.window + 1, (2,), generator=self.generator,
                                       device=t.device)
@@ -152,6 +155,8 @@ class StaticStep:
             if out.vq_stats is not None:  # codebook health: averaged over both identities' batches
                 for name, value in (("codebook_usage", out.vq_stats.usage), ("perplexity", out.vq_stats.perplexity)):
                     parts[name] = parts.get(name, self._zero) + value.detach().float() / 2
+        if t.true_face:
+            loss = loss + t.true_face.loss(codes["src"], codes["dst"])
         loss.backward()
         t.optimizer.step()
         self.step_number.add_(1)

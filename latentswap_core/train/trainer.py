@@ -71,6 +71,7 @@ from latentswap_core.train.report import preview_grid, write_preview
 from latentswap_core.train.response_cache import cached_fit, keep_fit
 from latentswap_core.train.run_state import new_run_folder, restore_run, run_record, run_tensors, write_losses
 from latentswap_core.train.static_step import StaticStep
+from latentswap_core.train.true_face import TrueFace
 from latentswap_core.train.weight_average import start_average
 
 PREVIEW_SAMPLES = 3
@@ -115,11 +116,15 @@ class Trainer:
             "resolution": o.resolution, "preset": o.preset, "layout": o.layout, "vq": o.vq,
             "src faceset": str(o.src.resolve()), "dst faceset": str(o.dst.resolve()),
         }
+        if o.true_face_power:  # a key only when on: runs from before the option keep their fingerprint
+            self.fingerprint["true face power"] = o.true_face_power
         self.face_type = matching_face_type(o.src, o.dst)  # unusable facesets: refused before -o is created
         checkpoint = self._open_model_dir()
         self._build_model(config, checkpoint)
         self._resume(checkpoint)
         broadcast_module(self.model, self.world)
+        if self.true_face:
+            broadcast_module(self.true_face, self.world)
         self.average = start_average(self.model, o.average_decay, checkpoint.tensors if checkpoint else None)
         self.faceset_report = self._report_facesets(on_faceset_report)
         self._load_latents()
@@ -166,13 +171,27 @@ class Trainer:
         self.model.to(memory_format=torch.channels_last)
         if self.device.type == "cuda":  # fixed shapes let cuDNN pick its fastest algorithms once
             torch.backends.cudnn.benchmark = True
-        self._parameters = list(self.model.parameters())
+        self.true_face = self._build_true_face(config, checkpoint)
+        # one optimizer for both: the true-face term trains each with its own loss (true_face.py)
+        self._parameters = list(self.model.parameters()) + (
+            list(self.true_face.parameters()) if self.true_face else [])
         # fused: one kernel for all parameters instead of a dozen per tensor (CPU: 5.0 -> 1.5 ms a step, 3.8 M weights)
         if o.step_mode == "eager":
             self.optimizer = torch.optim.AdamW(self._parameters, lr=o.lr, fused=True)
         else:  # the static step: lr a tensor on the device, and on CUDA safe to capture in a graph
             self.optimizer = torch.optim.AdamW(self._parameters, lr=torch.tensor(o.lr, device=self.device), fused=True,
                                                capturable=self.device.type == "cuda")
+
+    def _build_true_face(self, config: SwapModelConfig, checkpoint: Checkpoint | None) -> TrueFace | None:
+        """The true-face discriminator (``--true-face-power``; new, or the checkpoint's), or None when off."""
+        o = self.options
+        if not o.true_face_power:
+            return None
+        code_side = config.latent_size // 2 ** (config.front_stages + config.stages)
+        true_face = TrueFace(config.inter_dims, code_side, o.true_face_power)
+        if checkpoint:
+            true_face.load(checkpoint.tensors, str(o.output))
+        return true_face.to(self.device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def _resume(self, checkpoint: Checkpoint | None) -> None:
         """The batch sampler, and the step, time, loss history, optimizer and random states: new, or the
@@ -352,10 +371,13 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         for _ in range(o.accumulate):
             loss = torch.zeros((), device=self.device)
+            codes: dict[str, torch.Tensor] = {}
             for identity, data in (("src", self.src), ("dst", self.dst)):
                 batch = self._batch(data, identity, faces=pixel_step)
                 with self._autocast():
                     out = self.model.reconstruct(batch.inputs, identity)
+                if out.decoder_input is not None:
+                    codes[identity] = out.decoder_input
                 parts = reconstruction_losses(out, batch, o.eyes_mouth_priority)
                 if self.response is not None:
                     parts["response"] = o.response_weight * self._response_loss(self.response, out.latent, batch)
@@ -367,6 +389,8 @@ class Trainer:
                     add("codebook_usage", out.vq_stats.usage, 1 / batches)
                     add("perplexity", out.vq_stats.perplexity, 1 / batches)
                 loss = loss + sum(parts.values())
+            if self.true_face:
+                loss = loss + self.true_face.loss(codes["src"], codes["dst"])
             (loss / o.accumulate).backward()
             add("loss", loss, 1 / o.accumulate)
         average_gradients(self._parameters, self.world)
@@ -459,6 +483,8 @@ class Trainer:
             tensors.update(self.average.tensors())
         if self._static:
             tensors.update(self._static.state())
+        if self.true_face:
+            tensors.update(self.true_face.tensors())
         save_checkpoint(o.output, self.model, tensors, trainer, self.delivered_model)
         write_losses(o.output, self.history)
 
