@@ -6,7 +6,7 @@ demo's steps 5 and 7 do, and prints a row per run and the mean of each layout, w
 A fixed step count (not the demo's minutes) keeps runs comparable when the machine is busy.
 
 Run:  .venv/bin/python benchmarks/demo_layouts.py DEMO_DIR [--layouts df,liae] [--seeds 0,1,2] [--steps 3000]
-      [-o OUT]
+      [--true-face-power P] [-o OUT]
 """
 
 from __future__ import annotations
@@ -37,13 +37,14 @@ FIGURES = (("identity_to_target", "to target"), ("identity_to_source", "to plate
            ("ssim", "SSIM"), ("grid_ratio", "grid"), ("detail_ratio", "detail"))
 
 
-def run(demo: Path, out: Path, layout: str, seed: int, steps: int) -> dict[str, float]:
+def run(demo: Path, out: Path, layout: str, seed: int, steps: int, true_face_power: float = 0.0) -> dict[str, float]:
     """One model trained, the shot swapped and evaluated: the summary's means, and the training seconds."""
     folder = out / f"{layout}_{seed}"
     began = time.perf_counter()
     Trainer(TrainOptions(demo / "facesets" / "src", demo / "facesets" / "dst", folder / "model", resolution=128,
                          steps=steps, consent=CONSENT, src_name="obama", dst_name="biden", preview_every=0,
-                         save_every=1000, augment=True, augment_refresh=200, seed=seed, layout=layout)).run()
+                         save_every=1000, augment=True, augment_refresh=200, seed=seed, layout=layout,
+                         true_face_power=true_face_power)).run()
     seconds = time.perf_counter() - began
     plate, track = open_source(str(demo / "plate" / "plate.####.exr")), read_track_file(demo / "plate.track.json")
     swap = str(folder / "swap" / "swap.####.exr")
@@ -64,16 +65,18 @@ def main() -> None:
     parser.add_argument("--layouts", default="df,liae")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--true-face-power", type=float, default=0.0, help="train --true-face-power (DF only)")
     parser.add_argument("-o", "--output", type=Path, help="where the runs go (default: a temporary folder)")
     args = parser.parse_args()
     out = args.output or Path(tempfile.mkdtemp(prefix="demo_layouts-"))
-    print(f"{cpu_model()}, {os.cpu_count()} cores; Python {platform.python_version()}; {args.steps} steps; {out}")
+    print(f"{cpu_model()}, {os.cpu_count()} cores; Python {platform.python_version()}; {args.steps} steps; "
+          f"true-face power {args.true_face_power:g}; {out}")
     header = ["layout", "seed", *(name for _, name in FIGURES), "train s"]
     print(" | ".join(header))
     rows: dict[str, list[dict[str, float]]] = {}
     for layout in args.layouts.split(","):
         for seed in (int(text) for text in args.seeds.split(",")):
-            row = run(args.demo, out, layout, seed, args.steps)
+            row = run(args.demo, out, layout, seed, args.steps, args.true_face_power)
             rows.setdefault(layout, []).append(row)
             print(" | ".join([layout, str(seed), *(f"{value:.3f}" for value in row.values())]), flush=True)
     for layout, runs in rows.items():
