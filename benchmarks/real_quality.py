@@ -72,6 +72,8 @@ VARIANTS: dict[str, list[str]] = {
     "no-vq": ["--no-vq"],
     "liae-no-vq": ["--layout", "liae", "--no-vq"],
     "true-face": ["--true-face-power", "0.1"],
+    "true-face-seed1": ["--true-face-power", "0.1", "--seed", "1"],
+    "seed1": ["--seed", "1"],
 }
 
 
