@@ -79,7 +79,7 @@ def test_what_true_face_cannot_serve_is_refused_in_one_line(tiny_facesets, share
     Trainer(options(tiny_facesets, tmp_path / "model", steps=1, true_face_power=0.0)).run()
     fingerprint = json.loads((tmp_path / "model" / "trainer.json").read_text())["fingerprint"]
     assert "true face power" not in fingerprint  # off: the fingerprint of runs from before the option
-    with pytest.raises(ModelError, match="trained with true face power None, not 0.1"):  # turned on in a resume
+    with pytest.raises(ModelError, match="trained without true face power, not with 0.1"):  # turned on in a resume
         Trainer(options(tiny_facesets, tmp_path / "model", steps=2, resume=True))
     Trainer(options(tiny_facesets, tmp_path / "with", steps=1)).run()
     with pytest.raises(ModelError, match="trained with true face power 0.1, this run without it"):  # turned off

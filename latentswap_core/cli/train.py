@@ -91,7 +91,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--true-face-power", type=number(0, MAX_TRUE_FACE_POWER), default=default("true_face_power"),
                         metavar="P", help="DeepFaceLab's true-face power (--layout df): a discriminator makes the src "
                         "faces' codes pass for the dst faces', so the src decoder trains on codes like those it "
-                        "swaps; 0.01-0.1 typical; it can let the plate's person into the swap: judge it with eval "
+                        "swaps; 0.1 measured; it can let the plate's person into the swap: judge it with eval "
                         "(docs/training.md; default: "
                         f"{default('true_face_power'):g}, off)")
     parser.add_argument("--augment", dest="augment", action="store_true",

@@ -168,14 +168,19 @@ def _read_trainer(read: Callable[[], bytes], path: Path) -> dict[str, Any]:
     return trainer
 
 
-def check_fingerprint(run_dir: Path, trainer: dict[str, Any], fingerprint: dict[str, Any]) -> None:
-    """Refuse to --resume a run with other settings than it was trained with (the first that differs is named)."""
+def check_fingerprint(run_dir: Path, trainer: dict[str, Any], fingerprint: dict[str, Any],
+                      optional: frozenset[str] = frozenset()) -> None:
+    """Refuse to --resume a run with other settings than it was trained with (the first that differs is named).
+    ``optional``: settings a fingerprint holds only when they are on (runs from before them lack the key)."""
     saved = trainer.get("fingerprint", {})
+    again = "--resume with the same settings, or train into a new -o folder"
     for key, value in fingerprint.items():
+        if key in optional and key not in saved:
+            raise ModelError(f"{run_dir / TRAINER_FILE} was trained without {key}, not with {value!r}: {again}")
         if saved.get(key) != value:
             raise ModelError(f"{run_dir / TRAINER_FILE} was trained with {key} {saved.get(key)!r}, not {value!r}: "
-                             "--resume with the same settings, or train into a new -o folder")
-    unasked = sorted(saved.keys() - fingerprint.keys())  # a setting only some runs record (the true-face power)
-    if unasked:
-        raise ModelError(f"{run_dir / TRAINER_FILE} was trained with {unasked[0]} {saved[unasked[0]]!r}, this run "
-                         "without it: --resume with the same settings, or train into a new -o folder")
+                             f"{again}")
+    dropped = sorted(optional & (saved.keys() - fingerprint.keys()))
+    if dropped:
+        raise ModelError(f"{run_dir / TRAINER_FILE} was trained with {dropped[0]} {saved[dropped[0]]!r}, this run "
+                         f"without it: {again}")

@@ -148,7 +148,7 @@ class TrainOptions:
             raise ModelError(f"--eyes-mouth-priority {self.eyes_mouth_priority} is not allowed: use 0 or more")
         if not 0 <= self.true_face_power <= MAX_TRUE_FACE_POWER:
             raise ModelError(f"--true-face-power {self.true_face_power} is not allowed: use 0 (off) to "
-                             f"{MAX_TRUE_FACE_POWER:g} (typical: 0.01-0.1)")
+                             f"{MAX_TRUE_FACE_POWER:g} (0.1 measured: docs/training.md)")
         if self.true_face_power > 0 and self.layout != "df":
             raise ModelError(f"--true-face-power needs --layout df: the {self.layout} layout's decoder reads another "
                              "code for each identity by design (DeepFaceLab offers it for DF only)")

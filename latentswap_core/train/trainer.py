@@ -71,7 +71,7 @@ from latentswap_core.train.report import preview_grid, write_preview
 from latentswap_core.train.response_cache import cached_fit, keep_fit
 from latentswap_core.train.run_state import new_run_folder, restore_run, run_record, run_tensors, write_losses
 from latentswap_core.train.static_step import StaticStep
-from latentswap_core.train.true_face import TrueFace
+from latentswap_core.train.true_face import TRUE_FACE_KEY, TrueFace
 from latentswap_core.train.weight_average import start_average
 
 PREVIEW_SAMPLES = 3
@@ -117,7 +117,7 @@ class Trainer:
             "src faceset": str(o.src.resolve()), "dst faceset": str(o.dst.resolve()),
         }
         if o.true_face_power:  # a key only when on: runs from before the option keep their fingerprint
-            self.fingerprint["true face power"] = o.true_face_power
+            self.fingerprint[TRUE_FACE_KEY] = o.true_face_power
         self.face_type = matching_face_type(o.src, o.dst)  # unusable facesets: refused before -o is created
         checkpoint = self._open_model_dir()
         self._build_model(config, checkpoint)
@@ -153,7 +153,7 @@ class Trainer:
             new_run_folder(o.output, has_checkpoint(o.output), "a trained model")
             return None
         checkpoint = load_checkpoint(o.output, self.device)
-        check_fingerprint(o.output, checkpoint.trainer, self.fingerprint)
+        check_fingerprint(o.output, checkpoint.trainer, self.fingerprint, optional=frozenset({TRUE_FACE_KEY}))
         return checkpoint
 
     def _build_model(self, config: SwapModelConfig, checkpoint: Checkpoint | None) -> None:
@@ -458,7 +458,8 @@ class Trainer:
     def save(self) -> None:
         """Write the checkpoint (the main process; the others only check that their replicas are in step)."""
         o = self.options
-        difference = replicas_differ(self.model, self.world)
+        difference = max(replicas_differ(module, self.world) for module in (self.model, self.true_face)
+                         if module is not None)
         if difference > REPLICA_TOLERANCE:
             raise ModelError(f"training processes diverged (weights differ by {difference:.3g}): the run is not "
                              "saved; --resume from the last checkpoint")

@@ -6,7 +6,8 @@ knows: on the real clip's self-reconstruction the model renders faces it trained
 0.53 (docs/training.md, "Where the SSIM is lost"). A small discriminator learns to tell the src faces' codes from
 the dst faces'; the swap model is trained, with weight ``power``, to make the src codes pass for dst codes, so the
 src decoder trains on codes spread like the ones it will swap. DeepFaceLab's SAEHD (``true_face_power``, DF only)
-does the same with the same losses; its typical powers are 0.01-0.1.
+does the same with the same losses (its help says "typical 0.01"; our latent losses are on another scale, and
+only 0.1 has been measured here: docs/training.md).
 
 Both losses are in one scalar, for one backward and one optimizer step over the swap model and the discriminator:
 the discriminator's loss sees the codes detached (it trains the discriminator only), the model's term runs the
@@ -26,6 +27,7 @@ from latentswap_core.errors import ModelError
 
 WIDTH = 256  # DeepFaceLab's CodeDiscriminator: 256 channels, doubled at each further downscale (at most 8x)
 TENSOR_PREFIX = "true_face."  # the discriminator's weights in trainer_state.safetensors
+TRUE_FACE_KEY = "true face power"  # in a run's fingerprint only when on
 
 
 class CodeDiscriminator(nn.Module):
