@@ -74,6 +74,7 @@ VARIANTS: dict[str, list[str]] = {
     "true-face": ["--true-face-power", "0.1"],
     "true-face-seed1": ["--true-face-power", "0.1", "--seed", "1"],
     "seed1": ["--seed", "1"],
+    "true-face-0.03": ["--true-face-power", "0.03"],
 }
 
 
