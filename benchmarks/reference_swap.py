@@ -17,27 +17,26 @@ from __future__ import annotations
 import sys
 
 import torch
-import torch.nn.functional as F
 
 from latentswap_core.cli import run
 from latentswap_core.swap import swapper
 
 MODES = ("plate", "codec", "dst")
+_SWAP = swapper.SwapNetwork.forward  # the swap itself: its mask is the one every reference keeps
 
 
 def reference_forward(mode: str):  # noqa: ANN201  (a forward for swapper.SwapNetwork)
     def forward(self: swapper.SwapNetwork, rgb: torch.Tensor) -> torch.Tensor:
-        latent = self._encode(rgb)
-        swapped = self.model.swap(latent, self.to_identity)
+        swapped = _SWAP(self, rgb)
         if mode == "plate":
             face = rgb
-        elif mode == "codec":
-            face = self._decode(latent).clamp(0.0, 1.0)
         else:
-            other = next(name for name in self.model.config.identities if name != self.to_identity)
-            face = self._decode(self.model.swap(latent, other).latent).clamp(0.0, 1.0)
-        mask = F.interpolate(swapped.mask, size=face.shape[-2:], mode="bilinear", align_corners=False)
-        return torch.cat([face, mask.clamp(0.0, 1.0)], dim=1)
+            latent = self._encode(rgb)
+            if mode == "dst":
+                other = next(name for name in self.model.config.identities if name != self.to_identity)
+                latent = self.model.swap(latent, other).latent
+            face = self._decode(latent).clamp(0.0, 1.0)
+        return torch.cat([face, swapped[:, 3:]], dim=1)
 
     return forward
 
